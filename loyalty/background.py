@@ -1,0 +1,137 @@
+"""Queue Celery tasks by name, published only after the database commit.
+
+`enqueue(TaskName.X, merchant_id, ...)` records the task on the session. When the
+transaction commits, the tasks are sent to Redis; when it (or the savepoint they were
+queued in) rolls back, they are dropped, so a worker never sees rows that do not exist.
+`loyalty/` never imports `tasks/`: tasks are sent by name.
+
+Without Redis (development), tasks run in-process right after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+log = logging.getLogger(__name__)
+
+_PENDING = "pending_tasks"
+_DEFERRED = "deferred_tasks"
+
+
+class TaskName(StrEnum):
+    """Every task's explicit name; the prefix picks its queue."""
+
+    VERIFY_CHANNEL = "channels.verify"
+    REGISTER_URLS = "channels.register_urls"
+    CHECK_CHANNEL_HEALTH = "channels.check_health"
+    CHECK_ALL_CHANNELS = "channels.check_all"
+    REFRESH_TOKEN = "channels.refresh_token"
+
+
+QUEUES = ("callbacks", "daraja", "sms", "default")
+_QUEUE_BY_PREFIX = {
+    "channels.": "daraja",
+    "daraja.": "daraja",
+    "payments.": "callbacks",
+    "sms.": "sms",
+}
+
+
+def queue_for(name: str) -> str:
+    """The queue a task is routed to, by its name's prefix."""
+    for prefix, queue in _QUEUE_BY_PREFIX.items():
+        if name.startswith(prefix):
+            return queue
+    return "default"
+
+
+def route_task(name: str, args, kwargs, options, task=None, **kw) -> dict[str, str]:
+    """Celery router: the same routing for the worker's own retries and beat."""
+    return {"queue": queue_for(name)}
+
+
+def enqueue(name: TaskName | str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
+    """Queue a task to be published after the current transaction commits."""
+    from loyalty.extensions import db
+
+    session = db.session()
+    owner = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((owner, str(name), args, kwargs, countdown))
+
+
+def discard(session: Session) -> None:
+    """Forget every queued task (the unit of work failed)."""
+    session.info.pop(_PENDING, None)
+    session.info.pop(_DEFERRED, None)
+
+
+def pending(session: Session) -> list[tuple[str, tuple, dict]]:
+    """What would be published if the session committed now (for tests and logs)."""
+    return [(name, args, kwargs) for _, name, args, kwargs, _ in session.info.get(_PENDING, [])]
+
+
+def _is_within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    queued = session.info.get(_PENDING)
+    if queued and previous_transaction.parent is None:
+        # The whole transaction rolled back (tasks queued before autobegin have no owner).
+        session.info.pop(_PENDING, None)
+    elif queued:
+        session.info[_PENDING] = [
+            item for item in queued if not _is_within(item[0], previous_transaction)
+        ]
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_committed(session: Session) -> None:
+    queued = session.info.pop(_PENDING, [])
+    if not queued:
+        return
+    celery = current_app.extensions["celery"]
+    if celery.conf.task_always_eager:
+        session.info.setdefault(_DEFERRED, []).extend(queued)
+        return
+    for _, name, args, kwargs, countdown in queued:
+        publish(name, args, kwargs, countdown=countdown)
+
+
+def publish(name: str, args: tuple = (), kwargs: dict | None = None, *,
+            countdown: float | None = None) -> bool:
+    """Send one task now; False (logged) when the broker cannot be reached.
+
+    A failed publish never fails the caller: what matters is already committed, and the
+    beat sweepers pick up work whose task was lost.
+    """
+    celery = current_app.extensions["celery"]
+    try:
+        celery.send_task(name, args=list(args), kwargs=kwargs or {}, queue=queue_for(name),
+                         countdown=countdown, retry=False)
+        return True
+    except Exception as exc:  # broker down: kombu raises several unrelated types
+        log.warning("could not publish task %s: %s", name, type(exc).__name__)
+        return False
+
+
+def run_deferred(session: Session) -> None:
+    """Run in-process (eager) tasks queued by the last commit, in order."""
+    deferred = session.info.pop(_DEFERRED, None)
+    if not deferred:
+        return
+    celery = current_app.extensions["celery"]
+    celery.loader.import_default_modules()
+    for _, name, args, kwargs, _countdown in deferred:
+        celery.tasks[name].apply(args=args, kwargs=kwargs)

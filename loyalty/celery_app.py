@@ -1,0 +1,43 @@
+"""Celery wired the Flask way: one app, a task base class with app and merchant context."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery, Task
+from flask import Flask
+
+from loyalty import background
+from loyalty.tenancy import tenant_context
+
+log = logging.getLogger(__name__)
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app from app.config['CELERY'] and store it on the Flask app."""
+
+    class AppTask(Task):
+        """Runs inside the Flask app context and, unless `tenant_bound = False`, as the
+        merchant whose id is the task's first argument."""
+
+        tenant_bound = True
+
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                if self.tenant_bound:
+                    if not args:
+                        raise TypeError(f"{self.name} needs the merchant id as first argument")
+                    with tenant_context(args[0]):
+                        return self.run(*args, **kwargs)
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=AppTask)
+    celery.config_from_object(app.config["CELERY"])
+    celery.conf.task_routes = (background.route_task,)
+    celery.conf.task_queues = None  # declared from the names below
+    celery.conf.task_create_missing_queues = True
+    # The worker imports the task modules by name, so loyalty/ never imports tasks/.
+    celery.conf.imports = ("tasks",)
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

@@ -1,0 +1,163 @@
+"""The only module that touches `cryptography`, `hmac` and `secrets`.
+
+- `Vault`: MultiFernet over ENCRYPTION_KEY (comma-separated; the first key encrypts, all
+  decrypt) so keys can rotate without downtime.
+- `EncryptedText`: a column type that stores only ciphertext. Decryption failures name the
+  column and never include the ciphertext or plaintext.
+- API keys and callback tokens: random, with only a hash of API keys stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+API_KEY_PREFIX = "mpl_"
+
+
+class KeyConfigError(RuntimeError):
+    """ENCRYPTION_KEY is missing or malformed (the message never includes a key)."""
+
+
+class SecretDecryptionError(RuntimeError):
+    """A stored secret cannot be decrypted with the configured keys."""
+
+
+def generate_key() -> str:
+    """A new Fernet key, url-safe base64."""
+    return Fernet.generate_key().decode()
+
+
+class Vault:
+    """Encrypts with the first configured key; decrypts with any of them."""
+
+    def __init__(self, keys: str | list[str]):
+        if isinstance(keys, str):
+            keys = [k.strip() for k in keys.split(",") if k.strip()]
+        if not keys:
+            raise KeyConfigError("ENCRYPTION_KEY is empty")
+        fernets = []
+        for position, key in enumerate(keys, start=1):
+            try:
+                fernets.append(Fernet(key.encode() if isinstance(key, str) else key))
+            except (ValueError, TypeError):
+                # Position, not the value: the key itself must never reach a log.
+                raise KeyConfigError(
+                    f"ENCRYPTION_KEY entry #{position} is not a valid Fernet key "
+                    "(32 url-safe base64-encoded bytes; `flask keys generate` makes one)"
+                ) from None
+        self._primary = fernets[0]
+        self._multi = MultiFernet(fernets)
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._multi.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str, *, label: str = "secret") -> str:
+        try:
+            return self._multi.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError, UnicodeError):
+            raise SecretDecryptionError(
+                f"cannot decrypt {label}: none of the keys in ENCRYPTION_KEY opens it "
+                "(was it encrypted with a key that has since been removed?)"
+            ) from None
+
+    def is_current(self, token: str) -> bool:
+        """True when the token was encrypted with the first (current) key."""
+        try:
+            self._primary.decrypt(token.encode("ascii"))
+            return True
+        except InvalidToken:
+            return False
+
+    def rotate(self, token: str, *, label: str = "secret") -> str:
+        """Re-encrypt a token under the first key."""
+        try:
+            return self._multi.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise SecretDecryptionError(f"cannot rotate {label}: no configured key opens it") from None
+
+
+_vault: Vault | None = None
+
+
+def init_app(app) -> None:
+    """Build the vault from the app's ENCRYPTION_KEY and make it the active one."""
+    global _vault
+    vault = Vault(app.config["ENCRYPTION_KEY"])
+    app.extensions["vault"] = vault
+    _vault = vault
+
+
+def current_vault() -> Vault:
+    """The vault of the current Flask app (or the last one built, outside a request)."""
+    try:
+        from flask import current_app, has_app_context
+
+        if has_app_context() and "vault" in current_app.extensions:
+            return current_app.extensions["vault"]
+    except ImportError:  # pragma: no cover - flask is always installed
+        pass
+    if _vault is None:
+        raise KeyConfigError("no ENCRYPTION_KEY configured (create_app was not called)")
+    return _vault
+
+
+class EncryptedText(sa.types.TypeDecorator):
+    """A text column holding Fernet ciphertext; Python sees the plaintext.
+
+    `label` names the column in errors ("mpesa_channels.consumer_secret").
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def __init__(self, label: str = "secret", *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.label = label
+
+    def process_bind_param(self, value: str | None, dialect) -> str | None:
+        if value is None:
+            return None
+        return current_vault().encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect) -> str | None:
+        if value is None:
+            return None
+        return current_vault().decrypt(value, label=self.label)
+
+
+# --- API keys and opaque tokens -------------------------------------------------------
+
+
+def new_api_key() -> str:
+    """A new API key: recognisable prefix + 32 random bytes."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    """SHA-256 hex of an API key; keys are high-entropy so a fast hash is enough."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_callback_token() -> str:
+    """An opaque hex token for callback URLs (hex never contains a forbidden word)."""
+    return secrets.token_hex(16)
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def sha256_hex(text: str) -> str:
+    """SHA-256 hex, as Safaricom hashes payer MSISDNs."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def derive_key(purpose: str, secret: str) -> bytes:
+    """A key for one purpose derived from a master secret (never reuse keys across uses)."""
+    return hmac.new(secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()

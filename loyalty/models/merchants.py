@@ -1,0 +1,52 @@
+"""Merchants (the tenants) and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty.extensions import db
+from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
+from loyalty.tenancy import TenantScoped
+
+
+class BusinessType(StrEnum):
+    RETAIL = "RETAIL"
+    RESTAURANT = "RESTAURANT"
+    SERVICES = "SERVICES"
+    HOSPITALITY = "HOSPITALITY"
+    OTHER = "OTHER"
+
+
+class Merchant(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_name: Mapped[str] = mapped_column(sa.String(200))
+    owner_name: Mapped[str] = mapped_column(sa.String(200))
+    # Stored lower-cased so uniqueness is case-insensitive on every backend.
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    phone: Mapped[str] = mapped_column(sa.String(12))
+    business_type: Mapped[BusinessType] = mapped_column(enum_column(BusinessType))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    # The old single-credential setup kept one till per merchant; channels replace it.
+    mpesa_till_number: Mapped[str | None] = mapped_column(sa.String(20))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+
+
+class ApiKey(TenantScoped, TimestampMixin, db.Model):
+    """An API key; only its SHA-256 is stored, the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The first characters, so a merchant can tell keys apart without the secret.
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

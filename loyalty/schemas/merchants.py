@@ -1,0 +1,55 @@
+"""Merchant and API key shapes."""
+
+from marshmallow import fields, validate
+
+from loyalty.models.merchants import BusinessType
+from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
+
+
+class MerchantCreateSchema(BaseSchema):
+    business_name = TrimmedString(required=True, validate=validate.Length(1, 200))
+    owner_name = TrimmedString(required=True, validate=validate.Length(1, 200))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    phone = KenyanPhone(required=True)
+    business_type = fields.Enum(BusinessType, by_value=True, required=True)
+    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 128))
+
+
+class MerchantUpdateSchema(BaseSchema):
+    business_name = TrimmedString(validate=validate.Length(1, 200))
+    owner_name = TrimmedString(validate=validate.Length(1, 200))
+    phone = KenyanPhone()
+    business_type = fields.Enum(BusinessType, by_value=True)
+
+
+class MerchantSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    business_name = fields.String()
+    owner_name = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    business_type = fields.Enum(BusinessType, by_value=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ApiKeyCreateSchema(BaseSchema):
+    name = TrimmedString(load_default="API key", validate=validate.Length(1, 100))
+
+
+class ApiKeySchema(BaseSchema):
+    id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String(metadata={"description": "first characters, to tell keys apart"})
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ApiKeyCreatedSchema(ApiKeySchema):
+    key = fields.String(metadata={"description": "the API key; shown only this once"})
+
+
+class MerchantRegisteredSchema(BaseSchema):
+    merchant = fields.Nested(MerchantSchema)
+    api_key = fields.String(metadata={"description": "shown only this once; store it safely"})

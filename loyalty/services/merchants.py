@@ -1,0 +1,150 @@
+"""Registering merchants, their profile, and authenticating API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from loyalty import crypto
+from loyalty.errors import Conflict, NotFound, Unauthorized
+from loyalty.extensions import db
+from loyalty.models import DEFAULT_PROGRAM_CODE, ApiKey, LoyaltyProgram, Merchant
+from loyalty.models.base import utcnow
+from loyalty.tenancy import all_merchants, current_merchant_id, tenant_context
+from loyalty.unit_of_work import transactional
+
+
+@dataclass(frozen=True)
+class Registration:
+    merchant: Merchant
+    api_key: str
+
+
+@transactional
+def register_merchant(*, business_name: str, owner_name: str, email: str, phone: str,
+                      business_type: str, password: str) -> Registration:
+    """Create a merchant with a first API key and the default `loyalty` program.
+
+    Raises Conflict when the email is already registered.
+    """
+    email = email.strip().lower()
+    if _email_taken(email):
+        raise Conflict(f"A merchant with the email {email} is already registered.",
+                       code="email_taken")
+    merchant = Merchant(business_name=business_name, owner_name=owner_name, email=email,
+                        phone=phone, business_type=business_type,
+                        password_hash=generate_password_hash(password))
+    db.session.add(merchant)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent registration won the race for this email
+        raise Conflict(f"A merchant with the email {email} is already registered.",
+                       code="email_taken") from None
+    with tenant_context(merchant.id):
+        _, key = _add_api_key("Default key")
+        db.session.add(LoyaltyProgram(code=DEFAULT_PROGRAM_CODE, name="Loyalty",
+                                      points_per_unit=1, is_default=True))
+        db.session.flush()
+    return Registration(merchant=merchant, api_key=key)
+
+
+def _email_taken(email: str) -> bool:
+    return db.session.scalar(sa.select(sa.exists().where(Merchant.email == email)))
+
+
+def get_current_merchant() -> Merchant:
+    """The current merchant; NotFound if it was removed meanwhile."""
+    merchant = db.session.get(Merchant, current_merchant_id())
+    if merchant is None:
+        raise NotFound("Merchant not found.")
+    return merchant
+
+
+def get_merchant(merchant_id: int) -> Merchant | None:
+    """A merchant by id (merchants are the tenants themselves, so not tenant-scoped)."""
+    return db.session.get(Merchant, merchant_id)
+
+
+@transactional
+def update_current_merchant(changes: dict[str, Any]) -> Merchant:
+    """Change the caller's profile fields (email and password are not editable here)."""
+    merchant = get_current_merchant()
+    for name, value in changes.items():
+        setattr(merchant, name, value)
+    return merchant
+
+
+def authenticate_password(email: str, password: str) -> Merchant | None:
+    """The merchant whose email and password match, else None (same timing either way)."""
+    merchant = db.session.scalar(sa.select(Merchant).where(Merchant.email == email.strip().lower()))
+    stored = merchant.password_hash if merchant else _DUMMY_HASH
+    if check_password_hash(stored, password) and merchant and merchant.is_active:
+        return merchant
+    return None
+
+
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+def _add_api_key(name: str) -> tuple[ApiKey, str]:
+    key = crypto.new_api_key()
+    record = ApiKey(name=name, key_hash=crypto.hash_api_key(key),
+                    prefix=key[: len(crypto.API_KEY_PREFIX) + 6])
+    db.session.add(record)
+    return record, key
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new API key record together with its plaintext, which exists only here."""
+
+    record: ApiKey
+    key: str
+
+    def __getattr__(self, name: str):
+        return getattr(self.record, name)
+
+
+@transactional
+def create_api_key(name: str) -> IssuedKey:
+    """A new key for the current merchant; the plaintext is returned only here."""
+    record, key = _add_api_key(name)
+    db.session.flush()
+    return IssuedKey(record, key)
+
+
+def list_api_keys() -> list[ApiKey]:
+    return list(db.session.scalars(sa.select(ApiKey).order_by(ApiKey.id)))
+
+
+@transactional
+def revoke_api_key(key_id: int) -> ApiKey:
+    """Revoke one of the current merchant's keys (idempotent); NotFound otherwise."""
+    record = db.session.scalar(sa.select(ApiKey).where(ApiKey.id == key_id))
+    if record is None:
+        raise NotFound("API key not found.")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+    return record
+
+
+def merchant_for_api_key(key: str) -> int:
+    """The merchant id an API key belongs to; Unauthorized when unknown or revoked."""
+    if not key.startswith(crypto.API_KEY_PREFIX):
+        raise Unauthorized("The API key is not valid.")
+    with all_merchants():  # authentication runs before any merchant is known
+        row = db.session.execute(
+            sa.select(ApiKey.merchant_id, ApiKey.revoked_at, Merchant.is_active)
+            .join(Merchant, Merchant.id == ApiKey.merchant_id)
+            .where(ApiKey.key_hash == crypto.hash_api_key(key))
+        ).first()
+    if row is None or row.revoked_at is not None or not row.is_active:
+        raise Unauthorized("The API key is not valid or has been revoked.")
+    return row.merchant_id

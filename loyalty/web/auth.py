@@ -1,0 +1,15 @@
+"""Browser sessions for merchants (Flask-Login)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_login(app: Flask) -> None:
+    from loyalty.extensions import login_manager
+    from loyalty.services.merchants import get_merchant
+
+    @login_manager.user_loader
+    def load_merchant(merchant_id: str):
+        merchant = get_merchant(int(merchant_id)) if merchant_id.isdigit() else None
+        return merchant if merchant is not None and merchant.is_active else None

@@ -1,0 +1,6 @@
+"""Celery tasks: thin named wrappers over loyalty.services.
+
+Importing this package registers every task on the current Celery app.
+"""
+
+from tasks import channels  # noqa: F401

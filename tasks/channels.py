@@ -1,0 +1,1 @@
+"""Channel tasks on the `daraja` queue (filled in by the channels issue)."""
