@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import redis
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, extensions, tenancy, Celery, blueprints, errors, CLI."""
     import loyalty.models  # noqa: F401  (the whole schema, for Alembic and the mappers)
-    from loyalty import cli, crypto, logging_setup
+    from loyalty import cli, crypto, daraja, logging_setup
     from loyalty.celery_app import celery_init_app
     from loyalty.config import load_config
     from loyalty.errors import register_error_handlers
@@ -22,8 +24,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     logging_setup.init_app(app)
     app.config.update(load_config(instance_path=instance, overrides=overrides))
+    if app.config["PROXY_FIX_X_FOR"]:
+        # Behind a proxy, the client address (for the callback IP policy) is in X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
+                                x_proto=1, x_host=1)
 
     crypto.init_app(app)
+    daraja.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True,
@@ -32,6 +39,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     api.init_app(app)
     celery_init_app(app)
+    if app.config["REDIS_URL"]:
+        # One shared client for the app's own Redis use (nudges, caches); Celery has its own.
+        app.extensions["redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
 
     register_blueprints(app)
     register_error_handlers(app)
@@ -40,17 +51,20 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    from loyalty.api import api_keys, docs, health, merchants
+    from loyalty import emulator, hooks
+    from loyalty.api import api_keys, channels, docs, health, merchants, programs
     from loyalty.api.base import init_auth
-    from loyalty.web.auth import init_login
     from loyalty.extensions import api, csrf
+    from loyalty.web.auth import init_login
 
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
-    for module in (merchants, api_keys):
+    app.register_blueprint(hooks.bp)
+    csrf.exempt(hooks.bp)  # Safaricom posts JSON; the opaque token is the credential
+    emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
+    for module in (merchants, api_keys, programs, channels):
         api.register_blueprint(module.blp)
-    # The JSON API authenticates with API keys, not cookies: CSRF does not apply.
-    for name in ("merchants", "api_keys"):
-        csrf.exempt(app.blueprints[name])
+        # The JSON API authenticates with API keys, not cookies: CSRF does not apply.
+        csrf.exempt(app.blueprints[module.blp.name])
     init_auth(app)
     init_login(app)

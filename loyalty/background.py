@@ -32,6 +32,10 @@ class TaskName(StrEnum):
     CHECK_CHANNEL_HEALTH = "channels.check_health"
     CHECK_ALL_CHANNELS = "channels.check_all"
     REFRESH_TOKEN = "channels.refresh_token"
+    CREDIT_WAITING = "payments.credit_waiting"
+    SEND_SMS_BATCH = "sms.send_batch"
+    EXPIRE_ALL_POINTS = "ledger.expire_all"
+    EXPIRE_POINTS = "ledger.expire_points"
 
 
 QUEUES = ("callbacks", "daraja", "sms", "default")
@@ -63,6 +67,46 @@ def enqueue(name: TaskName | str, *args: Any, countdown: float | None = None, **
     session = db.session()
     owner = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append((owner, str(name), args, kwargs, countdown))
+
+
+NUDGE_WINDOW_MS = 250
+
+
+def nudge_crediting() -> None:
+    """Ask a worker to credit waiting payments, after this commit.
+
+    Under a burst, one message per NUDGE_WINDOW_MS is enough: the worker clears the nudge
+    key before it reads, so a payment committed before its own nudge was suppressed is
+    always seen by that read. If Redis is down, the beat sweep finds the payment later.
+    """
+    enqueue(TaskName.CREDIT_WAITING, coalesce=True)
+
+
+def clear_nudge() -> None:
+    """Worker: called before reading waiting payments (see nudge_crediting)."""
+    client = current_app.extensions.get("redis")
+    if client is not None:
+        try:
+            client.delete(_nudge_key())
+        except Exception as exc:  # Redis down: the sweep covers it
+            log.warning("could not clear the crediting nudge: %s", type(exc).__name__)
+
+
+def _nudge_key() -> str:
+    return current_app.config["REDIS_KEY_PREFIX"] + "nudge:credit"
+
+
+def _should_publish(kwargs: dict) -> bool:
+    if not kwargs.pop("coalesce", False):
+        return True
+    client = current_app.extensions.get("redis")
+    if client is None:
+        return True
+    try:
+        return bool(client.set(_nudge_key(), "1", nx=True, px=NUDGE_WINDOW_MS))
+    except Exception as exc:
+        log.warning("could not coalesce the crediting nudge: %s", type(exc).__name__)
+        return False
 
 
 def discard(session: Session) -> None:
@@ -105,7 +149,12 @@ def _publish_committed(session: Session) -> None:
     if celery.conf.task_always_eager:
         session.info.setdefault(_DEFERRED, []).extend(queued)
         return
+    sent: set[str] = set()
     for _, name, args, kwargs, countdown in queued:
+        if kwargs.get("coalesce"):
+            if name in sent or not _should_publish(kwargs):
+                continue
+            sent.add(name)
         publish(name, args, kwargs, countdown=countdown)
 
 
@@ -133,5 +182,10 @@ def run_deferred(session: Session) -> None:
         return
     celery = current_app.extensions["celery"]
     celery.loader.import_default_modules()
+    seen: set[str] = set()
     for _, name, args, kwargs, _countdown in deferred:
+        if kwargs.pop("coalesce", False):
+            if name in seen:
+                continue
+            seen.add(name)
         celery.tasks[name].apply(args=args, kwargs=kwargs)

@@ -28,5 +28,32 @@ def keys_rotate() -> None:
         click.echo("Once every process runs with the new ENCRYPTION_KEY, the old key can be removed.")
 
 
+channels = AppGroup("channels", help="M-Pesa channels.")
+
+
+@channels.command("import-env")
+@click.option("--merchant", "merchant_id", type=int, required=True, help="merchant id")
+def channels_import_env(merchant_id: int) -> None:
+    """Move MPESA_CONSUMER_KEY/MPESA_CONSUMER_SECRET into the merchant's legacy channel."""
+    import os
+
+    from loyalty.errors import DomainError
+    from loyalty.services.channel_transfer import import_env_credentials
+
+    key = os.environ.get("MPESA_CONSUMER_KEY", "").strip()
+    secret = os.environ.get("MPESA_CONSUMER_SECRET", "").strip()
+    if not key or not secret:
+        raise click.ClickException("Set MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET first.")
+    try:
+        channel = import_env_credentials(merchant_id, key, secret)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Stored the credentials encrypted in channel {channel.id} ('{channel.name}', "
+               f"shortcode {channel.shortcode}), now {channel.status.value}.")
+    click.echo("Delete MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET from the environment and "
+               "from any .env file: they are no longer read.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys)
+    app.cli.add_command(channels)

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 SAFARICOM_SANDBOX = "https://sandbox.safaricom.co.ke"
 SAFARICOM_PRODUCTION = "https://api.safaricom.co.ke"
+AT_SANDBOX = "https://api.sandbox.africastalking.com"
+AT_PRODUCTION = "https://api.africastalking.com"
 
 REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "REDIS_URL", "ENCRYPTION_KEY", "SECRET_KEY")
 APP_ENVS = ("development", "production", "testing")
@@ -101,6 +103,7 @@ def load_config(
     if policy not in CALLBACK_IP_POLICIES:
         raise ConfigError(f"CALLBACK_IP_POLICY must be one of {', '.join(CALLBACK_IP_POLICIES)}")
 
+    at_username = env.get("AT_USERNAME", "sandbox").strip() or "sandbox"
     config: dict[str, Any] = {
         "APP_ENV": app_env,
         "TESTING": app_env == "testing",
@@ -117,10 +120,12 @@ def load_config(
         "DARAJA_TIMEOUT": float(env.get("DARAJA_TIMEOUT", "10")),
         "DARAJA_EMULATOR": _flag(env.get("DARAJA_EMULATOR")),
         "SMS_BACKEND": env.get("SMS_BACKEND", "console"),
-        "AT_USERNAME": env.get("AT_USERNAME", "sandbox"),
+        "AT_USERNAME": at_username,
         "AT_API_KEY": env.get("AT_API_KEY", ""),
         "AT_SENDER_ID": env.get("AT_SENDER_ID", ""),
-        "AT_BASE_URL": env.get("AT_BASE_URL", "https://api.africastalking.com").rstrip("/"),
+        # The sandbox account only works against the sandbox host.
+        "AT_BASE_URL": env.get("AT_BASE_URL", AT_SANDBOX if at_username == "sandbox"
+                               else AT_PRODUCTION).rstrip("/"),
         "CALLBACK_IP_POLICY": policy,
         "CALLBACK_IP_ALLOWLIST": [
             ip.strip()
@@ -128,6 +133,9 @@ def load_config(
             if ip.strip()
         ],
         "HEALTH_CHECK_INTERVAL": int(env.get("HEALTH_CHECK_INTERVAL", "900")),
+        "SWEEP_INTERVAL": float(env.get("SWEEP_INTERVAL", "15")),
+        # How many proxies in front of gunicorn set X-Forwarded-For (0: none).
+        "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
         # Callback bodies are small; anything bigger is abuse (DESIGN.md section 4).
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "JSON_SORT_KEYS": False,
@@ -201,4 +209,6 @@ _ENV_KEYS = {
     "CALLBACK_IP_ALLOWLIST",
     "HEALTH_CHECK_INTERVAL",
     "REDIS_KEY_PREFIX",
+    "SWEEP_INTERVAL",
+    "PROXY_FIX_X_FOR",
 }

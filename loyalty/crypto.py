@@ -161,3 +161,34 @@ def sha256_hex(text: str) -> str:
 def derive_key(purpose: str, secret: str) -> bytes:
     """A key for one purpose derived from a master secret (never reuse keys across uses)."""
     return hmac.new(secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
+
+
+# --- Daraja SecurityCredential ----------------------------------------------------------
+
+
+def rsa_encrypt_with_certificate(plaintext: str, certificate: bytes) -> str:
+    """base64(RSA PKCS#1 v1.5 encryption of `plaintext` with the certificate's public key).
+
+    This is how Daraja wants the initiator password (DARAJA.md 7). The certificate may be
+    PEM or DER. Padding is random, so every call gives a different, equally valid string.
+    Errors describe the certificate, never the plaintext.
+    """
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    try:
+        if b"-----BEGIN" in certificate:
+            cert = x509.load_pem_x509_certificate(certificate)
+        else:
+            cert = x509.load_der_x509_certificate(certificate)
+    except ValueError:
+        raise ValueError("the certificate is neither a PEM nor a DER X.509 certificate") from None
+    public_key = cert.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ValueError("the certificate does not hold an RSA public key")
+    data = plaintext.encode("utf-8")
+    if len(data) > public_key.key_size // 8 - 11:  # PKCS#1 v1.5 needs 11 bytes of padding
+        raise ValueError(f"the value is too long for a {public_key.key_size}-bit RSA key")
+    return base64.b64encode(public_key.encrypt(data, padding.PKCS1v15())).decode("ascii")

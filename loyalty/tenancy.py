@@ -14,8 +14,14 @@ from contextvars import ContextVar
 from typing import Iterator
 
 from sqlalchemy import ForeignKey, event
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, declared_attr, mapped_column
-from sqlalchemy.orm import with_loader_criteria
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
 from sqlalchemy.sql import util as sql_util
 
 _current_merchant: ContextVar[int | None] = ContextVar("current_merchant", default=None)

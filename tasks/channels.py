@@ -1,1 +1,53 @@
-"""Channel tasks on the `daraja` queue (filled in by the channels issue)."""
+"""Channel tasks on the `daraja` queue: thin wrappers over loyalty.services.channel_setup.
+
+Verification and URL registration are idempotent (they record the latest outcome), so they
+are acks_late and retried with exponential backoff and jitter when Safaricom is
+unreachable; the last attempt records a failed state the merchant can see.
+"""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+
+from loyalty.background import TaskName
+from loyalty.services import channel_setup
+
+MAX_RETRIES = 3
+
+
+def _backoff(retries: int) -> float:
+    return min(60.0, 2.0 ** (retries + 1)) * random.uniform(0.5, 1.0)
+
+
+@shared_task(name=TaskName.VERIFY_CHANNEL, bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def verify(self, merchant_id: int, channel_id: int) -> None:
+    try:
+        channel_setup.verify_channel(channel_id, final_attempt=self.request.retries >= self.max_retries)
+    except channel_setup.RETRYABLE as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+
+
+@shared_task(name=TaskName.REGISTER_URLS, bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def register_urls(self, merchant_id: int, channel_id: int) -> None:
+    try:
+        channel_setup.register_urls(channel_id, final_attempt=self.request.retries >= self.max_retries)
+    except channel_setup.RETRYABLE as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+
+
+@shared_task(name=TaskName.CHECK_CHANNEL_HEALTH, acks_late=True)
+def check_health(merchant_id: int, channel_id: int) -> None:
+    channel_setup.check_channel_health(channel_id)
+
+
+@shared_task(name=TaskName.CHECK_ALL_CHANNELS, tenant_bound=False)
+def check_all() -> int:
+    return channel_setup.schedule_health_checks()
+
+
+@shared_task(name=TaskName.REFRESH_TOKEN, acks_late=True, autoretry_for=channel_setup.RETRYABLE,
+             retry_backoff=True, retry_jitter=True, max_retries=MAX_RETRIES)
+def refresh_token(merchant_id: int, channel_id: int) -> None:
+    channel_setup.warm_token(channel_id)

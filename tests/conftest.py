@@ -64,6 +64,14 @@ def make_test_app(database_url: str, redis_prefix: str, **overrides) -> Flask:
     }
     settings.update(overrides)
     app = create_app(settings)
+
+    @app.teardown_request
+    def _close_request_session(exc):
+        # Tests keep an app context open, which Flask reuses for requests; see db_session.
+        from loyalty.extensions import db
+
+        db.session.remove()
+
     _built_apps.append(app)
     return app
 
@@ -101,6 +109,17 @@ class BoundSession(FlaskSession):
         return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
 
 
+def _request_or_app_scope():
+    """Flask reuses the test's app context for test-client requests; without this, every
+    request would share (and roll back) the test's own session."""
+    from flask.globals import _cv_app, _cv_request
+
+    request_ctx = _cv_request.get(None)
+    if request_ctx is not None:
+        return ("request", id(request_ctx))
+    return ("app", id(_cv_app.get(None)))
+
+
 @pytest.fixture
 def db_session(app: Flask):
     """Each test runs inside one outer transaction that is rolled back at the end;
@@ -112,6 +131,7 @@ def db_session(app: Flask):
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session({
+            "scopefunc": _request_or_app_scope,
             "class_": BoundSession,
             "bind": connection,
             "join_transaction_mode": "create_savepoint",
@@ -160,3 +180,25 @@ def merchant_a(client) -> tuple[dict, str]:
 @pytest.fixture
 def merchant_b(client) -> tuple[dict, str]:
     return register_merchant(client, business_name="Taste Restaurants", business_type="RESTAURANT")
+
+
+@pytest.fixture
+def scratch_database(redis_prefix) -> Iterator[str]:
+    """An empty PostgreSQL database of its own, for tests that must commit or migrate."""
+    services.require_postgres(PG_ADMIN_URL)
+    name = f"loyalty_scratch_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    from loyalty.extensions import db
+
+    for built in list(_built_apps):
+        with built.app_context():
+            if name in str(db.engine.url):
+                db.engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()

@@ -1,1 +1,67 @@
 """The only code that speaks to Safaricom (client, token cache, payloads, URL rules, msisdn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import requests
+from flask import current_app
+from requests.adapters import HTTPAdapter
+
+from loyalty.daraja.client import DarajaClient
+from loyalty.daraja.tokens import MemoryTokenCache, RedisTokenCache, TokenCache
+from loyalty.daraja.url_rules import ENVIRONMENTS
+
+__all__ = ["DarajaClient", "DarajaExtension", "client_for", "init_app"]
+
+POOL_SIZE = 20  # concurrent calls per host per process (gunicorn threads, worker pool)
+
+
+@dataclass
+class DarajaExtension:
+    """What init_app shares across every client of one app (app.extensions["daraja"])."""
+
+    session: requests.Session
+    token_cache: TokenCache
+    base_urls: dict[str, str]
+    timeout: float
+
+    def close(self) -> None:
+        self.session.close()
+        if isinstance(self.token_cache, RedisTokenCache):
+            self.token_cache.close()
+
+
+def init_app(app) -> None:
+    """Build the shared HTTP session and token cache from the app's config."""
+    config = app.config
+    session = requests.Session()
+    # No adapter-level retries: a resent STK push could prompt (and charge) twice.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)  # the local emulator
+    if config.get("REDIS_URL"):
+        client = redis.Redis.from_url(config["REDIS_URL"], socket_timeout=5,
+                                      socket_connect_timeout=2)
+        cache: TokenCache = RedisTokenCache(client, config.get("REDIS_KEY_PREFIX", ""))
+    else:
+        cache = MemoryTokenCache()  # development without Redis: one process, one cache
+    app.extensions["daraja"] = DarajaExtension(
+        session=session, token_cache=cache,
+        base_urls={"sandbox": config["DARAJA_SANDBOX_URL"].rstrip("/"),
+                   "production": config["DARAJA_PRODUCTION_URL"].rstrip("/")},
+        timeout=float(config.get("DARAJA_TIMEOUT", 10.0)))
+
+
+def client_for(*, environment: str, consumer_key: str, consumer_secret: str) -> DarajaClient:
+    """A client for one merchant's Daraja app, sharing the app's session and token cache."""
+    extension: DarajaExtension | None = current_app.extensions.get("daraja")
+    if extension is None:
+        raise RuntimeError("loyalty.daraja.init_app(app) has not been called")
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"environment must be one of {ENVIRONMENTS}, not {environment!r}")
+    return DarajaClient(session=extension.session, base_url=extension.base_urls[environment],
+                        environment=environment, consumer_key=consumer_key,
+                        consumer_secret=consumer_secret, token_cache=extension.token_cache,
+                        timeout=extension.timeout)

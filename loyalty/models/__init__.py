@@ -1,6 +1,34 @@
 """Every model, imported here so Alembic and the app see the whole schema."""
 
+from loyalty.models.channels import (
+    C2BVersion,
+    ChannelStatus,
+    ChannelType,
+    Environment,
+    HealthState,
+    MpesaChannel,
+    StepState,
+    ValidationPolicy,
+)
+from loyalty.models.customers import Balance, Customer
+from loyalty.models.ledger import EntryKind, LedgerEntry, Redemption
 from loyalty.models.merchants import ApiKey, BusinessType, Merchant
+from loyalty.models.messages import SmsMessage, SmsStatus
+from loyalty.models.payments import (
+    CallbackLog,
+    Payment,
+    PaymentRequest,
+    PaymentRequestStatus,
+    PaymentSource,
+    PaymentStatus,
+)
 from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
 
-__all__ = ["ApiKey", "BusinessType", "DEFAULT_PROGRAM_CODE", "LoyaltyProgram", "Merchant"]
+__all__ = [
+    "Balance", "CallbackLog", "Customer", "EntryKind", "LedgerEntry", "Payment", "PaymentRequest",
+    "PaymentRequestStatus", "PaymentSource", "PaymentStatus", "Redemption", "SmsMessage",
+    "SmsStatus",
+    "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",
+    "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel", "StepState",
+    "ValidationPolicy",
+]

@@ -48,8 +48,11 @@ def money() -> sa.Numeric:
     return sa.Numeric(14, 2, asdecimal=True)
 
 
-def enum_column(enum_cls: type[Enum], length: int = 20) -> sa.Enum:
-    """Enums stored by value, as plain strings with a CHECK (no native PG enum to migrate)."""
+def enum_column(enum_cls: type[Enum], length: int = 20, name: str | None = None) -> sa.Enum:
+    """Enums stored by value, as plain strings with a CHECK (no native PG enum to migrate).
+
+    `name` names the CHECK constraint; give one when a table has two columns of one enum.
+    """
     return sa.Enum(
         enum_cls,
         values_callable=lambda e: [m.value for m in e],
@@ -57,7 +60,7 @@ def enum_column(enum_cls: type[Enum], length: int = 20) -> sa.Enum:
         length=length,
         validate_strings=True,
         create_constraint=True,
-        name=enum_cls.__name__.lower(),
+        name=name or enum_cls.__name__.lower(),
     )
 
 

@@ -1,0 +1,118 @@
+"""M-Pesa channels: CRUD, onboarding steps with Safaricom, bulk export and import."""
+
+from flask import jsonify
+from flask_smorest import Blueprint
+
+from loyalty.schemas.channels import (
+    ChannelCreateSchema,
+    ChannelExportSchema,
+    ChannelImportSchema,
+    ChannelSchema,
+    ChannelUpdateSchema,
+    RegisterUrlsSchema,
+    RegistrationResultSchema,
+    VerificationResultSchema,
+    WaitArgsSchema,
+)
+from loyalty.services import channel_setup, channel_transfer
+from loyalty.services import channels as service
+
+blp = Blueprint("channels", __name__, url_prefix="/api/v1/mpesa-channels",
+                description="The merchant's PayBill, Till and Buy Goods channels")
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, ChannelSchema(many=True))
+def list_channels():
+    """Every channel of the merchant, primary first (credentials masked)."""
+    return service.list_channels()
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(ChannelCreateSchema)
+@blp.response(201, ChannelSchema)
+def create(data):
+    """Add a channel; it is `configured` once consumer key and secret are present."""
+    return service.create_channel(data)
+
+
+@blp.route("/export", methods=["GET"])
+@blp.response(200, ChannelExportSchema(many=True))
+def export():
+    """Every channel's configuration, without any secret."""
+    return service.list_channels()
+
+
+@blp.route("/import", methods=["POST"])
+@blp.arguments(ChannelImportSchema)
+@blp.response(201, ChannelSchema(many=True))
+def import_channels(data):
+    """Create many channels at once: all of them, or none (errors listed per row)."""
+    return channel_transfer.import_channels(data["channels"])
+
+
+@blp.route("/<int:channel_id>", methods=["GET"])
+@blp.response(200, ChannelSchema)
+def get(channel_id):
+    return service.get_channel(channel_id)
+
+
+@blp.route("/<int:channel_id>", methods=["PATCH"])
+@blp.arguments(ChannelUpdateSchema)
+@blp.response(200, ChannelSchema)
+def update(changes, channel_id):
+    """Change a channel; a changed credential sends it back to `configured` and inactive."""
+    return service.update_channel(channel_id, changes)
+
+
+@blp.route("/<int:channel_id>", methods=["DELETE"])
+@blp.response(204)
+def archive(channel_id):
+    """Archive the channel (its payments stay)."""
+    service.archive_channel(channel_id)
+
+
+@blp.route("/<int:channel_id>/verify", methods=["POST"])
+@blp.arguments(WaitArgsSchema, location="query")
+@blp.response(202, ChannelSchema)
+@blp.alt_response(200, description="`?wait=N` and the worker finished: the verification result")
+def verify(args, channel_id):
+    """Ask Safaricom whether the credentials work (done by a worker)."""
+    channel_setup.request_verification(channel_id)
+    return _step_answer(channel_id, "verification", args["wait"])
+
+
+@blp.route("/<int:channel_id>/register-urls", methods=["POST"])
+@blp.arguments(WaitArgsSchema, location="query")
+@blp.arguments(RegisterUrlsSchema)
+@blp.response(202, ChannelSchema)
+@blp.alt_response(200, description="`?wait=N` and the worker finished: the registration result")
+def register_urls(args, body, channel_id):
+    """Register the C2B validation and confirmation URLs (the platform's own by default)."""
+    channel_setup.request_url_registration(channel_id, **body)
+    return _step_answer(channel_id, "urls", args["wait"])
+
+
+@blp.route("/<int:channel_id>/activate", methods=["POST"])
+@blp.response(200, ChannelSchema)
+def activate(channel_id):
+    """Start crediting payments; needs a verified channel with registered URLs."""
+    return channel_setup.activate_channel(channel_id)
+
+
+@blp.route("/<int:channel_id>/deactivate", methods=["POST"])
+@blp.response(200, ChannelSchema)
+def deactivate(channel_id):
+    return channel_setup.deactivate_channel(channel_id)
+
+
+_RESULT_SCHEMAS = {"verification": VerificationResultSchema(), "urls": RegistrationResultSchema()}
+
+
+def _step_answer(channel_id: int, step: str, wait: int):
+    """202 with the channel while the worker runs; with ?wait=N, the result once it is done."""
+    channel = channel_setup.wait_for_step(channel_id, step, wait)
+    outcome = channel_setup.step_outcome(channel, step)
+    if outcome is None:
+        return channel, 202
+    return jsonify(_RESULT_SCHEMAS[step].dump(outcome))

@@ -1,0 +1,280 @@
+"""Pure parsers for what Safaricom POSTs to us (DARAJA.md 4.4, 6.4, 10).
+
+Safaricom's payloads drift between samples: numbers arrive as strings or JSON numbers,
+lists arrive as single objects, `Value` goes missing. These parsers accept every shape seen
+in the documented samples and refuse anything else with CallbackParseError naming the
+field, so the hook can answer 400 and keep the raw body for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from loyalty.daraja.payloads import EAT
+
+_STAMP = re.compile(r"^\d{14}$")
+_BALANCE_COLUMNS = ("available", "uncleared", "reserved", "unlabelled")
+
+
+class CallbackParseError(ValueError):
+    """The callback body lacks a field or holds a value we cannot read; `.field` names it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class C2BPayment:
+    trans_id: str  # the M-Pesa receipt; the same namespace as STK MpesaReceiptNumber
+    trans_type: str
+    trans_time: datetime  # aware, UTC (Safaricom sends Nairobi wall-clock time)
+    amount: Decimal
+    shortcode: str
+    bill_ref: str  # stripped; "" for Buy Goods
+    msisdn: str  # hashed, masked or plain: classify with msisdn.classify_msisdn
+    first_name: str
+    middle_name: str
+    last_name: str
+    org_balance: Decimal | None
+    invoice_number: str
+    third_party_trans_id: str
+
+
+@dataclass(frozen=True)
+class StkCallback:
+    merchant_request_id: str
+    checkout_request_id: str
+    result_code: str
+    result_desc: str
+    receipt: str | None  # set on success only, like the fields below
+    amount: Decimal | None
+    phone: str | None
+    transaction_date: datetime | None
+    metadata: dict[str, Any]  # every CallbackMetadata item, Name -> Value (None if absent)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result_code == "0"
+
+
+@dataclass(frozen=True)
+class AsyncResult:
+    result_type: int | None  # 0 = final, 1 = more messages follow
+    result_code: str
+    result_desc: str
+    originator_conversation_id: str
+    conversation_id: str
+    transaction_id: str
+    parameters: dict[str, Any]  # ResultParameters, Key -> Value (None if absent)
+    reference_data: dict[str, Any]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result_code == "0"
+
+
+def parse_c2b(body: Any) -> C2BPayment:
+    """A C2B validation or confirmation body (both have the same flat shape)."""
+    body = _object(body, "body")
+    return C2BPayment(
+        trans_id=_required_text(body, "TransID"),
+        trans_type=_text(body.get("TransactionType")),
+        trans_time=eat_datetime(body.get("TransTime"), "TransTime"),
+        amount=_amount(body.get("TransAmount"), "TransAmount"),
+        shortcode=_required_text(body, "BusinessShortCode"),
+        bill_ref=_text(body.get("BillRefNumber")),
+        msisdn=_text(body.get("MSISDN")),
+        first_name=_text(body.get("FirstName")),
+        middle_name=_text(body.get("MiddleName")),
+        last_name=_text(body.get("LastName")),
+        org_balance=_optional_decimal(body.get("OrgAccountBalance"), "OrgAccountBalance"),
+        invoice_number=_text(body.get("InvoiceNumber")),
+        third_party_trans_id=_text(body.get("ThirdPartyTransID")),
+    )
+
+
+def parse_stk_callback(body: Any) -> StkCallback:
+    """`{"Body": {"stkCallback": {...}}}`; metadata only exists when the payment succeeded."""
+    outer = _object(_object(body, "body").get("Body"), "Body")
+    callback = _object(outer.get("stkCallback"), "Body.stkCallback")
+    result_code = _required_text(callback, "ResultCode", "Body.stkCallback.ResultCode")
+    metadata = _named_values(callback.get("CallbackMetadata"), "Item", "Name", "Value",
+                             "Body.stkCallback.CallbackMetadata")
+    receipt = amount = phone = when = None
+    if result_code == "0":
+        if not metadata:
+            raise CallbackParseError("A successful STK callback must carry CallbackMetadata.",
+                                     field="CallbackMetadata")
+        receipt = _text(metadata.get("MpesaReceiptNumber")) or None
+        if receipt is None:
+            raise CallbackParseError("The successful STK callback has no MpesaReceiptNumber.",
+                                     field="MpesaReceiptNumber")
+        amount = _amount(metadata.get("Amount"), "Amount")
+        phone = _text(metadata.get("PhoneNumber")) or None
+        if metadata.get("TransactionDate") not in (None, ""):
+            when = eat_datetime(metadata["TransactionDate"], "TransactionDate")
+    return StkCallback(
+        merchant_request_id=_required_text(callback, "MerchantRequestID",
+                                           "Body.stkCallback.MerchantRequestID"),
+        checkout_request_id=_required_text(callback, "CheckoutRequestID",
+                                           "Body.stkCallback.CheckoutRequestID"),
+        result_code=result_code, result_desc=_text(callback.get("ResultDesc")),
+        receipt=receipt, amount=amount, phone=phone, transaction_date=when, metadata=metadata)
+
+
+def parse_result(body: Any) -> AsyncResult:
+    """The `{"Result": {...}}` envelope of Account Balance and Transaction Status."""
+    result = _object(_object(body, "body").get("Result"), "Result")
+    originator = _text(result.get("OriginatorConversationID"))
+    conversation = _text(result.get("ConversationID"))
+    if not (originator or conversation):
+        # Without either id the result cannot be matched to the request that asked for it.
+        raise CallbackParseError("The result has neither OriginatorConversationID nor "
+                                 "ConversationID.", field="Result.ConversationID")
+    return AsyncResult(
+        result_type=_optional_int(result.get("ResultType"), "Result.ResultType"),
+        result_code=_required_text(result, "ResultCode", "Result.ResultCode"),
+        result_desc=_text(result.get("ResultDesc")),
+        originator_conversation_id=originator,
+        conversation_id=conversation,
+        transaction_id=_text(result.get("TransactionID")),
+        parameters=_named_values(result.get("ResultParameters"), "ResultParameter", "Key",
+                                 "Value", "Result.ResultParameters"),
+        reference_data=_named_values(result.get("ReferenceData"), "ReferenceItem", "Key",
+                                     "Value", "Result.ReferenceData"),
+    )
+
+
+def parse_account_balance(value: Any) -> list[dict[str, Any]]:
+    """Split "Name|Currency|n1|n2|n3|n4&..." into one dict per account.
+
+    Daraja calls n1 available and n2 uncleared, n3 reserved and leaves n4 unlabelled
+    (DARAJA.md 9, medium confidence), so the raw `amounts` list is kept alongside.
+    """
+    if value is None or value == "":
+        return []
+    if not isinstance(value, str):
+        raise CallbackParseError("AccountBalance must be a string.", field="AccountBalance")
+    accounts = []
+    for position, entry in enumerate((part for part in value.split("&") if part.strip()), 1):
+        fields = [field.strip() for field in entry.split("|")]
+        if not 3 <= len(fields) <= 6 or not fields[0]:
+            raise CallbackParseError(
+                f"Account #{position} in AccountBalance is not Name|Currency|amounts.",
+                field="AccountBalance")
+        try:
+            amounts = [_decimal(raw, "AccountBalance", negative=True) for raw in fields[2:]]
+        except CallbackParseError:
+            raise CallbackParseError(f"Account #{position} in AccountBalance has an amount that "
+                                     "is not a number.", field="AccountBalance") from None
+        padded = amounts + [None] * (len(_BALANCE_COLUMNS) - len(amounts))
+        accounts.append({"name": fields[0], "currency": fields[1], "amounts": amounts,
+                         **dict(zip(_BALANCE_COLUMNS, padded, strict=True))})
+    return accounts
+
+
+def eat_datetime(value: Any, field: str) -> datetime:
+    """A Daraja YYYYMMDDHHmmss stamp (string or number), read as Nairobi time, in UTC."""
+    text = _text(value)
+    if not _STAMP.match(text):
+        raise CallbackParseError(f"{field} must be YYYYMMDDHHmmss, not {text!r}.", field=field)
+    try:
+        local = datetime.strptime(text, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise CallbackParseError(f"{field} is not a real date and time: {text!r}.",
+                                 field=field) from None
+    return local.replace(tzinfo=EAT).astimezone(UTC)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        what = "missing" if value is None else f"a {type(value).__name__}, not an object"
+        raise CallbackParseError(f"{field} is {what}.", field=field)
+    return value
+
+
+def _text(value: Any) -> str:
+    """Numbers become their digits (254708374149, not 254708374149.0); None becomes ""."""
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return ""
+    return str(value).strip()
+
+
+def _required_text(body: dict[str, Any], key: str, field: str | None = None) -> str:
+    text = _text(body.get(key))
+    if not text:
+        name = field or key
+        raise CallbackParseError(f"{name} is missing or empty.", field=name)
+    return text
+
+
+def _decimal(value: Any, field: str, *, negative: bool = False) -> Decimal:
+    if isinstance(value, (bool, dict, list)) or value is None:
+        raise CallbackParseError(f"{field} must be a number.", field=field)
+    try:
+        # str() first so a JSON float 1.0 becomes Decimal("1.0"), not its binary expansion.
+        number = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise CallbackParseError(f"{field} is not a number: {str(value)[:40]!r}.",
+                                 field=field) from None
+    if not number.is_finite() or (number < 0 and not negative):
+        raise CallbackParseError(f"{field} must be a finite, non-negative amount.", field=field)
+    return number
+
+
+def _amount(value: Any, field: str) -> Decimal:
+    if value in (None, ""):
+        raise CallbackParseError(f"{field} is missing.", field=field)
+    return _decimal(value, field)
+
+
+def _optional_decimal(value: Any, field: str) -> Decimal | None:
+    if value is None or _text(value) == "":
+        return None  # empty in validation requests, a balance in confirmations
+    return _decimal(value, field, negative=True)
+
+
+def _optional_int(value: Any, field: str) -> int | None:
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise CallbackParseError(f"{field} must be a whole number, not {text!r}.",
+                                 field=field) from None
+
+
+def _named_values(container: Any, list_key: str, name_key: str, value_key: str,
+                  field: str) -> dict[str, Any]:
+    """Name/Value (or Key/Value) items as a dict; the list may be one bare object, the
+    container may be absent or "", and an item's Value may be missing."""
+    if container in (None, ""):
+        return {}
+    items = _object(container, field).get(list_key)
+    if items in (None, ""):
+        return {}
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        raise CallbackParseError(f"{field}.{list_key} must be a list or an object.",
+                                 field=f"{field}.{list_key}")
+    values: dict[str, Any] = {}
+    for item in items:
+        if not isinstance(item, dict) or _text(item.get(name_key)) == "":
+            raise CallbackParseError(f"Every {field}.{list_key} entry needs a {name_key}.",
+                                     field=f"{field}.{list_key}")
+        values[_text(item[name_key])] = item.get(value_key)
+    return values

@@ -1,0 +1,360 @@
+"""The one class that sends requests to Safaricom (STYLE.md example 14).
+
+A client is cheap: one per call site, built by `loyalty.daraja.client_for` from the shared
+session and token cache. It never retries on its own except once after a refused token,
+which the gateway refuses before M-Pesa sees the request. Everything else is the caller's
+decision, because an STK push must never be sent twice blindly (DARAJA.md 11).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from loyalty.daraja import payloads
+from loyalty.daraja.errors import (
+    BadCredentials,
+    DarajaUnavailable,
+    InvalidRequest,
+    ProductNotEnabled,
+)
+from loyalty.daraja.replies import (
+    RATE_LIMIT_CODES,
+    Reply,
+    error_for,
+    read_reply,
+    redact,
+    token_refused,
+)
+from loyalty.daraja.results import (
+    AsyncAccepted,
+    RegisterUrlsResult,
+    StkPushResult,
+    StkQueryResult,
+)
+from loyalty.daraja.tokens import TokenCache, token_key
+from loyalty.daraja.url_rules import ENVIRONMENTS, UrlRuleViolation, check_callback_url
+
+log = logging.getLogger(__name__)
+
+TOKEN_MARGIN = 60  # seconds: stop using a cached token a minute before Safaricom does
+DEFAULT_TOKEN_LIFETIME = 3599  # Daraja documents 3600 s; used only if expires_in is garbled
+STK_PENDING_CODE = "500.001.1001"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DarajaClient:
+    """Daraja calls for one app (environment + consumer key/secret) of one merchant."""
+
+    def __init__(self, *, session: requests.Session, base_url: str, environment: str,
+                 consumer_key: str, consumer_secret: str, token_cache: TokenCache,
+                 timeout: float = 10.0, clock: Callable[[], datetime] = _utcnow) -> None:
+        if environment not in ENVIRONMENTS:
+            raise ValueError(f"environment must be one of {ENVIRONMENTS}, not {environment!r}")
+        self.base_url = base_url.rstrip("/")
+        self.environment = environment
+        self.timeout = timeout
+        self._session = session
+        self._tokens = token_cache
+        self._clock = clock
+        self._cache_key = token_key(environment, consumer_key)
+        basic = base64.b64encode(f"{consumer_key}:{consumer_secret}".encode()).decode()
+        self._basic = basic
+        # Everything that must never reach a message; replies are scrubbed of these.
+        self._secrets = (consumer_key, consumer_secret, basic)
+        self._app = hashlib.sha256(consumer_key.encode("utf-8")).hexdigest()[:8]
+
+    def __repr__(self) -> str:
+        return f"<DarajaClient {self.environment} {self.base_url} app={self._app}>"
+
+    # --- OAuth ------------------------------------------------------------------------------
+
+    def access_token(self, *, force_refresh: bool = False) -> str:
+        """A valid token from the shared cache, fetching one (single-flight) when needed.
+        `force_refresh` always mints a new one: used to verify freshly entered keys."""
+        if not force_refresh:
+            cached = self._tokens.get(self._cache_key)
+            if cached:
+                return cached
+        return self._renew(force=force_refresh)
+
+    def _renew(self, *, refused: str | None = None, force: bool = False) -> str:
+        with self._tokens.lock(self._cache_key):
+            cached = self._tokens.get(self._cache_key)
+            if cached and not force and cached != refused:
+                return cached  # another thread or worker fetched one while we waited
+            if cached:
+                self._tokens.delete(self._cache_key)
+            token, ttl = self._fetch_token()
+            self._tokens.set(self._cache_key, token, ttl)
+            return token
+
+    def _fetch_token(self) -> tuple[str, int]:
+        started = time.monotonic()
+        try:
+            response = self._session.get(
+                f"{self.base_url}/oauth/v1/generate", params={"grant_type": "client_credentials"},
+                headers={"Authorization": f"Basic {self._basic}"}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise self._unreachable(exc, "issue an access token") from None
+        # A 2xx body may hold the token itself (even a truncated one): never excerpt it.
+        reply = read_reply(response, self._secrets, keep_excerpt=response.status_code >= 300)
+        self._log("GET", "/oauth/v1/generate", reply, started)
+        if reply.status == 200 and reply.data is not None:
+            token = reply.data.get("access_token")
+            if isinstance(token, str) and token.strip():
+                log.info("Issued a Daraja access token for %s app %s", self.environment, self._app)
+                return token.strip(), _ttl(reply.data.get("expires_in"))
+            raise DarajaUnavailable("Safaricom's OAuth answer held no access token (HTTP 200).",
+                                    http_status=200)
+        if reply.status in (400, 401) and reply.code not in RATE_LIMIT_CODES:
+            # A wrong key/secret comes back as 400 with an empty or non-JSON body.
+            raise BadCredentials(
+                f"Safaricom refused the consumer key and secret (HTTP {reply.status}"
+                f"{', ' + reply.code if reply.code else ''}). Copy both again from the "
+                f"{self.environment} app on the Daraja portal: sandbox and production apps "
+                "have different keys.", code=reply.code, http_status=reply.status)
+        raise error_for(reply, action="issue an access token")
+
+    # --- C2B --------------------------------------------------------------------------------
+
+    def register_c2b_urls(self, *, shortcode: str, confirmation_url: str, validation_url: str,
+                          response_type: str = "Completed", version: str = "v2") -> RegisterUrlsResult:
+        """Register the C2B URLs; on "no apiproduct match" try the other C2B version once."""
+        if version not in payloads.C2B_VERSIONS:
+            raise InvalidRequest("The C2B version must be v1 or v2.", field="version")
+        self._check_url(confirmation_url, "confirmation_url")
+        self._check_url(validation_url, "validation_url")
+        body = payloads.register_urls_body(shortcode=shortcode, confirmation_url=confirmation_url,
+                                           validation_url=validation_url, response_type=response_type)
+        try:
+            return self._register(version, body)
+        except ProductNotEnabled:
+            # The path must match the C2B product version on the app (DARAJA.md 3).
+            other = "v1" if version == "v2" else "v2"
+            log.info("C2B %s is not enabled on app %s; trying %s", version, self._app, other)
+        try:
+            return self._register(other, body)
+        except ProductNotEnabled as exc:
+            raise ProductNotEnabled(
+                "The Daraja app has neither C2B v1 nor C2B v2 enabled: add the Customer To "
+                "Business product to the app on the Daraja portal, then try again.",
+                code=exc.code, http_status=exc.http_status) from None
+
+    def _register(self, version: str, body: dict[str, Any]) -> RegisterUrlsResult:
+        action = "register the C2B URLs"
+        reply = self._post(f"/mpesa/c2b/{version}/registerurl", body, action=action)
+        data = reply.data or {}
+        code = _opt_str(data.get("ResponseCode"))
+        description = str(data.get("ResponseDescription") or "")
+        # Old sandbox answers carried no ResponseCode, only "success" in some casing.
+        succeeded = code == "0" or description.strip().lower().startswith("success")
+        if reply.status < 300 and reply.data is not None and succeeded:
+            return RegisterUrlsResult(
+                version=version, response_code=code, description=description,
+                originator_conversation_id=_opt_str(  # sic: Safaricom's "Coversation"
+                    data.get("OriginatorCoversationID") or data.get("OriginatorConversationID")))
+        raise error_for(reply, action=action)
+
+    def c2b_simulate(self, *, shortcode: str, amount: int, msisdn: str, bill_ref: str | None,
+                     command_id: str = "CustomerPayBillOnline", version: str = "v1") -> dict:
+        """Ask the sandbox to pretend a customer paid; the result arrives as C2B callbacks."""
+        if self.environment != "sandbox":
+            raise InvalidRequest("C2B simulate works only in the sandbox; production payments "
+                                 "come from a phone.", field="environment")
+        if version not in payloads.C2B_VERSIONS:
+            raise InvalidRequest("The C2B version must be v1 or v2.", field="version")
+        body = payloads.c2b_simulate_body(shortcode=shortcode, amount=amount, msisdn=msisdn,
+                                          bill_ref=bill_ref, command_id=command_id)
+        action = "simulate a C2B payment"
+        reply = self._post(f"/mpesa/c2b/{version}/simulate", body, action=action)
+        if not _accepted(reply):
+            raise error_for(reply, action=action)
+        data = dict(reply.data or {})
+        if "OriginatorCoversationID" in data:
+            data.setdefault("OriginatorConversationID", data["OriginatorCoversationID"])
+        return data
+
+    # --- M-Pesa Express (STK) ---------------------------------------------------------------
+
+    def stk_push(self, *, business_shortcode: str, passkey: str, party_b: str,
+                 transaction_type: str, amount: int, phone: str, callback_url: str,
+                 account_reference: str, description: str) -> StkPushResult:
+        """Send the PIN prompt. Never retried: on DarajaUnavailable the prompt may be on the
+        customer's phone already, so callers must look for its outcome before pushing again."""
+        self._check_url(callback_url, "callback_url")
+        timestamp = payloads.eat_timestamp(self._clock())
+        body = payloads.stk_push_body(
+            business_shortcode=business_shortcode, passkey=passkey, party_b=party_b,
+            transaction_type=transaction_type, amount=amount, phone=phone,
+            callback_url=callback_url, account_reference=account_reference,
+            description=description, timestamp=timestamp)
+        action = "send the M-Pesa Express prompt"
+        reply = self._post("/mpesa/stkpush/v1/processrequest", body, action=action,
+                           secrets=(passkey, body["Password"]))
+        data = reply.data or {}
+        if _accepted(reply) and data.get("CheckoutRequestID"):
+            return StkPushResult(
+                merchant_request_id=str(data.get("MerchantRequestID") or ""),
+                checkout_request_id=str(data["CheckoutRequestID"]),
+                response_code=str(data.get("ResponseCode", "0")),
+                description=str(data.get("ResponseDescription") or ""),
+                customer_message=str(data.get("CustomerMessage") or ""))
+        if _accepted(reply):
+            raise DarajaUnavailable("Safaricom accepted the prompt but sent no CheckoutRequestID.",
+                                    http_status=reply.status)
+        raise error_for(reply, action=action)
+
+    def stk_query(self, *, business_shortcode: str, passkey: str,
+                  checkout_request_id: str) -> StkQueryResult:
+        """Ask how an STK push ended; `pending=True` while the customer has not acted."""
+        timestamp = payloads.eat_timestamp(self._clock())
+        body = payloads.stk_query_body(business_shortcode=business_shortcode, passkey=passkey,
+                                       checkout_request_id=checkout_request_id, timestamp=timestamp)
+        action = "check the M-Pesa Express payment"
+        reply = self._post("/mpesa/stkpushquery/v1/query", body, action=action,
+                           secrets=(passkey, body["Password"]))
+        if reply.code == STK_PENDING_CODE and "being processed" in reply.message.lower():
+            # Daraja answers "still waiting for the customer" as an HTTP 500 (DARAJA.md 6.6).
+            return StkQueryResult(pending=True, result_code=None, result_desc=reply.message,
+                                  merchant_request_id=None,
+                                  checkout_request_id=body["CheckoutRequestID"])
+        if not _accepted(reply):
+            raise error_for(reply, action=action)
+        data = reply.data or {}
+        result_code = _opt_str(data.get("ResultCode"))
+        return StkQueryResult(
+            pending=result_code is None, result_code=result_code,
+            result_desc=_opt_str(data.get("ResultDesc")),
+            merchant_request_id=_opt_str(data.get("MerchantRequestID")),
+            checkout_request_id=_opt_str(data.get("CheckoutRequestID")))
+
+    # --- Account Balance, Transaction Status (results arrive at ResultURL) ------------------
+
+    def account_balance(self, *, initiator: str, security_credential: str, party_a: str,
+                        result_url: str, timeout_url: str, identifier_type: str = "4",
+                        remarks: str = "Balance") -> AsyncAccepted:
+        """Queue a balance query; Safaricom POSTs the balances to `result_url`."""
+        self._check_url(result_url, "result_url")
+        self._check_url(timeout_url, "timeout_url")
+        body = payloads.account_balance_body(
+            initiator=initiator, security_credential=security_credential, party_a=party_a,
+            identifier_type=identifier_type, result_url=result_url, timeout_url=timeout_url,
+            remarks=remarks)
+        return self._async("/mpesa/accountbalance/v1/query", body,
+                           action="query the account balance", secrets=(security_credential,))
+
+    def transaction_status(self, *, initiator: str, security_credential: str,
+                           transaction_id: str, party_a: str, result_url: str, timeout_url: str,
+                           identifier_type: str = "4", remarks: str = "Status",
+                           occasion: str = "") -> AsyncAccepted:
+        """Queue a status query for an M-Pesa receipt; the result goes to `result_url`."""
+        self._check_url(result_url, "result_url")
+        self._check_url(timeout_url, "timeout_url")
+        body = payloads.transaction_status_body(
+            initiator=initiator, security_credential=security_credential,
+            transaction_id=transaction_id, party_a=party_a, identifier_type=identifier_type,
+            result_url=result_url, timeout_url=timeout_url, remarks=remarks, occasion=occasion)
+        return self._async("/mpesa/transactionstatus/v1/query", body,
+                           action="query the transaction status", secrets=(security_credential,))
+
+    def _async(self, path: str, body: dict[str, Any], *, action: str,
+               secrets: tuple[str, ...]) -> AsyncAccepted:
+        reply = self._post(path, body, action=action, secrets=secrets)
+        if not _accepted(reply):
+            raise error_for(reply, action=action)
+        data = reply.data or {}
+        return AsyncAccepted(
+            originator_conversation_id=_opt_str(
+                data.get("OriginatorConversationID") or data.get("OriginatorCoversationID")),
+            conversation_id=_opt_str(data.get("ConversationID")),
+            response_code=str(data.get("ResponseCode", "0")),
+            description=str(data.get("ResponseDescription") or ""))
+
+    # --- transport ----------------------------------------------------------------------------
+
+    def _post(self, path: str, body: dict[str, Any], *, action: str,
+              secrets: Iterable[str] = ()) -> Reply:
+        secrets = tuple(secrets)
+        token = self.access_token()
+        reply = self._send(path, body, token, action, secrets)
+        if token_refused(reply):
+            # Expired, revoked by another mint, or issued before a product was added.
+            log.info("Daraja refused the cached token for app %s (%s); fetching a new one",
+                     self._app, reply.code or reply.status)
+            token = self._renew(refused=token)
+            reply = self._send(path, body, token, action, secrets)
+            if token_refused(reply):
+                raise BadCredentials(
+                    "Safaricom refused a freshly issued access token. Check that the consumer "
+                    f"key and secret belong to a {self.environment} app with this API enabled.",
+                    code=reply.code, http_status=reply.status)
+        return reply
+
+    def _send(self, path: str, body: dict[str, Any], token: str, action: str,
+              secrets: tuple[str, ...]) -> Reply:
+        started = time.monotonic()
+        try:
+            response = self._session.post(
+                self.base_url + path, json=body, timeout=self.timeout,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        except requests.RequestException as exc:
+            raise self._unreachable(exc, action) from None
+        reply = read_reply(response, (*self._secrets, token, *secrets))
+        self._log("POST", path, reply, started)
+        return reply
+
+    def _unreachable(self, exc: requests.RequestException, action: str) -> DarajaUnavailable:
+        # requests' own text names only host and path (no secret is ever in a URL); log it
+        # for operators, but keep the raised message to a fixed sentence.
+        log.warning("Daraja call to %s failed for app %s: %s", action, self._app,
+                    redact(str(exc), self._secrets))
+        if isinstance(exc, requests.ConnectTimeout) or not isinstance(exc, requests.Timeout):
+            return DarajaUnavailable(f"Could not reach Safaricom to {action} "
+                                     f"({type(exc).__name__}).")
+        return DarajaUnavailable(f"Safaricom did not answer within {self.timeout:g} s when "
+                                 f"asked to {action}; it may still have processed it.")
+
+    def _log(self, method: str, path: str, reply: Reply, started: float) -> None:
+        # Status and code only: request bodies hold passwords and credentials.
+        log.info("Daraja %s %s -> %s%s in %.0f ms (app %s)", method, path, reply.status,
+                 f" {reply.code}" if reply.code else "", (time.monotonic() - started) * 1000,
+                 self._app)
+
+    def _check_url(self, url: str, field: str) -> None:
+        try:
+            check_callback_url(url, self.environment)
+        except UrlRuleViolation as exc:
+            raise InvalidRequest(str(exc), field=field) from None
+
+
+def _accepted(reply: Reply) -> bool:
+    """2xx, a JSON object, no errorCode and ResponseCode "0" (or none)."""
+    return reply.status < 300 and reply.data is not None and reply.code is None
+
+
+def _opt_str(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _ttl(expires_in: object) -> int:
+    """Seconds to cache a token: Daraja's expires_in ("3599" or 3599) minus a margin."""
+    try:
+        seconds = int(str(expires_in).strip())
+    except ValueError:
+        log.warning("Daraja sent an unreadable expires_in; assuming %s s", DEFAULT_TOKEN_LIFETIME)
+        seconds = DEFAULT_TOKEN_LIFETIME
+    return seconds - TOKEN_MARGIN

@@ -1,0 +1,229 @@
+"""The control API under `/_emulator`: set the scene for a test, then read what happened.
+
+Plain JSON in, plain JSON out, errors as `{"error": "..."}` with 400. None of this exists at
+Safaricom; it stands in for the portal, the customer's handset and a misbehaving network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from loyalty.daraja.msisdn import InvalidPhone, normalise_msisdn
+from loyalty.emulator.c2b import simulate_payment
+from loyalty.emulator.core import Emulator
+from loyalty.emulator.errors import DarajaError
+from loyalty.emulator.payloads import STK_RESULTS
+from loyalty.emulator.state import ENVIRONMENTS, PRODUCTS, public_app
+
+bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
+FAULT_MODES = ("error", "spike", "delay")
+
+
+class ControlError(ValueError):
+    pass
+
+
+@bp.errorhandler(ControlError)
+def _control_error(error: ControlError):
+    return jsonify({"error": str(error)}), 400
+
+
+@bp.errorhandler(DarajaError)
+def _daraja_error(error: DarajaError):
+    return jsonify({"error": error.message, "errorCode": error.code}), 400
+
+
+def emulator() -> Emulator:
+    return current_app.extensions["emulator"]
+
+
+def _json() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ControlError("send a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = str(body.get(name) or "").strip()
+    if not value:
+        raise ControlError(f"{name} is required")
+    return value
+
+
+def _number(body: dict[str, Any], name: str, default: float, minimum: float = 0.0) -> float:
+    try:
+        value = float(body.get(name, default))
+    except (TypeError, ValueError):
+        raise ControlError(f"{name} must be a number") from None
+    if value < minimum:
+        raise ControlError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _phone(value: Any) -> str:
+    try:
+        return normalise_msisdn(value)
+    except InvalidPhone as exc:
+        raise ControlError(str(exc)) from None
+
+
+@bp.get("/state")
+def state():
+    """Everything but secrets; `?limit=` caps the deliveries and the inbox (default 100)."""
+    limit = request.args.get("limit", "100")
+    if not limit.isdigit():
+        raise ControlError("limit must be a whole number")
+    return jsonify(emulator().state.snapshot(limit=int(limit)))
+
+
+@bp.post("/control/reset")
+def reset():
+    emulator().state.reset()
+    return jsonify({"reset": True})
+
+
+@bp.post("/control/apps")
+def add_app():
+    """A Daraja app as the portal would hold it; saving an existing key updates it, and
+    tokens minted before keep their old products (DARAJA.md 2: the stale-token 401)."""
+    body = _json()
+    products = body.get("products") or []
+    if not isinstance(products, list) or any(p not in PRODUCTS for p in products):
+        raise ControlError(f"products must be a list drawn from {', '.join(PRODUCTS)}")
+    environment = body.get("environment", "sandbox")
+    if environment not in ENVIRONMENTS:
+        raise ControlError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
+    app = {
+        "consumer_key": _text(body, "consumer_key"),
+        "consumer_secret": _text(body, "consumer_secret"),
+        "products": products,
+        "shortcodes": [str(code) for code in body.get("shortcodes") or []],
+        "environment": environment,
+        "invalidate_previous_token": bool(body.get("invalidate_previous_token", True)),
+        "token_ttl": int(_number(body, "token_ttl", 3599, minimum=1)),
+        "builtin": False,
+    }
+    emulator().state.save_app(app)
+    return jsonify(public_app(app)), 201
+
+
+@bp.post("/control/shortcodes")
+def stk_shortcode():
+    """An STK BusinessShortCode: a PayBill, or a store/head office with its tills."""
+    body = _json()
+    kind = body.get("kind", "paybill")
+    if kind not in ("paybill", "store"):
+        raise ControlError("kind must be 'paybill' or 'store'")
+    record = {"shortcode": _text(body, "shortcode"), "kind": kind,
+              "passkey": _text(body, "passkey"),
+              "tills": [str(t) for t in body.get("tills") or []]}
+    emulator().state.save_stk_shortcode(record)
+    return jsonify({k: v for k, v in record.items() if k != "passkey"}), 201
+
+
+@bp.post("/control/validation")
+def validation():
+    """External validation is opt-in per shortcode at Safaricom (DARAJA.md 4.3); "*" = all."""
+    body = _json()
+    emulator().state.set_validation(_text(body, "shortcode"), bool(body.get("enabled", True)))
+    return jsonify(emulator().state.validation_flags())
+
+
+@bp.delete("/control/registrations/<shortcode>")
+def delete_registration(shortcode: str):
+    """What the merchant does in Daraja's URL management before registering again."""
+    emulator().state.delete_registration(shortcode)
+    return jsonify({"deleted": shortcode})
+
+
+@bp.post("/control/stk-outcome")
+def stk_outcome():
+    body = _json()
+    outcome = body.get("outcome")
+    if outcome not in STK_RESULTS:
+        raise ControlError(f"outcome must be one of {', '.join(STK_RESULTS)}")
+    phone = _phone(body["phone"]) if body.get("phone") else None
+    emulator().state.set_stk_outcome(phone, outcome)
+    return jsonify({"phone": phone or "*", "outcome": outcome})
+
+
+@bp.post("/control/settings")
+def settings():
+    body = _json()
+    changes: dict[str, Any] = {}
+    if "stk_delay" in body:
+        changes["stk_delay"] = _number(body, "stk_delay", 1.0)
+    if "callback_timeout" in body:
+        changes["callback_timeout"] = _number(body, "callback_timeout", 5.0, minimum=0.1)
+    if "stk_c2b_echo" in body:
+        changes["stk_c2b_echo"] = bool(body["stk_c2b_echo"])
+    return jsonify(emulator().state.update_settings(changes))
+
+
+@bp.post("/control/faults")
+def add_fault():
+    body = _json()
+    target, mode = body.get("target", "daraja"), body.get("mode", "error")
+    if target not in ("daraja", "sms"):
+        raise ControlError("target must be 'daraja' or 'sms'")
+    if mode not in FAULT_MODES:
+        raise ControlError(f"mode must be one of {', '.join(FAULT_MODES)}")
+    path = body.get("path") or None
+    if path is not None and path != "*" and not str(path).startswith("/"):
+        raise ControlError("path is relative to the prefix and starts with '/'")
+    rule = {
+        "target": target, "path": path, "mode": mode,
+        "count": int(_number(body, "count", 1, minimum=1)),
+        "forever": bool(body.get("forever", False)),
+        "delay": _number(body, "delay", 0.0),
+        "status": int(_number(body, "status", 500, minimum=100)),
+    }
+    if mode == "delay" and rule["delay"] <= 0:
+        raise ControlError("delay mode needs a delay in seconds")
+    return jsonify(emulator().state.add_fault(rule)), 201
+
+
+@bp.delete("/control/faults")
+def clear_faults():
+    emulator().state.clear_faults()
+    return jsonify({"faults": []})
+
+
+@bp.post("/control/sms")
+def sms():
+    """Pin the AT credentials, or script per-recipient status codes (e.g. 406 blacklisted)."""
+    body = _json()
+    changes: dict[str, Any] = {}
+    for name in ("api_key", "username"):
+        if name in body:
+            changes[name] = body[name] or None
+    if "statuses" in body:
+        statuses = body["statuses"] or {}
+        if not isinstance(statuses, dict):
+            raise ControlError("statuses maps a phone (or hash) to an AT status code")
+        changes["statuses"] = {
+            (key.lower() if len(key) == 64 else _phone(key)): int(code)
+            for key, code in statuses.items()
+        }
+    settings = emulator().state.update_sms_settings(changes)
+    return jsonify({**settings, "api_key": bool(settings["api_key"])})
+
+
+@bp.post("/control/c2b-payment")
+def c2b_payment():
+    """A customer pays, with no token needed: the Daraja simulate body plus the extras."""
+    body = _json()
+    payment = simulate_payment(
+        emulator(),
+        shortcode=body.get("ShortCode"), amount=body.get("Amount"), msisdn=body.get("Msisdn"),
+        bill_ref=body.get("BillRefNumber") or "",
+        command_id=body.get("CommandID", "CustomerPayBillOnline"),
+        first_name=body.get("FirstName", "John"), middle_name=body.get("MiddleName", ""),
+        last_name=body.get("LastName", ""), msisdn_form=body.get("MsisdnForm", "hashed"),
+        trans_id=body.get("TransID"),
+    )
+    return jsonify({"TransID": payment["trans_id"], "TransTime": payment["trans_time"],
+                    "ShortCode": payment["shortcode"], "Amount": payment["amount"]}), 202

@@ -1,0 +1,53 @@
+"""The page a person uses at `/_emulator/`: pay a merchant, read the texts, see the callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from loyalty.emulator.c2b import simulate_payment
+from loyalty.emulator.core import Emulator
+from loyalty.emulator.errors import DarajaError
+
+bp = Blueprint("emulator_pages", __name__, url_prefix="/_emulator",
+               template_folder="templates")
+
+DEFAULT_FORM = {"shortcode": "600000", "amount": "500", "account": "VIP001",
+                "phone": "254708374149", "first_name": "John", "command": "paybill"}
+
+
+def emulator() -> Emulator:
+    return current_app.extensions["emulator"]
+
+
+def _render(form: dict[str, Any], error: str | None = None, status: int = 200):
+    state = emulator().state
+    page = render_template(
+        "emulator/index.html", form=form, error=error, paid=request.args.get("paid"),
+        inbox=state.inbox(20), deliveries=state.deliveries(20),
+        registrations=state.registrations(),
+    )
+    return page, status
+
+
+@bp.get("/")
+def index():
+    return _render(dict(DEFAULT_FORM))
+
+
+@bp.post("/simulate")
+def simulate():
+    form = {name: request.form.get(name, "").strip() for name in DEFAULT_FORM}
+    command = ("CustomerBuyGoodsOnline" if form["command"] == "buygoods"
+               else "CustomerPayBillOnline")
+    try:
+        payment = simulate_payment(
+            emulator(), shortcode=form["shortcode"], amount=form["amount"],
+            msisdn=form["phone"], bill_ref=form["account"], command_id=command,
+            first_name=form["first_name"],
+        )
+    except DarajaError as error:
+        return _render(form, error=error.message.removeprefix("Bad Request - "), status=400)
+    # Post/redirect/get: a reload must not pay twice.
+    return redirect(url_for("emulator_pages.index", paid=payment["trans_id"]), code=303)

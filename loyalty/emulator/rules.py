@@ -1,0 +1,95 @@
+"""Field checks Safaricom applies before accepting a request (DARAJA.md 4.1, 4.2, 6.1).
+
+Each helper returns the cleaned value or raises the `DarajaError` Safaricom would answer, so
+the platform's client meets the same refusals here as in the sandbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from loyalty.daraja.msisdn import InvalidPhone, normalise_msisdn
+from loyalty.emulator.errors import DarajaError, invalid
+
+# Substring, any case (DARAJA.md 4.2): `executive-lounge` fails on "exe" too.
+FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")
+_SHORTCODE = re.compile(r"^\d{5,7}$")
+
+
+def required(body: dict[str, Any], field: str) -> Any:
+    value = body.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise invalid(field)
+    return value
+
+
+def shortcode(value: Any, field: str = "ShortCode") -> str:
+    text = str(value if value is not None else "").strip()
+    if not _SHORTCODE.match(text):
+        raise invalid(field)
+    return text
+
+
+def amount(value: Any, field: str = "Amount") -> Decimal:
+    """Whole shillings, at least 1 (numbers or numeric strings, as the SDKs send both)."""
+    try:
+        parsed = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise invalid(field) from None
+    if not parsed.is_finite() or parsed < 1 or parsed != parsed.to_integral_value():
+        raise invalid(field)
+    return parsed.quantize(Decimal("0.01"))
+
+
+def phone(value: Any, field: str) -> str:
+    """A 12-digit `2547…`/`2541…` number; the local forms are refused like Safaricom does."""
+    text = str(value if value is not None else "").strip()
+    if not re.fullmatch(r"254\d{9}", text):
+        raise invalid(field)
+    try:
+        return normalise_msisdn(text)
+    except InvalidPhone:
+        raise invalid(field) from None
+
+
+def timestamp(value: Any) -> str:
+    text = str(value if value is not None else "").strip()
+    try:
+        datetime.strptime(text, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise invalid("Timestamp") from None
+    if len(text) != 14:
+        raise invalid("Timestamp")
+    return text
+
+
+def forbidden_word(url: str) -> str | None:
+    lowered = url.lower()
+    return next((word for word in FORBIDDEN_URL_WORDS if word in lowered), None)
+
+
+def callback_url(value: Any, field: str) -> str:
+    """An absolute http(s) URL (public reachability and HTTPS are the platform's to lint)."""
+    text = str(value if value is not None else "").strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid(field)
+    return text
+
+
+def registration_url(value: Any, field: str) -> str:
+    text = callback_url(value, field)
+    word = forbidden_word(text)
+    if word:
+        raise DarajaError(400, "400.003.02",
+                          f"Bad Request - {field} contains a forbidden word: '{word}'")
+    return text
+
+
+def stk_password(shortcode: str, passkey: str, stamp: str) -> str:
+    return base64.b64encode(f"{shortcode}{passkey}{stamp}".encode()).decode()

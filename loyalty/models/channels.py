@@ -1,0 +1,150 @@
+"""M-Pesa channels: a merchant's PayBill, Till or Buy Goods number with its own Daraja app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty.crypto import EncryptedText, new_callback_token
+from loyalty.extensions import db
+from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
+from loyalty.tenancy import TenantScoped
+
+
+class ChannelType(StrEnum):
+    PAYBILL = "paybill"
+    TILL = "till"
+    BUYGOODS = "buygoods"
+
+
+class Environment(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+class ChannelStatus(StrEnum):
+    DRAFT = "draft"            # credentials missing
+    CONFIGURED = "configured"  # consumer key and secret present, not yet checked
+    VERIFIED = "verified"      # Safaricom accepted the credentials
+    ACTIVE = "active"          # verified, URLs registered, taking payments
+
+
+class C2BVersion(StrEnum):
+    V1 = "v1"
+    V2 = "v2"
+
+
+class ValidationPolicy(StrEnum):
+    ACCEPT_ALL = "accept_all"
+    REJECT_UNKNOWN = "reject_unknown"
+
+
+class StepState(StrEnum):
+    """State of a step done by a worker (verification, URL registration)."""
+
+    NONE = "none"
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class HealthState(StrEnum):
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    FAILING = "failing"
+
+
+class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
+    __tablename__ = "mpesa_channels"
+    __table_args__ = (
+        # Production shortcodes belong to one merchant; sandbox ones (174379) are shared.
+        sa.Index("uq_mpesa_channels_production_shortcode", "shortcode", unique=True,
+                 postgresql_where=sa.text("environment = 'production' AND archived_at IS NULL"),
+                 sqlite_where=sa.text("environment = 'production' AND archived_at IS NULL")),
+        sa.Index("uq_mpesa_channels_one_primary", "merchant_id", unique=True,
+                 postgresql_where=sa.text("is_primary AND archived_at IS NULL"),
+                 sqlite_where=sa.text("is_primary AND archived_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    shortcode: Mapped[str] = mapped_column(sa.String(10))
+    channel_type: Mapped[ChannelType] = mapped_column(enum_column(ChannelType))
+    environment: Mapped[Environment] = mapped_column(enum_column(Environment))
+    # Till/Buy Goods STK uses the store (or head office) number as BusinessShortCode.
+    store_number: Mapped[str | None] = mapped_column(sa.String(10))
+    c2b_version: Mapped[C2BVersion] = mapped_column(enum_column(C2BVersion), default=C2BVersion.V2)
+
+    consumer_key: Mapped[str | None] = mapped_column(EncryptedText("mpesa_channels.consumer_key"))
+    consumer_secret: Mapped[str | None] = mapped_column(
+        EncryptedText("mpesa_channels.consumer_secret"))
+    passkey: Mapped[str | None] = mapped_column(EncryptedText("mpesa_channels.passkey"))
+    initiator_name: Mapped[str | None] = mapped_column(sa.String(100))
+    initiator_password: Mapped[str | None] = mapped_column(
+        EncryptedText("mpesa_channels.initiator_password"))
+    # "****" + these four characters is all the API ever shows of the consumer key.
+    consumer_key_hint: Mapped[str | None] = mapped_column(sa.String(4))
+
+    account_mapping: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    validation_policy: Mapped[ValidationPolicy] = mapped_column(
+        enum_column(ValidationPolicy), default=ValidationPolicy.ACCEPT_ALL)
+    status: Mapped[ChannelStatus] = mapped_column(enum_column(ChannelStatus),
+                                                  default=ChannelStatus.DRAFT)
+    is_active: Mapped[bool] = mapped_column(default=False)
+    is_primary: Mapped[bool] = mapped_column(default=False)
+    # Opaque hex in callback paths: routes callbacks (sandbox shortcodes are shared) and
+    # never contains a word Safaricom forbids in URLs.
+    callback_token: Mapped[str] = mapped_column(sa.String(64), unique=True,
+                                                default=new_callback_token)
+
+    verification_state: Mapped[StepState] = mapped_column(
+        enum_column(StepState, name="verification_state"), default=StepState.NONE)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verification_details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    verification_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    urls_state: Mapped[StepState] = mapped_column(enum_column(StepState, name="urls_state"),
+                                                  default=StepState.NONE)
+    validation_url: Mapped[str | None] = mapped_column(sa.Text)
+    confirmation_url: Mapped[str | None] = mapped_column(sa.Text)
+    response_type: Mapped[str | None] = mapped_column(sa.String(10))
+    urls_registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    urls_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    health_state: Mapped[HealthState] = mapped_column(enum_column(HealthState),
+                                                      default=HealthState.UNKNOWN)
+    health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    health_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.consumer_key and self.consumer_secret)
+
+    @property
+    def c2b_shortcode(self) -> str:
+        """The number C2B URLs are registered for and callbacks carry."""
+        if self.channel_type == ChannelType.PAYBILL:
+            return self.shortcode
+        return self.store_number or self.shortcode
+
+
+CALLBACK_PATHS = {
+    "validation": "c2b/validation",
+    "confirmation": "c2b/confirmation",
+    "stk": "stk",
+    "balance_result": "result/balance",
+    "balance_timeout": "timeout/balance",
+    "status_result": "result/status",
+    "status_timeout": "timeout/status",
+}
+
+
+def callback_urls(base_url: str, token: str) -> dict[str, str]:
+    """The platform's own callback URLs for a channel (no merchant names: see url_rules)."""
+    return {name: f"{base_url}/hooks/{token}/{path}" for name, path in CALLBACK_PATHS.items()}

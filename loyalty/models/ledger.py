@@ -1,0 +1,63 @@
+"""The append-only points ledger, and redemptions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty.extensions import db
+from loyalty.models.base import UTCDateTime, enum_column, utcnow
+from loyalty.tenancy import TenantScoped
+
+
+class EntryKind(StrEnum):
+    EARN = "earn"
+    STAMP = "stamp"
+    REDEEM = "redeem"
+    EXPIRE = "expire"
+    REVERSE = "reverse"
+    ADJUST = "adjust"
+
+
+class LedgerEntry(TenantScoped, db.Model):
+    """One change of a customer's points or stamps. Never updated except `remaining`, the
+    unspent part of an earn (redemptions and expiry spend the oldest earns first)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        # Crediting is exactly-once: one earn (or stamp) per payment, enforced here.
+        sa.Index("uq_ledger_entries_payment_kind", "payment_id", "kind", unique=True,
+                 postgresql_where=sa.text("payment_id IS NOT NULL"),
+                 sqlite_where=sa.text("payment_id IS NOT NULL")),
+        sa.Index("ix_ledger_entries_customer_program", "customer_id", "program_id", "id"),
+        sa.Index("ix_ledger_entries_open_earns", "program_id", "created_at",
+                 postgresql_where=sa.text("remaining > 0"), sqlite_where=sa.text("remaining > 0")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    program_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programs.id", ondelete="CASCADE"))
+    kind: Mapped[EntryKind] = mapped_column(enum_column(EntryKind))
+    points: Mapped[int] = mapped_column(default=0)
+    stamps: Mapped[int] = mapped_column(default=0)
+    remaining: Mapped[int] = mapped_column(default=0)
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
+    redemption_id: Mapped[int | None] = mapped_column(sa.ForeignKey("redemptions.id"))
+    description: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Redemption(TenantScoped, db.Model):
+    __tablename__ = "redemptions"
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    program_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programs.id", ondelete="CASCADE"))
+    points: Mapped[int] = mapped_column()
+    description: Mapped[str | None] = mapped_column(sa.String(200))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

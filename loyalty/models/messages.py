@@ -1,0 +1,48 @@
+"""The SMS outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty.extensions import db
+from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
+from loyalty.tenancy import TenantScoped
+
+
+class SmsStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class SmsMessage(TenantScoped, TimestampMixin, db.Model):
+    """One text to a customer. Unique per (payment, purpose), so a duplicate callback or a
+    replay never queues a second "You earned…" message."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (
+        sa.Index("uq_sms_messages_payment_purpose", "payment_id", "purpose", unique=True,
+                 postgresql_where=sa.text("payment_id IS NOT NULL"),
+                 sqlite_where=sa.text("payment_id IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
+    purpose: Mapped[str] = mapped_column(sa.String(30))
+    # A 12-digit phone, or the payer's SHA-256 when only the hash is known.
+    recipient: Mapped[str | None] = mapped_column(sa.String(64))
+    recipient_form: Mapped[str | None] = mapped_column(sa.String(10))
+    body: Mapped[str] = mapped_column(sa.Text)
+    encoding: Mapped[str] = mapped_column(sa.String(10))
+    segments: Mapped[int] = mapped_column()
+    status: Mapped[SmsStatus] = mapped_column(enum_column(SmsStatus), default=SmsStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(100))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

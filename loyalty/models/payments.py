@@ -1,0 +1,112 @@
+"""Payments (one per M-Pesa receipt), STK push requests, and the raw callback log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty.extensions import db
+from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column, money, utcnow
+from loyalty.tenancy import TenantScoped
+
+
+class PaymentSource(StrEnum):
+    C2B = "c2b"
+    STK = "stk"
+
+
+class PaymentStatus(StrEnum):
+    RECEIVED = "received"          # stored, waiting for a worker
+    CREDITED = "credited"          # points or a stamp recorded in the ledger
+    UNATTRIBUTED = "unattributed"  # masked payer: the merchant can attach it to a phone
+    SKIPPED = "skipped"            # nothing to credit (below minimum, inactive channel…)
+    FAILED = "failed"              # crediting raised; `error` says why, replay retries
+
+
+class Payment(TenantScoped, TimestampMixin, db.Model):
+    """One M-Pesa payment. C2B TransID and STK MpesaReceiptNumber are one namespace, so
+    (merchant, trans_id) is unique: replays and the STK+C2B double delivery credit once."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.UniqueConstraint("merchant_id", "trans_id"),
+        # The sweeper and the batch crediting look only at waiting payments.
+        sa.Index("ix_payments_received", "id", postgresql_where=sa.text("status = 'received'"),
+                 sqlite_where=sa.text("status = 'received'")),
+        sa.Index("ix_payments_channel_time", "channel_id", "trans_time"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("mpesa_channels.id"))
+    trans_id: Mapped[str] = mapped_column(sa.String(32))
+    source: Mapped[PaymentSource] = mapped_column(enum_column(PaymentSource))
+    trans_type: Mapped[str | None] = mapped_column(sa.String(60))
+    trans_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    amount: Mapped[Decimal] = mapped_column(money())
+    bill_ref: Mapped[str | None] = mapped_column(sa.String(40))
+    msisdn: Mapped[str | None] = mapped_column(sa.String(80))
+    msisdn_form: Mapped[str | None] = mapped_column(sa.String(10))
+    first_name: Mapped[str | None] = mapped_column(sa.String(100))
+    middle_name: Mapped[str | None] = mapped_column(sa.String(100))
+    last_name: Mapped[str | None] = mapped_column(sa.String(100))
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    program_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loyalty_programs.id"))
+    matched_pattern: Mapped[str | None] = mapped_column(sa.String(40))
+    points: Mapped[int] = mapped_column(default=0)
+    status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus),
+                                                  default=PaymentStatus.RECEIVED)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class PaymentRequestStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class PaymentRequest(TenantScoped, TimestampMixin, db.Model):
+    """An STK push we sent; the callback carries no AccountReference, so we keep it here."""
+
+    __tablename__ = "payment_requests"
+    __table_args__ = (sa.UniqueConstraint("checkout_request_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("mpesa_channels.id"))
+    phone: Mapped[str] = mapped_column(sa.String(12))
+    amount: Mapped[Decimal] = mapped_column(money())
+    account_reference: Mapped[str] = mapped_column(sa.String(12))
+    checkout_request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    merchant_request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[PaymentRequestStatus] = mapped_column(enum_column(PaymentRequestStatus),
+                                                         default=PaymentRequestStatus.PENDING)
+    result_code: Mapped[str | None] = mapped_column(sa.String(20))
+    result_desc: Mapped[str | None] = mapped_column(sa.Text)
+    receipt: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class CallbackLog(db.Model):
+    """Every callback body that could not become a payment, kept verbatim: malformed JSON,
+    unknown tokens, shortcode mismatches, async results. Stored before anything can fail.
+    Not tenant-scoped: an unknown token has no merchant; operators read it."""
+
+    __tablename__ = "callback_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    token: Mapped[str | None] = mapped_column(sa.String(64))
+    merchant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("merchants.id", ondelete="SET NULL"))
+    channel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mpesa_channels.id",
+                                                                 ondelete="SET NULL"))
+    remote_addr: Mapped[str | None] = mapped_column(sa.String(64))
+    body: Mapped[str] = mapped_column(sa.Text)
+    status_code: Mapped[int] = mapped_column()
+    error: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,0 +1,315 @@
+"""Onboarding steps that talk to Safaricom: verify, register URLs, activate, health.
+
+The web side only records the request and queues a task; the worker does the HTTP call.
+No database transaction is held open while Safaricom answers: the worker reads what it
+needs in one short unit of work, calls Daraja, and records the outcome in another.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from loyalty import background, daraja
+from loyalty.background import TaskName
+from loyalty.daraja.errors import (
+    BadCredentials,
+    DarajaError,
+    DarajaUnavailable,
+    RequestRejected,
+    UrlsAlreadyRegistered,
+)
+from loyalty.daraja.security import security_credential
+from loyalty.daraja.url_rules import UrlRuleViolation, check_callback_url
+from loyalty.errors import Conflict, ValidationFailed
+from loyalty.extensions import db
+from loyalty.models import ChannelStatus, HealthState, MpesaChannel, StepState
+from loyalty.models.base import utcnow
+from loyalty.models.channels import callback_urls
+from loyalty.services.channels import get_channel
+from loyalty.tenancy import all_merchants
+from loyalty.unit_of_work import transactional, unit_of_work
+
+# Tasks retry these with backoff; anything else is final.
+RETRYABLE = (DarajaUnavailable,)
+
+
+@dataclass(frozen=True)
+class ChannelAccess:
+    """What a worker needs to call Daraja for one channel (secrets decrypted in memory)."""
+
+    id: int
+    environment: str
+    shortcode: str
+    c2b_shortcode: str
+    c2b_version: str
+    consumer_key: str
+    consumer_secret: str
+    initiator_name: str | None
+    initiator_password: str | None
+    callback_urls: dict[str, str]
+    validation_url: str | None
+    confirmation_url: str | None
+    response_type: str | None
+
+    def client(self):
+        return daraja.client_for(environment=self.environment, consumer_key=self.consumer_key,
+                                 consumer_secret=self.consumer_secret)
+
+
+def _access(channel_id: int) -> ChannelAccess:
+    with unit_of_work():
+        channel = get_channel(channel_id)
+        return ChannelAccess(
+            id=channel.id, environment=channel.environment.value, shortcode=channel.shortcode,
+            c2b_shortcode=channel.c2b_shortcode, c2b_version=channel.c2b_version.value,
+            consumer_key=channel.consumer_key or "", consumer_secret=channel.consumer_secret or "",
+            initiator_name=channel.initiator_name, initiator_password=channel.initiator_password,
+            callback_urls=_own_urls(channel), validation_url=channel.validation_url,
+            confirmation_url=channel.confirmation_url, response_type=channel.response_type)
+
+
+def _own_urls(channel: MpesaChannel) -> dict[str, str]:
+    return callback_urls(current_app.config["PUBLIC_BASE_URL"], channel.callback_token)
+
+
+def _require_credentials(channel: MpesaChannel) -> None:
+    if not channel.has_credentials:
+        raise Conflict("Add the channel's consumer key and consumer secret first.",
+                       code="credentials_missing")
+
+
+# --- verification ------------------------------------------------------------------------
+
+
+@transactional
+def request_verification(channel_id: int) -> MpesaChannel:
+    """Queue a check of the channel's credentials with Safaricom."""
+    channel = get_channel(channel_id)
+    _require_credentials(channel)
+    channel.verification_state = StepState.PENDING
+    channel.verification_error = None
+    background.enqueue(TaskName.VERIFY_CHANNEL, channel.merchant_id, channel.id)
+    return channel
+
+
+def verify_channel(channel_id: int, *, final_attempt: bool = True) -> None:
+    """Worker: get a token with the channel's credentials and, when an initiator is set,
+    ask for the account balance. Raises a RETRYABLE error unless this is the last try."""
+    access = _access(channel_id)
+    try:
+        access.client().access_token(force_refresh=True)
+        balance_ok, balance_error = _try_account_balance(access)
+    except BadCredentials:
+        return _record_verification(channel_id, ok=False, error=(
+            "Safaricom refused the consumer key and secret. Copy them again from your app on "
+            "the Daraja portal (sandbox and production apps have different keys)."))
+    except DarajaUnavailable as exc:
+        if not final_attempt:
+            raise
+        return _record_verification(channel_id, ok=False, error=(
+            f"Safaricom could not be reached ({exc}). Try verifying again in a few minutes."))
+    details = {"shortcode": access.shortcode, "account_balance_accessible": balance_ok,
+               "verified_at": utcnow().isoformat()}
+    if balance_error:
+        details["account_balance_error"] = balance_error
+    _record_verification(channel_id, ok=True, details=details)
+
+
+def _try_account_balance(access: ChannelAccess) -> tuple[bool, str | None]:
+    if not (access.initiator_name and access.initiator_password):
+        return False, None
+    try:
+        access.client().account_balance(
+            initiator=access.initiator_name,
+            security_credential=security_credential(access.initiator_password, access.environment),
+            party_a=access.c2b_shortcode, result_url=access.callback_urls["balance_result"],
+            timeout_url=access.callback_urls["balance_timeout"])
+        return True, None
+    except RequestRejected as exc:
+        return False, str(exc)
+
+
+@transactional
+def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] | None = None,
+                         error: str | None = None) -> None:
+    channel = get_channel(channel_id)
+    if ok:
+        channel.verification_state = StepState.DONE
+        channel.verified_at = utcnow()
+        channel.verification_details = details
+        channel.verification_error = None
+        if channel.status == ChannelStatus.CONFIGURED:
+            channel.status = ChannelStatus.VERIFIED
+    else:
+        channel.verification_state = StepState.FAILED
+        channel.verification_error = error
+
+
+# --- URL registration ----------------------------------------------------------------------
+
+
+@transactional
+def request_url_registration(channel_id: int, *, validation_url: str | None = None,
+                             confirmation_url: str | None = None,
+                             response_type: str = "Completed") -> MpesaChannel:
+    """Check the URLs against Safaricom's rules and queue their registration."""
+    channel = get_channel(channel_id)
+    _require_credentials(channel)
+    own = _own_urls(channel)
+    urls = {"validation_url": validation_url or own["validation"],
+            "confirmation_url": confirmation_url or own["confirmation"]}
+    problems = {}
+    for field, url in urls.items():
+        try:
+            check_callback_url(url, channel.environment.value)
+        except UrlRuleViolation as exc:
+            problems[field] = [str(exc)]
+    if problems:
+        raise ValidationFailed("Safaricom would refuse these callback URLs.", fields=problems)
+    channel.validation_url, channel.confirmation_url = urls["validation_url"], urls["confirmation_url"]
+    channel.response_type = response_type
+    channel.urls_state = StepState.PENDING
+    channel.urls_error = None
+    background.enqueue(TaskName.REGISTER_URLS, channel.merchant_id, channel.id)
+    return channel
+
+
+def register_urls(channel_id: int, *, final_attempt: bool = True) -> None:
+    """Worker: register the C2B URLs, falling back between v1 and v2."""
+    access = _access(channel_id)
+    try:
+        result = access.client().register_c2b_urls(
+            shortcode=access.c2b_shortcode, confirmation_url=access.confirmation_url,
+            validation_url=access.validation_url, response_type=access.response_type or "Completed",
+            version=access.c2b_version)
+    except UrlsAlreadyRegistered as exc:
+        return _record_registration(channel_id, error=str(exc))
+    except BadCredentials:
+        return _record_registration(channel_id, error=(
+            "Safaricom refused the consumer key and secret; verify the channel again."))
+    except RequestRejected as exc:
+        return _record_registration(channel_id, error=f"Safaricom refused the URLs: {exc}")
+    except DarajaUnavailable as exc:
+        if not final_attempt:
+            raise
+        return _record_registration(channel_id, error=(
+            f"Safaricom could not be reached ({exc}). Try registering again in a few minutes."))
+    _record_registration(channel_id, version=result.version)
+
+
+@transactional
+def _record_registration(channel_id: int, *, version: str | None = None,
+                         error: str | None = None) -> None:
+    channel = get_channel(channel_id)
+    if error is None:
+        channel.urls_state = StepState.DONE
+        channel.urls_registered_at = utcnow()
+        channel.urls_error = None
+        channel.c2b_version = version or channel.c2b_version  # remember which one worked
+    else:
+        channel.urls_state = StepState.FAILED
+        channel.urls_error = error
+
+
+# --- activation ------------------------------------------------------------------------------
+
+
+@transactional
+def activate_channel(channel_id: int) -> MpesaChannel:
+    """Start taking payments; needs a verified channel with registered URLs."""
+    channel = get_channel(channel_id)
+    if channel.verification_state != StepState.DONE:
+        raise Conflict("Verify the channel with Safaricom before activating it.",
+                       code="not_verified")
+    if channel.urls_state != StepState.DONE:
+        raise Conflict("Register the callback URLs with Safaricom before activating the channel.",
+                       code="urls_not_registered")
+    channel.status = ChannelStatus.ACTIVE
+    channel.is_active = True
+    return channel
+
+
+@transactional
+def deactivate_channel(channel_id: int) -> MpesaChannel:
+    """Stop crediting payments from this channel (callbacks are still stored)."""
+    channel = get_channel(channel_id)
+    channel.is_active = False
+    if channel.status == ChannelStatus.ACTIVE:
+        channel.status = ChannelStatus.VERIFIED
+    return channel
+
+
+def step_outcome(channel: MpesaChannel, step: str) -> dict[str, Any] | None:
+    """The seed's answer for a finished step, or None while it is still pending."""
+    if step == "verification":
+        if channel.verification_state in (StepState.PENDING, StepState.NONE):
+            return None
+        return {"verified": channel.verification_state == StepState.DONE,
+                "status": channel.status.value,
+                "verification_details": channel.verification_details,
+                "error": channel.verification_error}
+    if channel.urls_state in (StepState.PENDING, StepState.NONE):
+        return None
+    return {"registered": channel.urls_state == StepState.DONE, "status": channel.status.value,
+            "urls": {"validation_url": channel.validation_url,
+                     "confirmation_url": channel.confirmation_url,
+                     "response_type": channel.response_type,
+                     "c2b_version": channel.c2b_version.value},
+            "error": channel.urls_error}
+
+
+def wait_for_step(channel_id: int, step: str, seconds: int) -> MpesaChannel:
+    """Poll until the worker finished `step` ('verification' or 'urls') or time runs out."""
+    attribute = "verification_state" if step == "verification" else "urls_state"
+    deadline = time.monotonic() + seconds
+    channel = get_channel(channel_id)
+    while getattr(channel, attribute) == StepState.PENDING and time.monotonic() < deadline:
+        time.sleep(0.2)
+        db.session.refresh(channel)
+    return channel
+
+
+def warm_token(channel_id: int) -> None:
+    """Worker: make sure the shared cache holds a token for the channel's app."""
+    _access(channel_id).client().access_token()
+
+
+# --- health ------------------------------------------------------------------------------------
+
+
+def check_channel_health(channel_id: int) -> None:
+    """Worker: a token (from the cache when valid) and the URL registration state.
+    A failing channel is reported, never silently deactivated."""
+    access = _access(channel_id)
+    error = None
+    try:
+        access.client().access_token()
+    except DarajaError as exc:
+        error = f"Safaricom token check failed: {exc}"
+    _record_health(channel_id, error)
+
+
+@transactional
+def _record_health(channel_id: int, error: str | None) -> None:
+    channel = get_channel(channel_id)
+    if error is None and channel.urls_state != StepState.DONE:
+        error = "The callback URLs are not registered with Safaricom."
+    channel.health_state = HealthState.FAILING if error else HealthState.HEALTHY
+    channel.health_error = error
+    channel.health_checked_at = utcnow()
+
+
+@transactional
+def schedule_health_checks() -> int:
+    """Beat: queue one health check per active channel of every merchant."""
+    with all_merchants():  # fan-out only lists ids; each check runs as its merchant
+        rows = db.session.execute(sa.select(MpesaChannel.merchant_id, MpesaChannel.id).where(
+            MpesaChannel.is_active.is_(True), MpesaChannel.archived_at.is_(None))).all()
+    for merchant_id, channel_id in rows:
+        background.enqueue(TaskName.CHECK_CHANNEL_HEALTH, merchant_id, channel_id)
+    return len(rows)

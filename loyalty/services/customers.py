@@ -1,0 +1,95 @@
+"""Customers: enrolment by phone, and payers known only by Safaricom's hash."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.errors import NotFound
+from loyalty.extensions import db
+from loyalty.models import Balance, Customer, LedgerEntry, LoyaltyProgram
+from loyalty.models.base import utcnow
+from loyalty.services.sql import insert_ignore
+from loyalty.unit_of_work import transactional
+
+
+def customer_by_hash(phone_hash: str, *, phone: str | None = None, first_name: str | None = None,
+                     middle_name: str | None = None, last_name: str | None = None) -> Customer:
+    """The merchant's customer with this phone hash, created when new (race-safe).
+
+    Names from M-Pesa fill in what we do not know yet; they never overwrite what the
+    customer or merchant entered.
+    """
+    insert_ignore(Customer, {"phone_hash": phone_hash, "phone": phone, "first_name": first_name,
+                             "middle_name": middle_name, "last_name": last_name,
+                             "sms_opt_out": False, "created_at": utcnow(), "updated_at": utcnow()},
+                  ["merchant_id", "phone_hash"])
+    customer = db.session.scalar(sa.select(Customer).where(Customer.phone_hash == phone_hash))
+    for field, value in (("phone", phone), ("first_name", first_name),
+                         ("middle_name", middle_name), ("last_name", last_name)):
+        if value and not getattr(customer, field):
+            setattr(customer, field, value)
+    return customer
+
+
+@transactional
+def enrol_customer(*, phone: str, first_name: str | None = None, last_name: str | None = None,
+                   sms_opt_out: bool = False) -> Customer:
+    """Enrol a phone (already normalised to 254…). A payer seen before only by hash is the
+    same customer: enrolling claims every payment and point that came with that hash."""
+    customer = customer_by_hash(hash_msisdn(phone), phone=phone)
+    if first_name:
+        customer.first_name = first_name
+    if last_name:
+        customer.last_name = last_name
+    customer.sms_opt_out = sms_opt_out
+    if customer.enrolled_at is None:
+        customer.enrolled_at = utcnow()
+    db.session.flush()
+    return customer
+
+
+def get_customer(customer_id: int) -> Customer:
+    customer = db.session.scalar(sa.select(Customer).where(Customer.id == customer_id))
+    if customer is None:
+        raise NotFound("Customer not found.")
+    return customer
+
+
+def list_customers(*, phone: str | None = None, limit: int = 50,
+                   after_id: int | None = None) -> list[Customer]:
+    """Customers newest first; `phone` (normalised) finds one by its hash."""
+    query = sa.select(Customer).order_by(Customer.id.desc()).limit(limit)
+    if phone:
+        query = query.where(Customer.phone_hash == hash_msisdn(phone))
+    if after_id:
+        query = query.where(Customer.id < after_id)
+    return list(db.session.scalars(query))
+
+
+def balances_of(customer_id: int) -> list[dict]:
+    """Points and stamps per program."""
+    rows = db.session.execute(
+        sa.select(LoyaltyProgram.code, LoyaltyProgram.name, Balance.points, Balance.lifetime_points,
+                  Balance.stamps, LoyaltyProgram.stamps_required, Balance.rewards_earned)
+        .join(LoyaltyProgram, LoyaltyProgram.id == Balance.program_id)
+        .where(Balance.customer_id == customer_id).order_by(LoyaltyProgram.code)).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def ledger_of(customer_id: int, *, limit: int = 100, before_id: int | None = None) -> list[dict]:
+    get_customer(customer_id)
+    query = (sa.select(LedgerEntry, LoyaltyProgram.code)
+             .join(LoyaltyProgram, LoyaltyProgram.id == LedgerEntry.program_id)
+             .where(LedgerEntry.customer_id == customer_id)
+             .order_by(LedgerEntry.id.desc()).limit(limit))
+    if before_id:
+        query = query.where(LedgerEntry.id < before_id)
+    return [_entry(entry, code) for entry, code in db.session.execute(query)]
+
+
+def _entry(entry: LedgerEntry, program: str) -> dict:
+    return {"id": entry.id, "kind": entry.kind.value, "program": program, "points": entry.points,
+            "stamps": entry.stamps, "payment_id": entry.payment_id,
+            "redemption_id": entry.redemption_id, "description": entry.description,
+            "created_at": entry.created_at}

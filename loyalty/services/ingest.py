@@ -1,0 +1,183 @@
+"""The callback path: store what Safaricom sent, hand it to the workers, answer fast.
+
+A confirmation costs one INSERT (ON CONFLICT DO NOTHING on the receipt, so duplicates are
+free) and, at most every few hundred milliseconds, one Celery message that tells a worker
+to drain the waiting payments in batches. Bodies that cannot become a payment are kept
+verbatim in the callback log. Nothing here may raise past the blueprint without the body
+having been stored first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from loyalty import background
+from loyalty.daraja.callbacks import CallbackParseError, parse_c2b, parse_result, parse_stk_callback
+from loyalty.daraja.msisdn import classify_msisdn
+from loyalty.errors import DomainError, NotFound
+from loyalty.extensions import db
+from loyalty.models import (
+    CallbackLog,
+    ChannelType,
+    MpesaChannel,
+    Payment,
+    PaymentRequest,
+    PaymentRequestStatus,
+    PaymentSource,
+)
+from loyalty.services.account_mapping import resolve
+from loyalty.services.sql import insert_ignore
+from loyalty.tenancy import all_merchants, tenant_context
+from loyalty.unit_of_work import transactional
+
+log = logging.getLogger(__name__)
+
+ROUTE_TTL = 15.0  # seconds a channel's routing facts are cached per process
+
+
+class BadCallback(DomainError):
+    status, code, message = 400, "bad_callback", "The callback body is not what Safaricom sends."
+
+
+@dataclass(frozen=True)
+class ChannelRoute:
+    """What the callback path needs to know about a channel, cached by token."""
+
+    channel_id: int
+    merchant_id: int
+    shortcodes: frozenset[str]
+    channel_type: str
+    account_mapping: dict[str, str]
+    reject_unknown: bool
+
+
+_routes: dict[str, tuple[float, ChannelRoute | None]] = {}
+_routes_lock = threading.Lock()
+
+
+def route_for(token: str) -> ChannelRoute:
+    """The channel behind a callback token (cached briefly); NotFound when unknown."""
+    now = time.monotonic()
+    cached = _routes.get(token)
+    if cached is None or cached[0] < now:
+        with all_merchants():  # the token is how the merchant is found
+            channel = db.session.scalar(sa.select(MpesaChannel).where(
+                MpesaChannel.callback_token == token, MpesaChannel.archived_at.is_(None)))
+        route = None if channel is None else ChannelRoute(
+            channel_id=channel.id, merchant_id=channel.merchant_id,
+            shortcodes=frozenset(filter(None, (channel.shortcode, channel.store_number))),
+            channel_type=channel.channel_type.value, account_mapping=dict(channel.account_mapping or {}),
+            reject_unknown=channel.validation_policy.value == "reject_unknown")
+        with _routes_lock:
+            _routes[token] = cached = (now + ROUTE_TTL, route)
+    if cached[1] is None:
+        raise NotFound("Unknown callback URL.")
+    return cached[1]
+
+
+def forget_routes() -> None:
+    """Drop the route cache (tests; channel changes otherwise age out in ROUTE_TTL)."""
+    with _routes_lock:
+        _routes.clear()
+
+
+@transactional
+def log_callback(kind: str, body: bytes | str, *, status_code: int, error: str | None = None,
+                 token: str | None = None, route: ChannelRoute | None = None,
+                 remote_addr: str | None = None) -> None:
+    """Keep a callback body verbatim (malformed, refused, or an async result)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    db.session.add(CallbackLog(kind=kind, token=token, body=text, status_code=status_code,
+                               error=error, remote_addr=remote_addr,
+                               merchant_id=route.merchant_id if route else None,
+                               channel_id=route.channel_id if route else None))
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadCallback("The body is not valid JSON.") from None
+
+
+def _check_shortcode(route: ChannelRoute, shortcode: str) -> None:
+    if shortcode not in route.shortcodes:
+        raise BadCallback(f"BusinessShortCode {shortcode or '(missing)'} does not belong to this "
+                          "channel; the payment was not credited.", code="shortcode_mismatch")
+
+
+def validate_c2b(route: ChannelRoute, raw: bytes) -> bool:
+    """Validation: accept unless the channel rejects unknown accounts and nothing matches."""
+    _, payment = _parse(parse_c2b, raw)
+    _check_shortcode(route, payment.shortcode)
+    if not route.reject_unknown:
+        return True
+    reference = payment.bill_ref if route.channel_type == ChannelType.PAYBILL.value else ""
+    return resolve(route.account_mapping, reference)[0] is not None
+
+
+def _parse(parser, raw: bytes) -> tuple[Any, Any]:
+    """(the JSON body, the parsed callback); BadCallback with a clear reason otherwise."""
+    body = _json(raw)
+    try:
+        return body, parser(body)
+    except CallbackParseError as exc:
+        raise BadCallback(str(exc)) from None
+
+
+@transactional
+def store_c2b(route: ChannelRoute, raw: bytes) -> bool:
+    """Store a confirmation; True when it was new. Duplicates are fine (same receipt)."""
+    payload, payment = _parse(parse_c2b, raw)
+    _check_shortcode(route, payment.shortcode)
+    new_id = insert_ignore(Payment, {
+        "channel_id": route.channel_id, "trans_id": payment.trans_id, "source": PaymentSource.C2B,
+        "trans_type": payment.trans_type or None, "trans_time": payment.trans_time,
+        "amount": payment.amount, "bill_ref": payment.bill_ref or None,
+        "msisdn": payment.msisdn or None, "msisdn_form": classify_msisdn(payment.msisdn).value,
+        "first_name": payment.first_name or None, "middle_name": payment.middle_name or None,
+        "last_name": payment.last_name or None, "payload": payload,
+    }, ["merchant_id", "trans_id"], merchant_id=route.merchant_id)
+    if new_id is not None:
+        background.nudge_crediting()
+    return new_id is not None
+
+
+@transactional
+def store_stk_result(route: ChannelRoute, raw: bytes) -> bool:
+    """Record an STK result on its request; a success is also a payment (same receipt
+    namespace as C2B, so a C2B confirmation of it later is a duplicate)."""
+    payload, result = _parse(parse_stk_callback, raw)
+    with tenant_context(route.merchant_id):
+        request = db.session.scalar(sa.select(PaymentRequest).where(
+            PaymentRequest.checkout_request_id == result.checkout_request_id))
+        if request is None:
+            raise BadCallback("No STK push of this channel has that CheckoutRequestID.",
+                              code="unknown_checkout")
+        request.result_code, request.result_desc = result.result_code, result.result_desc
+        if result.result_code != "0":
+            request.status = PaymentRequestStatus.FAILED
+            return False
+        request.status, request.receipt = PaymentRequestStatus.SUCCEEDED, result.receipt
+        new_id = insert_ignore(Payment, {
+            "channel_id": route.channel_id, "trans_id": result.receipt, "source": PaymentSource.STK,
+            "trans_type": "STK Push", "trans_time": result.transaction_date or request.created_at,
+            "amount": result.amount if result.amount is not None else request.amount,
+            "bill_ref": request.account_reference, "msisdn": request.phone, "msisdn_form": "plain",
+            "payload": payload,
+        }, ["merchant_id", "trans_id"])
+    if new_id is not None:
+        background.nudge_crediting()
+    return new_id is not None
+
+
+def parse_async_result(raw: bytes):
+    """Parse an Account Balance / Transaction Status result (kept in the callback log)."""
+    return _parse(parse_result, raw)[1]

@@ -1,0 +1,25 @@
+"""The whole beat schedule, one named entry per periodic job."""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+
+from loyalty.background import TaskName
+
+
+def beat_schedule(config) -> dict:
+    return {
+        "channel-health-checks": {
+            "task": str(TaskName.CHECK_ALL_CHANNELS),
+            "schedule": float(config.get("HEALTH_CHECK_INTERVAL", 900)),
+        },
+        # Payments stored while Redis was down (no nudge reached a worker) are credited here.
+        "sweep-received-payments": {
+            "task": str(TaskName.CREDIT_WAITING),
+            "schedule": float(config.get("SWEEP_INTERVAL", 15)),
+        },
+        "expire-points": {
+            "task": str(TaskName.EXPIRE_ALL_POINTS),
+            "schedule": crontab(hour=0, minute=30),  # 03:30 in Nairobi
+        },
+    }

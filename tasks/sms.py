@@ -1,0 +1,22 @@
+"""SMS tasks on the `sms` queue: send from the outbox, retrying the gateway with backoff."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+
+from loyalty.background import TaskName
+from loyalty.services import notifications
+
+MAX_RETRIES = 5
+
+
+@shared_task(name=TaskName.SEND_SMS_BATCH, bind=True, tenant_bound=False, acks_late=True,
+             max_retries=MAX_RETRIES)
+def send_batch(self, messages: list) -> None:
+    final = self.request.retries >= self.max_retries
+    retry = notifications.send_batch([tuple(m) for m in messages], final_attempt=final)
+    if retry:
+        countdown = min(300.0, 2.0 ** (self.request.retries + 1)) * random.uniform(0.5, 1.0)
+        raise self.retry(args=(retry,), countdown=countdown)

@@ -1,0 +1,166 @@
+"""Verify, register URLs and health checks against Daraja mocked at the HTTP edge."""
+
+import base64
+import json
+import logging
+
+import pytest
+import responses
+import sqlalchemy as sa
+
+from loyalty.background import pending
+from loyalty.daraja.errors import DarajaUnavailable
+from loyalty.services import channel_setup
+from loyalty.tenancy import tenant_context
+from loyalty.unit_of_work import unit_of_work
+from tests.conftest import auth
+from tests.integration.test_channels_api import SECRET, paybill
+
+DARAJA = "https://sandbox.daraja.test"
+OAUTH = f"{DARAJA}/oauth/v1/generate?grant_type=client_credentials"
+
+
+@pytest.fixture
+def channel(client, merchant_a):
+    merchant, key = merchant_a
+    body = client.post("/api/v1/mpesa-channels", headers=auth(key), json=paybill(
+        consumer_key=f"ck-{merchant['id']}-WXYZ")).get_json()
+    with tenant_context(merchant["id"]):
+        yield body
+
+
+@pytest.fixture
+def daraja():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def _token(daraja, token="tok-123"):
+    daraja.add(responses.GET, OAUTH, json={"access_token": token, "expires_in": "3599"})
+
+
+def _state(db_session, channel_id):
+    return db_session.execute(sa.text(
+        "SELECT status, verification_state, verification_error, verification_details, urls_state, "
+        "urls_error, c2b_version, health_state, health_error, is_active FROM mpesa_channels "
+        "WHERE id = :id"), {"id": channel_id}).mappings().one()
+
+
+def test_verify_queues_a_task_after_commit(client, merchant_a, channel, db_session):
+    response = client.post(f"/api/v1/mpesa-channels/{channel['id']}/verify", headers=auth(merchant_a[1]))
+    assert response.status_code == 202
+    assert response.get_json()["verification"]["state"] == "pending"
+
+
+def test_verify_marks_the_channel_verified(channel, daraja, db_session, caplog):
+    _token(daraja)
+    with caplog.at_level(logging.DEBUG):
+        channel_setup.verify_channel(channel["id"])
+    sent = daraja.calls[0].request
+    assert sent.headers["Authorization"].startswith("Basic ")
+    user, _, password = base64.b64decode(sent.headers["Authorization"][6:]).decode().partition(":")
+    assert user.endswith("-WXYZ") and password == SECRET
+    state = _state(db_session, channel["id"])
+    assert state["status"] == "verified" and state["verification_state"] == "done"
+    assert state["verification_details"]["shortcode"] == "174379"
+    assert state["verification_details"]["account_balance_accessible"] is False
+    assert SECRET not in caplog.text and "tok-123" not in caplog.text
+
+
+def test_verify_with_an_initiator_asks_for_the_balance(client, merchant_a, daraja, db_session):
+    merchant, key = merchant_a
+    created = client.post("/api/v1/mpesa-channels", headers=auth(key), json=paybill(
+        initiator_name="testapi", initiator_password="Safaricom999!*!")).get_json()
+    _token(daraja)
+    daraja.add(responses.POST, f"{DARAJA}/mpesa/accountbalance/v1/query", json={
+        "OriginatorConversationID": "1-2-3", "ConversationID": "AG_1", "ResponseCode": "0",
+        "ResponseDescription": "Accept the service request successfully."})
+    with tenant_context(merchant["id"]):
+        channel_setup.verify_channel(created["id"])
+    balance = daraja.calls[1].request
+    assert balance.headers["Authorization"] == "Bearer tok-123"
+    body = json.loads(balance.body)
+    assert body["Initiator"] == "testapi" and body["CommandID"] == "AccountBalance"
+    assert body["PartyA"] == "174379" and body["IdentifierType"] == "4"
+    assert body["ResultURL"] == created["callback_urls"]["confirmation_url"].replace(
+        "c2b/confirmation", "result/balance")
+    assert len(base64.b64decode(body["SecurityCredential"])) in (256, 512)
+    assert "Safaricom999" not in balance.body.decode()
+    details = _state(db_session, created["id"])["verification_details"]
+    assert details["account_balance_accessible"] is True
+
+
+def test_wrong_credentials_end_as_a_clear_failure(channel, daraja, db_session):
+    daraja.add(responses.GET, OAUTH, status=400, body="")
+    channel_setup.verify_channel(channel["id"])
+    state = _state(db_session, channel["id"])
+    assert state["verification_state"] == "failed" and state["status"] == "configured"
+    assert "refused the consumer key and secret" in state["verification_error"]
+
+
+def test_safaricom_down_is_retried_then_recorded(channel, daraja, db_session):
+    daraja.add(responses.GET, OAUTH, status=503, body="<html><body>Service Unavailable</body></html>",
+               content_type="text/html")
+    with pytest.raises(DarajaUnavailable):
+        channel_setup.verify_channel(channel["id"], final_attempt=False)
+    assert _state(db_session, channel["id"])["verification_state"] == "none"
+    channel_setup.verify_channel(channel["id"], final_attempt=True)
+    state = _state(db_session, channel["id"])
+    assert state["verification_state"] == "failed"
+    assert "could not be reached" in state["verification_error"]
+
+
+def test_register_urls_falls_back_to_v1_and_remembers_it(client, merchant_a, channel, daraja, db_session):
+    response = client.post(f"/api/v1/mpesa-channels/{channel['id']}/register-urls",
+                           headers=auth(merchant_a[1]), json={})
+    assert response.status_code == 202
+    _token(daraja)
+    daraja.add(responses.POST, f"{DARAJA}/mpesa/c2b/v2/registerurl", status=401, json={
+        "requestId": "1", "errorCode": "401.003.01",
+        "errorMessage": "Invalid Access Token - Invalid API call as no apiproduct match found"})
+    daraja.add(responses.POST, f"{DARAJA}/mpesa/c2b/v1/registerurl", json={
+        "OriginatorCoversationID": "7619-37765134-1", "ResponseCode": "0",
+        "ResponseDescription": "Success"})
+    channel_setup.register_urls(channel["id"])
+    v1 = json.loads(daraja.calls[-1].request.body)
+    assert v1 == {"ShortCode": "174379", "ResponseType": "Completed",
+                  "ConfirmationURL": channel["callback_urls"]["confirmation_url"],
+                  "ValidationURL": channel["callback_urls"]["validation_url"]}
+    state = _state(db_session, channel["id"])
+    assert state["urls_state"] == "done" and state["c2b_version"] == "v1"
+
+
+def test_urls_already_registered_tells_the_merchant_how_to_clear_it(client, merchant_a, channel,
+                                                                    daraja, db_session):
+    client.post(f"/api/v1/mpesa-channels/{channel['id']}/register-urls", headers=auth(merchant_a[1]),
+                json={})
+    _token(daraja)
+    daraja.add(responses.POST, f"{DARAJA}/mpesa/c2b/v2/registerurl", status=500, json={
+        "requestId": "1", "errorCode": "500.003.1001", "errorMessage": "Urls are already registered"})
+    channel_setup.register_urls(channel["id"])
+    state = _state(db_session, channel["id"])
+    assert state["urls_state"] == "failed"
+    assert "apisupport@safaricom.co.ke" in state["urls_error"] or "URL management" in state["urls_error"]
+
+
+def test_health_checks_fan_out_per_active_channel_and_never_deactivate(channel, daraja, db_session):
+    db_session.execute(sa.text("UPDATE mpesa_channels SET status='active', is_active=true, "
+                               "urls_state='done'"))
+    with tenant_context(channel["id"]):  # any merchant: the fan-out lists every merchant's channels
+        count = channel_setup.schedule_health_checks()
+    assert count >= 1
+    daraja.add(responses.GET, OAUTH, status=400, body="")
+    channel_setup.check_channel_health(channel["id"])
+    state = _state(db_session, channel["id"])
+    assert state["health_state"] == "failing" and "refused" in state["health_error"]
+    assert state["is_active"] is True and state["status"] == "active"
+    _token(daraja, "tok-ok")
+    daraja.replace(responses.GET, OAUTH, json={"access_token": "tok-ok", "expires_in": 3599})
+    channel_setup.check_channel_health(channel["id"])
+    assert _state(db_session, channel["id"])["health_state"] == "healthy"
+
+
+def test_pending_tasks_carry_merchant_and_channel(client, merchant_a, channel, db_session):
+    with unit_of_work():
+        channel_setup.request_verification(channel["id"])
+        assert pending(db_session()) == [("channels.verify", (merchant_a[0]["id"], channel["id"]), {})]

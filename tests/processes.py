@@ -1,0 +1,98 @@
+"""Start and stop the real processes (gunicorn, Celery worker, beat) for tests.
+
+Every process gets its own process group so it is killed with its children, also when the
+test fails; only loopback ports are used.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_environment(database_url: str, redis_url: str, redis_prefix: str, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "APP_"))}
+    env.update({
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "ENCRYPTION_KEY": extra.pop("ENCRYPTION_KEY", "pfPqkRVBW9Lp8ng8y1AtT2ov4m_MsVQXGh1HVW9gZ2g="),
+        "SECRET_KEY": "test-secret-key",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra)
+    return env
+
+
+class Process:
+    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.popen.pid, sig)
+                self.popen.wait(timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                self.kill()
+        self._log.close()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(10)
+
+
+@contextmanager
+def running(name: str, args: list[str], env: dict, log_dir: Path) -> Iterator[Process]:
+    process = Process(name, args, env, log_dir)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def celery_worker_args(queues: str = "callbacks,daraja,sms,default", concurrency: int = 2) -> list[str]:
+    return [str(BIN / "celery"), "-A", "celery_worker.celery_app", "worker", "--queues", queues,
+            "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
+            "--without-mingle", "--without-heartbeat", "--pool", "prefork"]
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
