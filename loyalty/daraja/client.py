@@ -1,51 +1,37 @@
 """The one class that sends requests to Safaricom (STYLE.md example 14).
 
 A client is cheap: one per call site, built by `loyalty.daraja.client_for` from the shared
-session and token cache. It never retries on its own except once after a refused token,
-which the gateway refuses before M-Pesa sees the request. Everything else is the caller's
-decision, because an STK push must never be sent twice blindly (DARAJA.md 11).
+session and token cache. It checks arguments, builds bodies (payloads.py), sends them
+through the transport (transport.py: tokens, HTTP, error mapping) and returns dataclasses.
+It never retries on its own beyond the transport's one retry after a refused token;
+everything else is the caller's decision, because an STK push must never be sent twice
+blindly (DARAJA.md 11).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
 from loyalty.daraja import payloads
-from loyalty.daraja.errors import (
-    BadCredentials,
-    DarajaUnavailable,
-    InvalidRequest,
-    ProductNotEnabled,
-)
-from loyalty.daraja.replies import (
-    RATE_LIMIT_CODES,
-    Reply,
-    error_for,
-    read_reply,
-    redact,
-    token_refused,
-)
+from loyalty.daraja.errors import DarajaUnavailable, InvalidRequest, ProductNotEnabled
+from loyalty.daraja.replies import Reply, error_for
 from loyalty.daraja.results import (
     AsyncAccepted,
     RegisterUrlsResult,
     StkPushResult,
     StkQueryResult,
 )
-from loyalty.daraja.tokens import TokenCache, token_key
-from loyalty.daraja.url_rules import ENVIRONMENTS, UrlRuleViolation, check_callback_url
+from loyalty.daraja.tokens import TokenCache
+from loyalty.daraja.transport import Transport
+from loyalty.daraja.url_rules import UrlRuleViolation, check_callback_url
 
 log = logging.getLogger(__name__)
 
-TOKEN_MARGIN = 60  # seconds: stop using a cached token a minute before Safaricom does
-DEFAULT_TOKEN_LIFETIME = 3599  # Daraja documents 3600 s; used only if expires_in is garbled
 STK_PENDING_CODE = "500.001.1001"
 
 
@@ -59,72 +45,23 @@ class DarajaClient:
     def __init__(self, *, session: requests.Session, base_url: str, environment: str,
                  consumer_key: str, consumer_secret: str, token_cache: TokenCache,
                  timeout: float = 10.0, clock: Callable[[], datetime] = _utcnow) -> None:
-        if environment not in ENVIRONMENTS:
-            raise ValueError(f"environment must be one of {ENVIRONMENTS}, not {environment!r}")
-        self.base_url = base_url.rstrip("/")
+        self._transport = Transport(
+            session=session, base_url=base_url, environment=environment,
+            consumer_key=consumer_key, consumer_secret=consumer_secret, token_cache=token_cache,
+            timeout=timeout)
+        self.base_url = self._transport.base_url
         self.environment = environment
-        self.timeout = timeout
-        self._session = session
-        self._tokens = token_cache
         self._clock = clock
-        self._cache_key = token_key(environment, consumer_key)
-        basic = base64.b64encode(f"{consumer_key}:{consumer_secret}".encode()).decode()
-        self._basic = basic
-        # Everything that must never reach a message; replies are scrubbed of these.
-        self._secrets = (consumer_key, consumer_secret, basic)
-        self._app = hashlib.sha256(consumer_key.encode("utf-8")).hexdigest()[:8]
 
     def __repr__(self) -> str:
-        return f"<DarajaClient {self.environment} {self.base_url} app={self._app}>"
+        return f"<DarajaClient {self.environment} {self.base_url} app={self._transport.app}>"
 
     # --- OAuth ------------------------------------------------------------------------------
 
     def access_token(self, *, force_refresh: bool = False) -> str:
         """A valid token from the shared cache, fetching one (single-flight) when needed.
         `force_refresh` always mints a new one: used to verify freshly entered keys."""
-        if not force_refresh:
-            cached = self._tokens.get(self._cache_key)
-            if cached:
-                return cached
-        return self._renew(force=force_refresh)
-
-    def _renew(self, *, refused: str | None = None, force: bool = False) -> str:
-        with self._tokens.lock(self._cache_key):
-            cached = self._tokens.get(self._cache_key)
-            if cached and not force and cached != refused:
-                return cached  # another thread or worker fetched one while we waited
-            if cached:
-                self._tokens.delete(self._cache_key)
-            token, ttl = self._fetch_token()
-            self._tokens.set(self._cache_key, token, ttl)
-            return token
-
-    def _fetch_token(self) -> tuple[str, int]:
-        started = time.monotonic()
-        try:
-            response = self._session.get(
-                f"{self.base_url}/oauth/v1/generate", params={"grant_type": "client_credentials"},
-                headers={"Authorization": f"Basic {self._basic}"}, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise self._unreachable(exc, "issue an access token") from None
-        # A 2xx body may hold the token itself (even a truncated one): never excerpt it.
-        reply = read_reply(response, self._secrets, keep_excerpt=response.status_code >= 300)
-        self._log("GET", "/oauth/v1/generate", reply, started)
-        if reply.status == 200 and reply.data is not None:
-            token = reply.data.get("access_token")
-            if isinstance(token, str) and token.strip():
-                log.info("Issued a Daraja access token for %s app %s", self.environment, self._app)
-                return token.strip(), _ttl(reply.data.get("expires_in"))
-            raise DarajaUnavailable("Safaricom's OAuth answer held no access token (HTTP 200).",
-                                    http_status=200)
-        if reply.status in (400, 401) and reply.code not in RATE_LIMIT_CODES:
-            # A wrong key/secret comes back as 400 with an empty or non-JSON body.
-            raise BadCredentials(
-                f"Safaricom refused the consumer key and secret (HTTP {reply.status}"
-                f"{', ' + reply.code if reply.code else ''}). Copy both again from the "
-                f"{self.environment} app on the Daraja portal: sandbox and production apps "
-                "have different keys.", code=reply.code, http_status=reply.status)
-        raise error_for(reply, action="issue an access token")
+        return self._transport.access_token(force_refresh=force_refresh)
 
     # --- C2B --------------------------------------------------------------------------------
 
@@ -142,7 +79,8 @@ class DarajaClient:
         except ProductNotEnabled:
             # The path must match the C2B product version on the app (DARAJA.md 3).
             other = "v1" if version == "v2" else "v2"
-            log.info("C2B %s is not enabled on app %s; trying %s", version, self._app, other)
+            log.info("C2B %s is not enabled on app %s; trying %s", version,
+                     self._transport.app, other)
         try:
             return self._register(other, body)
         except ProductNotEnabled as exc:
@@ -281,55 +219,11 @@ class DarajaClient:
             response_code=str(data.get("ResponseCode", "0")),
             description=str(data.get("ResponseDescription") or ""))
 
-    # --- transport ----------------------------------------------------------------------------
+    # --- helpers -------------------------------------------------------------------------------
 
     def _post(self, path: str, body: dict[str, Any], *, action: str,
-              secrets: Iterable[str] = ()) -> Reply:
-        secrets = tuple(secrets)
-        token = self.access_token()
-        reply = self._send(path, body, token, action, secrets)
-        if token_refused(reply):
-            # Expired, revoked by another mint, or issued before a product was added.
-            log.info("Daraja refused the cached token for app %s (%s); fetching a new one",
-                     self._app, reply.code or reply.status)
-            token = self._renew(refused=token)
-            reply = self._send(path, body, token, action, secrets)
-            if token_refused(reply):
-                raise BadCredentials(
-                    "Safaricom refused a freshly issued access token. Check that the consumer "
-                    f"key and secret belong to a {self.environment} app with this API enabled.",
-                    code=reply.code, http_status=reply.status)
-        return reply
-
-    def _send(self, path: str, body: dict[str, Any], token: str, action: str,
-              secrets: tuple[str, ...]) -> Reply:
-        started = time.monotonic()
-        try:
-            response = self._session.post(
-                self.base_url + path, json=body, timeout=self.timeout,
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        except requests.RequestException as exc:
-            raise self._unreachable(exc, action) from None
-        reply = read_reply(response, (*self._secrets, token, *secrets))
-        self._log("POST", path, reply, started)
-        return reply
-
-    def _unreachable(self, exc: requests.RequestException, action: str) -> DarajaUnavailable:
-        # requests' own text names only host and path (no secret is ever in a URL); log it
-        # for operators, but keep the raised message to a fixed sentence.
-        log.warning("Daraja call to %s failed for app %s: %s", action, self._app,
-                    redact(str(exc), self._secrets))
-        if isinstance(exc, requests.ConnectTimeout) or not isinstance(exc, requests.Timeout):
-            return DarajaUnavailable(f"Could not reach Safaricom to {action} "
-                                     f"({type(exc).__name__}).")
-        return DarajaUnavailable(f"Safaricom did not answer within {self.timeout:g} s when "
-                                 f"asked to {action}; it may still have processed it.")
-
-    def _log(self, method: str, path: str, reply: Reply, started: float) -> None:
-        # Status and code only: request bodies hold passwords and credentials.
-        log.info("Daraja %s %s -> %s%s in %.0f ms (app %s)", method, path, reply.status,
-                 f" {reply.code}" if reply.code else "", (time.monotonic() - started) * 1000,
-                 self._app)
+              secrets: tuple[str, ...] = ()) -> Reply:
+        return self._transport.post(path, body, action=action, secrets=secrets)
 
     def _check_url(self, url: str, field: str) -> None:
         try:
@@ -348,13 +242,3 @@ def _opt_str(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-def _ttl(expires_in: object) -> int:
-    """Seconds to cache a token: Daraja's expires_in ("3599" or 3599) minus a margin."""
-    try:
-        seconds = int(str(expires_in).strip())
-    except ValueError:
-        log.warning("Daraja sent an unreadable expires_in; assuming %s s", DEFAULT_TOKEN_LIFETIME)
-        seconds = DEFAULT_TOKEN_LIFETIME
-    return seconds - TOKEN_MARGIN
