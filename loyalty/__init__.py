@@ -52,7 +52,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     from loyalty import emulator, hooks
-    from loyalty.api import api_keys, channels, docs, health, merchants, programs
+    from loyalty.api import (
+        api_keys,
+        channels,
+        customers,
+        docs,
+        health,
+        merchants,
+        programs,
+        transactions,
+    )
     from loyalty.api.base import init_auth
     from loyalty.extensions import api, csrf
     from loyalty.web.auth import init_login
@@ -62,9 +71,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hooks.bp)
     csrf.exempt(hooks.bp)  # Safaricom posts JSON; the opaque token is the credential
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
-    for module in (merchants, api_keys, programs, channels):
-        api.register_blueprint(module.blp)
+    blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
+                  transactions.blp, transactions.analytics_blp)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
         # The JSON API authenticates with API keys, not cookies: CSRF does not apply.
-        csrf.exempt(app.blueprints[module.blp.name])
+        csrf.exempt(app.blueprints[blueprint.name])
     init_auth(app)
     init_login(app)

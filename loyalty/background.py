@@ -33,6 +33,8 @@ class TaskName(StrEnum):
     CHECK_ALL_CHANNELS = "channels.check_all"
     REFRESH_TOKEN = "channels.refresh_token"
     CREDIT_WAITING = "payments.credit_waiting"
+    STK_PUSH = "daraja.stk_push"
+    STK_QUERY = "daraja.stk_query"
     SEND_SMS_BATCH = "sms.send_batch"
     EXPIRE_ALL_POINTS = "ledger.expire_all"
     EXPIRE_POINTS = "ledger.expire_points"

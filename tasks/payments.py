@@ -13,7 +13,7 @@ from celery import shared_task
 
 from loyalty import background
 from loyalty.background import TaskName
-from loyalty.services import crediting
+from loyalty.services import crediting, stk
 
 # One run keeps draining for at most this long, then hands over to a fresh message so a
 # worker's other queues (SMS, Daraja) are not starved by a long backlog.
@@ -35,3 +35,15 @@ def credit_waiting() -> int:
         if time.monotonic() - started > MAX_RUN_SECONDS:
             background.publish(TaskName.CREDIT_WAITING)
             return total
+
+
+@shared_task(name=TaskName.STK_PUSH, acks_late=False)
+def stk_push(merchant_id: int, request_id: int) -> None:
+    # Not acks_late: a redelivered push could prompt (and charge) the customer twice.
+    stk.send_stk_push(request_id)
+
+
+@shared_task(name=TaskName.STK_QUERY, acks_late=True, autoretry_for=stk.RETRYABLE,
+             retry_backoff=30, retry_jitter=True, max_retries=4)
+def stk_query(merchant_id: int, request_id: int) -> None:
+    stk.query_stk_push(request_id)

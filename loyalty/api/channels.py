@@ -14,7 +14,8 @@ from loyalty.schemas.channels import (
     VerificationResultSchema,
     WaitArgsSchema,
 )
-from loyalty.services import channel_setup, channel_transfer
+from loyalty.schemas.payments import PaymentRequestSchema, ResolveArgsSchema, ResolveSchema, StkPushSchema
+from loyalty.services import channel_setup, channel_transfer, stk, transactions
 from loyalty.services import channels as service
 
 blp = Blueprint("channels", __name__, url_prefix="/api/v1/mpesa-channels",
@@ -104,6 +105,22 @@ def activate(channel_id):
 @blp.response(200, ChannelSchema)
 def deactivate(channel_id):
     return channel_setup.deactivate_channel(channel_id)
+
+
+@blp.route("/<int:channel_id>/resolve", methods=["GET"])
+@blp.arguments(ResolveArgsSchema, location="query")
+@blp.response(200, ResolveSchema)
+def resolve(args, channel_id):
+    """Dry run: which program an account reference lands in, and what an amount earns."""
+    return transactions.resolve_account(channel_id, args["account"], args["amount"])
+
+
+@blp.route("/<int:channel_id>/stk-push", methods=["POST"])
+@blp.arguments(StkPushSchema)
+@blp.response(202, PaymentRequestSchema)
+def stk_push(data, channel_id):
+    """Prompt a customer's phone to pay (M-Pesa Express); the result arrives by callback."""
+    return stk.request_stk_push(channel_id, **data)
 
 
 _RESULT_SCHEMAS = {"verification": VerificationResultSchema(), "urls": RegistrationResultSchema()}

@@ -110,7 +110,9 @@ class Transport:
     # --- sending ----------------------------------------------------------------------------
 
     def post(self, path: str, body: dict[str, Any], *, action: str,
-              secrets: Iterable[str] = ()) -> Reply:
+             secrets: Iterable[str] = ()) -> Reply:
+        """Send `body` as JSON with the app's token. `secrets` are extra values (passkey,
+        credential) to scrub from anything the reply could put into a message."""
         secrets = tuple(secrets)
         token = self.access_token()
         reply = self._send(path, body, token, action, secrets)

@@ -61,7 +61,7 @@ class ChannelAccess:
                                  consumer_secret=self.consumer_secret)
 
 
-def _access(channel_id: int) -> ChannelAccess:
+def channel_access(channel_id: int) -> ChannelAccess:
     with unit_of_work():
         channel = get_channel(channel_id)
         return ChannelAccess(
@@ -100,7 +100,7 @@ def request_verification(channel_id: int) -> MpesaChannel:
 def verify_channel(channel_id: int, *, final_attempt: bool = True) -> None:
     """Worker: get a token with the channel's credentials and, when an initiator is set,
     ask for the account balance. Raises a RETRYABLE error unless this is the last try."""
-    access = _access(channel_id)
+    access = channel_access(channel_id)
     try:
         access.client().access_token(force_refresh=True)
         balance_ok, balance_error = _try_account_balance(access)
@@ -181,7 +181,7 @@ def request_url_registration(channel_id: int, *, validation_url: str | None = No
 
 def register_urls(channel_id: int, *, final_attempt: bool = True) -> None:
     """Worker: register the C2B URLs, falling back between v1 and v2."""
-    access = _access(channel_id)
+    access = channel_access(channel_id)
     try:
         result = access.client().register_c2b_urls(
             shortcode=access.c2b_shortcode, confirmation_url=access.confirmation_url,
@@ -276,7 +276,7 @@ def wait_for_step(channel_id: int, step: str, seconds: int) -> MpesaChannel:
 
 def warm_token(channel_id: int) -> None:
     """Worker: make sure the shared cache holds a token for the channel's app."""
-    _access(channel_id).client().access_token()
+    channel_access(channel_id).client().access_token()
 
 
 # --- health ------------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def warm_token(channel_id: int) -> None:
 def check_channel_health(channel_id: int) -> None:
     """Worker: a token (from the cache when valid) and the URL registration state.
     A failing channel is reported, never silently deactivated."""
-    access = _access(channel_id)
+    access = channel_access(channel_id)
     error = None
     try:
         access.client().access_token()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import sqlalchemy as sa
 
 from loyalty.daraja.msisdn import hash_msisdn
@@ -54,6 +56,13 @@ def get_customer(customer_id: int) -> Customer:
     if customer is None:
         raise NotFound("Customer not found.")
     return customer
+
+
+def customer_detail(customer_id: int) -> SimpleNamespace:
+    """A customer with balances per program."""
+    customer = get_customer(customer_id)
+    return SimpleNamespace(**{c.key: getattr(customer, c.key) for c in Customer.__table__.columns},
+                           balances=balances_of(customer.id))
 
 
 def list_customers(*, phone: str | None = None, limit: int = 50,

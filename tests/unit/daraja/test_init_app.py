@@ -68,7 +68,8 @@ def test_client_for_picks_the_base_url_and_shares_session_and_cache(app, environ
         again.access_token()  # from the shared cache: no HTTP call is registered now
     assert isinstance(client, DarajaClient)
     assert (client.base_url, client.environment) == (base, environment)
-    assert client._session is extension.session and again._tokens is extension.token_cache
+    assert client._transport.session is extension.session
+    assert again._transport.tokens is extension.token_cache
 
 
 def test_client_for_refuses_an_unknown_environment(app):

@@ -55,7 +55,7 @@ def _echo(request) -> str:
                      (request.body or b"").decode()])
 
 
-def _run_every_path(make_client, rsps) -> list[str]:
+def _run_every_path(make_client, rsps, cache) -> list[str]:
     """Drive the client through success and failure paths; return every message seen."""
     seen: list[str] = []
     client = make_client()
@@ -90,16 +90,15 @@ def _run_every_path(make_client, rsps) -> list[str]:
     for _ in range(4):
         attempt(_balance)
     # A truncated OAuth success (a token inside a body that is not valid JSON).
-    client = make_client(token_cache=None)
-    client._tokens.delete(token_key("sandbox", CONSUMER_KEY))
+    cache.delete(token_key("sandbox", CONSUMER_KEY))
     rsps.add(responses.GET, OAUTH_URL, status=200, body='{"access_token": "' + TOKEN + '", "exp')
     attempt(lambda c: c.access_token(force_refresh=True))
     return seen
 
 
-def test_no_secret_in_any_message_log_line_or_repr(make_client, rsps, caplog):
+def test_no_secret_in_any_message_log_line_or_repr(make_client, rsps, cache, caplog):
     caplog.set_level(logging.DEBUG)
-    seen = _run_every_path(make_client, rsps)
+    seen = _run_every_path(make_client, rsps, cache)
     assert len(rsps.calls) == 11  # every path above really ran
     assert any("Wrong credentials" in text for text in seen)  # Safaricom's text survives
     lines = [record.getMessage() for record in caplog.records]

@@ -1,0 +1,78 @@
+"""Customers, balances, ledger and redemptions."""
+
+from marshmallow import fields, validate
+
+from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
+
+
+class CustomerCreateSchema(BaseSchema):
+    phone = KenyanPhone(required=True)
+    first_name = TrimmedString(validate=validate.Length(1, 100))
+    last_name = TrimmedString(validate=validate.Length(1, 100))
+    sms_opt_out = fields.Boolean(load_default=False)
+
+
+class CustomerQueryArgsSchema(BaseSchema):
+    phone = KenyanPhone()
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    after_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class BalanceSchema(BaseSchema):
+    code = fields.String(data_key="program")
+    name = fields.String(data_key="program_name")
+    points = fields.Integer()
+    lifetime_points = fields.Integer()
+    stamps = fields.Integer()
+    stamps_required = fields.Integer(allow_none=True)
+    rewards_earned = fields.Integer()
+
+
+class CustomerSchema(BaseSchema):
+    id = fields.Integer()
+    phone = fields.String(allow_none=True)
+    phone_hash = fields.String()
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    sms_opt_out = fields.Boolean()
+    enrolled = fields.Function(lambda c: c.enrolled_at is not None)
+    enrolled_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class CustomerDetailSchema(CustomerSchema):
+    balances = fields.List(fields.Nested(BalanceSchema))
+
+
+class LedgerEntrySchema(BaseSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    program = fields.String()
+    points = fields.Integer()
+    stamps = fields.Integer()
+    payment_id = fields.Integer(allow_none=True)
+    redemption_id = fields.Integer(allow_none=True)
+    description = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class LedgerQueryArgsSchema(BaseSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    before_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class RedemptionCreateSchema(BaseSchema):
+    program = fields.String(required=True)
+    points = fields.Integer(required=True, validate=validate.Range(min=1))
+    description = TrimmedString(validate=validate.Length(1, 200))
+    idempotency_key = fields.String(required=True, validate=validate.Length(1, 100))
+
+
+class RedemptionSchema(BaseSchema):
+    id = fields.Integer()
+    program = fields.String()
+    points = fields.Integer()
+    description = fields.String(allow_none=True)
+    idempotency_key = fields.String()
+    balance = fields.Integer()
+    created_at = fields.DateTime()

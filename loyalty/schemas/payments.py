@@ -1,0 +1,96 @@
+"""Transactions (payments), STK push requests, analytics and the routing dry run."""
+
+from marshmallow import fields, validate
+
+from loyalty.models import PaymentStatus
+from loyalty.schemas.base import BaseSchema, KenyanPhone
+
+MONEY = dict(as_string=True, places=2)
+
+
+class TransactionQueryArgsSchema(BaseSchema):
+    channel_id = fields.Integer()
+    status = fields.Enum(PaymentStatus, by_value=True)
+    customer_id = fields.Integer()
+    since = fields.DateTime(data_key="from")
+    until = fields.DateTime(data_key="to")
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = fields.Integer(validate=validate.Range(min=1),
+                            metadata={"description": "the next_cursor of the previous page"})
+
+
+class TransactionSchema(BaseSchema):
+    id = fields.Integer()
+    trans_id = fields.String()
+    source = fields.String(attribute="source.value")
+    channel_id = fields.Integer()
+    trans_time = fields.DateTime()
+    amount = fields.Decimal(**MONEY)
+    bill_ref = fields.String(allow_none=True)
+    msisdn_form = fields.String(allow_none=True)
+    first_name = fields.String(allow_none=True)
+    customer_id = fields.Integer(allow_none=True)
+    program_id = fields.Integer(allow_none=True)
+    matched_pattern = fields.String(allow_none=True)
+    points = fields.Integer()
+    status = fields.String(attribute="status.value")
+    error = fields.String(allow_none=True)
+    credited_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class TransactionPageSchema(BaseSchema):
+    items = fields.List(fields.Nested(TransactionSchema))
+    next_cursor = fields.Integer(allow_none=True)
+
+
+class AttributeSchema(BaseSchema):
+    phone = KenyanPhone(required=True)
+
+
+class StkPushSchema(BaseSchema):
+    phone = KenyanPhone(required=True)
+    amount = fields.Decimal(required=True, validate=validate.Range(min=1, max=250000), **MONEY)
+    account_reference = fields.String(validate=validate.Length(1, 12))
+
+
+class PaymentRequestSchema(BaseSchema):
+    id = fields.Integer()
+    channel_id = fields.Integer()
+    phone = fields.String()
+    amount = fields.Decimal(**MONEY)
+    account_reference = fields.String()
+    status = fields.String(attribute="status.value")
+    checkout_request_id = fields.String(allow_none=True)
+    result_code = fields.String(allow_none=True)
+    result_desc = fields.String(allow_none=True)
+    receipt = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ResolveArgsSchema(BaseSchema):
+    account = fields.String(load_default="")
+    amount = fields.Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0))
+
+
+class ResolveSchema(BaseSchema):
+    program = fields.String()
+    program_name = fields.String()
+    matched_pattern = fields.String(allow_none=True)
+    amount = fields.Decimal(allow_none=True, **MONEY)
+    points = fields.Integer(allow_none=True)
+    stamps = fields.Integer(allow_none=True)
+
+
+class AnalyticsArgsSchema(BaseSchema):
+    since = fields.Date(data_key="from")
+    until = fields.Date(data_key="to")
+
+
+class ChannelDaySchema(BaseSchema):
+    channel_id = fields.Integer()
+    day = fields.Date()
+    payments = fields.Integer()
+    amount = fields.Decimal(**MONEY)
+    points = fields.Integer()
+    unique_customers = fields.Integer()

@@ -1,0 +1,78 @@
+"""Shared setup for payment tests: a merchant with programs and an active channel."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.services.ingest import forget_routes
+from tests.conftest import auth, register_merchant
+
+JOHN = "254712345678"
+
+
+@dataclass
+class Shop:
+    merchant_id: int
+    key: str
+    channel: dict
+    client: object
+
+    def api(self, method: str, path: str, **kwargs):
+        return self.client.open(f"/api/v1{path}", method=method, headers=auth(self.key), **kwargs)
+
+    def hook(self, path: str, body, token: str | None = None):
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        return self.client.post(f"/hooks/{token or self.channel['callback_token']}/{path}",
+                                data=data, content_type="application/json")
+
+
+def c2b_body(shortcode="174379", trans_id="RKTQDM7W6S", amount="5000.00", bill_ref="VIP001",
+             msisdn=None, first_name="John", **extra):
+    body = {"TransactionType": "Pay Bill", "TransID": trans_id, "TransTime": "20261126093015",
+            "TransAmount": amount, "BusinessShortCode": shortcode, "BillRefNumber": bill_ref,
+            "InvoiceNumber": "", "OrgAccountBalance": "", "ThirdPartyTransID": "",
+            "MSISDN": msisdn if msisdn is not None else hash_msisdn(JOHN),
+            "FirstName": first_name, "MiddleName": "", "LastName": "Doe"}
+    body.update(extra)
+    return body
+
+
+def make_shop(client, db_session, *, business_name="Acme Electronics", channel_type="paybill",
+              shortcode="174379", mapping=None, programs=()) -> Shop:
+    _, key = register_merchant(client, business_name=business_name)
+    shop = Shop(merchant_id=0, key=key, channel={}, client=client)
+    shop.merchant_id = shop.api("GET", "/merchants/me").get_json()["id"]
+    for program in programs:
+        assert shop.api("POST", "/programs", json=program).status_code == 201
+    body = {"name": "Main", "shortcode": shortcode, "channel_type": channel_type,
+            "consumer_key": "demo-consumer-key", "consumer_secret": "demo-consumer-secret",
+            "account_mapping": mapping if mapping is not None else {"default": "loyalty"}}
+    if channel_type != "paybill":
+        body["store_number"] = "600111"
+    created = shop.api("POST", "/mpesa-channels", json=body)
+    assert created.status_code == 201, created.get_json()
+    channel_id = created.get_json()["id"]
+    db_session.execute(sa.text(
+        "UPDATE mpesa_channels SET status='active', is_active=true, verification_state='done', "
+        "urls_state='done' WHERE id = :id"), {"id": channel_id})
+    token = db_session.execute(sa.text("SELECT callback_token FROM mpesa_channels WHERE id = :id"),
+                               {"id": channel_id}).scalar()
+    shop.channel = {**created.get_json(), "callback_token": token}
+    forget_routes()
+    return shop
+
+
+VIP = {"code": "vip", "name": "VIP", "multiplier": "2"}
+DELIVERY = {"code": "delivery", "name": "Delivery", "points_per_unit": 0, "stamps_required": 5,
+            "stamp_reward": "free delivery"}
+
+
+@pytest.fixture
+def acme(client, db_session):
+    return make_shop(client, db_session, programs=[VIP],
+                     mapping={"default": "loyalty", "VIP*": "vip"})
