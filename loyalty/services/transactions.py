@@ -23,14 +23,15 @@ def list_transactions(*, channel_id: int | None = None, status: PaymentStatus | 
                       cursor: int | None = None) -> dict[str, Any]:
     """Newest first, keyset-paginated by id: {"items": [...], "next_cursor": id | None}."""
     query = sa.select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
-    for condition, clause in ((channel_id, Payment.channel_id == channel_id),
-                              (status, Payment.status == status),
-                              (customer_id, Payment.customer_id == customer_id),
-                              (since, Payment.trans_time >= since),
-                              (until, Payment.trans_time < until),
-                              (cursor, Payment.id < cursor)):
-        if condition is not None:
-            query = query.where(clause)
+    filters = ((channel_id, lambda v: Payment.channel_id == v),
+               (status, lambda v: Payment.status == v),
+               (customer_id, lambda v: Payment.customer_id == v),
+               (since, lambda v: Payment.trans_time >= v),
+               (until, lambda v: Payment.trans_time < v),
+               (cursor, lambda v: Payment.id < v))
+    for value, clause in filters:
+        if value is not None:
+            query = query.where(clause(value))
     rows = list(db.session.scalars(query))
     more = len(rows) > limit
     items = rows[:limit]
