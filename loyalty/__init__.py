@@ -51,7 +51,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    from loyalty import emulator, hooks
+    from loyalty import emulator, hooks, web
     from loyalty.api import (
         api_keys,
         channels,
@@ -64,7 +64,6 @@ def register_blueprints(app: Flask) -> None:
     )
     from loyalty.api.base import init_auth
     from loyalty.extensions import api, csrf
-    from loyalty.web.auth import init_login
 
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
@@ -78,4 +77,4 @@ def register_blueprints(app: Flask) -> None:
         # The JSON API authenticates with API keys, not cookies: CSRF does not apply.
         csrf.exempt(app.blueprints[blueprint.name])
     init_auth(app)
-    init_login(app)
+    web.init_app(app)

@@ -55,5 +55,8 @@ def channels_import_env(merchant_id: int) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from loyalty.cli_demo import demo
+
     app.cli.add_command(keys)
     app.cli.add_command(channels)
+    app.cli.add_command(demo)
