@@ -174,7 +174,11 @@ def celery_settings(redis_url: str | None, app_env: str, key_prefix: str) -> dic
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
         # A callback must answer even when Redis is down: fail fast, the sweeper retries.
-        "broker_transport_options": {"socket_connect_timeout": 1,
+        # max_retries/interval_*: a publisher gives up at once instead of kombu's default
+        # retry loop (seconds per request), so the callback path stays fast.
+        "broker_transport_options": {"socket_connect_timeout": 1, "max_retries": 0,
+                                     "interval_start": 0, "interval_step": 0.1,
+                                     "interval_max": 0.2,
                                      "global_keyprefix": key_prefix + "celery:"},
         "task_default_queue": "default",
         "timezone": "UTC",

@@ -1,0 +1,109 @@
+"""Sending from the outbox through Africa's Talking (mocked at the HTTP edge)."""
+
+import pytest
+import responses
+import sqlalchemy as sa
+
+from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.services import crediting, notifications
+from loyalty.tenancy import tenant_context
+from tests.integration.conftest import JOHN, c2b_body
+
+AT = "https://sms.gateway.test"
+SENT = {"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.8000", "Recipients": [
+    {"statusCode": 101, "number": "+254712345678", "cost": "KES 0.8000", "status": "Success",
+     "messageId": "ATXid_1"}]}}
+
+
+@pytest.fixture
+def gateway(app):
+    saved = {k: app.config[k] for k in ("SMS_BACKEND", "AT_USERNAME", "AT_API_KEY", "AT_BASE_URL")}
+    app.config.update(SMS_BACKEND="africastalking", AT_USERNAME="acme", AT_API_KEY="at-secret-key",
+                      AT_BASE_URL=AT)
+    app.extensions.pop("sms_backend", None)
+    with responses.RequestsMock() as mock:
+        yield mock
+    app.config.update(saved)
+    app.extensions.pop("sms_backend", None)
+
+
+def _queued(acme, db_session, **body):
+    acme.hook("c2b/confirmation", c2b_body(**body))
+    crediting.credit_waiting()
+    return db_session.execute(sa.text("SELECT id FROM sms_messages ORDER BY id DESC")).scalar()
+
+
+def _row(db_session, message_id):
+    return db_session.execute(sa.text(
+        "SELECT status, attempts, provider_message_id, error FROM sms_messages WHERE id = :i"),
+        {"i": message_id}).mappings().one()
+
+
+def test_enrolled_customer_is_texted_at_their_phone(acme, db_session, gateway, caplog):
+    acme.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"})
+    message_id = _queued(acme, db_session)
+    gateway.add(responses.POST, f"{AT}/version1/messaging", json=SENT)
+    with tenant_context(acme.merchant_id):
+        notifications.send_message(message_id)
+    sent = gateway.calls[0].request
+    assert sent.headers["apiKey"] == "at-secret-key"
+    assert "to=%2B254712345678" in sent.body and "username=acme" in sent.body
+    assert _row(db_session, message_id)["status"] == "sent"
+    assert _row(db_session, message_id)["provider_message_id"] == "ATXid_1"
+    assert "at-secret-key" not in caplog.text and JOHN not in caplog.text
+    with tenant_context(acme.merchant_id):  # sending again is a no-op
+        notifications.send_message(message_id)
+    assert len(gateway.calls) == 1
+
+
+def test_hashed_payer_gets_the_transactional_text_by_hash(acme, db_session, gateway):
+    message_id = _queued(acme, db_session)
+    gateway.add(responses.POST, f"{AT}/version1/messaging/bulk", json=SENT)
+    with tenant_context(acme.merchant_id):
+        notifications.send_message(message_id)
+    body = gateway.calls[0].request.body
+    assert f"maskedNumber={hash_msisdn(JOHN)}" in body and "telco=Safaricom" in body
+    assert "You+earned+100+VIP+points" in body
+
+
+def test_gateway_failures_are_retried_and_the_text_is_sent_once(acme, db_session, gateway):
+    acme.api("POST", "/customers", json={"phone": JOHN})
+    message_id = _queued(acme, db_session)
+    for _ in range(3):
+        gateway.add(responses.POST, f"{AT}/version1/messaging", status=500, body="busy")
+    gateway.add(responses.POST, f"{AT}/version1/messaging", json=SENT)
+    retry = [(acme.merchant_id, message_id)]
+    for _ in range(3):
+        retry = notifications.send_batch(retry, final_attempt=False)
+        assert retry == [(acme.merchant_id, message_id)]
+        assert _row(db_session, message_id)["status"] == "queued"
+    assert notifications.send_batch(retry, final_attempt=False) == []
+    row = _row(db_session, message_id)
+    assert (row["status"], row["attempts"]) == ("sent", 4)
+    assert len(gateway.calls) == 4
+
+
+def test_the_last_failed_attempt_records_the_reason(acme, db_session, gateway):
+    acme.api("POST", "/customers", json={"phone": JOHN})
+    message_id = _queued(acme, db_session)
+    gateway.add(responses.POST, f"{AT}/version1/messaging", status=503, body="down")
+    assert notifications.send_batch([(acme.merchant_id, message_id)], final_attempt=True) == []
+    row = _row(db_session, message_id)
+    assert row["status"] == "failed" and "unavailable" in row["error"]
+
+
+def test_a_blacklisted_number_fails_without_retrying(acme, db_session, gateway):
+    acme.api("POST", "/customers", json={"phone": JOHN})
+    message_id = _queued(acme, db_session)
+    gateway.add(responses.POST, f"{AT}/version1/messaging", json={"SMSMessageData": {
+        "Message": "Sent to 0/1", "Recipients": [{"statusCode": 406, "number": "+254712345678",
+                                                  "status": "UserInBlacklist", "cost": "0"}]}})
+    assert notifications.send_batch([(acme.merchant_id, message_id)], final_attempt=False) == []
+    row = _row(db_session, message_id)
+    assert row["status"] == "failed" and "406" in row["error"]
+
+
+def test_segments_and_encoding_are_stored(acme, db_session):
+    _queued(acme, db_session)
+    row = db_session.execute(sa.text("SELECT encoding, segments FROM sms_messages")).one()
+    assert tuple(row) == ("GSM-7", 1)
