@@ -31,6 +31,7 @@ class TaskName(StrEnum):
     REGISTER_URLS = "channels.register_urls"
     CHECK_CHANNEL_HEALTH = "channels.check_health"
     CHECK_ALL_CHANNELS = "channels.check_all"
+    CHECK_HEALTH_BATCH = "channels.check_health_batch"
     REFRESH_TOKEN = "channels.refresh_token"
     CREDIT_WAITING = "payments.credit_waiting"
     STK_PUSH = "daraja.stk_push"

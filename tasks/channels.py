@@ -42,6 +42,11 @@ def check_health(merchant_id: int, channel_id: int) -> None:
     channel_setup.check_channel_health(channel_id)
 
 
+@shared_task(name=TaskName.CHECK_HEALTH_BATCH, tenant_bound=False, acks_late=True)
+def check_health_batch(pairs: list) -> None:
+    channel_setup.check_health_batch(pairs)
+
+
 @shared_task(name=TaskName.CHECK_ALL_CHANNELS, tenant_bound=False)
 def check_all() -> int:
     return channel_setup.schedule_health_checks()

@@ -31,7 +31,7 @@ from loyalty.models import ChannelStatus, HealthState, MpesaChannel, StepState
 from loyalty.models.base import utcnow
 from loyalty.models.channels import callback_urls
 from loyalty.services.channels import get_channel
-from loyalty.tenancy import all_merchants
+from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional, unit_of_work
 
 # Tasks retry these with backoff; anything else is final.
@@ -304,12 +304,25 @@ def _record_health(channel_id: int, error: str | None) -> None:
     channel.health_checked_at = utcnow()
 
 
+HEALTH_BATCH = 50
+
+
 @transactional
 def schedule_health_checks() -> int:
-    """Beat: queue one health check per active channel of every merchant."""
+    """Beat: queue health checks for every active channel, HEALTH_BATCH channels a task, so
+    thousands of channels spread over the workers and no task makes every HTTP call."""
     with all_merchants():  # fan-out only lists ids; each check runs as its merchant
         rows = db.session.execute(sa.select(MpesaChannel.merchant_id, MpesaChannel.id).where(
-            MpesaChannel.is_active.is_(True), MpesaChannel.archived_at.is_(None))).all()
-    for merchant_id, channel_id in rows:
-        background.enqueue(TaskName.CHECK_CHANNEL_HEALTH, merchant_id, channel_id)
-    return len(rows)
+            MpesaChannel.is_active.is_(True), MpesaChannel.archived_at.is_(None))
+            .order_by(MpesaChannel.id)).all()
+    pairs = [[merchant_id, channel_id] for merchant_id, channel_id in rows]
+    for start in range(0, len(pairs), HEALTH_BATCH):
+        background.enqueue(TaskName.CHECK_HEALTH_BATCH, pairs[start:start + HEALTH_BATCH])
+    return len(pairs)
+
+
+def check_health_batch(pairs: list[list[int]]) -> None:
+    """Worker: check each (merchant_id, channel_id) as its merchant."""
+    for merchant_id, channel_id in pairs:
+        with tenant_context(merchant_id):
+            check_channel_health(channel_id)

@@ -143,12 +143,15 @@ def test_urls_already_registered_tells_the_merchant_how_to_clear_it(client, merc
     assert "apisupport@safaricom.co.ke" in state["urls_error"] or "URL management" in state["urls_error"]
 
 
-def test_health_checks_fan_out_per_active_channel_and_never_deactivate(channel, daraja, db_session):
+def test_health_checks_fan_out_per_active_channel_and_never_deactivate(channel, daraja, db_session,
+                                                                       merchant_a):
     db_session.execute(sa.text("UPDATE mpesa_channels SET status='active', is_active=true, "
                                "urls_state='done'"))
-    with tenant_context(channel["id"]):  # any merchant: the fan-out lists every merchant's channels
+    with unit_of_work():
         count = channel_setup.schedule_health_checks()
-    assert count >= 1
+        queued = pending(db_session())
+    assert count == 1
+    assert queued == [("channels.check_health_batch", ([[merchant_a[0]["id"], channel["id"]]],), {})]
     daraja.add(responses.GET, OAUTH, status=400, body="")
     channel_setup.check_channel_health(channel["id"])
     state = _state(db_session, channel["id"])
