@@ -21,20 +21,22 @@ def _backoff(retries: int) -> float:
     return min(60.0, 2.0 ** (retries + 1)) * random.uniform(0.5, 1.0)
 
 
+def _with_retries(task, step, channel_id: int) -> None:
+    """Run a step; the last attempt records a failure instead of raising for a retry."""
+    try:
+        step(channel_id, final_attempt=task.request.retries >= task.max_retries)
+    except channel_setup.RETRYABLE as exc:
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from None
+
+
 @shared_task(name=TaskName.VERIFY_CHANNEL, bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def verify(self, merchant_id: int, channel_id: int) -> None:
-    try:
-        channel_setup.verify_channel(channel_id, final_attempt=self.request.retries >= self.max_retries)
-    except channel_setup.RETRYABLE as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+    _with_retries(self, channel_setup.verify_channel, channel_id)
 
 
 @shared_task(name=TaskName.REGISTER_URLS, bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def register_urls(self, merchant_id: int, channel_id: int) -> None:
-    try:
-        channel_setup.register_urls(channel_id, final_attempt=self.request.retries >= self.max_retries)
-    except channel_setup.RETRYABLE as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+    _with_retries(self, channel_setup.register_urls, channel_id)
 
 
 @shared_task(name=TaskName.CHECK_CHANNEL_HEALTH, acks_late=True)

@@ -56,19 +56,28 @@ _URL_STATES = {StepState.NONE: "not_registered", StepState.PENDING: "pending",
                StepState.DONE: "registered", StepState.FAILED: "failed"}
 
 
-class ChannelSchema(BaseSchema):
-    id = fields.Integer()
+class ChannelExportSchema(BaseSchema):
+    """A channel's configuration only, never a secret (what export writes)."""
+
     name = fields.String()
     shortcode = fields.String()
     channel_type = fields.Enum(ChannelType, by_value=True)
     environment = fields.Enum(Environment, by_value=True)
     store_number = fields.String(allow_none=True)
     c2b_version = fields.Enum(C2BVersion, by_value=True)
-    status = fields.String(attribute="status.value")
-    is_active = fields.Boolean()
-    is_primary = fields.Boolean()
+    initiator_name = fields.String(allow_none=True)
     account_mapping = fields.Dict()
     validation_policy = fields.Enum(ValidationPolicy, by_value=True)
+    is_primary = fields.Boolean()
+
+
+class ChannelSchema(ChannelExportSchema):
+    class Meta:
+        exclude = ("initiator_name",)  # shown under `credentials`
+
+    id = fields.Integer()
+    status = fields.String(attribute="status.value")
+    is_active = fields.Boolean()
     credentials = fields.Method("_credentials")
     verification = fields.Method("_verification")
     urls = fields.Method("_urls")
@@ -103,21 +112,6 @@ class ChannelSchema(BaseSchema):
         urls = callback_urls(current_app.config["PUBLIC_BASE_URL"], channel.callback_token)
         return {"validation_url": urls["validation"], "confirmation_url": urls["confirmation"],
                 "stk_callback_url": urls["stk"]}
-
-
-class ChannelExportSchema(BaseSchema):
-    """What export writes: configuration only, never a secret."""
-
-    name = fields.String()
-    shortcode = fields.String()
-    channel_type = fields.Enum(ChannelType, by_value=True)
-    environment = fields.Enum(Environment, by_value=True)
-    store_number = fields.String(allow_none=True)
-    c2b_version = fields.Enum(C2BVersion, by_value=True)
-    initiator_name = fields.String(allow_none=True)
-    account_mapping = fields.Dict()
-    validation_policy = fields.Enum(ValidationPolicy, by_value=True)
-    is_primary = fields.Boolean()
 
 
 class RegisterUrlsSchema(BaseSchema):

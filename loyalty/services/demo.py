@@ -32,7 +32,15 @@ from loyalty.daraja.errors import DarajaError
 from loyalty.daraja.msisdn import InvalidPhone, hash_msisdn, normalise_msisdn
 from loyalty.errors import DomainError, NotFound
 from loyalty.extensions import db
-from loyalty.models import Merchant, MpesaChannel, Payment, StepState
+from loyalty.models import (
+    BusinessType,
+    ChannelType,
+    Environment,
+    Merchant,
+    MpesaChannel,
+    Payment,
+    StepState,
+)
 from loyalty.services import channel_setup, channels, customers, merchants, programs
 from loyalty.tenancy import tenant_context
 
@@ -41,7 +49,7 @@ MERCHANT = {
     "owner_name": "Amina Wanjiru",
     "email": "demo@acme-electronics.example",
     "phone": "254722000111",
-    "business_type": "RETAIL",
+    "business_type": BusinessType.RETAIL,
     "password": "acme demo password",
 }
 PROGRAMS: tuple[dict[str, Any], ...] = (
@@ -53,8 +61,8 @@ SHORTCODE = "174379"
 CHANNEL = {
     "name": "Demo PayBill",
     "shortcode": SHORTCODE,
-    "channel_type": "paybill",
-    "environment": "sandbox",
+    "channel_type": ChannelType.PAYBILL,
+    "environment": Environment.SANDBOX,
     # The emulator's built-in sandbox app and the public sandbox passkey of 174379.
     "consumer_key": "demo-consumer-key",
     "consumer_secret": "demo-consumer-secret",
