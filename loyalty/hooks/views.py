@@ -89,9 +89,10 @@ def c2b_confirmation(token: str):
 
 
 @bp.post("/stk")
-def stk_result(token: str):
+@bp.post("/stk/<int:request_id>")
+def stk_result(token: str, request_id: int | None = None):
     def answer(route):
-        ingest.store_stk_result(route, request.get_data())
+        ingest.store_stk_result(route, request.get_data(), request_id)
         return jsonify(ACCEPTED)
 
     return _handle("stk_result", token, answer)

@@ -151,16 +151,24 @@ def store_c2b(route: ChannelRoute, raw: bytes) -> bool:
 
 
 @transactional
-def store_stk_result(route: ChannelRoute, raw: bytes) -> bool:
+def store_stk_result(route: ChannelRoute, raw: bytes, request_id: int | None = None) -> bool:
     """Record an STK result on its request; a success is also a payment (same receipt
-    namespace as C2B, so a C2B confirmation of it later is a duplicate)."""
+    namespace as C2B, so a C2B confirmation of it later is a duplicate).
+
+    `request_id` comes from the per-request callback path: it finds the request even when
+    the push timed out before we learnt its CheckoutRequestID."""
     payload, result = _parse(parse_stk_callback, raw)
     with tenant_context(route.merchant_id):
+        match = (PaymentRequest.id == request_id if request_id is not None
+                 else PaymentRequest.checkout_request_id == result.checkout_request_id)
         request = db.session.scalar(sa.select(PaymentRequest).where(
-            PaymentRequest.checkout_request_id == result.checkout_request_id))
+            match, PaymentRequest.channel_id == route.channel_id))
         if request is None:
             raise BadCallback("No STK push of this channel has that CheckoutRequestID.",
                               code="unknown_checkout")
+        if request.checkout_request_id is None:
+            request.checkout_request_id = result.checkout_request_id
+            request.merchant_request_id = result.merchant_request_id
         request.result_code, request.result_desc = result.result_code, result.result_desc
         if result.result_code != "0":
             request.status = PaymentRequestStatus.FAILED

@@ -70,7 +70,9 @@ def send_stk_push(request_id: int) -> None:
                     account_reference=request.account_reference, description="Payment")
     access = channel_access(request.channel_id)
     try:
-        result = access.client().stk_push(callback_url=access.callback_urls["stk"], **args)
+        # A per-request path finds the request even if Safaricom never told us its id.
+        callback_url = f"{access.callback_urls['stk']}/{request_id}"
+        result = access.client().stk_push(callback_url=callback_url, **args)
     except DarajaUnavailable as exc:
         _record(request_id, error=f"No answer from Safaricom ({exc}); checking the outcome later.",
                 final=False)

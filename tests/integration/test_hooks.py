@@ -144,3 +144,42 @@ def test_stk_failure_and_async_results_are_recorded(acme, db_session):
     assert acme.hook("result/balance", balance).status_code == 200
     assert _log(db_session)[-1].kind == "result_balance"
     assert _payments(db_session) == []
+
+
+def test_a_confirmation_costs_one_insert_once_the_channel_is_cached(acme, app, db_session):
+    from sqlalchemy import event
+
+    from loyalty.extensions import db
+
+    acme.hook("c2b/confirmation", c2b_body(trans_id="WARMUP0001"))  # fills the route cache
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement.split()[0].upper())
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert acme.hook("c2b/confirmation", c2b_body(trans_id="COUNTED001")).status_code == 200
+        assert acme.hook("c2b/confirmation", c2b_body(trans_id="COUNTED001")).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == ["INSERT", "INSERT"]
+
+
+def test_stk_result_finds_its_request_by_path_when_the_push_timed_out(acme, db_session):
+    request_id = db_session.execute(sa.text(
+        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
+        "status, created_at, updated_at) VALUES (:m, :c, :p, 250, 'VIP9', 'pending', now(), now()) "
+        "RETURNING id"), {"m": acme.merchant_id, "c": acme.channel["id"], "p": JOHN}).scalar()
+    result = {"Body": {"stkCallback": {
+        "MerchantRequestID": "m-7", "CheckoutRequestID": "ws_CO_LATE", "ResultCode": "0",
+        "ResultDesc": "ok", "CallbackMetadata": {"Item": [
+            {"Name": "Amount", "Value": 250}, {"Name": "MpesaReceiptNumber", "Value": "LATE000001"},
+            {"Name": "PhoneNumber", "Value": 254712345678}]}}}}
+    assert acme.hook(f"stk/{request_id}", result).status_code == 200
+    row = db_session.execute(sa.text(
+        "SELECT status, checkout_request_id, receipt FROM payment_requests")).one()
+    assert tuple(row) == ("succeeded", "ws_CO_LATE", "LATE000001")
+    assert _payments(db_session)[0].bill_ref == "VIP9"

@@ -89,7 +89,8 @@ def test_stk_push_request_is_queued_and_sent_once(acme, db_session):
         assert len(pushes) == 1
         sent = json.loads(pushes[0].request.body)
         assert sent["AccountReference"] == "VIP7" and sent["PartyA"] == int(JOHN)
-        assert sent["CallBackURL"].endswith(f"/hooks/{acme.channel['callback_token']}/stk")
+        assert sent["CallBackURL"].endswith(
+            f"/hooks/{acme.channel['callback_token']}/stk/{request['id']}")
     stored = db_session.execute(sa.text("SELECT checkout_request_id FROM payment_requests")).scalar()
     assert stored == "ws_CO_9"
     float_amount = acme.api("POST", f"/mpesa-channels/{acme.channel['id']}/stk-push",
