@@ -78,3 +78,13 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) instance/loyalty.sqlite3
+
+# `make bench`: the benchmarks of bench/README.md: the platform against bare baselines in
+# the same run, loopback only, bounded (about 10 minutes); prints ratios against the
+# targets. Installs wrk (Debian) if it is missing; BENCH_ARGS="--quick" for a short run.
+bench: venv services
+	@command -v wrk >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+.PHONY: bench

@@ -11,6 +11,9 @@ Without Redis (development), tasks run in-process right after the commit.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from enum import StrEnum
 from typing import Any
 
@@ -81,8 +84,68 @@ def nudge_crediting() -> None:
     Under a burst, one message per NUDGE_WINDOW_MS is enough: the worker clears the nudge
     key before it reads, so a payment committed before its own nudge was suppressed is
     always seen by that read. If Redis is down, the beat sweep finds the payment later.
+
+    Each process also skips Redis while it nudged less than a window ago, and then nudges
+    once more when that window ends (see _NudgeThrottle): a burst costs each web process a
+    few Redis calls a second instead of one per confirmation, and the last payment of a
+    burst is still handed over within a window.
     """
     enqueue(TaskName.CREDIT_WAITING, coalesce=True)
+
+
+class _NudgeThrottle:
+    """The per-process filter in front of the Redis SET NX, one per app.
+
+    A commit inside the quiet window does not touch Redis; the first such commit arms a
+    timer that nudges at the end of the window, from a daemon thread with the app context.
+    Every payment committed inside the window committed before that trailing nudge's
+    SET NX, so the worker's read that follows sees it (the argument above, unchanged).
+    """
+
+    def __init__(self, app) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._quiet_until = 0.0
+        self._armed = False
+
+    def nudge(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._pid != os.getpid():  # forked after use: no timer came along
+                self._pid, self._quiet_until, self._armed = os.getpid(), 0.0, False
+            if now < self._quiet_until:
+                if not self._armed:
+                    self._armed = True
+                    timer = threading.Timer(self._quiet_until - now, self._trailing)
+                    timer.daemon = True
+                    timer.start()
+                return
+            self._quiet_until = now + NUDGE_WINDOW_MS / 1000
+        _nudge_now()
+
+    def _trailing(self) -> None:
+        with self._lock:
+            self._armed = False
+            self._quiet_until = time.monotonic() + NUDGE_WINDOW_MS / 1000
+        try:
+            with self._app.app_context():
+                _nudge_now()
+        except Exception as exc:  # never let the timer thread die loudly: the sweep covers it
+            log.warning("could not nudge crediting: %s", type(exc).__name__)
+
+
+def _throttle() -> _NudgeThrottle:
+    app = current_app._get_current_object()
+    throttle = app.extensions.get("crediting_nudge")
+    if throttle is None:
+        throttle = app.extensions.setdefault("crediting_nudge", _NudgeThrottle(app))
+    return throttle
+
+
+def _nudge_now() -> None:
+    if _should_publish({"coalesce": True}):
+        publish(TaskName.CREDIT_WAITING)
 
 
 def clear_nudge() -> None:
@@ -152,12 +215,13 @@ def _publish_committed(session: Session) -> None:
     if celery.conf.task_always_eager:
         session.info.setdefault(_DEFERRED, []).extend(queued)
         return
-    sent: set[str] = set()
+    nudged = False
     for _, name, args, kwargs, countdown in queued:
-        if kwargs.get("coalesce"):
-            if name in sent or not _should_publish(kwargs):
-                continue
-            sent.add(name)
+        if kwargs.get("coalesce"):  # the crediting nudge: at most one per commit, throttled
+            if not nudged:
+                nudged = True
+                _throttle().nudge()
+            continue
         publish(name, args, kwargs, countdown=countdown)
 
 

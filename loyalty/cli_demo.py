@@ -7,11 +7,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 demo = AppGroup("demo", help="Demo data and simulated payments against the local emulator.")
+
+
+def _quiet() -> None:
+    """The commands print what matters; the app's INFO lines (tasks run in this process
+    when REDIS_URL is unset) would bury it. Warnings and errors still show."""
+    logging.getLogger().setLevel(logging.WARNING)
 
 
 @demo.command("seed")
@@ -20,6 +28,7 @@ def seed_command() -> None:
     from loyalty.errors import DomainError
     from loyalty.services import demo as service
 
+    _quiet()
     try:
         seeded = service.seed()
     except DomainError as exc:
@@ -52,6 +61,7 @@ def pay_command(amount: int, account: str, phone: str, name: str | None, wait: f
     from loyalty.errors import DomainError
     from loyalty.services import demo as service
 
+    _quiet()
     try:
         paid = service.pay(amount=amount, account=account, phone=phone, name=name, wait=wait)
     except DomainError as exc:
@@ -61,8 +71,9 @@ def pay_command(amount: int, account: str, phone: str, name: str | None, wait: f
     if paid.payment:
         payment = paid.payment
         via = f" via {payment['matched_pattern']}" if payment["matched_pattern"] else ""
-        click.echo(f"Payment {payment['trans_id']}: {payment['status']}, "
-                   f"{payment['points']} points{via}.")
+        earned = (f"{payment['stamps']} stamp{'s' if payment['stamps'] != 1 else ''}"
+                  if payment["stamps"] else f"{payment['points']:,} points")
+        click.echo(f"Payment {payment['trans_id']}: {payment['status']}, {earned}{via}.")
     if paid.sms is None:
         detail = f" ({paid.payment['error']})" if paid.payment and paid.payment["error"] else ""
         raise click.ClickException(

@@ -92,10 +92,28 @@ def _fields_from_webargs(messages: Any) -> dict[str, Any]:
     return fields
 
 
+_SERVER_FAULT = "Something went wrong on our side; it has been logged."
+
+
+def _for_web_ui() -> bool:
+    """Pages of the merchant web UI (the `web` blueprint) get an HTML error page; every
+    other path keeps the JSON body."""
+    return request.blueprint == "web"
+
+
+def _web_page(status: int, message: str, error: Exception):
+    from loyalty.web.errors import error_page
+
+    return error_page(status, message, error)
+
+
 def http_error_response(error: HTTPException):
     """One body for every HTTPException, flask-smorest's validation errors included."""
     status = error.code or 500
     data = getattr(error, "data", None) or {}
+    if _for_web_ui():
+        message = _SERVER_FAULT if status >= 500 else data.get("message") or _description(error)
+        return _web_page(status, message, error)
     messages = data.get("messages")
     if status == 422:
         fields = _fields_from_webargs(messages)
@@ -128,6 +146,8 @@ def _description(error: HTTPException) -> str:
 
 
 def domain_error_response(error: DomainError):
+    if _for_web_ui():
+        return _web_page(error.status, error.message, error)
     response = jsonify(error_body(error.status, error.message, code=error.code, fields=error.fields))
     response.status_code = error.status
     if error.status == 401:
@@ -137,6 +157,8 @@ def domain_error_response(error: DomainError):
 
 def unexpected_error_response(error: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
+    if _for_web_ui():
+        return _web_page(500, _SERVER_FAULT, error)
     response = jsonify(error_body(500, "Something went wrong on our side; it has been logged."))
     response.status_code = 500
     return response

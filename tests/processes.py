@@ -96,3 +96,64 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.2, message: s
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+# --- helpers for the end-to-end tests (tests/e2e) ----------------------------------------
+
+
+def gunicorn_args(port: int, workers: int = 2, threads: int = 4) -> list[str]:
+    """The Procfile's `web`, bound to loopback only."""
+    return [str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads),
+            "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "--graceful-timeout", "5",
+            "wsgi:app"]
+
+
+def celery_beat_args(schedule_file: Path) -> list[str]:
+    """The Procfile's `beat`, with its schedule database where the test says (tmp_path)."""
+    return [str(BIN / "celery"), "-A", "celery_worker.celery_app", "beat", "--schedule",
+            str(schedule_file), "--loglevel", "INFO"]
+
+
+def redis_server_args(port: int) -> list[str]:
+    """A Redis of the test's own on a loopback port, nothing persisted."""
+    import shutil
+
+    return [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+            "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+def read_log(process: Process) -> str:
+    """The process's output so far; unlike `Process.log()` also after it was stopped."""
+    if not process._log.closed:
+        process._log.flush()
+    return process.log_path.read_text(errors="replace")
+
+
+def wait_for_log(process: Process, text: str, timeout: float = 30) -> None:
+    """Wait until `text` appears in the output; fail at once (with the log) if it died."""
+    def seen() -> bool:
+        if text in read_log(process):
+            return True
+        if not process.alive():
+            raise AssertionError(f"{process.name} exited ({process.popen.returncode}) before "
+                                 f"printing {text!r}:\n{read_log(process)[-4000:]}")
+        return False
+
+    wait_until(seen, timeout=timeout, interval=0.1,
+               message=f"{process.name} to print {text!r}")
+
+
+def wait_for_http(url: str, process: Process, timeout: float = 30) -> None:
+    """Wait until GET `url` answers 200, failing at once (with the log) if `process` died."""
+    import requests
+
+    def up() -> bool:
+        if not process.alive():
+            raise AssertionError(f"{process.name} exited ({process.popen.returncode}):\n"
+                                 f"{read_log(process)[-4000:]}")
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(up, timeout=timeout, interval=0.1, message=f"{url} to answer")

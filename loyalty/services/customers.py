@@ -34,6 +34,83 @@ def customer_by_hash(phone_hash: str, *, phone: str | None = None, first_name: s
     return customer
 
 
+class CustomerBatch:
+    """The customers of a crediting batch, found or created with one statement each.
+
+    `load` inserts every (merchant, phone hash) not known yet, with the first payment's
+    phone and names, and reads them all back; `for_payment` then fills in, payment by
+    payment and in order, what the customer record still lacks, exactly as
+    `customer_by_hash` does (names from M-Pesa never overwrite what is known). Changes are
+    staged per payment (`keep`/`drop`, as in ledger.CreditBatch) and written by `write`.
+    """
+
+    def __init__(self) -> None:
+        self.customers: dict[tuple[int, str], SimpleNamespace] = {}
+        self.changed: set[tuple[int, str]] = set()
+        self._staged: dict[tuple[int, str], SimpleNamespace] = {}
+
+    def load(self, connection, wanted: dict[tuple[int, str], dict]) -> None:
+        """`wanted`: (merchant_id, phone_hash) -> the first payment's phone and names."""
+        if not wanted:
+            return
+        now = utcnow()
+        rows = [{"merchant_id": m, "phone_hash": h, "phone": v.get("phone"),
+                 "first_name": v.get("first_name"), "middle_name": v.get("middle_name"),
+                 "last_name": v.get("last_name"), "sms_opt_out": False, "created_at": now,
+                 "updated_at": now}
+                for (m, h), v in sorted(wanted.items())]  # one order for every worker
+        connection.execute(_CUSTOMER_INSERT, rows)
+        table = Customer.__table__
+        found = connection.execute(
+            sa.select(table.c.id, table.c.merchant_id, table.c.phone_hash, table.c.phone,
+                      table.c.first_name, table.c.middle_name, table.c.last_name,
+                      table.c.sms_opt_out)
+            .where(sa.tuple_(table.c.merchant_id, table.c.phone_hash).in_(sorted(wanted)))).all()
+        for row in found:
+            self.customers[(row.merchant_id, row.phone_hash)] = SimpleNamespace(**row._mapping)
+
+    def for_payment(self, merchant_id: int, phone_hash: str, **values: str | None) -> SimpleNamespace:
+        key = (merchant_id, phone_hash)
+        customer = self._staged.get(key) or self.customers[key]
+        updates = {f: v for f, v in values.items() if v and not getattr(customer, f)}
+        if updates:
+            customer = SimpleNamespace(**{**vars(customer), **updates})
+            self._staged[key] = customer
+        return customer
+
+    def keep(self) -> None:
+        self.customers.update(self._staged)
+        self.changed.update(self._staged)
+        self._staged = {}
+
+    def drop(self) -> None:
+        self._staged = {}
+
+    def write(self, connection) -> None:
+        if not self.changed:
+            return
+        now = utcnow()
+        connection.execute(_CUSTOMER_UPDATE, [
+            {"c_id": c.id, "c_phone": c.phone, "c_first": c.first_name, "c_middle": c.middle_name,
+             "c_last": c.last_name, "c_now": now}
+            for c in (self.customers[key] for key in self.changed)])
+
+
+def _customer_insert():
+    from sqlalchemy.dialects import postgresql
+
+    return (postgresql.insert(Customer.__table__)
+            .on_conflict_do_nothing(index_elements=["merchant_id", "phone_hash"]))
+
+
+_CUSTOMER_INSERT = _customer_insert()
+_CUSTOMER_UPDATE = (sa.update(Customer.__table__)
+                    .where(Customer.__table__.c.id == sa.bindparam("c_id"))
+                    .values(phone=sa.bindparam("c_phone"), first_name=sa.bindparam("c_first"),
+                            middle_name=sa.bindparam("c_middle"),
+                            last_name=sa.bindparam("c_last"), updated_at=sa.bindparam("c_now")))
+
+
 @transactional
 def enrol_customer(*, phone: str, first_name: str | None = None, last_name: str | None = None,
                    sms_opt_out: bool = False) -> Customer:

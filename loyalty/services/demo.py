@@ -36,6 +36,7 @@ from loyalty.models import (
     BusinessType,
     ChannelType,
     Environment,
+    LedgerEntry,
     Merchant,
     MpesaChannel,
     Payment,
@@ -318,6 +319,8 @@ def _latest_payment(channel_id: int, msisdn: str, since: float) -> dict[str, Any
         .order_by(Payment.id.desc()).limit(1))
     if payment is None or payment.created_at.timestamp() < since - 5:
         return None
+    stamps = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.stamps), 0))
+                               .where(LedgerEntry.payment_id == payment.id))
     return {"trans_id": payment.trans_id, "status": payment.status.value,
-            "points": payment.points, "matched_pattern": payment.matched_pattern,
-            "error": payment.error}
+            "points": payment.points, "stamps": int(stamps or 0),
+            "matched_pattern": payment.matched_pattern, "error": payment.error}

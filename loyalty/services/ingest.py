@@ -33,7 +33,7 @@ from loyalty.models import (
     PaymentSource,
 )
 from loyalty.services.account_mapping import resolve
-from loyalty.services.sql import insert_ignore
+from loyalty.services.sql import insert_ignore, insert_ignore_alone
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional
 
@@ -137,7 +137,7 @@ def store_c2b(route: ChannelRoute, raw: bytes) -> bool:
     """Store a confirmation; True when it was new. Duplicates are fine (same receipt)."""
     payload, payment = _parse(parse_c2b, raw)
     _check_shortcode(route, payment.shortcode)
-    new_id = insert_ignore(Payment, {
+    new_id = insert_ignore_alone(Payment, {
         "channel_id": route.channel_id, "trans_id": payment.trans_id, "source": PaymentSource.C2B,
         "trans_type": payment.trans_type or None, "trans_time": payment.trans_time,
         "amount": payment.amount, "bill_ref": payment.bill_ref or None,

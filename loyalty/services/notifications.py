@@ -17,7 +17,7 @@ from loyalty.extensions import db
 from loyalty.models import Customer, LoyaltyProgram, Merchant, Payment, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.services.ledger import Earned
-from loyalty.services.sql import insert_ignore
+from loyalty.services.sql import execute_alone, insert_ignore
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.segments import encoding, segment_count
@@ -27,7 +27,7 @@ from loyalty.sms.templates import (
     FIRST_NAME_FALLBACK,
     render,
 )
-from loyalty.tenancy import tenant_context
+from loyalty.tenancy import current_merchant_id, tenant_context
 from loyalty.unit_of_work import transactional, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -53,15 +53,18 @@ def render_receipt(program: LoyaltyProgram, *, first_name: str | None, earned: E
 
 
 def queue_receipt(payment: Payment, customer: Customer, program: LoyaltyProgram,
-                  earned: Earned) -> int | None:
+                  earned: Earned, *, batch: "SmsBatch | None" = None,
+                  merchant_name: str | None = None) -> int | None:
     """Write the receipt SMS to the outbox; the new id when it must be sent, else None.
 
     Enrolled (or plainly identified) customers are texted at their phone; payers known only
     by hash through the hashed-number send (transactional only); opted-out customers get
-    nothing, recorded as skipped with the reason."""
-    merchant = db.session.get(Merchant, payment.merchant_id)
+    nothing, recorded as skipped with the reason. With a `batch`, the row is staged there
+    and written with the batch's others (its id is known only then)."""
+    if merchant_name is None:
+        merchant_name = db.session.get(Merchant, payment.merchant_id).business_name
     body = render_receipt(program, first_name=customer.first_name or payment.first_name,
-                          earned=earned, merchant_name=merchant.business_name)
+                          earned=earned, merchant_name=merchant_name)
     if customer.phone:
         recipient, form = customer.phone, "plain"
     else:
@@ -69,13 +72,57 @@ def queue_receipt(payment: Payment, customer: Customer, program: LoyaltyProgram,
     status, error = SmsStatus.QUEUED, None
     if customer.sms_opt_out:
         status, error = SmsStatus.SKIPPED, "The customer opted out of SMS."
-    new_id = insert_ignore(SmsMessage, {
-        "customer_id": customer.id, "payment_id": payment.id, "purpose": PAYMENT_RECEIPT,
-        "recipient": recipient, "recipient_form": form, "body": body, "encoding": encoding(body),
-        "segments": segment_count(body), "status": status, "attempts": 0, "error": error,
-        "created_at": utcnow(), "updated_at": utcnow()},
-        ["payment_id", "purpose"], where=SmsMessage.payment_id.is_not(None))
+    row = {"customer_id": customer.id, "payment_id": payment.id, "purpose": PAYMENT_RECEIPT,
+           "recipient": recipient, "recipient_form": form, "body": body,
+           "encoding": encoding(body), "segments": segment_count(body), "status": status,
+           "attempts": 0, "error": error, "created_at": utcnow(), "updated_at": utcnow()}
+    if batch is not None:
+        batch.stage(payment.merchant_id, row)
+        return None
+    new_id = insert_ignore(SmsMessage, row, ["payment_id", "purpose"],
+                           where=SmsMessage.payment_id.is_not(None))
     return new_id if status == SmsStatus.QUEUED else None
+
+
+class SmsBatch:
+    """The outbox rows of a crediting batch, written with one statement (unique per
+    payment and purpose, so a replayed payment never queues a second text)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self._staged: list[dict] = []
+
+    def stage(self, merchant_id: int, row: dict) -> None:
+        self._staged.append({"merchant_id": merchant_id, "customer_id": None, **row})
+
+    def keep(self) -> None:
+        self.rows.extend(self._staged)
+        self._staged = []
+
+    def drop(self) -> None:
+        self._staged = []
+
+    def write(self, connection) -> list[tuple[int, int]]:
+        """Insert the rows; the (merchant_id, message_id) pairs to send."""
+        if not self.rows:
+            return []
+        table = SmsMessage.__table__
+        inserted = connection.execute(
+            _SMS_INSERT.returning(table.c.id, table.c.merchant_id, table.c.status),
+            self.rows).all()
+        return [(row.merchant_id, row.id) for row in sorted(inserted, key=lambda r: r.id)
+                if row.status == SmsStatus.QUEUED]
+
+
+def _sms_insert():
+    from sqlalchemy.dialects import postgresql
+
+    return (postgresql.insert(SmsMessage.__table__)
+            .on_conflict_do_nothing(index_elements=["payment_id", "purpose"],
+                                    index_where=SmsMessage.__table__.c.payment_id.is_not(None)))
+
+
+_SMS_INSERT = _sms_insert()
 
 
 @dataclass(frozen=True)
@@ -97,12 +144,26 @@ def _backend():
 def send_message(message_id: int, *, final_attempt: bool = True) -> None:
     """Worker: send one queued message (idempotent: anything not queued is left alone).
     Raises a RETRYABLE error while the gateway is down, unless this is the last try."""
+    outgoing = _queued([message_id])
+    if outgoing:
+        _send(outgoing[0], final_attempt=final_attempt)
+
+
+def _queued(message_ids: list[int]) -> list[Outgoing]:
+    """The current merchant's messages among these that are still queued, in that order
+    (one statement for a whole batch)."""
     with unit_of_work():
-        message = db.session.scalar(sa.select(SmsMessage).where(SmsMessage.id == message_id))
-        if message is None or message.status != SmsStatus.QUEUED:
-            return
-        outgoing = Outgoing(message.id, message.recipient, message.recipient_form, message.body,
-                            message.attempts)
+        rows = db.session.execute(
+            sa.select(SmsMessage.id, SmsMessage.recipient, SmsMessage.recipient_form,
+                      SmsMessage.body, SmsMessage.attempts)
+            .where(SmsMessage.id.in_(message_ids), SmsMessage.status == SmsStatus.QUEUED)).all()
+    found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts)
+             for row in rows}
+    return [found[i] for i in message_ids if i in found]
+
+
+def _send(outgoing: Outgoing, *, final_attempt: bool) -> None:
+    message_id = outgoing.id
     backend = _backend()
     try:
         if outgoing.form == "hashed":
@@ -127,24 +188,47 @@ def send_message(message_id: int, *, final_attempt: bool = True) -> None:
 @transactional
 def _record(message_id: int, *, sent: bool, provider_id: str | None = None,
             error: str | None = None, final: bool = True) -> None:
-    message = db.session.scalar(sa.select(SmsMessage).where(SmsMessage.id == message_id))
-    message.attempts += 1
+    """The outcome of one attempt, committed at once (one prepared UPDATE): a crash after
+    it never sends that text again. Core, so it names the current merchant itself (and
+    raises TenantNotSet without one), as tenancy.py would add to an ORM statement."""
+    params = {"m_id": message_id, "m_merchant": current_merchant_id(), "m_now": utcnow()}
     if sent:
-        message.status, message.provider_message_id, message.sent_at = SmsStatus.SENT, provider_id, utcnow()
-        message.error = None
+        statement, params["m_provider"] = _RECORD_SENT, provider_id
     else:
-        message.error = error
-        if final:
-            message.status = SmsStatus.FAILED
+        statement, params["m_error"] = (_RECORD_FAILED if final else _RECORD_RETRY), error
+    # Its own transaction: the outcome is durable before the next text goes out. Repeated
+    # only when its connection was found dropped, which at worst counts an attempt twice.
+    execute_alone(statement, params)
+
+
+def _record_statement(**values):
+    table = SmsMessage.__table__
+    return (sa.update(table)
+            .where(table.c.id == sa.bindparam("m_id"),
+                   table.c.merchant_id == sa.bindparam("m_merchant"))
+            .values(attempts=table.c.attempts + 1, updated_at=sa.bindparam("m_now"), **values))
+
+
+_RECORD_SENT = _record_statement(status=SmsStatus.SENT, error=None,
+                                 provider_message_id=sa.bindparam("m_provider"),
+                                 sent_at=sa.bindparam("m_now"))
+_RECORD_RETRY = _record_statement(error=sa.bindparam("m_error"))
+_RECORD_FAILED = _record_statement(error=sa.bindparam("m_error"), status=SmsStatus.FAILED)
 
 
 def send_batch(messages: list[tuple[int, int]], *, final_attempt: bool = True) -> list[tuple[int, int]]:
-    """Worker: send (merchant_id, message_id) pairs; returns the ones to retry later."""
+    """Worker: send (merchant_id, message_id) pairs; returns the ones to retry later.
+    Each merchant's queued messages are read with one statement; each outcome is written
+    as soon as that text is sent."""
     retry = []
+    by_merchant: dict[int, list[int]] = {}
     for merchant_id, message_id in messages:
+        by_merchant.setdefault(merchant_id, []).append(message_id)
+    for merchant_id, message_ids in by_merchant.items():
         with tenant_context(merchant_id):
-            try:
-                send_message(message_id, final_attempt=final_attempt)
-            except RETRYABLE:
-                retry.append((merchant_id, message_id))
+            for outgoing in _queued(message_ids):
+                try:
+                    _send(outgoing, final_attempt=final_attempt)
+                except RETRYABLE:
+                    retry.append((merchant_id, outgoing.id))
     return retry

@@ -6,7 +6,23 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the web UI: login sessions now; the pages' blueprint when present."""
+    """Register the web UI: login sessions, then the pages' blueprint.
+
+    CSRFProtect is installed app-wide in create_app and the web blueprint is deliberately
+    not exempted: every form here is a cookie-authenticated POST.
+    """
+    from loyalty.web import views  # noqa: F401  (attaches the routes to the blueprint)
     from loyalty.web.auth import init_login
+    from loyalty.web.blueprint import bp
 
     init_login(app)
+    # Cookies: not readable by scripts, not sent along with cross-site posts, HTTPS-only
+    # in production (where callbacks need HTTPS anyway).
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    if app.config.get("APP_ENV") == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
+    app.register_blueprint(bp)

@@ -92,3 +92,19 @@ def ago(value) -> str:
     if hours >= 1:
         return f"{hours} hour{'s' if hours != 1 else ''}"
     return f"{max(int(value.total_seconds() // 60), 1)} minutes"
+
+
+CHANNEL_KINDS = {"paybill": "PayBill", "till": "Till", "buygoods": "Buy Goods"}
+
+
+@bp.app_template_filter("kind")
+def kind(channel) -> str:
+    """'PayBill 174379', 'Till 123456' as merchants write them."""
+    return f"{CHANNEL_KINDS.get(channel.channel_type.value, channel.channel_type.value)} " \
+           f"{channel.shortcode}"
+
+
+@bp.app_template_filter("dec")
+def dec(value) -> str:
+    """A Decimal without trailing zeros or exponent: 2.00 -> 2, 2.50 -> 2.5, 10 -> 10."""
+    return "–" if value is None else f"{Decimal(value).normalize():f}"

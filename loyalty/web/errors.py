@@ -1,0 +1,32 @@
+"""HTML error pages for the web UI (loyalty/errors.py calls this for the `web` blueprint)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, render_template
+from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+
+log = logging.getLogger(__name__)
+
+TITLES = {400: "Something is wrong with that request", 401: "Please log in",
+          404: "Not found", 405: "Not allowed", 409: "That cannot be done right now",
+          413: "Too much data", 422: "Please check your input",
+          429: "Too many attempts", 500: "Something went wrong", 503: "Temporarily unavailable"}
+
+
+def error_page(status: int, message: str, error: Exception | None = None):
+    """The page for an error status; `message` is the same sentence the API would send."""
+    if isinstance(error, CSRFError):
+        # The usual cause is a page left open past the token's lifetime, not an attack.
+        message = ("This form has expired or was sent from another site. Go back, reload "
+                   "the page and try again.")
+    title = TITLES.get(status, "Something went wrong")
+    try:
+        return render_template("web/error.html", status=status, title=title,
+                               message=message), status
+    except Exception:  # the page itself failed (e.g. a broken template): still answer
+        log.exception("could not render the error page")
+        return Response(f"{status} {escape(title)}: {escape(message)}", status=status,
+                        mimetype="text/plain")

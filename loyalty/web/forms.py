@@ -1,0 +1,202 @@
+"""The web UI's forms: fields, labels and hints only.
+
+WTForms renders the fields and checks the CSRF token; the rules that matter (phone numbers,
+shortcodes, program codes, amounts) are checked by the same marshmallow schemas and services
+the API uses (see formtools.load), so a form and the API can never disagree.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+
+from loyalty.models import BusinessType, ChannelType, Environment, PaymentStatus, ValidationPolicy
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as select options."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+BUSINESS_TYPES = options((t.value, t.value.title()) for t in BusinessType)
+CHANNEL_TYPES = options([(ChannelType.PAYBILL.value, "PayBill"),
+                         (ChannelType.TILL.value, "Till number"),
+                         (ChannelType.BUYGOODS.value, "Buy Goods")])
+ENVIRONMENTS = options([(Environment.SANDBOX.value, "Sandbox (testing)"),
+                        (Environment.PRODUCTION.value, "Production (real money)")])
+POLICIES = options([(ValidationPolicy.ACCEPT_ALL.value, "Accept every payment (recommended)"),
+                    (ValidationPolicy.REJECT_UNKNOWN.value,
+                     "Refuse payments whose account matches no rule")])
+STATUSES = options([("", "Any status")] + [(s.value, s.value.title()) for s in PaymentStatus])
+
+
+class SignupForm(FlaskForm):
+    business_name = StringField("Business name", [InputRequired(), Length(max=200)])
+    owner_name = StringField("Your name", [InputRequired(), Length(max=200)])
+    email = StringField("Email", [InputRequired(), Length(max=254)],
+                        render_kw={"type": "email", "autocomplete": "email"})
+    phone = StringField("Phone", [InputRequired()], description="e.g. 0712 345 678",
+                        render_kw={"type": "tel", "autocomplete": "tel"})
+    business_type = SelectField("Type of business", choices=BUSINESS_TYPES)
+    password = PasswordField("Password", [InputRequired(), Length(min=8, max=128)],
+                             description="At least 8 characters.",
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the password",
+                            [InputRequired(), EqualTo("password", "The passwords differ.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class LoginForm(FlaskForm):
+    email = StringField("Email", [InputRequired()],
+                        render_kw={"type": "email", "autocomplete": "username"})
+    password = PasswordField("Password", [InputRequired()],
+                             render_kw={"autocomplete": "current-password"})
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (log out, verify, activate…): only the CSRF token."""
+
+
+SECRET_HINT = "Stored encrypted; never shown again."
+
+
+class ChannelForm(FlaskForm):
+    name = StringField("Channel name", [InputRequired(), Length(max=100)],
+                       description="For you, e.g. 'Main PayBill' or 'Westlands till'.")
+    shortcode = StringField("Shortcode", [InputRequired()],
+                            description="The PayBill or Till number customers pay to.",
+                            render_kw={"inputmode": "numeric"})
+    channel_type = SelectField("Type", choices=CHANNEL_TYPES)
+    environment = SelectField("Environment", choices=ENVIRONMENTS)
+    store_number = StringField("Store (head office) number", [Optional()],
+                               description="Till and Buy Goods only: the number M-Pesa "
+                                           "Express uses as BusinessShortCode.",
+                               render_kw={"inputmode": "numeric"})
+    consumer_key = PasswordField("Consumer key", description="From your app on the Daraja "
+                                 "portal. " + SECRET_HINT, render_kw={"autocomplete": "off"})
+    consumer_secret = PasswordField("Consumer secret", description=SECRET_HINT,
+                                    render_kw={"autocomplete": "off"})
+    passkey = PasswordField("M-Pesa Express passkey", [Optional()],
+                            description="Optional: only for prompting customers to pay (STK "
+                                        "push). " + SECRET_HINT,
+                            render_kw={"autocomplete": "off"})
+
+
+class ChannelEditForm(ChannelForm):
+    validation_policy = SelectField("Payments with an unknown account", choices=POLICIES)
+    is_primary = BooleanField("Primary channel")
+
+
+class UrlsForm(FlaskForm):
+    """Registering C2B URLs; blank means the platform's own URLs (the usual choice)."""
+
+    validation_url = StringField("Validation URL", [Optional()], render_kw={"type": "url"})
+    confirmation_url = StringField("Confirmation URL", [Optional()], render_kw={"type": "url"})
+
+
+class MappingRowForm(Form):
+    pattern = StringField("Account reference", [Optional()],
+                          description="VIP* (prefix), GOLD001 (exact) or default")
+    program = SelectField("Program", choices=[])
+
+
+class MappingForm(FlaskForm):
+    rows = FieldList(FormField(MappingRowForm))
+
+
+class DryRunForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET that changes nothing
+
+    account = StringField("Account reference", [Optional()], description="e.g. VIP001")
+    amount = StringField("Amount (KES)", [Optional()], render_kw={"inputmode": "decimal"})
+
+
+class ProgramForm(FlaskForm):
+    code = StringField("Code", description="Lower-case letters, digits, - or _, e.g. 'vip'. "
+                       "Account rules refer to it; it cannot change later.")
+    name = StringField("Name", [InputRequired(), Length(max=100)],
+                       description="Appears in the SMS, e.g. 'VIP'.")
+    points_per_unit = StringField("Points", default="1", render_kw={"inputmode": "numeric"})
+    unit_amount = StringField("per KES", default="100", render_kw={"inputmode": "decimal"})
+    multiplier = StringField("Multiplier", default="1", render_kw={"inputmode": "decimal"},
+                             description="2 doubles the points (VIP).")
+    min_amount = StringField("Minimum payment (KES)", default="0",
+                             render_kw={"inputmode": "decimal"})
+    stamps_required = StringField("Stamps for a reward", [Optional()],
+                                  description="Leave empty for a points-only program.",
+                                  render_kw={"inputmode": "numeric"})
+    stamp_reward = StringField("Reward", [Optional()], description="e.g. 'free delivery'")
+    points_expiry_days = StringField("Points expire after (days)", [Optional()],
+                                     render_kw={"inputmode": "numeric"})
+    sms_template = TextAreaField("Text of the receipt", [Optional()],
+                                 description="Leave empty for the default. Placeholders: "
+                                 "{first_name} {points} {balance} {program_name} "
+                                 "{stamps_left} {reward} {merchant}")
+    is_default = BooleanField("Default program (payments that match no rule earn here)")
+
+
+class FindCustomerForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    phone = StringField("Phone", [Optional()], render_kw={"type": "tel"})
+
+
+class CustomerForm(FlaskForm):
+    phone = StringField("Phone", [InputRequired()], render_kw={"type": "tel"})
+    first_name = StringField("First name", [Optional(), Length(max=100)])
+    last_name = StringField("Last name", [Optional(), Length(max=100)])
+    sms_opt_out = BooleanField("Do not text this customer",
+                               description="Tick when the customer asked for no SMS receipts.")
+
+
+class RedeemForm(FlaskForm):
+    program = SelectField("Program", choices=[])
+    points = StringField("Points", [InputRequired()], render_kw={"inputmode": "numeric"})
+    description = StringField("What for", [Optional(), Length(max=200)])
+    # One key per rendered form: a double-click or a resent form redeems once.
+    idempotency_key = HiddenField()
+
+
+class TransactionFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    channel = SelectField("Channel", choices=[])
+    status = SelectField("Status", choices=STATUSES)
+    # The same query names as the API's `from` and `to` (reserved words in Python).
+    since = DateField("From", [Optional()], name="from")
+    until = DateField("To", [Optional()], name="to")
+
+
+class AttachForm(FlaskForm):
+    phone = StringField("Payer's phone", [InputRequired()], render_kw={"type": "tel"})
+
+
+class AnalyticsForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    # The same query names as the API's `from` and `to` (reserved words in Python).
+    since = DateField("From", [Optional()], name="from")
+    until = DateField("To", [Optional()], name="to")
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField("Name", [InputRequired(), Length(max=100)],
+                       description="Where the key is used, e.g. 'Till app'.")

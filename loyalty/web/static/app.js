@@ -1,0 +1,93 @@
+// M-Pesa Loyalty merchant UI: small progressive enhancements. Every page works without it.
+(function () {
+  "use strict";
+
+  // Live status on the channel setup page: while the worker talks to Safaricom, poll the
+  // channel's status and reload the page once a step has finished (the server then shows
+  // the next step's button).
+  var LABELS = {
+    verification: {not_started: "Not started", pending: "Checking with Safaricom…",
+                   verified: "Verified", failed: "Failed"},
+    urls: {not_registered: "Not registered", pending: "Registering with Safaricom…",
+           registered: "Registered", failed: "Failed"}
+  };
+
+  function pollStatus(box) {
+    var url = box.getAttribute("data-status-url");
+    var announce = box.querySelector('[data-live="announce"]');
+    var started = Date.now();
+    function tick() {
+      fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (channel) {
+          var pending = false;
+          ["verification", "urls"].forEach(function (step) {
+            var state = channel[step].state;
+            var el = box.querySelector('[data-live="' + step + '"]');
+            if (el && el.getAttribute("data-state") !== state) {
+              el.textContent = LABELS[step][state] || state;
+              el.setAttribute("data-state", state);
+              if (announce) { announce.textContent = el.textContent; }
+            }
+            pending = pending || state === "pending";
+          });
+          if (!pending) { window.location.reload(); return; }
+          if (Date.now() - started < 120000) { window.setTimeout(tick, 1000); }
+        })
+        .catch(function () {
+          if (Date.now() - started < 120000) { window.setTimeout(tick, 3000); }
+        });
+    }
+    window.setTimeout(tick, 700);
+  }
+
+  // SMS preview on the program form: the receipt text and its SMS count as you type.
+  function previewSms(form) {
+    var url = form.getAttribute("data-preview-url");
+    var names = ["name", "sms_template", "points_per_unit", "unit_amount", "multiplier",
+                 "min_amount", "stamps_required", "stamp_reward"];
+    var timer = null;
+    function list(el, items) {
+      el.textContent = "";
+      items.forEach(function (text) {
+        var li = document.createElement("li");
+        li.textContent = text;
+        el.appendChild(li);
+      });
+    }
+    function refresh() {
+      var query = new URLSearchParams();
+      names.forEach(function (name) {
+        var input = form.elements[name];
+        if (input) { query.set(name, input.value); }
+      });
+      fetch(url + "?" + query.toString(), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (p) {
+          var set = function (key, value) {
+            var el = form.querySelector('[data-preview="' + key + '"]');
+            if (el) { el.textContent = value; }
+          };
+          set("text", p.text);
+          set("segments", p.segments);
+          set("characters", p.characters);
+          set("encoding", p.encoding);
+          set("points", p.points.toLocaleString("en-US"));
+          list(form.querySelector('[data-preview="problems"]'), p.problems);
+          list(form.querySelector('[data-preview="warnings"]'), p.warnings);
+        })
+        .catch(function () { /* the server-rendered preview stays */ });
+    }
+    form.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 250);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var live = document.getElementById("live");
+    if (live && live.getAttribute("data-pending") === "true") { pollStatus(live); }
+    var program = document.getElementById("program-form");
+    if (program) { previewSms(program); }
+  });
+})();

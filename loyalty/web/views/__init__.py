@@ -1,0 +1,13 @@
+"""The web UI's pages, one small module per area; importing them attaches their routes."""
+
+from loyalty.web.views import (  # noqa: F401
+    account,
+    analytics,
+    api_keys,
+    channels,
+    customers,
+    dashboard,
+    mapping,
+    programs,
+    transactions,
+)

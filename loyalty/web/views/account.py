@@ -1,0 +1,82 @@
+"""Sign up, log in, log out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from loyalty.errors import DomainError
+from loyalty.schemas.merchants import MerchantCreateSchema
+from loyalty.services import merchants
+from loyalty.web import throttle
+from loyalty.web.blueprint import bp
+from loyalty.web.forms import ActionForm, LoginForm, SignupForm
+from loyalty.web.formtools import checked, page, values
+
+SIGNUP_FIELDS = ("business_name", "owner_name", "email", "phone", "business_type", "password")
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("web.dashboard" if current_user.is_authenticated else "web.login"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    form = SignupForm()
+    data = checked(form, MerchantCreateSchema(), lambda: values(form, SIGNUP_FIELDS))
+    if data is not None:
+        try:
+            registration = merchants.register_merchant(**data)
+        except DomainError as error:
+            if error.code != "email_taken":
+                raise
+            form.email.errors = [error.message]
+        else:
+            login_user(registration.merchant)
+            flash("Welcome! Next, connect your first M-Pesa channel.", "success")
+            return redirect(url_for("web.new_channel"))
+    return page("web/signup.html", form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("web.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        email, address = form.email.data.strip(), request.remote_addr
+        if throttle.is_locked(email, address):
+            form.form_errors.append(
+                f"Too many failed attempts for this email. Wait {throttle.WINDOW_SECONDS // 60} "
+                "minutes, then try again.")
+            return page("web/login.html", form, status=429)
+        merchant = merchants.authenticate_password(email, form.password.data)
+        if merchant is None:
+            throttle.record_failure(email, address)
+            form.form_errors.append("The email or password is not right.")
+        else:
+            throttle.clear(email, address)
+            login_user(merchant, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+    return page("web/login.html", form)
+
+
+@bp.post("/logout")
+def logout():
+    if ActionForm().validate_on_submit():
+        logout_user()
+        flash("You are logged out.", "info")
+    return redirect(url_for("web.login"))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: an open redirect would make phishing links look like ours."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//") and "\\" not in target:
+            return target
+    return url_for("web.dashboard")

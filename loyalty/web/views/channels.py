@@ -1,0 +1,135 @@
+"""Channels: the add-channel wizard (the seed's five steps), details, edits, live status."""
+
+from __future__ import annotations
+
+from flask import flash, jsonify, redirect, render_template, url_for
+
+from loyalty.errors import DomainError
+from loyalty.schemas.channels import ChannelCreateSchema, ChannelSchema, ChannelUpdateSchema
+from loyalty.services import channel_setup
+from loyalty.services import channels as service
+from loyalty.web.blueprint import bp
+from loyalty.web.forms import ActionForm, ChannelEditForm, ChannelForm, UrlsForm
+from loyalty.web.formtools import checked, load, page, show_error, values
+
+DETAIL_FIELDS = ("name", "shortcode", "channel_type", "environment", "store_number")
+SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey")
+
+
+@bp.get("/channels")
+def channels():
+    return render_template("web/channels.html", channels=service.list_channels())
+
+
+@bp.route("/channels/new", methods=["GET", "POST"])
+def new_channel():
+    form = ChannelForm()
+    data = checked(form, ChannelCreateSchema(),
+                   lambda: values(form, DETAIL_FIELDS + SECRET_FIELDS))
+    if data is not None:
+        try:
+            channel = service.create_channel(data)
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            return redirect(url_for("web.channel_setup", channel_id=channel.id))
+    return page("web/channel_new.html", form)
+
+
+@bp.get("/channels/<int:channel_id>")
+def channel(channel_id: int):
+    found = service.get_channel(channel_id)
+    return render_template("web/channel.html", channel=found, info=ChannelSchema().dump(found),
+                           action=ActionForm())
+
+
+@bp.route("/channels/<int:channel_id>/edit", methods=["GET", "POST"])
+def edit_channel(channel_id: int):
+    current = service.get_channel(channel_id)
+    form = ChannelEditForm(obj=current)
+    if not form.is_submitted():
+        for name in SECRET_FIELDS:  # secrets are write-only: the inputs start empty
+            form[name].data = ""
+    if form.validate_on_submit():
+        # Blank secret inputs mean "keep the stored one"; a blank store number clears it.
+        data = {**values(form, SECRET_FIELDS), **values(form, DETAIL_FIELDS, blank="none"),
+                "validation_policy": form.validation_policy.data}
+        if form.is_primary.data and not current.is_primary:
+            data["is_primary"] = True
+        data = load(form, ChannelUpdateSchema(), data)
+        if data is not None:
+            try:
+                service.update_channel(channel_id, data)
+            except DomainError as error:
+                show_error(form, error)
+            else:
+                flash("Channel saved.", "success")
+                return redirect(url_for("web.channel", channel_id=channel_id))
+    return page("web/channel_edit.html", form, channel=current)
+
+
+@bp.get("/channels/<int:channel_id>/setup", endpoint="channel_setup")
+def channel_setup_page(channel_id: int):
+    return _setup(channel_id, UrlsForm())
+
+
+def _setup(channel_id: int, urls_form: UrlsForm, status: int = 200):
+    channel = service.get_channel(channel_id)
+    return render_template("web/channel_setup.html", channel=channel,
+                           info=ChannelSchema().dump(channel), urls_form=urls_form,
+                           action=ActionForm()), status
+
+
+@bp.post("/channels/<int:channel_id>/verify")
+def verify_channel(channel_id: int):
+    if ActionForm().validate_on_submit():
+        _attempt(channel_setup.request_verification, channel_id)
+    return redirect(url_for("web.channel_setup", channel_id=channel_id))
+
+
+@bp.post("/channels/<int:channel_id>/register-urls")
+def register_urls(channel_id: int):
+    form = UrlsForm()
+    if form.validate_on_submit():
+        try:
+            channel_setup.request_url_registration(
+                channel_id, **values(form, ("validation_url", "confirmation_url")))
+        except DomainError as error:  # a URL Safaricom would refuse: show it on its field
+            show_error(form, error)
+            return _setup(channel_id, form, 422)
+    return redirect(url_for("web.channel_setup", channel_id=channel_id))
+
+
+@bp.post("/channels/<int:channel_id>/activate")
+def activate_channel(channel_id: int):
+    if ActionForm().validate_on_submit() and _attempt(channel_setup.activate_channel, channel_id):
+        flash("The channel is active: payments now earn points.", "success")
+    return redirect(url_for("web.channel_setup", channel_id=channel_id))
+
+
+@bp.post("/channels/<int:channel_id>/deactivate")
+def deactivate_channel(channel_id: int):
+    if ActionForm().validate_on_submit() and _attempt(channel_setup.deactivate_channel,
+                                                      channel_id):
+        flash("The channel is paused: payments are stored but earn no points.", "info")
+    return redirect(url_for("web.channel", channel_id=channel_id))
+
+
+@bp.get("/channels/<int:channel_id>/status.json")
+def channel_status(channel_id: int):
+    """What the wizard polls while the worker talks to Safaricom."""
+    info = ChannelSchema().dump(service.get_channel(channel_id))
+    return jsonify({name: info[name] for name in
+                    ("id", "status", "is_active", "verification", "urls", "health")})
+
+
+def _attempt(action, channel_id: int) -> bool:
+    """Run a step; a refusal (NotFound aside) becomes a message on the page it returns to."""
+    try:
+        action(channel_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(error.message, "error")
+        return False
+    return True

@@ -1,0 +1,92 @@
+"""Customers: find by phone, enrol, balances per program, ledger, texts, redeem."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import flash, redirect, render_template, request, url_for
+
+from loyalty.errors import DomainError
+from loyalty.schemas.customers import (
+    CustomerCreateSchema,
+    CustomerQueryArgsSchema,
+    RedemptionCreateSchema,
+)
+from loyalty.services import customers as service
+from loyalty.services import dashboard, programs, redemptions, transactions
+from loyalty.web.blueprint import bp
+from loyalty.web.forms import CustomerForm, FindCustomerForm, RedeemForm, options
+from loyalty.web.formtools import checked, load, page, show_error, values
+
+
+@bp.get("/customers")
+def customers():
+    form = FindCustomerForm(request.args)
+    found = None
+    if form.phone.data:
+        args = load(form, CustomerQueryArgsSchema(), values(form, ("phone",)))
+        if args is not None:
+            found = service.list_customers(**args)
+            if len(found) == 1:  # one phone is one customer: go straight to them
+                return redirect(url_for("web.customer", customer_id=found[0].id))
+    recent = service.list_customers(limit=50) if found is None else []
+    return page("web/customers.html", form, found=found, recent=recent,
+                status=422 if form.phone.errors else 200)
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+def new_customer():
+    form = CustomerForm()
+    data = checked(form, CustomerCreateSchema(), lambda: {
+        **values(form, ("phone", "first_name", "last_name")),
+        "sms_opt_out": form.sms_opt_out.data})
+    if data is not None:
+        customer = service.enrol_customer(**data)
+        flash("Customer enrolled. Earlier payments from this phone are now theirs.", "success")
+        return redirect(url_for("web.customer", customer_id=customer.id))
+    return page("web/customer_new.html", form)
+
+
+@bp.get("/customers/<int:customer_id>")
+def customer(customer_id: int):
+    return _customer_page(customer_id, _redeem_form())
+
+
+@bp.post("/customers/<int:customer_id>/redeem")
+def redeem(customer_id: int):
+    form = _redeem_form()
+    if form.validate_on_submit():
+        data = load(form, RedemptionCreateSchema(), values(
+            form, ("program", "points", "description", "idempotency_key")))
+        if data is not None:
+            try:
+                result, created = redemptions.redeem_points(customer_id, **data)
+            except DomainError as error:
+                if error.status == 404:
+                    raise
+                show_error(form, error)
+            else:
+                flash(f"Redeemed {result['points']:,} points. Balance now {result['balance']:,}."
+                      if created else "That redemption was already recorded.", "success")
+                return redirect(url_for("web.customer", customer_id=customer_id))
+    return _customer_page(customer_id, form, status=422)
+
+
+def _redeem_form() -> RedeemForm:
+    form = RedeemForm()
+    form.program.choices = options((p.code, p.name) for p in programs.list_programs())
+    if not form.is_submitted():
+        form.idempotency_key.data = uuid.uuid4().hex
+    return form
+
+
+def _customer_page(customer_id: int, form: RedeemForm, status: int = 200):
+    detail = service.customer_detail(customer_id)
+    if not form.is_submitted() and detail.balances:
+        # Offer the program the customer has most points in.
+        form.program.data = max(detail.balances, key=lambda b: b["points"])["code"]
+    return render_template(
+        "web/customer.html", customer=detail, form=form,
+        ledger=service.ledger_of(customer_id, limit=50),
+        payments=transactions.list_transactions(customer_id=customer_id, limit=20)["items"],
+        messages=dashboard.messages_for_customer(customer_id)), status

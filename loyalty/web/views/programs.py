@@ -1,0 +1,101 @@
+"""Loyalty programs: list, create, edit, and the live SMS receipt preview."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+
+from loyalty.errors import DomainError
+from loyalty.schemas.programs import ProgramCreateSchema, ProgramUpdateSchema
+from loyalty.services import dashboard
+from loyalty.services import programs as service
+from loyalty.web.blueprint import bp
+from loyalty.web.forms import ProgramForm
+from loyalty.web.formtools import checked, page, show_error, values
+
+RULE_FIELDS = ("name", "points_per_unit", "unit_amount", "multiplier", "min_amount")
+OPTIONAL_FIELDS = ("stamps_required", "stamp_reward", "points_expiry_days", "sms_template")
+
+
+@bp.get("/programs")
+def programs():
+    return render_template("web/programs.html", programs=service.list_programs())
+
+
+@bp.route("/programs/new", methods=["GET", "POST"])
+def new_program():
+    form = ProgramForm()
+    data = checked(form, ProgramCreateSchema(), lambda: {
+        **values(form, ("code",) + RULE_FIELDS + OPTIONAL_FIELDS),
+        "is_default": form.is_default.data})
+    if data is not None:
+        try:
+            program = service.create_program(data)
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(f"Program '{program.name}' created. Map account references to it on a "
+                  "channel's account rules page.", "success")
+            return redirect(url_for("web.programs"))
+    return page("web/program_form.html", form, program=None, preview=_preview(form))
+
+
+@bp.route("/programs/<code>/edit", methods=["GET", "POST"])
+def edit_program(code: str):
+    program = service.get_program(code)
+    form = ProgramForm(obj=program)
+    data = checked(form, ProgramUpdateSchema(partial=True), lambda: _changes(form, program))
+    if data is not None:
+        try:
+            service.update_program(code, data)
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(f"Program '{program.name}' saved.", "success")
+            return redirect(url_for("web.programs"))
+    return page("web/program_form.html", form, program=program, preview=_preview(form))
+
+
+def _changes(form: ProgramForm, program) -> dict:
+    # Blank optional inputs clear the value (e.g. back to the default SMS template).
+    data = {**values(form, RULE_FIELDS), **values(form, OPTIONAL_FIELDS, blank="none")}
+    if form.is_default.data and not program.is_default:
+        data["is_default"] = True  # unticking is not how the default moves: see the hint
+    return data
+
+
+@bp.get("/programs/preview.json")
+def program_preview():
+    """The receipt for the example payment, as the form is being typed."""
+    preview = dashboard.sms_preview(**_rules(request.args))
+    return jsonify({"text": preview.text, "segments": preview.segments,
+                    "encoding": preview.encoding, "characters": preview.characters,
+                    "points": preview.points, "problems": list(preview.problems),
+                    "warnings": list(preview.warnings)})
+
+
+def _preview(form: ProgramForm):
+    return dashboard.sms_preview(**_rules({name: form[name].data for name in (
+        "name", "sms_template", "points_per_unit", "unit_amount", "multiplier", "min_amount",
+        "stamps_required", "stamp_reward")}))
+
+
+def _rules(raw) -> dict:
+    """Best-effort numbers for a preview of a half-typed form: bad input falls back to the
+    defaults here, and the form itself reports it on save."""
+    def number(name: str, default: str, kind=Decimal):
+        try:
+            value = kind(str(raw.get(name) or default).strip())
+            finite = kind is int or value.is_finite()
+            return value if finite and value >= 0 else kind(default)
+        except (InvalidOperation, ValueError):
+            return kind(default)
+
+    stamps = number("stamps_required", "0", int)
+    return {"template": raw.get("sms_template") or None, "name": (raw.get("name") or "").strip(),
+            "points_per_unit": number("points_per_unit", "1", int),
+            "unit_amount": number("unit_amount", "100") or Decimal(100),
+            "multiplier": number("multiplier", "1"), "min_amount": number("min_amount", "0"),
+            "stamps_required": stamps or None,
+            "stamp_reward": (raw.get("stamp_reward") or "").strip() or None}

@@ -1,0 +1,58 @@
+"""Customers: find by phone, enrol (claiming hashed history), balances, redeem."""
+
+import re
+
+from tests.web.conftest import text
+
+
+def _customer_url(client) -> str:
+    response = client.get("/customers", query_string={"phone": "0712 345 678"})
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def test_find_by_phone_goes_to_the_customer_with_points_and_texts(client, shop):
+    page = text(client.get(_customer_url(client)))
+    assert "100 VIP points" in page
+    assert "Payment RKTQDM7W6S" in page
+    assert "Hi John! You earned 100 VIP points. Total: 100 points." in page
+
+
+def test_a_bad_phone_is_an_error_next_to_the_search_field(client, shop):
+    response = client.get("/customers", query_string={"phone": "12"})
+    assert response.status_code == 422
+    assert 'id="phone-error"' in response.get_data(as_text=True)
+
+
+def test_enrolling_claims_the_hashed_history(client, shop):
+    response = client.post("/customers/new", data={"phone": "+254 712 345 678",
+                                                   "first_name": "John", "last_name": "Doe"})
+    assert response.status_code == 302
+    page = text(client.get(response.headers["Location"]))
+    assert "John Doe" in page and "254712345678" in page and "100 VIP points" in page
+
+
+def _redeem(client, url, points, key=None):
+    html = client.get(url).get_data(as_text=True)
+    key = key or re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]+)"', html).group(1)
+    return client.post(url + "/redeem", data={"program": "vip", "points": str(points),
+                                              "description": "Free soda",
+                                              "idempotency_key": key}), key
+
+
+def test_redeem_points_once_even_when_the_form_is_sent_twice(client, shop):
+    url = _customer_url(client)
+    first, key = _redeem(client, url, 30)
+    assert first.status_code == 302
+    again, _ = _redeem(client, url, 30, key)
+    assert again.status_code == 302
+    page = text(client.get(url))
+    assert "70 VIP points" in page and "That redemption was already recorded." in page
+
+
+def test_redeeming_more_than_the_balance_is_refused_on_the_page(client, shop):
+    url = _customer_url(client)
+    response, _ = _redeem(client, url, 500)
+    assert response.status_code == 422
+    assert "Not enough points" in text(response)
+    assert "100 VIP points" in text(response)
