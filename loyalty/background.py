@@ -40,6 +40,7 @@ class TaskName(StrEnum):
     STK_PUSH = "daraja.stk_push"
     STK_QUERY = "daraja.stk_query"
     SEND_SMS_BATCH = "sms.send_batch"
+    SWEEP_SMS_OUTBOX = "sms.sweep_outbox"
     EXPIRE_ALL_POINTS = "ledger.expire_all"
     EXPIRE_POINTS = "ledger.expire_points"
 

@@ -134,6 +134,10 @@ def load_config(
         ],
         "HEALTH_CHECK_INTERVAL": int(env.get("HEALTH_CHECK_INTERVAL", "900")),
         "SWEEP_INTERVAL": float(env.get("SWEEP_INTERVAL", "15")),
+        # SMS still queued after this many seconds (its task was lost) is sent again.
+        "SMS_SWEEP_AGE": float(env.get("SMS_SWEEP_AGE", "120")),
+        # A sender holds a message this long: more than one gateway call can take.
+        "SMS_CLAIM_SECONDS": float(env.get("SMS_CLAIM_SECONDS", "60")),
         # How many proxies in front of gunicorn set X-Forwarded-For (0: none).
         "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
         # Callback bodies are small; anything bigger is abuse (DESIGN.md section 4).
@@ -179,6 +183,10 @@ def celery_settings(redis_url: str | None, app_env: str, key_prefix: str) -> dic
         "broker_transport_options": {"socket_connect_timeout": 1, "max_retries": 0,
                                      "interval_start": 0, "interval_step": 0.1,
                                      "interval_max": 0.2,
+                                     # A dead worker's unacknowledged tasks come back after
+                                     # this (kombu's default is an hour); longer than any
+                                     # countdown we use (SMS retries wait up to 300 s).
+                                     "visibility_timeout": 1200,
                                      "global_keyprefix": key_prefix + "celery:"},
         "task_default_queue": "default",
         "timezone": "UTC",
@@ -214,5 +222,7 @@ _ENV_KEYS = {
     "HEALTH_CHECK_INTERVAL",
     "REDIS_KEY_PREFIX",
     "SWEEP_INTERVAL",
+    "SMS_SWEEP_AGE",
+    "SMS_CLAIM_SECONDS",
     "PROXY_FIX_X_FOR",
 }

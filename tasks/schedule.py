@@ -18,6 +18,11 @@ def beat_schedule(config) -> dict:
             "task": str(TaskName.CREDIT_WAITING),
             "schedule": float(config.get("SWEEP_INTERVAL", 15)),
         },
+        # Texts whose send task was lost (Redis down at publish, a dead worker) go out here.
+        "sweep-sms-outbox": {
+            "task": str(TaskName.SWEEP_SMS_OUTBOX),
+            "schedule": float(config.get("SWEEP_INTERVAL", 15)) * 2,
+        },
         "expire-points": {
             "task": str(TaskName.EXPIRE_ALL_POINTS),
             "schedule": crontab(hour=0, minute=30),  # 03:30 in Nairobi

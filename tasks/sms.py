@@ -7,7 +7,7 @@ import random
 from celery import shared_task
 
 from loyalty.background import TaskName
-from loyalty.services import notifications
+from loyalty.services import notifications, outbox
 
 MAX_RETRIES = 5
 
@@ -20,3 +20,8 @@ def send_batch(self, messages: list) -> None:
     if retry:
         countdown = min(300.0, 2.0 ** (self.request.retries + 1)) * random.uniform(0.5, 1.0)
         raise self.retry(args=(retry,), countdown=countdown)
+
+
+@shared_task(name=TaskName.SWEEP_SMS_OUTBOX, tenant_bound=False)
+def sweep_outbox() -> int:
+    return outbox.sweep_outbox()

@@ -26,6 +26,10 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
 
     __tablename__ = "sms_messages"
     __table_args__ = (
+        # The outbox sweep looks only at messages still waiting.
+        sa.Index("ix_sms_messages_queued", "updated_at",
+                 postgresql_where=sa.text("status = 'queued'"),
+                 sqlite_where=sa.text("status = 'queued'")),
         sa.Index("uq_sms_messages_payment_purpose", "payment_id", "purpose", unique=True,
                  postgresql_where=sa.text("payment_id IS NOT NULL"),
                  sqlite_where=sa.text("payment_id IS NOT NULL")),
@@ -46,3 +50,6 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(100))
     error: Mapped[str | None] = mapped_column(sa.Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A sender holds the row until then: the outbox sweep and a redelivered task never send
+    # the same message at the same time.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -257,13 +257,17 @@ def _credit_batch(connection, limit: int) -> tuple[int, list[tuple[int, int]]]:
     if not rows:
         return 0, []
     payments = [SimpleNamespace(**row._mapping) for row in rows]
+    # A savepoint of the connection's own: the set-wise statements run on it directly.
+    savepoint = connection.begin_nested()
     try:
-        with db.session.begin_nested():
-            sms = _credit_set(connection, payments)
-        return len(payments), sms
+        sms = _credit_set(connection, payments)
     except Exception:
+        savepoint.rollback()
         log.warning("crediting a batch of %d set-wise failed; crediting them one by one",
                     len(payments), exc_info=True)
+    else:
+        savepoint.commit()
+        return len(payments), sms
     sms = []
     _credit_one_by_one(limit, sms, rows=[(p.id, p.merchant_id) for p in payments])
     return len(payments), sms

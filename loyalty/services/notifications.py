@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -107,9 +108,9 @@ class SmsBatch:
         if not self.rows:
             return []
         table = SmsMessage.__table__
-        inserted = connection.execute(
+        inserted = connection.execute(  # in payment order, as one payment at a time would
             _SMS_INSERT.returning(table.c.id, table.c.merchant_id, table.c.status),
-            self.rows).all()
+            sorted(self.rows, key=lambda row: row["payment_id"])).all()
         return [(row.merchant_id, row.id) for row in sorted(inserted, key=lambda r: r.id)
                 if row.status == SmsStatus.QUEUED]
 
@@ -150,13 +151,22 @@ def send_message(message_id: int, *, final_attempt: bool = True) -> None:
 
 
 def _queued(message_ids: list[int]) -> list[Outgoing]:
-    """The current merchant's messages among these that are still queued, in that order
-    (one statement for a whole batch)."""
+    """Claim the current merchant's messages among these that are still queued and not
+    held by another sender, in that order (one statement)."""
+    now = utcnow()
     with unit_of_work():
+        # Claim them: the outbox sweep or a redelivered task that reads the same rows while
+        # this worker is still sending gets nothing, so no text goes out twice at once.
         rows = db.session.execute(
-            sa.select(SmsMessage.id, SmsMessage.recipient, SmsMessage.recipient_form,
-                      SmsMessage.body, SmsMessage.attempts)
-            .where(SmsMessage.id.in_(message_ids), SmsMessage.status == SmsStatus.QUEUED)).all()
+            sa.update(SmsMessage)
+            .where(SmsMessage.id.in_(message_ids), SmsMessage.status == SmsStatus.QUEUED,
+                   sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now))
+            # updated_at stays: it tells the sweep how long the message has been waiting.
+            .values(claimed_until=now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"]),
+                    updated_at=SmsMessage.updated_at)
+            .returning(SmsMessage.id, SmsMessage.recipient, SmsMessage.recipient_form,
+                       SmsMessage.body, SmsMessage.attempts)
+            .execution_options(synchronize_session=False)).all()
     found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts)
              for row in rows}
     return [found[i] for i in message_ids if i in found]
@@ -206,7 +216,8 @@ def _record_statement(**values):
     return (sa.update(table)
             .where(table.c.id == sa.bindparam("m_id"),
                    table.c.merchant_id == sa.bindparam("m_merchant"))
-            .values(attempts=table.c.attempts + 1, updated_at=sa.bindparam("m_now"), **values))
+            .values(attempts=table.c.attempts + 1, updated_at=sa.bindparam("m_now"),
+                    claimed_until=None, **values))
 
 
 _RECORD_SENT = _record_statement(status=SmsStatus.SENT, error=None,
@@ -218,15 +229,15 @@ _RECORD_FAILED = _record_statement(error=sa.bindparam("m_error"), status=SmsStat
 
 def send_batch(messages: list[tuple[int, int]], *, final_attempt: bool = True) -> list[tuple[int, int]]:
     """Worker: send (merchant_id, message_id) pairs; returns the ones to retry later.
-    Each merchant's queued messages are read with one statement; each outcome is written
-    as soon as that text is sent."""
+    Each message is claimed just before it is sent (a claim covers one gateway call, so a
+    long batch never outlives its claims) and its outcome is written as soon as it is sent."""
     retry = []
     by_merchant: dict[int, list[int]] = {}
     for merchant_id, message_id in messages:
         by_merchant.setdefault(merchant_id, []).append(message_id)
     for merchant_id, message_ids in by_merchant.items():
         with tenant_context(merchant_id):
-            for outgoing in _queued(message_ids):
+            for outgoing in (found for one in message_ids for found in _queued([one])):
                 try:
                     _send(outgoing, final_attempt=final_attempt)
                 except RETRYABLE:

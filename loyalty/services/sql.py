@@ -126,8 +126,9 @@ def _alone_engine(main: sa.Engine) -> sa.Engine:
         with _statements_lock:
             engine = engines.get(main)
             if engine is None:
+                size = getattr(main.pool, "size", lambda: 5)()  # as many as the main pool
                 engine = sa.create_engine(main.url, isolation_level="AUTOCOMMIT",
-                                          pool_pre_ping=False, pool_size=2, max_overflow=8)
+                                          pool_pre_ping=False, pool_size=size, max_overflow=10)
                 event.listen(main, "engine_disposed", lambda *_: engine.dispose())
                 engines[main] = engine
     return engine

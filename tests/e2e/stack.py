@@ -251,6 +251,8 @@ def start_stack(database_url: str, redis_url: str, redis_prefix: str, tmp: Path,
         "AT_API_KEY": "e2e",
         "PUBLIC_BASE_URL": base,
         "SWEEP_INTERVAL": "2",
+        "SMS_SWEEP_AGE": "2",
+        "SMS_CLAIM_SECONDS": "3",
         **settings,
     })
     engine = sa.create_engine(database_url, poolclass=NullPool)
