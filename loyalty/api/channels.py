@@ -14,7 +14,12 @@ from loyalty.schemas.channels import (
     VerificationResultSchema,
     WaitArgsSchema,
 )
-from loyalty.schemas.payments import PaymentRequestSchema, ResolveArgsSchema, ResolveSchema, StkPushSchema
+from loyalty.schemas.payments import (
+    PaymentRequestSchema,
+    ResolveArgsSchema,
+    ResolveSchema,
+    StkPushSchema,
+)
 from loyalty.services import channel_setup, channel_transfer, stk, transactions
 from loyalty.services import channels as service
 

@@ -45,7 +45,7 @@ def test_create_masks_every_secret(api, db_session, caplog):
         assert secret not in caplog.text
     raw = db_session.execute(sa.text(
         "SELECT consumer_key, consumer_secret, passkey FROM mpesa_channels")).one()
-    for column, secret in zip(raw, ("ck-abcdefgh-WXYZ", SECRET, PASSKEY)):
+    for column, secret in zip(raw, ("ck-abcdefgh-WXYZ", SECRET, PASSKEY), strict=True):
         assert column and secret not in column
 
 
