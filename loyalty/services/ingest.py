@@ -33,7 +33,7 @@ from loyalty.models import (
     PaymentSource,
 )
 from loyalty.services.account_mapping import resolve
-from loyalty.services.sql import insert_ignore, insert_ignore_alone
+from loyalty.services.sql import execute_alone, insert_ignore, insert_ignore_alone
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional
 
@@ -67,9 +67,12 @@ def route_for(token: str) -> ChannelRoute:
     now = time.monotonic()
     cached = _routes.get(token)
     if cached is None or cached[0] < now:
-        with all_merchants():  # the token is how the merchant is found
-            channel = db.session.scalar(sa.select(MpesaChannel).where(
-                MpesaChannel.callback_token == token, MpesaChannel.archived_at.is_(None)))
+        # The token is how the merchant is found (so no tenant scope yet): the columns
+        # routing needs, by the unique token index, as a read of its own (execute_alone:
+        # no transaction left open, no encrypted column decrypted).
+        with all_merchants():
+            found = execute_alone(_ROUTE_QUERY, {"token": token}, rows=True)
+        channel = found[0] if found else None
         route = None if channel is None else ChannelRoute(
             channel_id=channel.id, merchant_id=channel.merchant_id,
             shortcodes=frozenset(filter(None, (channel.shortcode, channel.store_number))),
@@ -80,6 +83,13 @@ def route_for(token: str) -> ChannelRoute:
     if cached[1] is None:
         raise NotFound("Unknown callback URL.")
     return cached[1]
+
+
+_CHANNELS = MpesaChannel.__table__
+_ROUTE_QUERY = sa.select(
+    _CHANNELS.c.id, _CHANNELS.c.merchant_id, _CHANNELS.c.shortcode, _CHANNELS.c.store_number,
+    _CHANNELS.c.channel_type, _CHANNELS.c.account_mapping, _CHANNELS.c.validation_policy,
+).where(_CHANNELS.c.callback_token == sa.bindparam("token"), _CHANNELS.c.archived_at.is_(None))
 
 
 def forget_routes() -> None:

@@ -154,22 +154,36 @@ def _queued(message_ids: list[int]) -> list[Outgoing]:
     """Claim the current merchant's messages among these that are still queued and not
     held by another sender, in that order (one statement)."""
     now = utcnow()
+    # Claim them: the outbox sweep or a redelivered task that reads the same rows while
+    # this worker is still sending gets nothing, so no text goes out twice at once. One
+    # prepared UPDATE, committed on its own (sql.execute_alone): a claim is the whole unit
+    # of work, and repeating it after a dropped connection at worst leaves the message to
+    # the sweep once the claim runs out. Core, so it names the current merchant itself.
     with unit_of_work():
-        # Claim them: the outbox sweep or a redelivered task that reads the same rows while
-        # this worker is still sending gets nothing, so no text goes out twice at once.
-        rows = db.session.execute(
-            sa.update(SmsMessage)
-            .where(SmsMessage.id.in_(message_ids), SmsMessage.status == SmsStatus.QUEUED,
-                   sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now))
-            # updated_at stays: it tells the sweep how long the message has been waiting.
-            .values(claimed_until=now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"]),
-                    updated_at=SmsMessage.updated_at)
-            .returning(SmsMessage.id, SmsMessage.recipient, SmsMessage.recipient_form,
-                       SmsMessage.body, SmsMessage.attempts)
-            .execution_options(synchronize_session=False)).all()
+        rows = execute_alone(_CLAIM, {
+            "c_ids": list(message_ids), "c_merchant": current_merchant_id(), "c_now": now,
+            "c_until": now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"])},
+            rows=True)
     found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts)
              for row in rows}
     return [found[i] for i in message_ids if i in found]
+
+
+def _claim_statement():
+    table = SmsMessage.__table__
+    return (sa.update(table)
+            .where(table.c.id.in_(sa.bindparam("c_ids", expanding=True)),
+                   table.c.merchant_id == sa.bindparam("c_merchant"),
+                   table.c.status == SmsStatus.QUEUED,
+                   sa.or_(table.c.claimed_until.is_(None),
+                          table.c.claimed_until < sa.bindparam("c_now")))
+            # updated_at stays: it tells the sweep how long the message has been waiting.
+            .values(claimed_until=sa.bindparam("c_until"), updated_at=table.c.updated_at)
+            .returning(table.c.id, table.c.recipient, table.c.recipient_form, table.c.body,
+                       table.c.attempts))
+
+
+_CLAIM = _claim_statement()
 
 
 def _send(outgoing: Outgoing, *, final_attempt: bool) -> None:

@@ -81,9 +81,9 @@ def insert_ignore_alone(model, values: dict[str, Any], conflict: list[str], *,
     return execute_alone(statement, params)
 
 
-def execute_alone(statement: sa.Executable, params: dict[str, Any]) -> Any:
+def execute_alone(statement: sa.Executable, params: dict[str, Any], *, rows: bool = False) -> Any:
     """Run one statement that is a whole unit of work and safe to repeat; its scalar
-    result (None for a statement that returns no rows).
+    result (None for a statement that returns no rows), or with `rows=True` all its rows.
 
     On PostgreSQL, when the session has not begun a transaction, the statement runs on
     its own in autocommit, on a pool kept for such statements: one round trip, with no
@@ -99,12 +99,12 @@ def execute_alone(statement: sa.Executable, params: dict[str, Any]) -> Any:
             or bind.dialect.name != "postgresql"):
         if session.autoflush:
             session.flush()
-        return _scalar(session.connection().execute(statement, params))
+        return _fetch(session.connection().execute(statement, params), rows)
     engine = _alone_engine(bind)
     for attempt in (1, 2):
         try:
             with engine.connect() as connection:
-                return _scalar(connection.execute(statement, params))
+                return _fetch(connection.execute(statement, params), rows)
         except sa.exc.DBAPIError as exc:
             if attempt == 2 or not exc.connection_invalidated:
                 raise
@@ -112,7 +112,9 @@ def execute_alone(statement: sa.Executable, params: dict[str, Any]) -> Any:
     raise AssertionError("unreachable")
 
 
-def _scalar(result: sa.CursorResult) -> Any:
+def _fetch(result: sa.CursorResult, rows: bool) -> Any:
+    if rows:
+        return result.all()
     return result.scalar() if result.returns_rows else None
 
 
