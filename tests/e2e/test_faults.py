@@ -132,7 +132,8 @@ def test_sms_gateway_failing_three_times_sends_the_sms_once(stack: Stack):
 
 # --- (c) the worker killed while it credits ----------------------------------------------------
 
-BACKLOG = 600
+# Crediting runs at thousands a second: the backlog must outlast the polling below.
+BACKLOG = 4000
 
 
 def _backlog(stack: Stack, token: str) -> None:
@@ -153,9 +154,9 @@ def test_worker_killed_mid_crediting_credits_every_payment_exactly_once(stack: S
     assert stack.scalar("SELECT count(*) FROM payments WHERE status = 'received'") == BACKLOG
 
     worker = stack.start_worker("worker-2")
-    credited = stack.wait(lambda: stack.scalar(
+    credited = processes.wait_until(lambda: stack.scalar(
         "SELECT count(*) FROM payments WHERE status = 'credited'") or None,
-        timeout=60, message="crediting to start")
+        timeout=60, interval=0.01, message="crediting to start")
     worker.kill()  # SIGKILL to the whole process group: no warm shutdown, no ack
     at_kill = stack.scalar("SELECT count(*) FROM payments WHERE status = 'credited'")
     assert 0 < credited <= at_kill < BACKLOG, \
