@@ -30,6 +30,22 @@ class Earned:
     reward_earned: bool
 
 
+def apply_to_balance(balance, program: LoyaltyProgram, points: int) -> tuple[int | None, bool]:
+    """The earning rule, shared by the one-payment and the batch paths: add the points and,
+    on a stamp card, one stamp (a full card issues the reward and starts again).
+    Returns (stamps left until the next reward or None, whether a reward was issued)."""
+    balance.points += points
+    balance.lifetime_points += points
+    if not program.stamps_required:
+        return None, False
+    balance.stamps += 1
+    reward = balance.stamps >= program.stamps_required
+    if reward:
+        balance.stamps = 0
+        balance.rewards_earned += 1
+    return program.stamps_required - balance.stamps, reward
+
+
 def balance_row(customer_id: int, program_id: int) -> Balance:
     """The customer's balance for a program, locked for update, created when missing."""
     insert_ignore(Balance, {"customer_id": customer_id, "program_id": program_id, "points": 0,
@@ -51,16 +67,8 @@ def credit(payment: Payment, customer_id: int, program: LoyaltyProgram, points: 
         db.session.add(LedgerEntry(customer_id=customer_id, program_id=program.id,
                                    kind=EntryKind.EARN, points=points, remaining=points,
                                    payment_id=payment.id, description=f"Payment {payment.trans_id}"))
-        balance.points += points
-        balance.lifetime_points += points
-    stamps_left, reward = None, False
+    stamps_left, reward = apply_to_balance(balance, program, points)
     if program.stamps_required:
-        balance.stamps += 1
-        if balance.stamps >= program.stamps_required:
-            reward = True
-            balance.stamps = 0
-            balance.rewards_earned += 1
-        stamps_left = program.stamps_required - balance.stamps
         db.session.add(LedgerEntry(
             customer_id=customer_id, program_id=program.id, kind=EntryKind.STAMP, stamps=1,
             payment_id=payment.id,
@@ -124,16 +132,8 @@ class CreditBatch:
                                                     points=points, remaining=points, stamps=0,
                                                     description=f"Payment {payment.trans_id}",
                                                     now=now))
-            balance.points += points
-            balance.lifetime_points += points
-        stamps_left, reward = None, False
+        stamps_left, reward = apply_to_balance(balance, program, points)
         if program.stamps_required:
-            balance.stamps += 1
-            if balance.stamps >= program.stamps_required:
-                reward = True
-                balance.stamps = 0
-                balance.rewards_earned += 1
-            stamps_left = program.stamps_required - balance.stamps
             self._staged_entries.append(self._entry(
                 payment, customer_id, program, EntryKind.STAMP, points=0, remaining=0, stamps=1,
                 description=(f"Reward: {program.stamp_reward}" if reward
