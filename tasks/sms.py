@@ -17,6 +17,10 @@ MAX_RETRIES = 5
 def send_batch(self, messages: list) -> None:
     final = self.request.retries >= self.max_retries
     retry = notifications.send_batch([tuple(m) for m in messages], final_attempt=final)
+    if retry and final:
+        # Only messages never tried on this last run (the gateway went down first): still
+        # queued and unclaimed, so the outbox sweep gives them a task of their own.
+        return
     if retry:
         countdown = min(300.0, 2.0 ** (self.request.retries + 1)) * random.uniform(0.5, 1.0)
         raise self.retry(args=(retry,), countdown=countdown)

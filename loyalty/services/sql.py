@@ -81,9 +81,11 @@ def insert_ignore_alone(model, values: dict[str, Any], conflict: list[str], *,
     return execute_alone(statement, params)
 
 
-def execute_alone(statement: sa.Executable, params: dict[str, Any], *, rows: bool = False) -> Any:
+def execute_alone(statement: sa.Executable, params: dict[str, Any] | list[dict[str, Any]], *,
+                  rows: bool = False) -> Any:
     """Run one statement that is a whole unit of work and safe to repeat; its scalar
     result (None for a statement that returns no rows), or with `rows=True` all its rows.
+    A list of parameter sets runs the statement once per set, in one round trip.
 
     On PostgreSQL, when the session has not begun a transaction, the statement runs on
     its own in autocommit, on a pool kept for such statements: one round trip, with no

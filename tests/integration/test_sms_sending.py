@@ -129,3 +129,83 @@ def test_lost_send_tasks_are_swept_and_a_claimed_message_is_not_sent_twice(acme,
     with unit_of_work():
         assert outbox.sweep_outbox() == 1
         assert pending(db_session()) == [("sms.send_batch", ([[acme.merchant_id, message_id]],), {})]
+
+
+def _many(acme, db_session, count):
+    """`count` queued texts to John's phone (enrolled), one per payment."""
+    acme.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"})
+    for n in range(count):
+        acme.hook("c2b/confirmation", c2b_body(trans_id=f"MANY{n:06d}"))
+    crediting.credit_waiting()
+    return [row.id for row in db_session.execute(sa.text(
+        "SELECT id FROM sms_messages WHERE status = 'queued' ORDER BY id"))]
+
+
+def _sent_json(n):
+    return {"SMSMessageData": {"Message": "Sent to 1/1", "Recipients": [
+        {"statusCode": 101, "number": "+254712345678", "cost": "KES 0.8000", "status": "Success",
+         "messageId": f"ATXid_{n}"}]}}
+
+
+def test_a_batch_is_claimed_and_recorded_with_a_statement_per_chunk(acme, app, db_session, gateway):
+    from sqlalchemy import event
+
+    from loyalty.extensions import db
+
+    ids = _many(acme, db_session, notifications.CHUNK + 5)
+    for n in range(len(ids)):
+        gateway.add(responses.POST, f"{AT}/version1/messaging", json=_sent_json(n))
+    updates = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(executemany)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        retry = notifications.send_batch([(acme.merchant_id, i) for i in ids])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert retry == []
+    rows = db_session.execute(sa.text(
+        "SELECT status, attempts, provider_message_id, sent_at IS NOT NULL AS dated, claimed_until "
+        "FROM sms_messages ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("sent", 1, f"ATXid_{n}", True, None)
+                                        for n in range(len(ids))]
+    # Two chunks: a claim and one executemany of outcomes each (not two commits per text).
+    assert updates == [False, True, False, True]
+
+
+def test_when_the_gateway_goes_down_the_rest_of_the_chunk_is_not_tried(acme, db_session, gateway):
+    ids = _many(acme, db_session, 4)
+    gateway.add(responses.POST, f"{AT}/version1/messaging", json=_sent_json(0))
+    gateway.add(responses.POST, f"{AT}/version1/messaging", status=503, body="down")
+    retry = notifications.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
+    assert retry == [(acme.merchant_id, i) for i in ids[1:]]
+    assert len(gateway.calls) == 2  # the two after the failure waited for no timeout
+    rows = db_session.execute(sa.text(
+        "SELECT status, attempts, claimed_until FROM sms_messages ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("sent", 1, None), ("queued", 1, None),
+                                        ("queued", 0, None), ("queued", 0, None)]
+
+
+def test_a_slow_gateway_never_outlives_the_claim(acme, app, db_session, gateway):
+    import time as clock
+
+    ids = _many(acme, db_session, 3)
+
+    def slow(request):
+        clock.sleep(0.3)
+        return 200, {}, __import__("json").dumps(_sent_json(len(gateway.calls)))
+
+    gateway.add_callback(responses.POST, f"{AT}/version1/messaging", callback=slow)
+    saved = app.config["SMS_CLAIM_SECONDS"]
+    app.config["SMS_CLAIM_SECONDS"] = 0.5  # half of it is spent after the first text
+    try:
+        retry = notifications.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
+    finally:
+        app.config["SMS_CLAIM_SECONDS"] = saved
+    assert retry == [(acme.merchant_id, i) for i in ids[1:]]
+    rows = db_session.execute(sa.text(
+        "SELECT status, attempts, claimed_until FROM sms_messages ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("sent", 1, None), ("queued", 0, None), ("queued", 0, None)]
