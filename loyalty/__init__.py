@@ -18,6 +18,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from loyalty.config import load_config
     from loyalty.errors import register_error_handlers
     from loyalty.extensions import api, csrf, db, login_manager, migrate
+    from loyalty.hooks.fast import FastConfirmations
     from loyalty.models.base import render_migration_type
 
     instance = Path(__file__).resolve().parent.parent / "instance"
@@ -46,6 +47,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     register_blueprints(app)
     register_error_handlers(app)
+    # In front of everything: the C2B confirmation's common case (hooks/fast.py).
+    app.wsgi_app = FastConfirmations(app, app.wsgi_app)
     cli.init_app(app)
     return app
 

@@ -80,7 +80,8 @@ NUDGE_WINDOW_MS = 250
 
 
 def nudge_crediting() -> None:
-    """Ask a worker to credit waiting payments, after this commit.
+    """Ask a worker to credit waiting payments, after this commit (at once when the
+    payment was stored by a statement that committed on its own).
 
     Under a burst, one message per NUDGE_WINDOW_MS is enough: the worker clears the nudge
     key before it reads, so a payment committed before its own nudge was suppressed is
@@ -91,7 +92,13 @@ def nudge_crediting() -> None:
     few Redis calls a second instead of one per confirmation, and the last payment of a
     burst is still handed over within a window.
     """
-    enqueue(TaskName.CREDIT_WAITING, coalesce=True)
+    from loyalty.extensions import db
+
+    throttle = _throttle()
+    if db.session().in_transaction() or throttle.eager:
+        enqueue(TaskName.CREDIT_WAITING, coalesce=True)
+    else:  # what was stored committed on its own already (sql.execute_alone): nudge now
+        throttle.nudge()
 
 
 class _NudgeThrottle:
@@ -105,6 +112,8 @@ class _NudgeThrottle:
 
     def __init__(self, app) -> None:
         self._app = app
+        # In-process tasks (make run, tests) wait for the commit: read once, not per call.
+        self.eager = bool(app.extensions["celery"].conf.task_always_eager)
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._quiet_until = 0.0
@@ -180,6 +189,10 @@ def discard(session: Session) -> None:
     """Forget every queued task (the unit of work failed)."""
     session.info.pop(_PENDING, None)
     session.info.pop(_DEFERRED, None)
+
+
+def has_pending(session: Session) -> bool:
+    return bool(session.info.get(_PENDING))
 
 
 def pending(session: Session) -> list[tuple[str, tuple, dict]]:

@@ -28,7 +28,7 @@ def unit_of_work() -> Iterator[None]:
     session.info[_DEPTH] = depth + 1
     try:
         yield
-        if depth == 0:
+        if depth == 0 and _has_work(session):
             session.commit()
     except BaseException:
         if depth == 0:
@@ -41,6 +41,14 @@ def unit_of_work() -> Iterator[None]:
     if depth == 0:
         # In-process (eager) tasks run only now, outside the committed transaction.
         background.run_deferred(session)
+
+
+def _has_work(session) -> bool:
+    """Anything to commit: a transaction begun, objects not flushed yet, tasks queued.
+    A unit of work whose only statement ran on its own in autocommit (sql.execute_alone,
+    the callback path) has none, and skips the commit's bookkeeping."""
+    return bool(session.in_transaction() or session.new or session.dirty or session.deleted
+                or background.has_pending(session))
 
 
 def transactional(fn: Callable[P, R]) -> Callable[P, R]:

@@ -92,6 +92,14 @@ _ROUTE_QUERY = sa.select(
 ).where(_CHANNELS.c.callback_token == sa.bindparam("token"), _CHANNELS.c.archived_at.is_(None))
 
 
+def cached_route(token: str) -> ChannelRoute | None:
+    """The channel behind a token when this process has it cached and fresh, else None."""
+    cached = _routes.get(token)
+    if cached is None or cached[0] < time.monotonic():
+        return None
+    return cached[1]
+
+
 def forget_routes() -> None:
     """Drop the route cache (tests; channel changes otherwise age out in ROUTE_TTL)."""
     with _routes_lock:
@@ -142,11 +150,22 @@ def _parse(parser, raw: bytes) -> tuple[Any, Any]:
         raise BadCallback(str(exc)) from None
 
 
-@transactional
 def store_c2b(route: ChannelRoute, raw: bytes) -> bool:
     """Store a confirmation; True when it was new. Duplicates are fine (same receipt)."""
+    return store_confirmation(route, parse_confirmation(route, raw))
+
+
+def parse_confirmation(route: ChannelRoute, raw: bytes) -> tuple[Any, Any]:
+    """(the JSON body, the parsed confirmation) of this channel; BadCallback otherwise."""
     payload, payment = _parse(parse_c2b, raw)
     _check_shortcode(route, payment.shortcode)
+    return payload, payment
+
+
+@transactional
+def store_confirmation(route: ChannelRoute, confirmation: tuple[Any, Any]) -> bool:
+    """Store a parsed confirmation (parse_confirmation); True when it was new."""
+    payload, payment = confirmation
     new_id = insert_ignore_alone(Payment, {
         "channel_id": route.channel_id, "trans_id": payment.trans_id, "source": PaymentSource.C2B,
         "trans_type": payment.trans_type or None, "trans_time": payment.trans_time,

@@ -1,0 +1,89 @@
+"""The hot path: a C2B confirmation for a known channel, answered without Flask's dispatch.
+
+Every payment is one POST to /hooks/<token>/c2b/confirmation, and on a busy day they are
+most of the web tier's work. This WSGI middleware, in front of the Flask app, takes the
+common case — the channel's route is cached in this process, the body is a well-formed
+confirmation of that channel — and stores it with the very same `ingest.store_c2b` (one
+INSERT, the crediting nudge after its commit), in an app context but without a request
+context, URL routing, before/after-request hooks or a Response object. In bench/ that was
+about 0.25 ms of CPU per confirmation, half of what the view cost in-process.
+
+Anything else goes to the Flask view unchanged (the body is handed on): an uncached or
+unknown token (the view looks it up and fills the cache), a body that is not a
+confirmation of that channel (the view keeps it in the callback log and answers the
+error), a database error (the view tries again: the INSERT is idempotent), a source-IP
+policy other than "off" (the view applies it), an oversized or chunked body.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from typing import Any, Callable, Iterable
+
+from loyalty.services import ingest
+
+log = logging.getLogger(__name__)
+
+PREFIX, SUFFIX = "/hooks/", "/c2b/confirmation"
+_ACCEPTED = (json.dumps({"ResultCode": 0, "ResultDesc": "Accepted"}, separators=(",", ":"))
+             + "\n").encode()
+
+
+class FastConfirmations:
+    """WSGI middleware: `app.wsgi_app = FastConfirmations(app, app.wsgi_app)`."""
+
+    def __init__(self, app, downstream: Callable) -> None:
+        self.app = app
+        self.downstream = downstream
+        self.max_body = app.config["MAX_CONTENT_LENGTH"]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        token = self._token(environ)
+        if token is not None:
+            body = self._answer(environ, token)
+            if body is not None:
+                request_id = (environ.get("HTTP_X_REQUEST_ID", "")[:64]
+                              or uuid.uuid4().hex[:12])
+                start_response("200 OK", [("Content-Type", "application/json"),
+                                          ("Content-Length", str(len(body))),
+                                          ("X-Request-ID", request_id)])
+                return [body]
+        return self.downstream(environ, start_response)
+
+    def _token(self, environ: dict[str, Any]) -> str | None:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return None
+        path = environ.get("PATH_INFO", "")
+        if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
+            return None
+        token = path[len(PREFIX):-len(SUFFIX)]
+        return token if token and "/" not in token else None
+
+    def _answer(self, environ: dict[str, Any], token: str) -> bytes | None:
+        """The answer's body when the confirmation was stored here, else None (after
+        putting the body back for the Flask view)."""
+        if self.app.config["CALLBACK_IP_POLICY"] != "off":
+            return None
+        route = ingest.cached_route(token)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            return None
+        if route is None or not 0 <= length <= self.max_body:
+            return None
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)  # for the view, if it comes to that
+        try:
+            confirmation = ingest.parse_confirmation(route, raw)
+        except ingest.BadCallback:
+            return None  # the view logs the body and answers why
+        try:
+            with self.app.app_context():
+                ingest.store_confirmation(route, confirmation)
+        except Exception as exc:  # the view tries again and answers the error (idempotent)
+            log.warning("confirmation fast path: %s; handing it to the view", type(exc).__name__)
+            return None
+        return _ACCEPTED

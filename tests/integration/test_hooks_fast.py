@@ -1,0 +1,110 @@
+"""The confirmation fast path (hooks/fast.py): same answers and rows as the Flask view, and
+everything unusual still handled by the view."""
+
+import pytest
+import sqlalchemy as sa
+
+from loyalty.services import ingest
+from tests.integration.conftest import c2b_body
+
+
+@pytest.fixture
+def view_calls(app):
+    """How many confirmations reached the Flask view."""
+    calls = []
+    original = app.view_functions["hooks.c2b_confirmation"]
+
+    def counting(**kwargs):
+        calls.append(kwargs["token"])
+        return original(**kwargs)
+
+    app.view_functions["hooks.c2b_confirmation"] = counting
+    yield calls
+    app.view_functions["hooks.c2b_confirmation"] = original
+
+
+def _payments(db_session):
+    return db_session.execute(sa.text(
+        "SELECT trans_id, amount, bill_ref, msisdn_form, status, first_name, payload->>'LastName' "
+        "FROM payments ORDER BY id")).all()
+
+
+def test_a_cached_channel_is_answered_without_the_view_and_alike(acme, db_session, view_calls):
+    by_view = acme.hook("c2b/confirmation", c2b_body(trans_id="VIEW000001"))  # fills the cache
+    fast = acme.hook("c2b/confirmation", c2b_body(trans_id="FAST000001"))
+    assert len(view_calls) == 1
+    for response in (by_view, fast):
+        assert response.status_code == 200
+        assert response.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.headers["X-Request-ID"]
+    assert fast.data == by_view.data
+    rows = _payments(db_session)
+    assert [r[0] for r in rows] == ["VIEW000001", "FAST000001"]
+    assert rows[0][1:] == rows[1][1:]  # the same row either way
+
+
+def test_the_request_id_is_echoed(acme, view_calls):
+    acme.hook("c2b/confirmation", c2b_body(trans_id="WARM000001"))
+    response = acme.client.post(f"/hooks/{acme.channel['callback_token']}/c2b/confirmation",
+                                json=c2b_body(trans_id="ECHO000001"),
+                                headers={"X-Request-ID": "req-from-proxy"})
+    assert response.headers["X-Request-ID"] == "req-from-proxy"
+    assert len(view_calls) == 1
+
+
+def test_a_duplicate_on_the_fast_path_is_accepted_and_stored_once(acme, db_session, view_calls):
+    for _ in range(3):
+        assert acme.hook("c2b/confirmation", c2b_body(trans_id="DUP0000001")).status_code == 200
+    assert len(view_calls) == 1
+    assert len(_payments(db_session)) == 1
+
+
+def test_a_bad_body_on_a_cached_channel_goes_to_the_view_and_is_logged(acme, db_session,
+                                                                       view_calls):
+    acme.hook("c2b/confirmation", c2b_body(trans_id="WARM000002"))
+    wrong_shortcode = acme.hook("c2b/confirmation", c2b_body(shortcode="999999", trans_id="X1"))
+    not_json = acme.hook("c2b/confirmation", b"{not json")
+    assert (wrong_shortcode.status_code, not_json.status_code) == (400, 400)
+    assert wrong_shortcode.get_json()["error"]["code"] == "shortcode_mismatch"
+    assert len(view_calls) == 3
+    logged = db_session.execute(sa.text("SELECT body FROM callback_log ORDER BY id")).scalars().all()
+    assert logged[-1] == "{not json" and "999999" in logged[-2]
+
+
+def test_a_database_error_on_the_fast_path_is_retried_by_the_view(acme, db_session, view_calls,
+                                                                  monkeypatch):
+    acme.hook("c2b/confirmation", c2b_body(trans_id="WARM000003"))
+    failures = []
+    real = ingest.store_confirmation
+
+    def failing_once(route, confirmation):
+        if not failures:
+            failures.append(1)
+            raise sa.exc.OperationalError("INSERT", {}, Exception("connection reset"))
+        return real(route, confirmation)
+
+    monkeypatch.setattr(ingest, "store_confirmation", failing_once)
+    response = acme.hook("c2b/confirmation", c2b_body(trans_id="RETRY00001"))
+    assert response.status_code == 200 and failures == [1]
+    assert len(view_calls) == 2
+    assert [r[0] for r in _payments(db_session)] == ["WARM000003", "RETRY00001"]
+
+
+def test_the_source_ip_policy_is_never_skipped(acme, app, db_session, view_calls):
+    acme.hook("c2b/confirmation", c2b_body(trans_id="WARM000004"))
+    app.config["CALLBACK_IP_POLICY"] = "enforce"
+    try:
+        assert acme.hook("c2b/confirmation", c2b_body(trans_id="IP00000001")).status_code == 403
+    finally:
+        app.config["CALLBACK_IP_POLICY"] = "off"
+    assert len(view_calls) == 2
+    assert [r[0] for r in _payments(db_session)] == ["WARM000004"]
+
+
+def test_other_callbacks_and_methods_never_take_the_fast_path(acme, view_calls):
+    acme.hook("c2b/confirmation", c2b_body(trans_id="WARM000005"))
+    token = acme.channel["callback_token"]
+    assert acme.client.get(f"/hooks/{token}/c2b/confirmation").status_code == 405
+    assert acme.hook("c2b/validation", c2b_body()).get_json()["ResultCode"] == "0"
+    assert len(view_calls) == 1
