@@ -18,6 +18,7 @@ class Customer(TenantScoped, TimestampMixin, db.Model):
     ("earn now, claim later")."""
 
     __tablename__ = "customers"
+    merchant_index = False  # the unique constraint leads with merchant_id
     __table_args__ = (sa.UniqueConstraint("merchant_id", "phone_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,6 +36,7 @@ class Balance(TenantScoped, db.Model):
     the same transaction as the entries that change it."""
 
     __tablename__ = "balances"
+    merchant_index = False  # the unique constraint leads with merchant_id
     __table_args__ = (sa.UniqueConstraint("merchant_id", "customer_id", "program_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -52,6 +52,7 @@ class LedgerEntry(TenantScoped, db.Model):
 
 class Redemption(TenantScoped, db.Model):
     __tablename__ = "redemptions"
+    merchant_index = False  # the unique constraint leads with merchant_id
     __table_args__ = (sa.UniqueConstraint("merchant_id", "idempotency_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

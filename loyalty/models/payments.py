@@ -33,6 +33,7 @@ class Payment(TenantScoped, TimestampMixin, db.Model):
     (merchant, trans_id) is unique: replays and the STK+C2B double delivery credit once."""
 
     __tablename__ = "payments"
+    merchant_index = False  # the unique constraint leads with merchant_id
     __table_args__ = (
         sa.UniqueConstraint("merchant_id", "trans_id"),
         # The sweeper and the batch crediting look only at waiting payments.
