@@ -7,10 +7,14 @@ On PostgreSQL a batch is credited set-wise (`_credit_batch`): its channels, prog
 merchants, customers and balances are read (and locked) with one statement each, every
 payment is then worked out in memory by the same rules as the one-payment path
 (`_settle` and `_earn`, shared by both), and the results are written with one statement
-per table. Each payment's in-memory work is staged and kept only when it succeeded, so
-one bad payment never fails its neighbours; if writing the batch fails (a constraint, a
-deadlock), the batch is rolled back to its savepoint and credited again one payment at
-a time, each in its own savepoint, as before. Replays and attributions, and SQLite
+per table. The batch statements take one array parameter per column and expand them with
+`unnest(…)`, so their SQL text is the same for every batch size: psycopg converts each
+once and prepares it, and PostgreSQL plans it once, where one execution per row or a
+VALUES list as long as the batch cost most of a batch's CPU. Each payment's in-memory
+work is staged and kept only when it succeeded, so one bad payment never fails its
+neighbours; if writing the batch fails (a constraint, a deadlock), the batch is rolled
+back to its savepoint and credited again one payment at a time, each in its own
+savepoint, as before. Replays and attributions, and SQLite
 (`make run`), use the one-payment path.
 """
 
@@ -335,10 +339,9 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
     #    the payments' outcomes, the outbox
     batch.ledger.write(connection)
     batch.customers.write(connection)
-    now = utcnow()
-    connection.execute(_PAYMENT_UPDATE, [
-        {"p_id": p.id, "p_now": now, **{"p_" + name: getattr(p, name) for name in _OUTCOME}}
-        for p in payments])
+    connection.execute(_PAYMENT_UPDATE, {
+        "id": [p.id for p in payments], "merchant_id": [p.merchant_id for p in payments],
+        **{name: [getattr(p, name) for p in payments] for name in _OUTCOME}, "now": utcnow()})
     return batch.sms.write(connection)
 
 
@@ -376,10 +379,24 @@ def _router(programs: dict[int, dict], merchant_id: int):
     return route
 
 
-_PAYMENT_UPDATE = (sa.update(Payment.__table__)
-                   .where(Payment.__table__.c.id == sa.bindparam("p_id"))
-                   .values(updated_at=sa.bindparam("p_now"),
-                           **{name: sa.bindparam("p_" + name) for name in _OUTCOME}))
+# Every payment's outcome with one statement, whatever the batch's size: one array
+# parameter per column expanded with unnest(), so the SQL text is constant (psycopg
+# converts it once, PostgreSQL keeps its plan) instead of one execution per payment. The
+# payments were locked in id order when the batch was taken; each is matched on id and
+# merchant.
+_PAYMENT_UPDATE = sa.text("""
+    UPDATE payments AS p
+    SET status = v.status, error = v.error, attempts = v.attempts, program_id = v.program_id,
+        matched_pattern = v.matched_pattern, customer_id = v.customer_id, points = v.points,
+        credited_at = v.credited_at, updated_at = CAST(:now AS timestamptz)
+    FROM unnest(CAST(:id AS integer[]), CAST(:merchant_id AS integer[]),
+                CAST(:status AS text[]), CAST(:error AS text[]), CAST(:attempts AS integer[]),
+                CAST(:program_id AS integer[]), CAST(:matched_pattern AS text[]),
+                CAST(:customer_id AS integer[]), CAST(:points AS integer[]),
+                CAST(:credited_at AS timestamptz[]))
+         AS v(id, merchant_id, status, error, attempts, program_id, matched_pattern,
+              customer_id, points, credited_at)
+    WHERE p.id = v.id AND p.merchant_id = v.merchant_id""")
 
 
 # --- merchant actions --------------------------------------------------------------------

@@ -53,20 +53,12 @@ class CustomerBatch:
         """`wanted`: (merchant_id, phone_hash) -> the first payment's phone and names."""
         if not wanted:
             return
-        now = utcnow()
-        rows = [{"merchant_id": m, "phone_hash": h, "phone": v.get("phone"),
-                 "first_name": v.get("first_name"), "middle_name": v.get("middle_name"),
-                 "last_name": v.get("last_name"), "sms_opt_out": False, "created_at": now,
-                 "updated_at": now}
-                for (m, h), v in sorted(wanted.items())]  # one order for every worker
-        connection.execute(_CUSTOMER_INSERT, rows)
-        table = Customer.__table__
-        found = connection.execute(
-            sa.select(table.c.id, table.c.merchant_id, table.c.phone_hash, table.c.phone,
-                      table.c.first_name, table.c.middle_name, table.c.last_name,
-                      table.c.sms_opt_out)
-            .where(sa.tuple_(table.c.merchant_id, table.c.phone_hash).in_(sorted(wanted)))).all()
-        for row in found:
+        rows = sorted(wanted.items())  # one order for every worker
+        keys = {"merchant_id": [m for (m, _), _ in rows], "phone_hash": [h for (_, h), _ in rows]}
+        connection.execute(_CUSTOMER_INSERT, {
+            **keys, **{name: [v.get(name) for _, v in rows] for name in _NAMES},
+            "now": utcnow()})
+        for row in connection.execute(_CUSTOMER_SELECT, keys):
             self.customers[(row.merchant_id, row.phone_hash)] = SimpleNamespace(**row._mapping)
 
     def for_payment(self, merchant_id: int, phone_hash: str, **values: str | None) -> SimpleNamespace:
@@ -89,26 +81,47 @@ class CustomerBatch:
     def write(self, connection) -> None:
         if not self.changed:
             return
-        now = utcnow()
-        connection.execute(_CUSTOMER_UPDATE, [
-            {"c_id": c.id, "c_phone": c.phone, "c_first": c.first_name, "c_middle": c.middle_name,
-             "c_last": c.last_name, "c_now": now}
-            for c in (self.customers[key] for key in self.changed)])
+        # by id: two batches updating the same customers lock them in the same order
+        changed = sorted((self.customers[key] for key in self.changed), key=lambda c: c.id)
+        connection.execute(_CUSTOMER_UPDATE, {
+            "id": [c.id for c in changed], "merchant_id": [c.merchant_id for c in changed],
+            **{name: [getattr(c, name) for c in changed] for name in _NAMES}, "now": utcnow()})
 
 
-def _customer_insert():
-    from sqlalchemy.dialects import postgresql
-
-    return (postgresql.insert(Customer.__table__)
-            .on_conflict_do_nothing(index_elements=["merchant_id", "phone_hash"]))
-
-
-_CUSTOMER_INSERT = _customer_insert()
-_CUSTOMER_UPDATE = (sa.update(Customer.__table__)
-                    .where(Customer.__table__.c.id == sa.bindparam("c_id"))
-                    .values(phone=sa.bindparam("c_phone"), first_name=sa.bindparam("c_first"),
-                            middle_name=sa.bindparam("c_middle"),
-                            last_name=sa.bindparam("c_last"), updated_at=sa.bindparam("c_now")))
+# One statement per batch whatever its size (as in ledger.CreditBatch): each column is one
+# array parameter expanded with unnest(), so the SQL text is constant and its plan kept.
+_NAMES = ("phone", "first_name", "middle_name", "last_name")
+# The new customers, in the order given (sorted by load); those known already are left
+# alone.
+_CUSTOMER_INSERT = sa.text("""
+    INSERT INTO customers (merchant_id, phone_hash, phone, first_name, middle_name, last_name,
+                           sms_opt_out, created_at, updated_at)
+    SELECT v.merchant_id, v.phone_hash, v.phone, v.first_name, v.middle_name, v.last_name,
+           false, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM unnest(CAST(:merchant_id AS integer[]), CAST(:phone_hash AS text[]),
+                CAST(:phone AS text[]), CAST(:first_name AS text[]),
+                CAST(:middle_name AS text[]), CAST(:last_name AS text[])) WITH ORDINALITY
+         AS v(merchant_id, phone_hash, phone, first_name, middle_name, last_name, n)
+    ORDER BY v.n
+    ON CONFLICT (merchant_id, phone_hash) DO NOTHING""")
+# All of the batch's customers, new or not, matched on (merchant, phone hash).
+_CUSTOMER_SELECT = sa.text("""
+    SELECT c.id, c.merchant_id, c.phone_hash, c.phone, c.first_name, c.middle_name,
+           c.last_name, c.sms_opt_out
+    FROM customers AS c
+    JOIN unnest(CAST(:merchant_id AS integer[]), CAST(:phone_hash AS text[]))
+         AS v(merchant_id, phone_hash)
+      ON c.merchant_id = v.merchant_id AND c.phone_hash = v.phone_hash""")
+# What the batch filled in, matched on id and merchant.
+_CUSTOMER_UPDATE = sa.text("""
+    UPDATE customers AS c
+    SET phone = v.phone, first_name = v.first_name, middle_name = v.middle_name,
+        last_name = v.last_name, updated_at = CAST(:now AS timestamptz)
+    FROM unnest(CAST(:id AS integer[]), CAST(:merchant_id AS integer[]),
+                CAST(:phone AS text[]), CAST(:first_name AS text[]),
+                CAST(:middle_name AS text[]), CAST(:last_name AS text[]))
+         AS v(id, merchant_id, phone, first_name, middle_name, last_name)
+    WHERE c.id = v.id AND c.merchant_id = v.merchant_id""")
 
 
 @transactional

@@ -83,14 +83,15 @@ class BalanceState:
     """A balance row as a batch holds it: locked (FOR UPDATE) for the batch's transaction."""
 
     id: int
+    merchant_id: int
     points: int
     lifetime_points: int
     stamps: int
     rewards_earned: int
 
     def copy(self) -> "BalanceState":
-        return BalanceState(self.id, self.points, self.lifetime_points, self.stamps,
-                            self.rewards_earned)
+        return BalanceState(self.id, self.merchant_id, self.points, self.lifetime_points,
+                            self.stamps, self.rewards_earned)
 
 
 class CreditBatch:
@@ -149,51 +150,90 @@ class CreditBatch:
                 "remaining": remaining, "payment_id": payment.id, "redemption_id": None,
                 "description": description, "created_at": now}
 
-    # SQL: PostgreSQL, every statement carries the merchant of its rows explicitly
+    # SQL: PostgreSQL, every statement carries the merchant of its rows explicitly. One
+    # statement per batch whatever its size: each column travels as one array parameter,
+    # expanded with unnest(), so the SQL text never changes with the row count (psycopg
+    # converts it once and prepares it, PostgreSQL keeps its plan) instead of one execution
+    # per row or a VALUES list as long as the batch.
     def lock_balances(self, connection, wanted: set[tuple[int, int, int]]) -> None:
         """Create (zero) and lock the balances of these (merchant, customer, program)."""
         if not wanted:
             return
-        rows = [{"merchant_id": m, "customer_id": c, "program_id": p, "points": 0,
-                 "lifetime_points": 0, "stamps": 0, "rewards_earned": 0}
-                for m, c, p in sorted(wanted)]  # one order for every worker: no deadlock
-        connection.execute(_BALANCE_INSERT, rows)
-        table = Balance.__table__
-        found = connection.execute(
-            sa.select(table.c.id, table.c.merchant_id, table.c.customer_id, table.c.program_id,
-                      table.c.points, table.c.lifetime_points, table.c.stamps,
-                      table.c.rewards_earned)
-            .where(sa.tuple_(table.c.merchant_id, table.c.customer_id, table.c.program_id)
-                   .in_(sorted(wanted)))
-            .order_by(table.c.id).with_for_update()).all()
-        for row in found:
+        keys = sorted(wanted)  # one order for every worker: no deadlock
+        params = {"merchant_id": [m for m, _, _ in keys], "customer_id": [c for _, c, _ in keys],
+                  "program_id": [p for _, _, p in keys]}
+        connection.execute(_BALANCE_INSERT, params)
+        for row in connection.execute(_BALANCE_LOCK, params):
             self.balances[(row.customer_id, row.program_id)] = BalanceState(
-                row.id, row.points, row.lifetime_points, row.stamps, row.rewards_earned)
+                row.id, row.merchant_id, row.points, row.lifetime_points, row.stamps,
+                row.rewards_earned)
 
     def write(self, connection) -> None:
         if self.entries:
-            connection.execute(LedgerEntry.__table__.insert(), self.entries)
-        changed = [{"b_id": b.id, "b_points": b.points, "b_lifetime": b.lifetime_points,
-                    "b_stamps": b.stamps, "b_rewards": b.rewards_earned}
-                   for b in (self.balances[key] for key in self.changed)]
-        if changed:
-            connection.execute(_BALANCE_UPDATE, changed)
+            connection.execute(_LEDGER_INSERT, {
+                name: [entry[name] for entry in self.entries] for name in _LEDGER_COLUMNS})
+        if self.changed:
+            # by id, the order the rows were locked in (lock_balances)
+            changed = sorted((self.balances[key] for key in self.changed), key=lambda b: b.id)
+            connection.execute(_BALANCE_UPDATE, {
+                name: [getattr(b, name) for b in changed] for name in _BALANCE_COLUMNS})
 
 
-def _balance_insert():
-    from sqlalchemy.dialects import postgresql
-
-    return (postgresql.insert(Balance.__table__)
-            .on_conflict_do_nothing(index_elements=["merchant_id", "customer_id", "program_id"]))
-
-
-_BALANCE_INSERT = _balance_insert()
-_BALANCE_UPDATE = (sa.update(Balance.__table__)
-                   .where(Balance.__table__.c.id == sa.bindparam("b_id"))
-                   .values(points=sa.bindparam("b_points"),
-                           lifetime_points=sa.bindparam("b_lifetime"),
-                           stamps=sa.bindparam("b_stamps"),
-                           rewards_earned=sa.bindparam("b_rewards")))
+# Creates the missing balances, zero, in the order given (sorted by lock_balances: two
+# workers inserting the same new rows wait for each other instead of deadlocking); rows
+# that exist already are left alone.
+_BALANCE_INSERT = sa.text("""
+    INSERT INTO balances (merchant_id, customer_id, program_id, points, lifetime_points,
+                          stamps, rewards_earned)
+    SELECT v.merchant_id, v.customer_id, v.program_id, 0, 0, 0, 0
+    FROM unnest(CAST(:merchant_id AS integer[]), CAST(:customer_id AS integer[]),
+                CAST(:program_id AS integer[])) WITH ORDINALITY
+         AS v(merchant_id, customer_id, program_id, n)
+    ORDER BY v.n
+    ON CONFLICT (merchant_id, customer_id, program_id) DO NOTHING""")
+# Reads and locks them, matched on (merchant, customer, program), in id order: one order
+# for every worker, so two batches that share balances never deadlock.
+_BALANCE_LOCK = sa.text("""
+    SELECT b.id, b.merchant_id, b.customer_id, b.program_id, b.points, b.lifetime_points,
+           b.stamps, b.rewards_earned
+    FROM balances AS b
+    JOIN unnest(CAST(:merchant_id AS integer[]), CAST(:customer_id AS integer[]),
+                CAST(:program_id AS integer[])) AS v(merchant_id, customer_id, program_id)
+      ON b.merchant_id = v.merchant_id AND b.customer_id = v.customer_id
+         AND b.program_id = v.program_id
+    ORDER BY b.id
+    FOR UPDATE OF b""")
+# The batch's entries, in the order they were earned (their ids follow it: the oldest
+# earns are spent first by created_at, then id). No ON CONFLICT: the unique (payment, kind)
+# index refusing a second earn fails the statement, and with it the set-wise batch
+# (crediting.py then credits its payments one by one).
+_LEDGER_COLUMNS = ("merchant_id", "customer_id", "program_id", "kind", "points", "stamps",
+                   "remaining", "payment_id", "redemption_id", "description", "created_at")
+_LEDGER_INSERT = sa.text("""
+    INSERT INTO ledger_entries (merchant_id, customer_id, program_id, kind, points, stamps,
+                                remaining, payment_id, redemption_id, description, created_at)
+    SELECT v.merchant_id, v.customer_id, v.program_id, v.kind, v.points, v.stamps,
+           v.remaining, v.payment_id, v.redemption_id, v.description, v.created_at
+    FROM unnest(CAST(:merchant_id AS integer[]), CAST(:customer_id AS integer[]),
+                CAST(:program_id AS integer[]), CAST(:kind AS text[]),
+                CAST(:points AS integer[]), CAST(:stamps AS integer[]),
+                CAST(:remaining AS integer[]), CAST(:payment_id AS integer[]),
+                CAST(:redemption_id AS integer[]), CAST(:description AS text[]),
+                CAST(:created_at AS timestamptz[])) WITH ORDINALITY
+         AS v(merchant_id, customer_id, program_id, kind, points, stamps, remaining,
+              payment_id, redemption_id, description, created_at, n)
+    ORDER BY v.n""")
+# The changed balances (all locked by lock_balances), matched on id and merchant.
+_BALANCE_COLUMNS = ("id", "merchant_id", "points", "lifetime_points", "stamps", "rewards_earned")
+_BALANCE_UPDATE = sa.text("""
+    UPDATE balances AS b
+    SET points = v.points, lifetime_points = v.lifetime_points, stamps = v.stamps,
+        rewards_earned = v.rewards_earned
+    FROM unnest(CAST(:id AS integer[]), CAST(:merchant_id AS integer[]),
+                CAST(:points AS integer[]), CAST(:lifetime_points AS integer[]),
+                CAST(:stamps AS integer[]), CAST(:rewards_earned AS integer[]))
+         AS v(id, merchant_id, points, lifetime_points, stamps, rewards_earned)
+    WHERE b.id = v.id AND b.merchant_id = v.merchant_id""")
 
 
 def _spend_oldest(customer_id: int, program_id: int, points: int) -> None:

@@ -108,23 +108,41 @@ class SmsBatch:
         """Insert the rows; the (merchant_id, message_id) pairs to send."""
         if not self.rows:
             return []
-        table = SmsMessage.__table__
-        inserted = connection.execute(  # in payment order, as one payment at a time would
-            _SMS_INSERT.returning(table.c.id, table.c.merchant_id, table.c.status),
-            sorted(self.rows, key=lambda row: row["payment_id"])).all()
+        # in payment order, as one payment at a time would
+        rows = sorted(self.rows, key=lambda row: row["payment_id"])
+        inserted = connection.execute(_SMS_INSERT, {
+            name: [row[name] for row in rows] for name in _SMS_COLUMNS}).all()
         return [(row.merchant_id, row.id) for row in sorted(inserted, key=lambda r: r.id)
                 if row.status == SmsStatus.QUEUED]
 
 
-def _sms_insert():
-    from sqlalchemy.dialects import postgresql
-
-    return (postgresql.insert(SmsMessage.__table__)
-            .on_conflict_do_nothing(index_elements=["payment_id", "purpose"],
-                                    index_where=SmsMessage.__table__.c.payment_id.is_not(None)))
-
-
-_SMS_INSERT = _sms_insert()
+# One statement per batch whatever its size: each column is one array parameter expanded
+# with unnest(), so the SQL text is constant (psycopg converts it once, PostgreSQL keeps
+# its plan). The rows go in in the order given (WITH ORDINALITY … ORDER BY), so ids follow
+# payment order; a row whose (payment, purpose) is in the outbox already is skipped, and
+# the new rows come back with their merchant and status.
+_SMS_COLUMNS = ("merchant_id", "customer_id", "payment_id", "purpose", "recipient",
+                "recipient_form", "body", "encoding", "segments", "status", "attempts", "error",
+                "created_at", "updated_at")
+_SMS_INSERT = sa.text("""
+    INSERT INTO sms_messages (merchant_id, customer_id, payment_id, purpose, recipient,
+                              recipient_form, body, encoding, segments, status, attempts,
+                              error, created_at, updated_at)
+    SELECT v.merchant_id, v.customer_id, v.payment_id, v.purpose, v.recipient,
+           v.recipient_form, v.body, v.encoding, v.segments, v.status, v.attempts, v.error,
+           v.created_at, v.updated_at
+    FROM unnest(CAST(:merchant_id AS integer[]), CAST(:customer_id AS integer[]),
+                CAST(:payment_id AS integer[]), CAST(:purpose AS text[]),
+                CAST(:recipient AS text[]), CAST(:recipient_form AS text[]),
+                CAST(:body AS text[]), CAST(:encoding AS text[]), CAST(:segments AS integer[]),
+                CAST(:status AS text[]), CAST(:attempts AS integer[]), CAST(:error AS text[]),
+                CAST(:created_at AS timestamptz[]), CAST(:updated_at AS timestamptz[]))
+         WITH ORDINALITY
+         AS v(merchant_id, customer_id, payment_id, purpose, recipient, recipient_form, body,
+              encoding, segments, status, attempts, error, created_at, updated_at, n)
+    ORDER BY v.n
+    ON CONFLICT (payment_id, purpose) WHERE payment_id IS NOT NULL DO NOTHING
+    RETURNING id, merchant_id, status""")
 
 
 @dataclass(frozen=True)

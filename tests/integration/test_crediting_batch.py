@@ -85,3 +85,77 @@ def test_a_batch_that_cannot_be_written_is_credited_one_by_one(acme, db_session)
     assert _rows(db_session, "SELECT count(*) FROM ledger_entries WHERE payment_id = :p",
                  p=bad.id) == [(1,)]
     assert _rows(db_session, "SELECT count(*) FROM sms_messages") == [(2,)]
+
+
+def test_a_batch_of_two_merchants_writes_each_table_with_one_statement_of_fixed_text(
+        client, acme, db_session, monkeypatch):
+    """Every write of a batch is one statement (no executemany) whose text is the same for
+    any batch size; rows of two merchants in one batch stay each merchant's own."""
+    from sqlalchemy import event
+
+    from loyalty.extensions import db
+
+    other = make_shop(client, db_session, business_name="Other Shop")
+    queued = []
+    enqueue = crediting.background.enqueue
+
+    def capture(name, *args, **kwargs):
+        if name == crediting.TaskName.SEND_SMS_BATCH:
+            queued.extend(args[0])
+        else:
+            enqueue(name, *args, **kwargs)
+
+    monkeypatch.setattr(crediting.background, "enqueue", capture)
+    statements: list[list[tuple[str, bool]]] = []
+    crediting_now = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if crediting_now:
+            statements[-1].append((" ".join(statement.split()), executemany))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for size, prefix in ((2, "SMALL"), (5, "LARGE")):
+            for n in range(size):  # the same payer at both merchants, a masked one at acme
+                acme.hook("c2b/confirmation", c2b_body(trans_id=f"{prefix}A{n}", first_name=""))
+                other.hook("c2b/confirmation", c2b_body(trans_id=f"{prefix}O{n}"))
+            acme.hook("c2b/confirmation", c2b_body(trans_id=f"{prefix}MASK",
+                                                   msisdn="2547 ***** 678"))
+            statements.append([])
+            crediting_now.append(True)
+            assert crediting.credit_waiting() == 2 * size + 1
+            crediting_now.clear()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+    small, large = statements
+    writes = [text for text, _ in large if text.split()[0] in ("INSERT", "UPDATE")]
+    assert sorted(w.split()[2 if w.startswith("INSERT") else 1] for w in writes) == [
+        "balances", "balances", "customers", "ledger_entries", "payments", "sms_messages"]
+    assert all("unnest(" in w for w in writes)
+    assert not any(many for _, many in small + large)
+    assert [t for t, _ in small if t.split()[0] in ("INSERT", "UPDATE")] == writes
+    # each merchant's rows, the payer a customer of each
+    assert _rows(db_session, "SELECT merchant_id, phone_hash, first_name FROM customers "
+                             "ORDER BY merchant_id") == [
+        (acme.merchant_id, hash_msisdn(JOHN), None), (other.merchant_id, hash_msisdn(JOHN), "John")]
+    assert _rows(db_session, """
+        SELECT count(*) FROM ledger_entries l
+        JOIN payments p ON p.id = l.payment_id AND p.merchant_id = l.merchant_id
+        JOIN customers c ON c.id = l.customer_id AND c.merchant_id = l.merchant_id
+        JOIN balances b ON b.customer_id = l.customer_id AND b.program_id = l.program_id
+                       AND b.merchant_id = l.merchant_id""") == [(14,)]
+    assert _rows(db_session, "SELECT merchant_id, lifetime_points FROM balances "
+                             "ORDER BY merchant_id") == [(acme.merchant_id, 700),  # VIP: x2
+                                                         (other.merchant_id, 350)]
+    assert _rows(db_session, "SELECT p.merchant_id, p.status, p.customer_id IS NULL, p.error "
+                             "IS NULL, count(*) FROM payments p GROUP BY 1, 2, 3, 4 ORDER BY 1, 2") == [
+        (acme.merchant_id, "credited", False, True, 7),
+        (acme.merchant_id, "unattributed", True, False, 2),
+        (other.merchant_id, "credited", False, True, 7)]
+    sms = _rows(db_session, "SELECT s.id, s.merchant_id, s.status, p.merchant_id AS owner "
+                            "FROM sms_messages s JOIN payments p ON p.id = s.payment_id "
+                            "ORDER BY s.payment_id")
+    assert [s.id for s in sms] == sorted(s.id for s in sms)  # inserted in payment order
+    assert all(s.merchant_id == s.owner for s in sms) and len(sms) == 16
+    assert queued == [(s.merchant_id, s.id) for s in sms if s.status == "queued"]
