@@ -18,6 +18,7 @@ import difflib
 import string
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 ALLOWED_NAMES = (
@@ -68,9 +69,8 @@ def render(text: str, values: Mapping[str, Any]) -> str:
     Values are inserted as text and never re-read, so a customer called "{balance}" is
     harmless. Integers, and Decimals without a fraction, get thousands separators.
     """
-    validate_template(text)
     out: list[str] = []
-    for kind, value, _position in _scan(text):
+    for kind, value in _parts(text):
         if kind == "literal":
             out.append(value)
         else:
@@ -78,6 +78,14 @@ def render(text: str, values: Mapping[str, Any]) -> str:
                 raise KeyError(f"no value given for {{{value}}}")
             out.append(_display(values[value]))
     return "".join(out)
+
+
+@lru_cache(maxsize=1024)
+def _parts(text: str) -> tuple[tuple[str, str], ...]:
+    """A valid template's literals and fields, worked out once per template text: every
+    credited payment renders its program's template (TemplateError is never cached)."""
+    validate_template(text)
+    return tuple((kind, value) for kind, value, _position in _scan(text))
 
 
 def _scan(text: str) -> Iterator[tuple[str, str, int]]:
