@@ -15,6 +15,7 @@ import logging
 import threading
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import event
@@ -74,11 +75,79 @@ def insert_ignore(model, values: dict[str, Any], conflict: list[str], *,
 def insert_ignore_alone(model, values: dict[str, Any], conflict: list[str], *,
                         merchant_id: int) -> int | None:
     """insert_ignore for a unit of work that is this one statement (the callback path):
-    see execute_alone. The insert is idempotent, so retrying it is safe."""
+    see execute_alone. The insert is idempotent, so retrying it is safe.
+
+    On PostgreSQL the statement runs on the driver's connection (DriverInsert): this is
+    the one statement of every confirmation."""
     params = {"merchant_id": merchant_id, **values}
-    dialect = db.session().get_bind().dialect.name
-    statement = insert_ignore_statement(model, tuple(params), tuple(conflict), None, dialect)
-    return execute_alone(statement, params)
+    session = db.session()
+    bind = session.get_bind()
+    statement = insert_ignore_statement(model, tuple(params), tuple(conflict), None,
+                                        bind.dialect.name)
+    if bind.dialect.name != "postgresql":
+        return execute_alone(statement, params)
+    writer = _driver_insert(statement, tuple(params), bind.dialect)
+    if session.in_transaction() or not isinstance(bind, sa.Engine):
+        if session.autoflush:
+            session.flush()  # joins the transaction begun (a test's, an outer unit of work)
+        return writer.execute(session.connection().connection.driver_connection, params)
+    engine = _alone_engine(bind)
+    for attempt in (1, 2):
+        connection = engine.raw_connection()
+        try:
+            return writer.execute(connection.driver_connection, params)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            connection.invalidate()  # dropped (the database restarted): a fresh one, once
+            if attempt == 2:
+                raise
+            log.warning("the database connection was lost; retrying the statement once")
+        finally:
+            connection.close()
+    raise AssertionError("unreachable")
+
+
+class DriverInsert:
+    """A Core INSERT compiled once by SQLAlchemy — its SQL, the Python-side defaults it
+    fills in (timestamps, status) and the conversions of its column types — and run on
+    psycopg's connection itself, without SQLAlchemy's execution layer: ~0.1 ms of CPU less
+    per confirmation, a fifth of the callback's own cost (bench/README.md). The statement
+    is still defined once, by the model; tests compare its rows with SQLAlchemy's."""
+
+    def __init__(self, statement: sa.Insert, keys: tuple[str, ...], dialect) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        self.sql = compiled.string
+        self.defaults = [(column.key, column.default) for column in compiled.insert_prefetch]
+        # The conversions SQLAlchemy itself applies to these parameters (enums, UTC, JSON).
+        self.processors = dict(compiled._bind_processors)
+
+    def parameters(self, values: dict[str, Any]) -> dict[str, Any]:
+        params = dict(values)
+        for key, default in self.defaults:
+            if key not in params:
+                params[key] = default.arg(None) if default.is_callable else default.arg
+        for key, process in self.processors.items():
+            if key in params:
+                params[key] = process(params[key])
+        return params
+
+    def execute(self, connection, values: dict[str, Any]) -> Any:
+        """The first column of the returned row (the new id), or None."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.parameters(values), prepare=True)
+            row = cursor.fetchone()
+        return row[0] if row else None
+
+
+_drivers: dict[tuple, DriverInsert] = {}
+
+
+def _driver_insert(statement: sa.Insert, keys: tuple[str, ...], dialect) -> DriverInsert:
+    key = (id(statement), keys)
+    writer = _drivers.get(key)
+    if writer is None:
+        with _statements_lock:
+            writer = _drivers.setdefault(key, DriverInsert(statement, keys, dialect))
+    return writer
 
 
 def execute_alone(statement: sa.Executable, params: dict[str, Any] | list[dict[str, Any]], *,

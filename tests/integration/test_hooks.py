@@ -146,25 +146,24 @@ def test_stk_failure_and_async_results_are_recorded(acme, db_session):
     assert _payments(db_session) == []
 
 
-def test_a_confirmation_costs_one_insert_once_the_channel_is_cached(acme, app, db_session):
-    from sqlalchemy import event
-
-    from loyalty.extensions import db
+def test_a_confirmation_costs_one_insert_once_the_channel_is_cached(acme, app, db_session,
+                                                                   monkeypatch):
+    import psycopg
 
     acme.hook("c2b/confirmation", c2b_body(trans_id="WARMUP0001"))  # fills the route cache
     statements = []
+    execute = psycopg.Cursor.execute
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement.split()[0].upper())
+    def record(cursor, query, *args, **kwargs):  # everything sent to PostgreSQL, any layer
+        text = query if isinstance(query, str) else query.decode()
+        if not text.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(text.split()[0].upper())
+        return execute(cursor, query, *args, **kwargs)
 
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        assert acme.hook("c2b/confirmation", c2b_body(trans_id="COUNTED001")).status_code == 200
-        assert acme.hook("c2b/confirmation", c2b_body(trans_id="COUNTED001")).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    monkeypatch.setattr(psycopg.Cursor, "execute", record)
+    assert acme.hook("c2b/confirmation", c2b_body(trans_id="COUNTED001")).status_code == 200
+    assert acme.hook("c2b/confirmation", c2b_body(trans_id="COUNTED001")).status_code == 200
+    monkeypatch.undo()
     assert statements == ["INSERT", "INSERT"]
 
 

@@ -108,3 +108,41 @@ def test_other_callbacks_and_methods_never_take_the_fast_path(acme, view_calls):
     assert acme.client.get(f"/hooks/{token}/c2b/confirmation").status_code == 405
     assert acme.hook("c2b/validation", c2b_body()).get_json()["ResultCode"] == "0"
     assert len(view_calls) == 1
+
+
+def test_the_driver_level_insert_writes_what_sqlalchemy_would(acme, app, db_session):
+    """sql.DriverInsert runs the model's INSERT on psycopg directly: the same row, defaults
+    and conversions (enum, UTC, JSON, money) as SQLAlchemy's own execution of it."""
+    from decimal import Decimal
+
+    from loyalty.daraja.callbacks import parse_c2b
+    from loyalty.extensions import db
+    from loyalty.models import Payment
+    from loyalty.services.sql import DriverInsert, insert_ignore_statement
+
+    payment = parse_c2b(c2b_body(amount="1234.56", trans_id="TEMPLATE01"))
+    values = {"merchant_id": acme.merchant_id, "channel_id": acme.channel["id"],
+              "source": "c2b", "trans_type": payment.trans_type, "trans_time": payment.trans_time,
+              "amount": payment.amount, "bill_ref": payment.bill_ref, "msisdn": payment.msisdn,
+              "msisdn_form": "hashed", "first_name": "Wanjiku", "middle_name": None,
+              "last_name": "Otieno", "payload": {"TransAmount": "1234.56", "Nested": [1, "x"]}}
+    keys = ("trans_id", *values)
+    statement = insert_ignore_statement(Payment, keys, ("merchant_id", "trans_id"), None,
+                                        "postgresql")
+    connection = db.session.connection()
+    by_sqlalchemy = connection.execute(statement, {"trans_id": "BYSQLA0001", **values}).scalar()
+    writer = DriverInsert(statement, keys, connection.dialect)
+    by_driver = writer.execute(connection.connection.driver_connection,
+                               {"trans_id": "BYDRIVER01", **values})
+    assert writer.execute(connection.connection.driver_connection,
+                          {"trans_id": "BYDRIVER01", **values}) is None  # a duplicate
+    rows = db_session.execute(sa.text(
+        "SELECT * FROM payments WHERE id IN (:a, :b) ORDER BY id"),
+        {"a": by_sqlalchemy, "b": by_driver}).mappings().all()
+    first, second = ({k: v for k, v in row.items() if k not in ("id", "trans_id")} for row in rows)
+    assert abs((first.pop("created_at") - second.pop("created_at")).total_seconds()) < 5
+    assert abs((first.pop("updated_at") - second.pop("updated_at")).total_seconds()) < 5
+    assert first == second
+    assert second["amount"] == Decimal("1234.56") and second["status"] == "received"
+    assert second["payload"] == {"TransAmount": "1234.56", "Nested": [1, "x"]}
+    assert second["trans_time"].utcoffset().total_seconds() == 0
