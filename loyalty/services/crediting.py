@@ -44,7 +44,7 @@ from loyalty.models.base import utcnow
 from loyalty.services import customers, ledger, notifications
 from loyalty.services.account_mapping import resolve
 from loyalty.services.points import points_for
-from loyalty.services.sql import insert_ignore, not_durable
+from loyalty.services.sql import insert_ignore
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional, unit_of_work
 
@@ -77,10 +77,6 @@ def credit_waiting(limit: int = BATCH_SIZE) -> int:
     with unit_of_work():
         connection = db.session.connection()
         if connection.dialect.name == "postgresql":
-            # A crash that loses this commit loses the whole batch with it (the payments
-            # are `received` again and credited again, once): no need to wait for the WAL
-            # flush, which would only queue the callbacks' own flushes behind ours.
-            not_durable(connection)
             taken, sms = _credit_batch(connection, limit)
         else:
             taken = _credit_one_by_one(limit, sms)

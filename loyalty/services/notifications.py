@@ -241,7 +241,7 @@ def _queued(message_ids: list[int]) -> list[Outgoing]:
         rows = execute_alone(_CLAIM, {
             "c_ids": list(message_ids), "c_merchant": current_merchant_id(), "c_now": now,
             "c_until": now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"])},
-            rows=True, durable=False)
+            rows=True)
     found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts)
              for row in rows}
     return [found[i] for i in message_ids if i in found]
@@ -320,21 +320,18 @@ class _Outcomes:
                  **{k: v for k, v in outcome.items() if k.startswith("m_")}}
                 for outcome in self.pending]
         released, self.pending, self.released = self.released, [], []
-        # Its own transaction, committed before the next chunk is claimed; without waiting
-        # for the WAL flush (sql.NOT_DURABLE): a crash that loses it sends those texts
-        # again, as a crash before it would. Repeated only when its connection was found
-        # dropped, which at worst counts attempts twice.
+        # Its own transaction: these outcomes are durable before the next flush. Repeated
+        # only when its connection was found dropped, which at worst counts attempts twice.
         with unit_of_work():
             if rows and db.session().get_bind().dialect.name == "postgresql":
                 execute_alone(_RECORD_ALL, {
                     "merchant": merchant, "now": now, "id": [r["m_id"] for r in rows],
                     **{name: [r["m_" + name] for r in rows]
-                       for name in ("status", "error", "provider", "sent_at")}}, durable=False)
+                       for name in ("status", "error", "provider", "sent_at")}})
             elif rows:
-                execute_alone(_RECORD, rows, durable=False)
+                execute_alone(_RECORD, rows)
             if released:  # not attempted: back to the queue at once, attempts unchanged
-                execute_alone(_RELEASE, {"r_ids": released, "r_merchant": merchant},
-                              durable=False)
+                execute_alone(_RELEASE, {"r_ids": released, "r_merchant": merchant})
 
 
 def _record_statement():

@@ -151,11 +151,10 @@ def _driver_insert(statement: sa.Insert, keys: tuple[str, ...], dialect) -> Driv
 
 
 def execute_alone(statement: sa.Executable, params: dict[str, Any] | list[dict[str, Any]], *,
-                  rows: bool = False, durable: bool = True) -> Any:
+                  rows: bool = False) -> Any:
     """Run one statement that is a whole unit of work and safe to repeat; its scalar
     result (None for a statement that returns no rows), or with `rows=True` all its rows.
     A list of parameter sets runs the statement once per set, in one round trip.
-    `durable=False`: the commit does not wait for its WAL flush (NOT_DURABLE).
 
     On PostgreSQL, when the session has not begun a transaction, the statement runs on
     its own in autocommit, on a pool kept for such statements: one round trip, with no
@@ -172,7 +171,7 @@ def execute_alone(statement: sa.Executable, params: dict[str, Any] | list[dict[s
         if session.autoflush:
             session.flush()
         return _fetch(session.connection().execute(statement, params), rows)
-    engine = _alone_engine(bind, durable=durable)
+    engine = _alone_engine(bind)
     for attempt in (1, 2):
         try:
             with engine.connect() as connection:
@@ -190,37 +189,19 @@ def _fetch(result: sa.CursorResult, rows: bool) -> Any:
     return result.scalar() if result.returns_rows else None
 
 
-def _alone_engine(main: sa.Engine, *, durable: bool = True) -> sa.Engine:
+def _alone_engine(main: sa.Engine) -> sa.Engine:
     """The app's autocommit engine for single-statement units of work: same database,
-    its own small pool, no pre-ping; disposed together with the main engine. The
-    not-`durable` one commits without waiting for the WAL flush (see NOT_DURABLE)."""
+    its own small pool, no pre-ping; disposed together with the main engine."""
     app = current_app._get_current_object()
     engines = app.extensions.setdefault("sql_alone_engines", {})
-    engine = engines.get((main, durable))
+    engine = engines.get(main)
     if engine is None:
         with _statements_lock:
-            engine = engines.get((main, durable))
+            engine = engines.get(main)
             if engine is None:
                 size = getattr(main.pool, "size", lambda: 5)()  # as many as the main pool
-                options = {} if durable else {"connect_args": {"options": NOT_DURABLE}}
                 engine = sa.create_engine(main.url, isolation_level="AUTOCOMMIT",
-                                          pool_pre_ping=False, pool_size=size, max_overflow=10,
-                                          **options)
-                event.listen(main, "engine_disposed", lambda *_, e=engine: e.dispose())
-                engines[(main, durable)] = engine
+                                          pool_pre_ping=False, pool_size=size, max_overflow=10)
+                event.listen(main, "engine_disposed", lambda *_: engine.dispose())
+                engines[main] = engine
     return engine
-
-
-# Bookkeeping whose loss in a database crash only repeats work that is safe to repeat
-# (an SMS claim or outcome: at worst a text goes out again, the at-least-once edge
-# ARCHITECTURE.md documents) commits without waiting for its WAL flush: the flushes of
-# the callback INSERTs, which must be durable before Safaricom hears "Accepted", then no
-# longer queue behind the worker's.
-NOT_DURABLE = "-c synchronous_commit=off"
-
-
-def not_durable(connection) -> None:
-    """Let the current transaction commit without waiting for its WAL flush (PostgreSQL;
-    see NOT_DURABLE). For work that is safe to redo if a crash loses it."""
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
