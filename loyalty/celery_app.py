@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 from celery import Celery, Task
+from celery.signals import worker_init
 from flask import Flask
 
 from loyalty import background
@@ -40,4 +43,26 @@ def celery_init_app(app: Flask) -> Celery:
     celery.conf.imports = ("tasks",)
     celery.set_default()
     app.extensions["celery"] = celery
+
+    @worker_init.connect(weak=False)
+    def _yield_to_web(sender=None, **kwargs) -> None:
+        yield_to_web(app.config["WORKER_NICE"])
+
     return celery
+
+
+def yield_to_web(nice: int) -> None:
+    """Lower this worker's CPU priority by `nice` (its pool processes inherit it): on a
+    machine shared with the web tier, answering Safaricom comes first and crediting can
+    lag by a moment (bench/README.md: the callback p99 while the worker credits). Linux
+    schedules each session as one autogroup where that is enabled, and a process's nice
+    then only weighs against its own session: the session's autogroup is lowered too."""
+    if nice <= 0:
+        return
+    try:
+        os.nice(nice)
+        autogroup = Path("/proc/self/autogroup")
+        if autogroup.exists():
+            autogroup.write_text(str(nice))
+    except OSError as exc:  # not Linux, or not allowed: run at normal priority
+        log.info("could not lower the worker's CPU priority: %s", exc)

@@ -134,6 +134,9 @@ def load_config(
         ],
         "HEALTH_CHECK_INTERVAL": int(env.get("HEALTH_CHECK_INTERVAL", "900")),
         "SWEEP_INTERVAL": float(env.get("SWEEP_INTERVAL", "15")),
+        # How much lower the Celery worker's CPU priority is than the web tier's when they
+        # share a machine (Linux; 0 leaves it alone): Safaricom's callbacks come first.
+        "WORKER_NICE": int(env.get("WORKER_NICE", "5")),
         # SMS still queued after this many seconds (its task was lost) is sent again.
         "SMS_SWEEP_AGE": float(env.get("SMS_SWEEP_AGE", "120")),
         # A sender holds a message this long: more than one gateway call can take.
@@ -222,6 +225,7 @@ _ENV_KEYS = {
     "HEALTH_CHECK_INTERVAL",
     "REDIS_KEY_PREFIX",
     "SWEEP_INTERVAL",
+    "WORKER_NICE",
     "SMS_SWEEP_AGE",
     "SMS_CLAIM_SECONDS",
     "PROXY_FIX_X_FOR",
