@@ -96,10 +96,12 @@ def insert_ignore_alone(model, values: dict[str, Any], conflict: list[str], *,
         connection = engine.raw_connection()
         try:
             return writer.execute(connection.driver_connection, params)
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            connection.invalidate()  # dropped (the database restarted): a fresh one, once
-            if attempt == 2:
+        except psycopg.Error:
+            # Only a dropped connection (the database restarted) is retried, on a fresh
+            # one, as execute_alone does; any other error is the caller's.
+            if attempt == 2 or not connection.driver_connection.broken:
                 raise
+            connection.invalidate()
             log.warning("the database connection was lost; retrying the statement once")
         finally:
             connection.close()

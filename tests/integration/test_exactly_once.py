@@ -93,3 +93,32 @@ def test_broker_down_still_answers_and_the_sweep_credits_later(live):
     with app.app_context():  # what the beat sweep runs once the broker is back
         assert crediting.credit_waiting() == 1
     assert _count(app, "SELECT status, points FROM payments") == ("credited", 100)
+
+
+def test_a_confirmation_after_the_database_dropped_its_connections_is_stored(live, caplog):
+    """The callback's single statements keep no pre-ping: a dropped connection is found by
+    the statement itself and retried once on a fresh one (the INSERT and the route lookup)."""
+    app, token, _ = live
+    client = app.test_client()
+    url = f"/hooks/{token}/c2b/confirmation"
+    assert client.post(url, json=c2b_body(trans_id="BEFOREDROP")).status_code == 200
+
+    def drop_connections():
+        name = str(db.engine.url).rsplit("/", 1)[-1]
+        admin = sa.create_engine(str(db.engine.url).rsplit("/", 1)[0] + "/postgres",
+                                 isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+        admin.dispose()
+
+    with app.app_context():
+        drop_connections()
+    assert client.post(url, json=c2b_body(trans_id="AFTERDROP1")).status_code == 200  # cached
+    forget_routes()
+    with app.app_context():
+        drop_connections()
+    assert client.post(url, json=c2b_body(trans_id="AFTERDROP2")).status_code == 200  # looked up
+    rows = _count(app, "SELECT string_agg(trans_id, ',' ORDER BY id) FROM payments")
+    assert rows == ("BEFOREDROP,AFTERDROP1,AFTERDROP2",)
+    assert caplog.text.count("retrying the statement once") >= 2
