@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,16 @@ from loyalty.services.ingest import forget_routes
 from tests.conftest import auth, register_merchant
 
 JOHN = "254712345678"
+EAT = timezone(timedelta(hours=3))
+
+
+def trans_time(moment: datetime | None = None) -> str:
+    """Daraja's TransTime (Nairobi wall clock) for now, or for a given moment.
+
+    Payments default to "now" so that pages counting "today" or "this week" see them on
+    whatever day the suite runs; tests about a particular day pass their own TransTime.
+    """
+    return (moment or datetime.now(timezone.utc)).astimezone(EAT).strftime("%Y%m%d%H%M%S")
 
 
 @dataclass
@@ -33,7 +44,7 @@ class Shop:
 
 def c2b_body(shortcode="174379", trans_id="RKTQDM7W6S", amount="5000.00", bill_ref="VIP001",
              msisdn=None, first_name="John", **extra):
-    body = {"TransactionType": "Pay Bill", "TransID": trans_id, "TransTime": "20261126093015",
+    body = {"TransactionType": "Pay Bill", "TransID": trans_id, "TransTime": trans_time(),
             "TransAmount": amount, "BusinessShortCode": shortcode, "BillRefNumber": bill_ref,
             "InvoiceNumber": "", "OrgAccountBalance": "", "ThirdPartyTransID": "",
             "MSISDN": msisdn if msisdn is not None else hash_msisdn(JOHN),
