@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty.crypto import EncryptedText, new_callback_token
+from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
 from loyalty.tenancy import TenantScoped
@@ -63,11 +64,9 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
     __table_args__ = (
         # Production shortcodes belong to one merchant; sandbox ones (174379) are shared.
         sa.Index("uq_mpesa_channels_production_shortcode", "shortcode", unique=True,
-                 postgresql_where=sa.text("environment = 'production' AND archived_at IS NULL"),
-                 sqlite_where=sa.text("environment = 'production' AND archived_at IS NULL")),
+                 **partial("environment = 'production' AND archived_at IS NULL")),
         sa.Index("uq_mpesa_channels_one_primary", "merchant_id", unique=True,
-                 postgresql_where=sa.text("is_primary AND archived_at IS NULL"),
-                 sqlite_where=sa.text("is_primary AND archived_at IS NULL")),
+                 **partial("is_primary AND archived_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import UTCDateTime, enum_column, utcnow
 from loyalty.tenancy import TenantScoped
@@ -30,11 +31,10 @@ class LedgerEntry(TenantScoped, db.Model):
     __table_args__ = (
         # Crediting is exactly-once: one earn (or stamp) per payment, enforced here.
         sa.Index("uq_ledger_entries_payment_kind", "payment_id", "kind", unique=True,
-                 postgresql_where=sa.text("payment_id IS NOT NULL"),
-                 sqlite_where=sa.text("payment_id IS NOT NULL")),
+                 **partial("payment_id IS NOT NULL")),
         sa.Index("ix_ledger_entries_customer_program", "customer_id", "program_id", "id"),
         sa.Index("ix_ledger_entries_open_earns", "program_id", "created_at",
-                 postgresql_where=sa.text("remaining > 0"), sqlite_where=sa.text("remaining > 0")),
+                 **partial("remaining > 0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

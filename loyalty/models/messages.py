@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
 from loyalty.tenancy import TenantScoped
@@ -28,11 +29,9 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     __table_args__ = (
         # The outbox sweep looks only at messages still waiting.
         sa.Index("ix_sms_messages_queued", "updated_at",
-                 postgresql_where=sa.text("status = 'queued'"),
-                 sqlite_where=sa.text("status = 'queued'")),
+                 **partial("status = 'queued'")),
         sa.Index("uq_sms_messages_payment_purpose", "payment_id", "purpose", unique=True,
-                 postgresql_where=sa.text("payment_id IS NOT NULL"),
-                 sqlite_where=sa.text("payment_id IS NOT NULL")),
+                 **partial("payment_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

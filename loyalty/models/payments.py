@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column, money, utcnow
 from loyalty.tenancy import TenantScoped
@@ -37,8 +38,7 @@ class Payment(TenantScoped, TimestampMixin, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("merchant_id", "trans_id"),
         # The sweeper and the batch crediting look only at waiting payments.
-        sa.Index("ix_payments_received", "id", postgresql_where=sa.text("status = 'received'"),
-                 sqlite_where=sa.text("status = 'received'")),
+        sa.Index("ix_payments_received", "id", **partial("status = 'received'")),
         sa.Index("ix_payments_channel_time", "channel_id", "trans_time"),
     )
 

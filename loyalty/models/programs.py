@@ -7,6 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, money
 from loyalty.tenancy import TenantScoped
@@ -23,8 +24,7 @@ class LoyaltyProgram(TenantScoped, TimestampMixin, db.Model):
             "uq_loyalty_programs_one_default",
             "merchant_id",
             unique=True,
-            postgresql_where=sa.text("is_default"),
-            sqlite_where=sa.text("is_default"),
+            **partial("is_default"),
         ),
         sa.CheckConstraint("points_per_unit >= 0", name="points_per_unit_not_negative"),
         sa.CheckConstraint("unit_amount > 0", name="unit_amount_positive"),
