@@ -94,6 +94,12 @@ def all_merchants() -> Iterator[None]:
         _bypass.reset(token)
 
 
+def bypassing() -> bool:
+    """Whether the block runs inside `all_merchants()` (loyalty/db checks it before a
+    statement that reads every merchant's rows)."""
+    return _bypass.get()
+
+
 def _tenant_tables() -> set:
     tables, pending = set(), list(TenantScoped.__subclasses__())
     while pending:

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.db.inserts import insert_ignore
 from loyalty.errors import NotFound
 from loyalty.extensions import db
 from loyalty.models import Balance, Customer, LedgerEntry, LoyaltyProgram
 from loyalty.models.base import utcnow
-from loyalty.services.sql import insert_ignore
 from loyalty.unit_of_work import transactional
 
 
@@ -27,101 +27,17 @@ def customer_by_hash(phone_hash: str, *, phone: str | None = None, first_name: s
                              "sms_opt_out": False, "created_at": utcnow(), "updated_at": utcnow()},
                   ["merchant_id", "phone_hash"])
     customer = db.session.scalar(sa.select(Customer).where(Customer.phone_hash == phone_hash))
-    for field, value in (("phone", phone), ("first_name", first_name),
-                         ("middle_name", middle_name), ("last_name", last_name)):
-        if value and not getattr(customer, field):
-            setattr(customer, field, value)
+    for field, value in missing_details(customer, phone=phone, first_name=first_name,
+                                        middle_name=middle_name, last_name=last_name).items():
+        setattr(customer, field, value)
     return customer
 
 
-class CustomerBatch:
-    """The customers of a crediting batch, found or created with one statement each.
-
-    `load` inserts every (merchant, phone hash) not known yet, with the first payment's
-    phone and names, and reads them all back; `for_payment` then fills in, payment by
-    payment and in order, what the customer record still lacks, exactly as
-    `customer_by_hash` does (names from M-Pesa never overwrite what is known). Changes are
-    staged per payment (`keep`/`drop`, as in ledger.CreditBatch) and written by `write`.
-    """
-
-    def __init__(self) -> None:
-        self.customers: dict[tuple[int, str], SimpleNamespace] = {}
-        self.changed: set[tuple[int, str]] = set()
-        self._staged: dict[tuple[int, str], SimpleNamespace] = {}
-
-    def load(self, connection, wanted: dict[tuple[int, str], dict]) -> None:
-        """`wanted`: (merchant_id, phone_hash) -> the first payment's phone and names."""
-        if not wanted:
-            return
-        rows = sorted(wanted.items())  # one order for every worker
-        keys = {"merchant_id": [m for (m, _), _ in rows], "phone_hash": [h for (_, h), _ in rows]}
-        connection.execute(_CUSTOMER_INSERT, {
-            **keys, **{name: [v.get(name) for _, v in rows] for name in _NAMES},
-            "now": utcnow()})
-        for row in connection.execute(_CUSTOMER_SELECT, keys):
-            self.customers[(row.merchant_id, row.phone_hash)] = SimpleNamespace(**row._mapping)
-
-    def for_payment(self, merchant_id: int, phone_hash: str, **values: str | None) -> SimpleNamespace:
-        key = (merchant_id, phone_hash)
-        customer = self._staged.get(key) or self.customers[key]
-        updates = {f: v for f, v in values.items() if v and not getattr(customer, f)}
-        if updates:
-            customer = SimpleNamespace(**{**vars(customer), **updates})
-            self._staged[key] = customer
-        return customer
-
-    def keep(self) -> None:
-        self.customers.update(self._staged)
-        self.changed.update(self._staged)
-        self._staged = {}
-
-    def drop(self) -> None:
-        self._staged = {}
-
-    def write(self, connection) -> None:
-        if not self.changed:
-            return
-        # by id: two batches updating the same customers lock them in the same order
-        changed = sorted((self.customers[key] for key in self.changed), key=lambda c: c.id)
-        connection.execute(_CUSTOMER_UPDATE, {
-            "id": [c.id for c in changed], "merchant_id": [c.merchant_id for c in changed],
-            **{name: [getattr(c, name) for c in changed] for name in _NAMES}, "now": utcnow()})
-
-
-# One statement per batch whatever its size (as in ledger.CreditBatch): each column is one
-# array parameter expanded with unnest(), so the SQL text is constant and its plan kept.
-_NAMES = ("phone", "first_name", "middle_name", "last_name")
-# The new customers, in the order given (sorted by load); those known already are left
-# alone.
-_CUSTOMER_INSERT = sa.text("""
-    INSERT INTO customers (merchant_id, phone_hash, phone, first_name, middle_name, last_name,
-                           sms_opt_out, created_at, updated_at)
-    SELECT v.merchant_id, v.phone_hash, v.phone, v.first_name, v.middle_name, v.last_name,
-           false, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    FROM unnest(CAST(:merchant_id AS integer[]), CAST(:phone_hash AS text[]),
-                CAST(:phone AS text[]), CAST(:first_name AS text[]),
-                CAST(:middle_name AS text[]), CAST(:last_name AS text[])) WITH ORDINALITY
-         AS v(merchant_id, phone_hash, phone, first_name, middle_name, last_name, n)
-    ORDER BY v.n
-    ON CONFLICT (merchant_id, phone_hash) DO NOTHING""")
-# All of the batch's customers, new or not, matched on (merchant, phone hash).
-_CUSTOMER_SELECT = sa.text("""
-    SELECT c.id, c.merchant_id, c.phone_hash, c.phone, c.first_name, c.middle_name,
-           c.last_name, c.sms_opt_out
-    FROM customers AS c
-    JOIN unnest(CAST(:merchant_id AS integer[]), CAST(:phone_hash AS text[]))
-         AS v(merchant_id, phone_hash)
-      ON c.merchant_id = v.merchant_id AND c.phone_hash = v.phone_hash""")
-# What the batch filled in, matched on id and merchant.
-_CUSTOMER_UPDATE = sa.text("""
-    UPDATE customers AS c
-    SET phone = v.phone, first_name = v.first_name, middle_name = v.middle_name,
-        last_name = v.last_name, updated_at = CAST(:now AS timestamptz)
-    FROM unnest(CAST(:id AS integer[]), CAST(:merchant_id AS integer[]),
-                CAST(:phone AS text[]), CAST(:first_name AS text[]),
-                CAST(:middle_name AS text[]), CAST(:last_name AS text[]))
-         AS v(id, merchant_id, phone, first_name, middle_name, last_name)
-    WHERE c.id = v.id AND c.merchant_id = v.merchant_id""")
+def missing_details(customer, **values: str | None) -> dict[str, str]:
+    """What the customer record lacks among these values (a payment's phone and names):
+    they fill in what we do not know yet and never overwrite what is known."""
+    return {field: value for field, value in values.items()
+            if value and not getattr(customer, field)}
 
 
 @transactional

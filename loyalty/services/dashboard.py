@@ -17,10 +17,8 @@ import sqlalchemy as sa
 from loyalty.extensions import db
 from loyalty.models import MpesaChannel, Payment, SmsMessage
 from loyalty.services.channels import list_channels
-from loyalty.services.ledger import Earned
+from loyalty.services.crediting.rules import Earned, points_for, render_receipt, template_for
 from loyalty.services.merchants import get_current_merchant
-from loyalty.services.notifications import render_receipt, template_for
-from loyalty.services.points import points_for
 from loyalty.services.transactions import EAT, channel_analytics
 from loyalty.sms.segments import encoding, segment_count
 from loyalty.sms.templates import TemplateError, validate_template

@@ -24,7 +24,7 @@ def readiness(redis_url: str | None = None) -> dict[str, str]:
 
 def _check_database() -> str:
     try:
-        db.session.execute(sa.text("SELECT 1"))
+        db.session.execute(sa.select(1))
         return "ok"
     except Exception as exc:  # any driver error means "not ready"
         log.warning("readiness: database unreachable: %s", type(exc).__name__)

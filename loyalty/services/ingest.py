@@ -21,19 +21,20 @@ import sqlalchemy as sa
 from loyalty import background
 from loyalty.daraja.callbacks import CallbackParseError, parse_c2b, parse_result, parse_stk_callback
 from loyalty.daraja.msisdn import classify_msisdn
+from loyalty.db import channels as channel_statements
+from loyalty.db.alone import execute_alone
+from loyalty.db.inserts import insert_ignore, insert_ignore_alone
 from loyalty.errors import DomainError, NotFound
 from loyalty.extensions import db
 from loyalty.models import (
     CallbackLog,
     ChannelType,
-    MpesaChannel,
     Payment,
     PaymentRequest,
     PaymentRequestStatus,
     PaymentSource,
 )
 from loyalty.services.account_mapping import resolve
-from loyalty.services.sql import execute_alone, insert_ignore, insert_ignore_alone
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional
 
@@ -71,7 +72,7 @@ def route_for(token: str) -> ChannelRoute:
         # routing needs, by the unique token index, as a read of its own (execute_alone:
         # no transaction left open, no encrypted column decrypted).
         with all_merchants():
-            found = execute_alone(_ROUTE_QUERY, {"token": token}, rows=True)
+            found = execute_alone(channel_statements.ROUTE, {"token": token}, rows=True)
         channel = found[0] if found else None
         route = None if channel is None else ChannelRoute(
             channel_id=channel.id, merchant_id=channel.merchant_id,
@@ -83,13 +84,6 @@ def route_for(token: str) -> ChannelRoute:
     if cached[1] is None:
         raise NotFound("Unknown callback URL.")
     return cached[1]
-
-
-_CHANNELS = MpesaChannel.__table__
-_ROUTE_QUERY = sa.select(
-    _CHANNELS.c.id, _CHANNELS.c.merchant_id, _CHANNELS.c.shortcode, _CHANNELS.c.store_number,
-    _CHANNELS.c.channel_type, _CHANNELS.c.account_mapping, _CHANNELS.c.validation_policy,
-).where(_CHANNELS.c.callback_token == sa.bindparam("token"), _CHANNELS.c.archived_at.is_(None))
 
 
 def cached_route(token: str) -> ChannelRoute | None:

@@ -12,7 +12,7 @@ from loyalty.extensions import db
 from loyalty.models import Payment, PaymentStatus
 from loyalty.services.channels import get_channel
 from loyalty.services.crediting import route_payment
-from loyalty.services.points import points_for
+from loyalty.services.crediting.rules import points_for
 
 EAT = timezone(timedelta(hours=3))  # Kenya keeps no daylight saving time
 

@@ -145,18 +145,18 @@ def test_one_bad_payment_does_not_fail_its_neighbours(acme, db_session, monkeypa
     acme.hook("c2b/confirmation", c2b_body(trans_id="GOOD000001"))
     acme.hook("c2b/confirmation", c2b_body(trans_id="BAD0000001"))
     acme.hook("c2b/confirmation", c2b_body(trans_id="GOOD000002"))
-    real = crediting.ledger.credit
+    real = crediting.rules.earn
 
     def flaky(payment, *args, **kwargs):
         if payment.trans_id == "BAD0000001":
             raise RuntimeError("boom")
         return real(payment, *args, **kwargs)
 
-    monkeypatch.setattr(crediting.ledger, "credit", flaky)
+    monkeypatch.setattr(crediting.rules, "earn", flaky)
     assert _credit(db_session) == 3
     states = dict(db_session.execute(sa.text("SELECT trans_id, status FROM payments")).all())
     assert states == {"GOOD000001": "credited", "BAD0000001": "failed", "GOOD000002": "credited"}
-    monkeypatch.setattr(crediting.ledger, "credit", real)
+    monkeypatch.setattr(crediting.rules, "earn", real)
     bad_id = db_session.execute(sa.text("SELECT id FROM payments WHERE trans_id='BAD0000001'")).scalar()
     assert acme.api("POST", f"/transactions/{bad_id}/replay").get_json()["status"] == "credited"
 

@@ -111,14 +111,15 @@ def test_other_callbacks_and_methods_never_take_the_fast_path(acme, view_calls):
 
 
 def test_the_driver_level_insert_writes_what_sqlalchemy_would(acme, app, db_session):
-    """sql.DriverInsert runs the model's INSERT on psycopg directly: the same row, defaults
+    """db.driver.DriverInsert runs the model's INSERT on psycopg directly: the same row, defaults
     and conversions (enum, UTC, JSON, money) as SQLAlchemy's own execution of it."""
     from decimal import Decimal
 
     from loyalty.daraja.callbacks import parse_c2b
+    from loyalty.db.driver import DriverInsert
+    from loyalty.db.inserts import insert_ignore_statement
     from loyalty.extensions import db
     from loyalty.models import Payment
-    from loyalty.services.sql import DriverInsert, insert_ignore_statement
 
     payment = parse_c2b(c2b_body(amount="1234.56", trans_id="TEMPLATE01"))
     values = {"merchant_id": acme.merchant_id, "channel_id": acme.channel["id"],

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loyalty.services.account_mapping import normalise_mapping, resolve
-from loyalty.services.points import points_for
+from loyalty.services.crediting.rules import points_for
 
 REF_CHARS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-",
                     min_size=1, max_size=12)

@@ -1,0 +1,212 @@
+"""The earning rule, in one copy: what a payment earns and what that changes.
+
+Pure functions over plain values — no database, no Flask — called by both crediting
+paths: one payment through the ORM (single.py) and a whole batch set-wise in memory
+(batch.py). The objects they take are ORM rows on the one path and plain namespaces on
+the other; each path only reads and writes them. A change to how payments earn is made
+here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any, Callable
+
+from loyalty.daraja.msisdn import MsisdnForm, hash_msisdn
+from loyalty.models import EntryKind, PaymentStatus, SmsStatus
+from loyalty.models.base import utcnow
+from loyalty.services.account_mapping import resolve
+from loyalty.sms.segments import encoding, segment_count
+from loyalty.sms.templates import (
+    DEFAULT_POINTS_TEMPLATE,
+    DEFAULT_STAMPS_TEMPLATE,
+    FIRST_NAME_FALLBACK,
+    render,
+)
+
+PAYMENT_RECEIPT = "payment_receipt"
+UNATTRIBUTED = "The payer's number was masked; attach the payment to a phone to credit it."
+
+
+@dataclass(frozen=True)
+class Route:
+    program: Any  # the LoyaltyProgram (or the batch's copy of it); None with no program
+    pattern: str | None
+
+
+@dataclass(frozen=True)
+class Earned:
+    points: int
+    balance: int
+    stamps: int              # on the card after this payment (0 right after a reward)
+    stamps_left: int | None  # until the next reward; None for points-only programs
+    reward_earned: bool
+
+
+def points_for(amount: Decimal, *, points_per_unit: int, unit_amount: Decimal,
+               multiplier: Decimal = Decimal(1), min_amount: Decimal = Decimal(0)) -> int:
+    """floor(amount x points_per_unit x multiplier / unit_amount); 0 below min_amount.
+
+    KES 5,000 at 1 point per KES 100 with multiplier 2 -> 100 points;
+    KES 1,234.50 at 1 point per KES 100 -> 12 points.
+    """
+    amount = Decimal(amount)
+    if amount <= 0 or amount < Decimal(min_amount) or Decimal(unit_amount) <= 0:
+        return 0
+    exact = amount * Decimal(points_per_unit) * Decimal(multiplier) / Decimal(unit_amount)
+    return int(exact.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def route(mapping: dict[str, str] | None, bill_ref: str | None,
+          by_code: Callable[[str], Any], default: Callable[[], Any]) -> Route:
+    """The program a payment earns in: the channel's account mapping, then the merchant's
+    default program (`by_code` and `default` look programs up, from the database or the
+    batch's copy)."""
+    code, pattern = resolve(mapping or {}, bill_ref)
+    program = by_code(code) if code is not None else None
+    if program is None:  # no match, or the mapped program was deleted meanwhile
+        return Route(program=default(), pattern=None)
+    return Route(program=program, pattern=pattern)
+
+
+def settle(payment, channel, route_for: Callable[[Any, str | None], Route]) -> tuple[Any, int]:
+    """The first half of crediting a payment: the attempt, the channel, the program, the
+    points, the minimum. Returns (program, points), or (None, 0) once the payment is
+    finished (skipped)."""
+    payment.attempts += 1
+    if not channel.is_active:
+        mark(payment, PaymentStatus.SKIPPED, f"Channel '{channel.name}' is not active.")
+        return None, 0
+    found = route_for(channel, payment.bill_ref)
+    payment.program_id = found.program.id
+    payment.matched_pattern = found.pattern
+    program = found.program
+    points = points_for(payment.amount, points_per_unit=program.points_per_unit,
+                        unit_amount=program.unit_amount, multiplier=program.multiplier,
+                        min_amount=program.min_amount)
+    if payment.amount < program.min_amount:
+        mark(payment, PaymentStatus.SKIPPED,
+             f"Below the program's minimum of KES {program.min_amount:,}.")
+        return None, 0
+    return program, points
+
+
+def payer(payment, phone: str | None) -> tuple[str, str | None] | None:
+    """(phone hash, phone) of the customer a payment belongs to; None for a masked payer.
+    `phone` attributes a masked payer's payment to a phone."""
+    if phone:
+        return hash_msisdn(phone), phone
+    if payment.msisdn_form == MsisdnForm.HASHED:
+        return payment.msisdn.lower(), None
+    if payment.msisdn_form == MsisdnForm.PLAIN:
+        return hash_msisdn(payment.msisdn), payment.msisdn
+    return None
+
+
+def names(payment) -> dict[str, str | None]:
+    """The payer's names as M-Pesa sent them (they fill in what the customer lacks)."""
+    return {"first_name": payment.first_name, "middle_name": payment.middle_name,
+            "last_name": payment.last_name}
+
+
+def apply_to_balance(balance, program, points: int) -> tuple[int | None, bool]:
+    """Add the points and, on a stamp card, one stamp (a full card issues the reward and
+    starts again). Returns (stamps left until the next reward or None, whether a reward
+    was issued)."""
+    balance.points += points
+    balance.lifetime_points += points
+    if not program.stamps_required:
+        return None, False
+    balance.stamps += 1
+    reward = balance.stamps >= program.stamps_required
+    if reward:
+        balance.stamps = 0
+        balance.rewards_earned += 1
+    return program.stamps_required - balance.stamps, reward
+
+
+def earn(payment, customer_id: int, program, points: int, balance) -> tuple[list[dict], Earned]:
+    """What one payment earns on a (locked) balance: the ledger entries to write (an earn
+    for any points, a stamp on a stamp card) and the balance changed in place."""
+    entries = []
+    if points:
+        entries.append(_entry(payment, customer_id, program, EntryKind.EARN, points=points,
+                              remaining=points, stamps=0,
+                              description=f"Payment {payment.trans_id}"))
+    stamps_left, reward = apply_to_balance(balance, program, points)
+    if program.stamps_required:
+        entries.append(_entry(payment, customer_id, program, EntryKind.STAMP, points=0,
+                              remaining=0, stamps=1,
+                              description=(f"Reward: {program.stamp_reward}" if reward
+                                           else f"Stamp for {payment.trans_id}")))
+    return entries, Earned(points=points, balance=balance.points, stamps=balance.stamps,
+                           stamps_left=stamps_left, reward_earned=reward)
+
+
+def _entry(payment, customer_id: int, program, kind: EntryKind, **values) -> dict:
+    return {"customer_id": customer_id, "program_id": program.id, "kind": kind,
+            "payment_id": payment.id, **values}
+
+
+def mark(payment, status: PaymentStatus, error: str | None) -> None:
+    payment.status = status
+    payment.error = error
+    if status == PaymentStatus.CREDITED:
+        payment.credited_at = utcnow()
+
+
+def credited(payment, customer_id: int, points: int) -> None:
+    """The payment's outcome once its entries are written."""
+    payment.customer_id = customer_id
+    payment.points = points
+    mark(payment, PaymentStatus.CREDITED, None)
+
+
+def failure(exc: Exception) -> str:
+    """The reason kept on a payment whose crediting raised (no internals: merchants see it)."""
+    return f"{type(exc).__name__}: crediting failed; replay it once fixed."
+
+
+def template_for(program) -> str:
+    if program.sms_template:
+        return program.sms_template
+    return DEFAULT_STAMPS_TEMPLATE if program.stamps_required else DEFAULT_POINTS_TEMPLATE
+
+
+def render_receipt(program, *, first_name: str | None, earned: Earned, merchant_name: str) -> str:
+    """The "You earned…" text for a payment."""
+    return render(template_for(program), {
+        "first_name": first_name or FIRST_NAME_FALLBACK, "points": earned.points,
+        "balance": earned.balance, "program_name": program.name,
+        "stamps_left": earned.stamps_left, "reward": program.stamp_reward,
+        "merchant": merchant_name})
+
+
+def receipt(payment, customer, program, earned: Earned, merchant_name: str) -> dict:
+    """The receipt's outbox row. Enrolled (or plainly identified) customers are texted at
+    their phone; payers known only by hash through the hashed-number send (transactional
+    only); opted-out customers get nothing, recorded as skipped with the reason."""
+    body = render_receipt(program, first_name=customer.first_name or payment.first_name,
+                          earned=earned, merchant_name=merchant_name)
+    if customer.phone:
+        recipient, form = customer.phone, "plain"
+    else:
+        recipient, form = customer.phone_hash, "hashed"
+    status, error = SmsStatus.QUEUED, None
+    if customer.sms_opt_out:
+        status, error = SmsStatus.SKIPPED, "The customer opted out of SMS."
+    now = utcnow()
+    return {"customer_id": customer.id, "payment_id": payment.id, "purpose": PAYMENT_RECEIPT,
+            "recipient": recipient, "recipient_form": form, "body": body,
+            "encoding": encoding(body), "segments": segment_count(body), "status": status,
+            "attempts": 0, "error": error, "created_at": now, "updated_at": now}
+
+
+def masked_receipt(payment) -> dict:
+    """The outbox row of a masked payer's payment: nobody to text, recorded as skipped."""
+    now = utcnow()
+    return {"payment_id": payment.id, "purpose": PAYMENT_RECEIPT, "recipient": None,
+            "recipient_form": "masked", "body": "", "encoding": "GSM-7", "segments": 0,
+            "status": SmsStatus.SKIPPED, "attempts": 0,
+            "error": "Masked payer: no number to text.", "created_at": now, "updated_at": now}
