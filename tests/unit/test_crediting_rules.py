@@ -1,0 +1,215 @@
+"""The earning rule (services/crediting/rules.py): pure functions, no database.
+
+Both crediting paths — one payment through the ORM and a batch set-wise — call these, so
+what is asserted here is what every credited payment gets."""
+
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.models import EntryKind, PaymentStatus, SmsStatus
+from loyalty.services.crediting import rules
+
+JOHN = "254712345678"
+
+
+def program(**overrides):
+    values = dict(id=7, code="loyalty", name="Acme Rewards", points_per_unit=1,
+                  unit_amount=Decimal("100"), multiplier=Decimal("1"), min_amount=Decimal("0"),
+                  stamps_required=None, stamp_reward=None, sms_template=None)
+    return SimpleNamespace(**{**values, **overrides})
+
+
+def payment(**overrides):
+    values = dict(id=41, merchant_id=3, trans_id="RKTQDM7W6S", amount=Decimal("5000.00"),
+                  bill_ref="VIP001", msisdn=hash_msisdn(JOHN), msisdn_form="hashed",
+                  first_name="John", middle_name=None, last_name="Doe", attempts=0,
+                  status=PaymentStatus.RECEIVED, error=None, program_id=None,
+                  matched_pattern=None, customer_id=None, points=0, credited_at=None)
+    return SimpleNamespace(**{**values, **overrides})
+
+
+def balance(**overrides):
+    return SimpleNamespace(**{**dict(points=0, lifetime_points=0, stamps=0, rewards_earned=0),
+                              **overrides})
+
+
+def channel(**overrides):
+    values = dict(name="Main till", is_active=True, account_mapping={"VIP*": "vip"})
+    return SimpleNamespace(**{**values, **overrides})
+
+
+# --- points ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount, per_unit, unit, multiplier, expected", [
+    ("5000", 1, "100", "2", 100),       # the documented example: VIP, x2
+    ("1234.50", 1, "100", "1", 12),     # floor, never rounded up
+    ("199.99", 1, "100", "1", 1),
+    ("1000", 3, "250", "1.5", 18),      # 1000 x 3 x 1.5 / 250
+    ("0.10", 1, "0.03", "1", 3),        # Decimal, not float: 3.333… -> 3
+    ("0", 1, "100", "1", 0),
+    ("-500", 1, "100", "1", 0),         # a reversal never earns
+])
+def test_points_are_the_floor_of_amount_times_rate_over_the_unit(amount, per_unit, unit,
+                                                                  multiplier, expected):
+    points = rules.points_for(Decimal(amount), points_per_unit=per_unit,
+                              unit_amount=Decimal(unit), multiplier=Decimal(multiplier))
+    assert points == expected and isinstance(points, int)
+
+
+def test_below_the_minimum_amount_earns_nothing():
+    kwargs = dict(points_per_unit=1, unit_amount=Decimal("100"), min_amount=Decimal("500"))
+    assert rules.points_for(Decimal("499.99"), **kwargs) == 0
+    assert rules.points_for(Decimal("500.00"), **kwargs) == 5
+
+
+# --- routing and settling -------------------------------------------------------------------
+
+
+def test_a_mapped_reference_earns_in_its_program_else_the_default():
+    vip, default = program(id=8, code="vip"), program()
+    by_code = {"vip": vip}.get
+    assert rules.route({"VIP*": "vip"}, " vip042 ", by_code, lambda: default) == \
+        rules.Route(program=vip, pattern="VIP*")
+    assert rules.route({"VIP*": "vip"}, "GOLD", by_code, lambda: default) == \
+        rules.Route(program=default, pattern=None)
+    # a mapping whose program was deleted meanwhile falls back to the default
+    assert rules.route({"VIP*": "gone"}, "VIP1", by_code, lambda: default) == \
+        rules.Route(program=default, pattern=None)
+
+
+def test_settling_counts_the_attempt_and_records_the_route():
+    vip = program(id=8, code="vip", multiplier=Decimal("2"))
+    paid = payment()
+    found, points = rules.settle(paid, channel(), lambda ch, ref: rules.Route(vip, "VIP*"))
+    assert (found, points) == (vip, 100)
+    assert (paid.attempts, paid.program_id, paid.matched_pattern) == (1, 8, "VIP*")
+    assert paid.status == PaymentStatus.RECEIVED  # not finished yet: earning follows
+
+
+def test_an_inactive_channel_skips_the_payment_with_the_reason():
+    paid = payment()
+    assert rules.settle(paid, channel(is_active=False), None) == (None, 0)
+    assert paid.status == PaymentStatus.SKIPPED and paid.attempts == 1
+    assert paid.error == "Channel 'Main till' is not active."
+
+
+def test_a_payment_below_the_programs_minimum_is_skipped():
+    paid = payment(amount=Decimal("49"))
+    route = rules.Route(program(min_amount=Decimal("50")), None)
+    assert rules.settle(paid, channel(), lambda ch, ref: route) == (None, 0)
+    assert paid.status == PaymentStatus.SKIPPED
+    assert paid.error == "Below the program's minimum of KES 50."
+
+
+@pytest.mark.parametrize("form, msisdn, phone, expected", [
+    ("hashed", hash_msisdn(JOHN).upper(), None, (hash_msisdn(JOHN), None)),
+    ("plain", JOHN, None, (hash_msisdn(JOHN), JOHN)),
+    ("masked", "2547 ***** 678", None, None),
+    ("masked", "2547 ***** 678", JOHN, (hash_msisdn(JOHN), JOHN)),  # attributed to a phone
+])
+def test_the_payer_is_found_by_hash_and_a_masked_one_is_nobody(form, msisdn, phone, expected):
+    assert rules.payer(payment(msisdn=msisdn, msisdn_form=form), phone) == expected
+
+
+# --- earning on the balance -----------------------------------------------------------------
+
+
+def test_points_are_an_earn_entry_that_can_be_spent_later():
+    held = balance(points=20, lifetime_points=70)
+    entries, earned = rules.earn(payment(), 5, program(), 50, held)
+    assert entries == [{"customer_id": 5, "program_id": 7, "kind": EntryKind.EARN,
+                        "payment_id": 41, "points": 50, "remaining": 50, "stamps": 0,
+                        "description": "Payment RKTQDM7W6S"}]
+    assert (held.points, held.lifetime_points) == (70, 120)
+    assert earned == rules.Earned(points=50, balance=70, stamps=0, stamps_left=None,
+                                  reward_earned=False)
+
+
+def test_each_payment_stamps_the_card_and_a_full_card_issues_the_reward_and_restarts():
+    card = program(points_per_unit=0, stamps_required=5, stamp_reward="free delivery")
+    held = balance(stamps=3, rewards_earned=1)
+    entries, earned = rules.earn(payment(trans_id="DLV0000004"), 5, card, 0, held)
+    assert [(e["kind"], e["stamps"], e["description"]) for e in entries] == [
+        (EntryKind.STAMP, 1, "Stamp for DLV0000004")]
+    assert (earned.stamps, earned.stamps_left, earned.reward_earned) == (4, 1, False)
+
+    entries, earned = rules.earn(payment(trans_id="DLV0000005"), 5, card, 0, held)
+    assert [(e["kind"], e["description"]) for e in entries] == [
+        (EntryKind.STAMP, "Reward: free delivery")]
+    assert (held.stamps, held.rewards_earned) == (0, 2)
+    assert (earned.stamps, earned.stamps_left, earned.reward_earned) == (0, 5, True)
+
+
+def test_a_stamp_card_that_also_gives_points_writes_both_entries():
+    both = program(stamps_required=10, stamp_reward="a free coffee")
+    held = balance()
+    entries, earned = rules.earn(payment(), 5, both, 50, held)
+    assert [e["kind"] for e in entries] == [EntryKind.EARN, EntryKind.STAMP]
+    assert (held.points, held.stamps, earned.stamps_left) == (50, 1, 9)
+
+
+def test_a_credited_payment_carries_its_customer_points_and_time():
+    paid = payment()
+    rules.credited(paid, 5, 50)
+    assert (paid.status, paid.error, paid.customer_id, paid.points) == (
+        PaymentStatus.CREDITED, None, 5, 50)
+    assert paid.credited_at is not None and paid.credited_at.utcoffset().total_seconds() == 0
+
+
+def test_a_failure_keeps_the_kind_of_error_but_not_its_details():
+    reason = rules.failure(RuntimeError("password=hunter2"))
+    assert reason == "RuntimeError: crediting failed; replay it once fixed."
+
+
+# --- the receipt ----------------------------------------------------------------------------
+
+
+def customer(**overrides):
+    values = dict(id=5, phone=None, phone_hash=hash_msisdn(JOHN), first_name=None,
+                  sms_opt_out=False)
+    return SimpleNamespace(**{**values, **overrides})
+
+
+def test_the_points_receipt_text_and_its_recipient():
+    earned = rules.Earned(points=50, balance=70, stamps=0, stamps_left=None, reward_earned=False)
+    row = rules.receipt(payment(), customer(), program(), earned, "Acme Electronics")
+    assert row["body"] == "Hi John! You earned 50 Acme Rewards points. Total: 70 points."
+    assert (row["recipient"], row["recipient_form"]) == (hash_msisdn(JOHN), "hashed")
+    assert (row["status"], row["error"], row["purpose"]) == (SmsStatus.QUEUED, None,
+                                                             "payment_receipt")
+    assert (row["encoding"], row["segments"]) == ("GSM-7", 1)
+
+
+def test_the_stamp_receipt_and_a_merchants_own_template():
+    earned = rules.Earned(points=0, balance=0, stamps=4, stamps_left=1, reward_earned=False)
+    card = program(stamps_required=5, stamp_reward="free delivery")
+    enrolled = customer(phone=JOHN, first_name="Johnny")
+    row = rules.receipt(payment(), enrolled, card, earned, "Taste")
+    assert row["body"] == "Thanks Johnny! 1 more orders for free delivery."
+    assert (row["recipient"], row["recipient_form"]) == (JOHN, "plain")
+    own = program(sms_template="{merchant}: {points} pts, {balance} in all")
+    assert rules.receipt(payment(), customer(), own, earned, "Taste")["body"] == \
+        "Taste: 0 pts, 0 in all"
+
+
+def test_a_nameless_payer_is_greeted_as_customer():
+    earned = rules.Earned(points=1, balance=1, stamps=0, stamps_left=None, reward_earned=False)
+    row = rules.receipt(payment(first_name=None), customer(), program(), earned, "Acme")
+    assert row["body"].startswith("Hi Customer! ")
+
+
+def test_an_opted_out_customer_gets_a_skipped_receipt_with_the_reason():
+    earned = rules.Earned(points=1, balance=1, stamps=0, stamps_left=None, reward_earned=False)
+    row = rules.receipt(payment(), customer(sms_opt_out=True), program(), earned, "Acme")
+    assert (row["status"], row["error"]) == (SmsStatus.SKIPPED, "The customer opted out of SMS.")
+
+
+def test_a_masked_payer_has_nobody_to_text():
+    row = rules.masked_receipt(payment())
+    assert (row["recipient"], row["recipient_form"], row["status"]) == (
+        None, "masked", SmsStatus.SKIPPED)
+    assert row["error"] == "Masked payer: no number to text."
