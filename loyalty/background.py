@@ -97,7 +97,7 @@ def nudge_crediting() -> None:
     throttle = _throttle()
     if db.session().in_transaction() or throttle.eager:
         enqueue(TaskName.CREDIT_WAITING, coalesce=True)
-    else:  # what was stored committed on its own already (sql.execute_alone): nudge now
+    else:  # what was stored committed on its own already (db.alone.execute_alone): nudge now
         throttle.nudge()
 
 

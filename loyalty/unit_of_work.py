@@ -45,7 +45,7 @@ def unit_of_work() -> Iterator[None]:
 
 def _has_work(session) -> bool:
     """Anything to commit: a transaction begun, objects not flushed yet, tasks queued.
-    A unit of work whose only statement ran on its own in autocommit (sql.execute_alone,
+    A unit of work whose only statement ran on its own in autocommit (db.alone.execute_alone,
     the callback path) has none, and skips the commit's bookkeeping."""
     return bool(session.in_transaction() or session.new or session.dirty or session.deleted
                 or background.has_pending(session))
