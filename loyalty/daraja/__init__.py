@@ -1,4 +1,4 @@
-"""The only code that speaks to Safaricom (client, token cache, payloads, URL rules, msisdn)."""
+"""The only code that speaks to Safaricom (client, token cache, payloads, URL rules)."""
 
 from __future__ import annotations
 

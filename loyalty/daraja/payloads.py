@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from loyalty.daraja.errors import InvalidRequest
-from loyalty.daraja.msisdn import InvalidPhone, normalise_msisdn
+from loyalty.phones import InvalidPhone, normalise_msisdn
 
 try:
     EAT = ZoneInfo("Africa/Nairobi")

@@ -11,11 +11,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from loyalty.daraja.msisdn import InvalidPhone, normalise_msisdn
 from loyalty.emulator import rules
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.errors import invalid
 from loyalty.emulator.payloads import c2b_payload, money, new_receipt, stamp
+from loyalty.phones import InvalidPhone, normalise_msisdn
 
 COMMANDS = ("CustomerPayBillOnline", "CustomerBuyGoodsOnline")
 MSISDN_FORMS = ("hashed", "masked", "plain")

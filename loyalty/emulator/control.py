@@ -10,12 +10,12 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from loyalty.daraja.msisdn import InvalidPhone, normalise_msisdn
 from loyalty.emulator.c2b import simulate_payment
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.errors import DarajaError
 from loyalty.emulator.payloads import STK_RESULTS
 from loyalty.emulator.state import ENVIRONMENTS, PRODUCTS, public_app
+from loyalty.phones import InvalidPhone, normalise_msisdn
 
 bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
 FAULT_MODES = ("error", "spike", "delay")

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.phones import hash_msisdn
 
 # Safaricom stamps times in Kenyan local time (EAT, UTC+3, no daylight saving).
 EAT = timezone(timedelta(hours=3), "EAT")

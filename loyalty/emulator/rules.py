@@ -13,8 +13,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from loyalty.daraja.msisdn import InvalidPhone, normalise_msisdn
 from loyalty.emulator.errors import DarajaError, invalid
+from loyalty.phones import InvalidPhone, normalise_msisdn
 
 # Substring, any case (DARAJA.md 4.2): `executive-lounge` fails on "exe" too.
 FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")

@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from loyalty.daraja.msisdn import InvalidPhone, hash_msisdn, normalise_msisdn
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.payloads import eat_now
+from loyalty.phones import InvalidPhone, hash_msisdn, normalise_msisdn
 
 PREFIX = "/_emulator/sms"
 bp = Blueprint("emulator_sms", __name__, url_prefix=PREFIX)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields
 
-from loyalty.daraja.msisdn import InvalidPhone, normalise_msisdn
+from loyalty.phones import InvalidPhone, normalise_msisdn
 
 
 class BaseSchema(Schema):

@@ -6,12 +6,12 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from loyalty.daraja.msisdn import hash_msisdn
 from loyalty.db.inserts import insert_ignore
 from loyalty.errors import NotFound
 from loyalty.extensions import db
 from loyalty.models import Balance, Customer, LedgerEntry, LoyaltyProgram
 from loyalty.models.base import utcnow
+from loyalty.phones import hash_msisdn
 from loyalty.unit_of_work import transactional
 
 

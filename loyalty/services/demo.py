@@ -29,7 +29,6 @@ from flask import current_app
 from loyalty import daraja
 from loyalty.config import AT_PRODUCTION, AT_SANDBOX, SAFARICOM_SANDBOX
 from loyalty.daraja.errors import DarajaError
-from loyalty.daraja.msisdn import InvalidPhone, hash_msisdn, normalise_msisdn
 from loyalty.errors import DomainError, NotFound
 from loyalty.extensions import db
 from loyalty.models import (
@@ -42,6 +41,7 @@ from loyalty.models import (
     Payment,
     StepState,
 )
+from loyalty.phones import InvalidPhone, hash_msisdn, normalise_msisdn
 from loyalty.services import channel_setup, channels, customers, merchants, programs
 from loyalty.tenancy import tenant_context
 

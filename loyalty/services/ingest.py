@@ -20,7 +20,6 @@ import sqlalchemy as sa
 
 from loyalty import background
 from loyalty.daraja.callbacks import CallbackParseError, parse_c2b, parse_result, parse_stk_callback
-from loyalty.daraja.msisdn import classify_msisdn
 from loyalty.db import channels as channel_statements
 from loyalty.db.alone import execute_alone
 from loyalty.db.inserts import insert_ignore, insert_ignore_alone
@@ -34,6 +33,7 @@ from loyalty.models import (
     PaymentRequestStatus,
     PaymentSource,
 )
+from loyalty.phones import classify_msisdn
 from loyalty.services.account_mapping import resolve
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional

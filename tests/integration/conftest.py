@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.phones import hash_msisdn
 from loyalty.services.ingest import forget_routes
 from tests.conftest import auth, register_merchant
 

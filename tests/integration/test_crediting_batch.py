@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.phones import hash_msisdn
 from loyalty.services import crediting
 from tests.integration.conftest import DELIVERY, JOHN, c2b_body, make_shop
 

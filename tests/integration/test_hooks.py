@@ -4,7 +4,7 @@ import json
 
 import sqlalchemy as sa
 
-from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.phones import hash_msisdn
 from tests.integration.conftest import JOHN, c2b_body
 
 

@@ -4,8 +4,8 @@ Redis, with the SMS delivered to the emulator's Africa's Talking endpoint."""
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from loyalty.daraja.msisdn import hash_msisdn
 from loyalty.extensions import db
+from loyalty.phones import hash_msisdn
 from tests import processes
 from tests.conftest import REDIS_URL, auth, make_test_app, register_merchant
 from tests.integration.conftest import DELIVERY, JOHN, VIP, c2b_body

@@ -4,7 +4,7 @@ import pytest
 import responses
 import sqlalchemy as sa
 
-from loyalty.daraja.msisdn import hash_msisdn
+from loyalty.phones import hash_msisdn
 from loyalty.services import crediting, notifications
 from loyalty.tenancy import tenant_context
 from tests.integration.conftest import JOHN, c2b_body

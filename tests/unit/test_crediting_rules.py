@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from loyalty.daraja.msisdn import hash_msisdn
 from loyalty.models import EntryKind, PaymentStatus, SmsStatus
+from loyalty.phones import hash_msisdn
 from loyalty.services.crediting import rules
 
 JOHN = "254712345678"

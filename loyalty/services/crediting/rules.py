@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Callable
 
-from loyalty.daraja.msisdn import MsisdnForm, hash_msisdn
 from loyalty.models import EntryKind, PaymentStatus, SmsStatus
 from loyalty.models.base import utcnow
+from loyalty.phones import MsisdnForm, hash_msisdn
 from loyalty.services.account_mapping import resolve
 from loyalty.sms.segments import encoding, segment_count
 from loyalty.sms.templates import (

@@ -1,4 +1,8 @@
-"""Kenyan phone numbers and the forms M-Pesa sends them in (DARAJA.md section 5)."""
+"""Kenyan phone numbers and the forms M-Pesa sends them in (DARAJA.md section 5).
+
+A neutral leaf: schemas, services, the Daraja client, the SMS backends and the emulator all
+read and write phone numbers, so none of them owns this module.
+"""
 
 from __future__ import annotations
 
