@@ -1,83 +1,17 @@
-"""M-Pesa Loyalty: the application factory."""
+"""M-Pesa Loyalty. The application factory is in loyalty/app.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import redis
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: config, extensions, tenancy, Celery, blueprints, errors, CLI."""
-    import loyalty.models  # noqa: F401  (the whole schema, for Alembic and the mappers)
-    from loyalty import cli, crypto, daraja, logging_setup
-    from loyalty.celery_app import celery_init_app
-    from loyalty.config import load_config
-    from loyalty.errors import register_error_handlers
-    from loyalty.extensions import api, csrf, db, login_manager, migrate
-    from loyalty.hooks.fast import FastConfirmations
-    from loyalty.models.base import render_migration_type
+    """Build the app (loyalty.app.create_app)."""
+    # Imported on call, so that importing one module of the package (the models, phones,
+    # the emulator) does not load the whole app with it.
+    from loyalty.app import create_app as build
 
-    instance = Path(__file__).resolve().parent.parent / "instance"
-    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
-    logging_setup.init_app(app)
-    app.config.update(load_config(instance_path=instance, overrides=overrides))
-    if app.config["PROXY_FIX_X_FOR"]:
-        # Behind a proxy, the client address (for the callback IP policy) is in X-Forwarded-For.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
-                                x_proto=1, x_host=1)
-
-    crypto.init_app(app)
-    daraja.init_app(app)
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
-                     render_as_batch=True, compare_type=True,
-                     render_item=render_migration_type)
-    login_manager.init_app(app)
-    csrf.init_app(app)
-    api.init_app(app)
-    celery_init_app(app)
-    if app.config["REDIS_URL"]:
-        # One shared client for the app's own Redis use (nudges, caches); Celery has its own.
-        app.extensions["redis"] = redis.Redis.from_url(
-            app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
-
-    register_blueprints(app)
-    register_error_handlers(app)
-    # In front of everything: the C2B confirmation's common case (hooks/fast.py).
-    app.wsgi_app = FastConfirmations(app, app.wsgi_app)
-    cli.init_app(app)
-    return app
-
-
-def register_blueprints(app: Flask) -> None:
-    from loyalty import emulator, hooks, web
-    from loyalty.api import (
-        api_keys,
-        channels,
-        customers,
-        docs,
-        health,
-        merchants,
-        programs,
-        transactions,
-    )
-    from loyalty.api.base import init_auth
-    from loyalty.extensions import api, csrf
-
-    app.register_blueprint(health.bp)
-    app.register_blueprint(docs.bp)
-    app.register_blueprint(hooks.bp)
-    csrf.exempt(hooks.bp)  # Safaricom posts JSON; the opaque token is the credential
-    emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
-    blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
-                  transactions.blp, transactions.analytics_blp)
-    for blueprint in blueprints:
-        api.register_blueprint(blueprint)
-        # The JSON API authenticates with API keys, not cookies: CSRF does not apply.
-        csrf.exempt(app.blueprints[blueprint.name])
-    init_auth(app)
-    web.init_app(app)
+    return build(overrides)

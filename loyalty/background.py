@@ -21,6 +21,8 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from loyalty.extensions import db
+
 log = logging.getLogger(__name__)
 
 _PENDING = "pending_tasks"
@@ -69,8 +71,6 @@ def route_task(name: str, args, kwargs, options, task=None, **kw) -> dict[str, s
 
 def enqueue(name: TaskName | str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
     """Queue a task to be published after the current transaction commits."""
-    from loyalty.extensions import db
-
     session = db.session()
     owner = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append((owner, str(name), args, kwargs, countdown))
@@ -92,8 +92,6 @@ def nudge_crediting() -> None:
     few Redis calls a second instead of one per confirmation, and the last payment of a
     burst is still handed over within a window.
     """
-    from loyalty.extensions import db
-
     throttle = _throttle()
     if db.session().in_transaction() or throttle.eager:
         enqueue(TaskName.CREDIT_WAITING, coalesce=True)

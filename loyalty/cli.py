@@ -1,10 +1,18 @@
-"""Flask commands for operators: `flask keys ...`."""
+"""Flask commands for operators: `flask keys ...`, `flask channels ...` (and `flask demo ...`)."""
 
 from __future__ import annotations
+
+import os
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
+
+from loyalty.cli_demo import demo
+from loyalty.crypto import generate_key
+from loyalty.errors import DomainError
+from loyalty.services.channel_transfer import import_env_credentials
+from loyalty.services.secrets import rotate_secrets
 
 keys = AppGroup("keys", help="Encryption keys for stored secrets.")
 
@@ -12,16 +20,12 @@ keys = AppGroup("keys", help="Encryption keys for stored secrets.")
 @keys.command("generate")
 def keys_generate() -> None:
     """Print a new Fernet key (put it first in ENCRYPTION_KEY to start using it)."""
-    from loyalty.crypto import generate_key
-
     click.echo(generate_key())
 
 
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt every stored secret with the first key of ENCRYPTION_KEY."""
-    from loyalty.services.secrets import rotate_secrets
-
     count = rotate_secrets()
     click.echo(f"Re-encrypted {count} secret(s) with the current key.")
     if count:
@@ -35,11 +39,6 @@ channels = AppGroup("channels", help="M-Pesa channels.")
 @click.option("--merchant", "merchant_id", type=int, required=True, help="merchant id")
 def channels_import_env(merchant_id: int) -> None:
     """Move MPESA_CONSUMER_KEY/MPESA_CONSUMER_SECRET into the merchant's legacy channel."""
-    import os
-
-    from loyalty.errors import DomainError
-    from loyalty.services.channel_transfer import import_env_credentials
-
     key = os.environ.get("MPESA_CONSUMER_KEY", "").strip()
     secret = os.environ.get("MPESA_CONSUMER_SECRET", "").strip()
     if not key or not secret:
@@ -55,8 +54,6 @@ def channels_import_env(merchant_id: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from loyalty.cli_demo import demo
-
     app.cli.add_command(keys)
     app.cli.add_command(channels)
     app.cli.add_command(demo)

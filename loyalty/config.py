@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from loyalty.crypto import generate_key
+
 log = logging.getLogger(__name__)
 
 SAFARICOM_SANDBOX = "https://sandbox.safaricom.co.ke"
@@ -198,10 +200,7 @@ def celery_settings(redis_url: str | None, app_env: str, key_prefix: str) -> dic
 
 
 def _new_fernet_key() -> str:
-    # Imported here: crypto.py is the only module that touches cryptography.
-    from loyalty.crypto import generate_key
-
-    return generate_key()
+    return generate_key()  # crypto.py is the only module that touches cryptography
 
 
 _ENV_KEYS = {

@@ -9,13 +9,17 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography import x509
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from flask import current_app, has_app_context
 
 API_KEY_PREFIX = "mpl_"
 
@@ -95,13 +99,8 @@ def init_app(app) -> None:
 
 def current_vault() -> Vault:
     """The vault of the current Flask app (or the last one built, outside a request)."""
-    try:
-        from flask import current_app, has_app_context
-
-        if has_app_context() and "vault" in current_app.extensions:
-            return current_app.extensions["vault"]
-    except ImportError:  # pragma: no cover - flask is always installed
-        pass
+    if has_app_context() and "vault" in current_app.extensions:
+        return current_app.extensions["vault"]
     if _vault is None:
         raise KeyConfigError("no ENCRYPTION_KEY configured (create_app was not called)")
     return _vault
@@ -173,11 +172,6 @@ def rsa_encrypt_with_certificate(plaintext: str, certificate: bytes) -> str:
     PEM or DER. Padding is random, so every call gives a different, equally valid string.
     Errors describe the certificate, never the plaintext.
     """
-    import base64
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
     try:
         if b"-----BEGIN" in certificate:
             cert = x509.load_pem_x509_certificate(certificate)

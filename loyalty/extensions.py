@@ -1,4 +1,8 @@
-"""Unbound extensions, created once and bound in create_app."""
+"""Unbound extensions, created once and bound in create_app.
+
+The bottom of the house: it imports no module of the app (the API object, which needs the
+services, is built in api/base.py).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,6 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from loyalty.api.base import LoyaltyApi
 
 # Predictable constraint names let migrations drop and alter constraints by name.
 NAMING_CONVENTION = {
@@ -31,4 +33,3 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-api = LoyaltyApi()

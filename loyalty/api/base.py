@@ -1,4 +1,4 @@
-"""flask-smorest wiring: the Api class, public endpoints and API-key authentication."""
+"""flask-smorest wiring: the Api object, public endpoints and API-key authentication."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import Callable
 from flask import Flask, g, request
 from flask_smorest import Api
 
-from loyalty.errors import Unauthorized, http_error_response
+from loyalty.api.errors import http_error_response
+from loyalty.errors import Unauthorized
+from loyalty.services.merchants import merchant_for_api_key
+from loyalty.tenancy import reset_current_merchant, set_current_merchant
 
 API_PREFIX = "/api/v1"
 
@@ -17,6 +20,10 @@ class LoyaltyApi(Api):
 
     def handle_http_exception(self, error):
         return http_error_response(error)
+
+
+# Unbound until create_app calls api.init_app(app); the REST blueprints register on it.
+api = LoyaltyApi()
 
 
 def public(view: Callable) -> Callable:
@@ -35,9 +42,6 @@ def _bearer_token() -> str:
 
 def init_auth(app: Flask) -> None:
     """Every /api/v1 endpoint needs a valid API key unless marked @public."""
-    # Imported here: services import the extensions, which import this module.
-    from loyalty.services.merchants import merchant_for_api_key
-    from loyalty.tenancy import reset_current_merchant, set_current_merchant
 
     @app.before_request
     def _authenticate():

@@ -12,7 +12,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from loyalty.errors import DomainError, error_body
+from loyalty.errors import DomainError, Forbidden, error_body
 from loyalty.services import ingest
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,8 @@ def _source_allowed(kind: str, token: str):
         return None
     log.warning("callback %s from unlisted address %s", kind, request.remote_addr)
     if policy == "enforce":
-        exc = DomainError("This address may not send callbacks.", code="source_not_allowed")
-        exc.status = 403
-        return _refused(kind, token, exc)
+        return _refused(kind, token, Forbidden("This address may not send callbacks.",
+                                                code="source_not_allowed"))
     return None
 
 

@@ -1,8 +1,4 @@
-"""Sending SMS: the backend contract, its two backends, segment counts and safe templates.
-
-Import-light on purpose: importing this package pulls in neither `requests` nor a backend;
-`backend_from_config` imports the one it builds.
-"""
+"""Sending SMS: the backend contract, its two backends, segment counts and safe templates."""
 
 from __future__ import annotations
 
@@ -10,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from loyalty.sms.africastalking import AfricasTalkingBackend
 from loyalty.sms.base import SendResult, SmsBackend, SmsUnavailable, mask_msisdn
+from loyalty.sms.console import ConsoleBackend
 
 __all__ = ["SendResult", "SmsBackend", "SmsUnavailable", "backend_from_config", "mask_msisdn"]
 
@@ -24,12 +22,8 @@ def backend_from_config(config: Mapping[str, Any]) -> SmsBackend:
     """Build the backend named by SMS_BACKEND; raise ValueError for a bad setting."""
     name = str(config.get("SMS_BACKEND") or "console").strip().lower()
     if name == "console":
-        from loyalty.sms.console import ConsoleBackend
-
         return ConsoleBackend()
     if name == "africastalking":
-        from loyalty.sms.africastalking import AfricasTalkingBackend
-
         username = str(config.get("AT_USERNAME") or "").strip()
         base_url = str(config.get("AT_BASE_URL") or f"https://{_AT_PRODUCTION_HOST}").strip()
         _check_at_account(username, str(config.get("AT_API_KEY") or ""), base_url)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from loyalty.web import errors, views  # noqa: F401  (attach the handlers and routes to bp)
+from loyalty.web.auth import init_login
+from loyalty.web.blueprint import bp
+
 
 def init_app(app: Flask) -> None:
     """Register the web UI: login sessions, then the pages' blueprint.
@@ -11,10 +15,6 @@ def init_app(app: Flask) -> None:
     CSRFProtect is installed app-wide in create_app and the web blueprint is deliberately
     not exempted: every form here is a cookie-authenticated POST.
     """
-    from loyalty.web import views  # noqa: F401  (attaches the routes to the blueprint)
-    from loyalty.web.auth import init_login
-    from loyalty.web.blueprint import bp
-
     init_login(app)
     # Cookies: not readable by scripts, not sent along with cross-site posts, HTTPS-only
     # in production (where callbacks need HTTPS anyway).

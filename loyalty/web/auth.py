@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from loyalty.extensions import login_manager
+from loyalty.services.merchants import get_merchant
+
 
 def init_login(app: Flask) -> None:
-    from loyalty.extensions import login_manager
-    from loyalty.services.merchants import get_merchant
-
     # Pages that need a merchant send visitors here (see web.blueprint's before_request).
     login_manager.login_view = "web.login"
     login_manager.login_message = "Log in to continue."

@@ -14,6 +14,7 @@ from decimal import Decimal
 from flask import Blueprint, g, request
 from flask_login import current_user
 
+from loyalty.extensions import login_manager
 from loyalty.services.transactions import EAT
 from loyalty.tenancy import reset_current_merchant, set_current_merchant
 
@@ -33,8 +34,6 @@ def _require_login_and_scope_tenant():
     if not current_user.is_authenticated:
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
-        from loyalty.extensions import login_manager
-
         return login_manager.unauthorized()
     g.web_tenant_token = set_current_merchant(current_user.id)
     return None

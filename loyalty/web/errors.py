@@ -1,4 +1,9 @@
-"""HTML error pages for the web UI (loyalty/errors.py calls this for the `web` blueprint)."""
+"""HTML error pages for the web UI: the `web` blueprint's own error handlers.
+
+Flask prefers a blueprint's handlers to the app's for requests routed to it, so the pages
+get HTML while every other path keeps the JSON body of api/errors.py. A URL that matches
+no route belongs to no blueprint, and gets JSON. Importing this module registers them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,11 @@ import logging
 from flask import Response, render_template
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
+from werkzeug.exceptions import HTTPException
+
+from loyalty.api.errors import SERVER_FAULT, http_message, log_unexpected
+from loyalty.errors import DomainError
+from loyalty.web.blueprint import bp
 
 log = logging.getLogger(__name__)
 
@@ -30,3 +40,19 @@ def error_page(status: int, message: str, error: Exception | None = None):
         log.exception("could not render the error page")
         return Response(f"{status} {escape(title)}: {escape(message)}", status=status,
                         mimetype="text/plain")
+
+
+@bp.errorhandler(DomainError)
+def _domain_error_page(error: DomainError):
+    return error_page(error.status, error.message, error)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error_page(error: HTTPException):
+    return error_page(error.code or 500, http_message(error), error)
+
+
+@bp.errorhandler(Exception)
+def _unexpected_error_page(error: Exception):
+    log_unexpected(error)
+    return error_page(500, SERVER_FAULT, error)

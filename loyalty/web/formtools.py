@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from flask import render_template
 from marshmallow import Schema, ValidationError
 
 from loyalty.errors import DomainError
@@ -95,8 +96,6 @@ def _field_has_errors(field) -> bool:
 def page(template: str, form, status: int | None = None, **context):
     """Render a form page: 422 when a submitted form has problems, so tests and tools can
     tell a refused form from a fresh one."""
-    from flask import render_template
-
     if status is None:
         status = 422 if form.is_submitted() and has_errors(form) else 200
     return render_template(template, form=form, **context), status

@@ -1,0 +1,84 @@
+"""M-Pesa Loyalty: the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import redis
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import loyalty.models  # noqa: F401  (the whole schema, for Alembic and the mappers)
+from loyalty import cli, crypto, daraja, emulator, hooks, logging_setup, web
+from loyalty.api import (
+    api_keys,
+    channels,
+    customers,
+    docs,
+    health,
+    merchants,
+    programs,
+    transactions,
+)
+from loyalty.api import errors as api_errors
+from loyalty.api.base import api, init_auth
+from loyalty.celery_app import celery_init_app
+from loyalty.config import load_config
+from loyalty.extensions import csrf, db, login_manager, migrate
+from loyalty.hooks.fast import FastConfirmations
+from loyalty.models.base import render_migration_type
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, tenancy, Celery, blueprints, errors, CLI."""
+    instance = ROOT / "instance"
+    # Named "loyalty": the package holds the templates and names the app's logger.
+    app = Flask("loyalty", instance_path=str(instance), instance_relative_config=True)
+    logging_setup.init_app(app)
+    app.config.update(load_config(instance_path=instance, overrides=overrides))
+    if app.config["PROXY_FIX_X_FOR"]:
+        # Behind a proxy, the client address (for the callback IP policy) is in X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
+                                x_proto=1, x_host=1)
+
+    crypto.init_app(app)
+    daraja.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True,
+                     render_item=render_migration_type)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    api.init_app(app)
+    celery_init_app(app)
+    if app.config["REDIS_URL"]:
+        # One shared client for the app's own Redis use (nudges, caches); Celery has its own.
+        app.extensions["redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
+
+    register_blueprints(app)
+    # JSON errors for every path; the web UI's blueprint has its own (web/errors.py).
+    api_errors.init_app(app)
+    # In front of everything: the C2B confirmation's common case (hooks/fast.py).
+    app.wsgi_app = FastConfirmations(app, app.wsgi_app)
+    cli.init_app(app)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(hooks.bp)
+    csrf.exempt(hooks.bp)  # Safaricom posts JSON; the opaque token is the credential
+    emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
+    blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
+                  transactions.blp, transactions.analytics_blp)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+        # The JSON API authenticates with API keys, not cookies: CSRF does not apply.
+        csrf.exempt(app.blueprints[blueprint.name])
+    init_auth(app)
+    web.init_app(app)
