@@ -5,17 +5,15 @@ transaction commits, the tasks are sent to Redis; when it (or the savepoint they
 queued in) rolls back, they are dropped, so a worker never sees rows that do not exist.
 `loyalty/` never imports `tasks/`: tasks are sent by name.
 
-Without Redis (development), tasks run in-process right after the commit.
+Without Redis (development), tasks run in-process right after the commit. `after_commit`
+queues a callback the same way (the crediting nudge, nudge.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from enum import StrEnum
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app
 from sqlalchemy import event
@@ -71,116 +69,22 @@ def route_task(name: str, args, kwargs, options, task=None, **kw) -> dict[str, s
 
 def enqueue(name: TaskName | str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
     """Queue a task to be published after the current transaction commits."""
+    _queue(str(name), args, kwargs, countdown)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Call `callback` once the current transaction commits, exactly like a queued task:
+    dropped on rollback (of the savepoint it was queued in too), called once per commit
+    however often it was queued, and with in-process tasks run with them, in order,
+    after the unit of work (the crediting nudge, loyalty/nudge.py, uses it)."""
+    _queue(callback, (), {}, None)
+
+
+def _queue(item: str | Callable[[], None], args: tuple, kwargs: dict,
+           countdown: float | None) -> None:
     session = db.session()
     owner = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_PENDING, []).append((owner, str(name), args, kwargs, countdown))
-
-
-NUDGE_WINDOW_MS = 250
-
-
-def nudge_crediting() -> None:
-    """Ask a worker to credit waiting payments, after this commit (at once when the
-    payment was stored by a statement that committed on its own).
-
-    Under a burst, one message per NUDGE_WINDOW_MS is enough: the worker clears the nudge
-    key before it reads, so a payment committed before its own nudge was suppressed is
-    always seen by that read. If Redis is down, the beat sweep finds the payment later.
-
-    Each process also skips Redis while it nudged less than a window ago, and then nudges
-    once more when that window ends (see _NudgeThrottle): a burst costs each web process a
-    few Redis calls a second instead of one per confirmation, and the last payment of a
-    burst is still handed over within a window.
-    """
-    throttle = _throttle()
-    if db.session().in_transaction() or throttle.eager:
-        enqueue(TaskName.CREDIT_WAITING, coalesce=True)
-    else:  # what was stored committed on its own already (db.alone.execute_alone): nudge now
-        throttle.nudge()
-
-
-class _NudgeThrottle:
-    """The per-process filter in front of the Redis SET NX, one per app.
-
-    A commit inside the quiet window does not touch Redis; the first such commit arms a
-    timer that nudges at the end of the window, from a daemon thread with the app context.
-    Every payment committed inside the window committed before that trailing nudge's
-    SET NX, so the worker's read that follows sees it (the argument above, unchanged).
-    """
-
-    def __init__(self, app) -> None:
-        self._app = app
-        # In-process tasks (make run, tests) wait for the commit: read once, not per call.
-        self.eager = bool(app.extensions["celery"].conf.task_always_eager)
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._quiet_until = 0.0
-        self._armed = False
-
-    def nudge(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if self._pid != os.getpid():  # forked after use: no timer came along
-                self._pid, self._quiet_until, self._armed = os.getpid(), 0.0, False
-            if now < self._quiet_until:
-                if not self._armed:
-                    self._armed = True
-                    timer = threading.Timer(self._quiet_until - now, self._trailing)
-                    timer.daemon = True
-                    timer.start()
-                return
-            self._quiet_until = now + NUDGE_WINDOW_MS / 1000
-        _nudge_now()
-
-    def _trailing(self) -> None:
-        with self._lock:
-            self._armed = False
-            self._quiet_until = time.monotonic() + NUDGE_WINDOW_MS / 1000
-        try:
-            with self._app.app_context():
-                _nudge_now()
-        except Exception as exc:  # never let the timer thread die loudly: the sweep covers it
-            log.warning("could not nudge crediting: %s", type(exc).__name__)
-
-
-def _throttle() -> _NudgeThrottle:
-    app = current_app._get_current_object()
-    throttle = app.extensions.get("crediting_nudge")
-    if throttle is None:
-        throttle = app.extensions.setdefault("crediting_nudge", _NudgeThrottle(app))
-    return throttle
-
-
-def _nudge_now() -> None:
-    if _should_publish({"coalesce": True}):
-        publish(TaskName.CREDIT_WAITING)
-
-
-def clear_nudge() -> None:
-    """Worker: called before reading waiting payments (see nudge_crediting)."""
-    client = current_app.extensions.get("redis")
-    if client is not None:
-        try:
-            client.delete(_nudge_key())
-        except Exception as exc:  # Redis down: the sweep covers it
-            log.warning("could not clear the crediting nudge: %s", type(exc).__name__)
-
-
-def _nudge_key() -> str:
-    return current_app.config["REDIS_KEY_PREFIX"] + "nudge:credit"
-
-
-def _should_publish(kwargs: dict) -> bool:
-    if not kwargs.pop("coalesce", False):
-        return True
-    client = current_app.extensions.get("redis")
-    if client is None:
-        return True
-    try:
-        return bool(client.set(_nudge_key(), "1", nx=True, px=NUDGE_WINDOW_MS))
-    except Exception as exc:
-        log.warning("could not coalesce the crediting nudge: %s", type(exc).__name__)
-        return False
+    session.info.setdefault(_PENDING, []).append((owner, item, args, kwargs, countdown))
 
 
 def discard(session: Session) -> None:
@@ -194,8 +98,9 @@ def has_pending(session: Session) -> bool:
 
 
 def pending(session: Session) -> list[tuple[str, tuple, dict]]:
-    """What would be published if the session committed now (for tests and logs)."""
-    return [(name, args, kwargs) for _, name, args, kwargs, _ in session.info.get(_PENDING, [])]
+    """The tasks that would be published if the session committed now (for tests and logs)."""
+    return [(name, args, kwargs) for _, name, args, kwargs, _ in session.info.get(_PENDING, [])
+            if not callable(name)]
 
 
 def _is_within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
@@ -227,14 +132,18 @@ def _publish_committed(session: Session) -> None:
     if celery.conf.task_always_eager:
         session.info.setdefault(_DEFERRED, []).extend(queued)
         return
-    nudged = False
-    for _, name, args, kwargs, countdown in queued:
-        if kwargs.get("coalesce"):  # the crediting nudge: at most one per commit, throttled
-            if not nudged:
-                nudged = True
-                _throttle().nudge()
-            continue
-        publish(name, args, kwargs, countdown=countdown)
+    called: list[Callable[[], None]] = []
+    for _, item, args, kwargs, countdown in queued:
+        if callable(item):
+            _call_once(item, called)
+        else:
+            publish(item, args, kwargs, countdown=countdown)
+
+
+def _call_once(callback: Callable[[], None], called: list[Callable[[], None]]) -> None:
+    if callback not in called:  # equal, not identical: a bound method is new at every access
+        called.append(callback)
+        callback()
 
 
 def publish(name: str, args: tuple = (), kwargs: dict | None = None, *,
@@ -259,12 +168,16 @@ def run_deferred(session: Session) -> None:
     deferred = session.info.pop(_DEFERRED, None)
     if not deferred:
         return
+    called: list[Callable[[], None]] = []
+    for _, item, args, kwargs, _countdown in deferred:
+        if callable(item):
+            _call_once(item, called)
+        else:
+            run_here(item, args, kwargs)
+
+
+def run_here(name: str, args: tuple = (), kwargs: dict | None = None) -> None:
+    """Run a task in this process now (in-process tasks, without REDIS_URL)."""
     celery = current_app.extensions["celery"]
     celery.loader.import_default_modules()
-    seen: set[str] = set()
-    for _, name, args, kwargs, _countdown in deferred:
-        if kwargs.pop("coalesce", False):
-            if name in seen:
-                continue
-            seen.add(name)
-        celery.tasks[name].apply(args=args, kwargs=kwargs)
+    celery.tasks[name].apply(args=args, kwargs=kwargs or {})

@@ -11,7 +11,7 @@ import time
 
 from celery import shared_task
 
-from loyalty import background
+from loyalty import background, nudge
 from loyalty.background import TaskName
 from loyalty.services import crediting, stk
 
@@ -22,7 +22,7 @@ MAX_RUN_SECONDS = 20.0
 
 @shared_task(name=TaskName.CREDIT_WAITING, tenant_bound=False, acks_late=True)
 def credit_waiting() -> int:
-    background.clear_nudge()
+    nudge.clear_nudge()
     started, total, helped = time.monotonic(), 0, False
     while True:
         taken = crediting.credit_waiting()

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loyalty import background
+from loyalty import nudge
 from loyalty.daraja.callbacks import CallbackParseError, parse_c2b, parse_result, parse_stk_callback
 from loyalty.db import channels as channel_statements
 from loyalty.db.alone import execute_alone
@@ -169,7 +169,7 @@ def store_confirmation(route: ChannelRoute, confirmation: tuple[Any, Any]) -> bo
         "last_name": payment.last_name or None, "payload": payload,
     }, ["merchant_id", "trans_id"], merchant_id=route.merchant_id)
     if new_id is not None:
-        background.nudge_crediting()
+        nudge.nudge_crediting()
     return new_id is not None
 
 
@@ -205,7 +205,7 @@ def store_stk_result(route: ChannelRoute, raw: bytes, request_id: int | None = N
             "payload": payload,
         }, ["merchant_id", "trans_id"])
     if new_id is not None:
-        background.nudge_crediting()
+        nudge.nudge_crediting()
     return new_id is not None
 
 

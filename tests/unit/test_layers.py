@@ -216,8 +216,8 @@ def test_domain_errors_are_plain_python():
 def test_importing_the_models_loads_no_upper_layer():
     """The same rule at run time: the models, the unit of work and the task plumbing load
     without the API, the web UI, the hooks or the services."""
-    code = ("import sys, loyalty.models, loyalty.unit_of_work, loyalty.background; "
-            "print('\\n'.join(sys.modules))")
+    code = ("import sys, loyalty.models, loyalty.unit_of_work, loyalty.background, "
+            "loyalty.nudge; print('\\n'.join(sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout.split()
     assert [m for m in out if _within(m, UPPER)] == []
