@@ -13,7 +13,8 @@ from loyalty.schemas.customers import (
     RedemptionCreateSchema,
 )
 from loyalty.services import customers as service
-from loyalty.services import dashboard, programs, redemptions, transactions
+from loyalty.services import programs, redemptions, transactions
+from loyalty.web import reads
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import CustomerForm, FindCustomerForm, RedeemForm, options
 from loyalty.web.formtools import checked, load, page, show_error, values
@@ -89,4 +90,4 @@ def _customer_page(customer_id: int, form: RedeemForm, status: int = 200):
         "web/customer.html", customer=detail, form=form,
         ledger=service.ledger_of(customer_id, limit=50),
         payments=transactions.list_transactions(customer_id=customer_id, limit=20)["items"],
-        messages=dashboard.messages_for_customer(customer_id)), status
+        messages=reads.messages_for_customer(customer_id)), status

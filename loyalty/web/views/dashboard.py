@@ -6,16 +6,16 @@ from decimal import Decimal
 
 from flask import render_template
 
-from loyalty.services import dashboard
 from loyalty.services.merchants import get_current_merchant
+from loyalty.web import reads
 from loyalty.web.blueprint import bp
 
 
 @bp.get("/dashboard", endpoint="dashboard")
 def dashboard_page():
-    overview = dashboard.channel_overview()
+    overview = reads.channel_overview()
     totals = {"payments": sum(s.today_payments for s in overview),
               "amount": sum((s.today_amount for s in overview), Decimal(0)),
               "points": sum(s.today_points for s in overview)}
     return render_template("web/dashboard.html", merchant=get_current_merchant(),
-                           overview=overview, totals=totals, quiet_after=dashboard.QUIET_AFTER)
+                           overview=overview, totals=totals, quiet_after=reads.QUIET_AFTER)

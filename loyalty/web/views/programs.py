@@ -8,8 +8,8 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from loyalty.errors import DomainError
 from loyalty.schemas.programs import ProgramCreateSchema, ProgramUpdateSchema
-from loyalty.services import dashboard
 from loyalty.services import programs as service
+from loyalty.web import reads
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import ProgramForm
 from loyalty.web.formtools import checked, page, show_error, values
@@ -68,7 +68,7 @@ def _changes(form: ProgramForm, program) -> dict:
 @bp.get("/programs/preview.json")
 def program_preview():
     """The receipt for the example payment, as the form is being typed."""
-    preview = dashboard.sms_preview(**_rules(request.args))
+    preview = reads.sms_preview(**_rules(request.args))
     return jsonify({"text": preview.text, "segments": preview.segments,
                     "encoding": preview.encoding, "characters": preview.characters,
                     "points": preview.points, "problems": list(preview.problems),
@@ -76,7 +76,7 @@ def program_preview():
 
 
 def _preview(form: ProgramForm):
-    return dashboard.sms_preview(**_rules({name: form[name].data for name in (
+    return reads.sms_preview(**_rules({name: form[name].data for name in (
         "name", "sms_template", "points_per_unit", "unit_amount", "multiplier", "min_amount",
         "stamps_required", "stamp_reward")}))
 

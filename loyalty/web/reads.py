@@ -1,4 +1,4 @@
-"""Read models for the merchant web UI that no other service offers.
+"""Read models that only the merchant web UI's pages use (so they live beside them).
 
 Only reads: the dashboard's per-channel summary (last payment, today's figures, channels
 that have gone quiet), the SMS preview a merchant sees while writing a template, and the
