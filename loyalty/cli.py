@@ -8,8 +8,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from loyalty.cli_demo import demo
 from loyalty.crypto import generate_key
+from loyalty.demo.cli import demo
 from loyalty.errors import DomainError
 from loyalty.services.channel_transfer import import_env_credentials
 from loyalty.services.secrets import rotate_secrets

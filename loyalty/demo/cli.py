@@ -13,6 +13,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from loyalty.demo import scenario
+from loyalty.errors import DomainError
+
 demo = AppGroup("demo", help="Demo data and simulated payments against the local emulator.")
 
 
@@ -25,12 +28,9 @@ def _quiet() -> None:
 @demo.command("seed")
 def seed_command() -> None:
     """Create the demo merchant (or issue it a new API key) and activate its PayBill."""
-    from loyalty.errors import DomainError
-    from loyalty.services import demo as service
-
     _quiet()
     try:
-        seeded = service.seed()
+        seeded = scenario.seed()
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     base = current_app.config["PUBLIC_BASE_URL"]
@@ -58,12 +58,9 @@ def seed_command() -> None:
               help="seconds to wait for the SMS")
 def pay_command(amount: int, account: str, phone: str, name: str | None, wait: float) -> None:
     """Pay the demo PayBill through the emulator's C2B simulate; print the SMS that follows."""
-    from loyalty.errors import DomainError
-    from loyalty.services import demo as service
-
     _quiet()
     try:
-        paid = service.pay(amount=amount, account=account, phone=phone, name=name, wait=wait)
+        paid = scenario.pay(amount=amount, account=account, phone=phone, name=name, wait=wait)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Paid KES {paid.amount:,} from {paid.phone} to PayBill {paid.shortcode}, "
