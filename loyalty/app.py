@@ -18,8 +18,8 @@ from loyalty.api import (
     docs,
     health,
     merchants,
+    payments,
     programs,
-    transactions,
 )
 from loyalty.api import errors as api_errors
 from loyalty.api.base import api, init_auth
@@ -75,7 +75,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(hooks.bp)  # Safaricom posts JSON; the opaque token is the credential
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
     blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
-                  transactions.blp, transactions.analytics_blp)
+                  payments.blp, payments.analytics_blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
         # The JSON API authenticates with API keys, not cookies: CSRF does not apply.

@@ -8,6 +8,6 @@ from loyalty.web.views import (  # noqa: F401
     customers,
     dashboard,
     mapping,
+    payments,
     programs,
-    transactions,
 )

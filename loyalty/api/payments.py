@@ -1,4 +1,5 @@
-"""Transactions (payments): listing, replay, attaching masked payers; analytics."""
+"""Payments, served as /api/v1/transactions: listing, replay, attaching masked payers;
+analytics."""
 
 from flask_smorest import Blueprint
 

@@ -1,4 +1,5 @@
-"""Transactions: filtered list, the unattributed queue with attach-to-phone, replay."""
+"""Payments (the pages under /transactions): filtered list, the unattributed queue with
+attach-to-phone, replay."""
 
 from __future__ import annotations
 
