@@ -203,6 +203,15 @@ def test_the_emulator_shares_only_phone_numbers_with_the_app():
     assert violations(GRAPH, ("loyalty.emulator",), allowed=EMULATOR_MAY_USE) == []
 
 
+def test_the_app_sends_tasks_by_name_and_never_imports_them():
+    assert violations(GRAPH, ("loyalty",), forbidden=("tasks",)) == []
+
+
+def test_only_the_command_line_knows_the_demo():
+    users = {m for m, imported in GRAPH.items() if any(_within(i, ("loyalty.demo",)) for i in imported)}
+    assert users - {m for m in GRAPH if _within(m, ("loyalty.demo",))} == {"loyalty.cli"}
+
+
 def test_domain_errors_are_plain_python():
     """No Flask request, no HTML: the blueprints render errors (api/errors.py, web/errors.py)."""
     tree = ast.parse((REPO / "loyalty" / "errors.py").read_text())
