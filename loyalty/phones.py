@@ -1,7 +1,7 @@
 """Kenyan phone numbers and the forms M-Pesa sends them in (DARAJA.md section 5).
 
-A neutral leaf: schemas, services, the Daraja client, the SMS backends and the emulator all
-read and write phone numbers, so none of them owns this module.
+A neutral leaf: schemas, services, the Daraja client and the emulator all read and write
+phone numbers, so none of them owns this module.
 """
 
 from __future__ import annotations
