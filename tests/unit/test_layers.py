@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROOTS = ("loyalty", "tasks")
 
 # The bottom of the house: persistence and the plumbing every service stands on.
-BOTTOM = ("loyalty.extensions", "loyalty.models", "loyalty.unit_of_work",
+BOTTOM = ("loyalty.extensions", "loyalty.models", "loyalty.db", "loyalty.unit_of_work",
           "loyalty.background", "loyalty.nudge")
 # What sits above it: the HTTP edges, the business rules, the demo, the tasks.
 UPPER = ("loyalty.api", "loyalty.web", "loyalty.hooks", "loyalty.services", "loyalty.emulator",
