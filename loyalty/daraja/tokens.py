@@ -1,9 +1,12 @@
 """Where OAuth tokens live between calls: Redis in every real deployment, memory in dev.
 
-One token per (environment, consumer key), shared by every web and worker process, because
-Safaricom's FAQ says minting a token may revoke the previous one (DARAJA.md 2): workers
-that each minted their own would keep logging each other out. The lock makes the refresh
-single-flight. Keys carry a hash of the consumer key, never the key itself.
+One token per credential (environment, consumer key, consumer secret), shared by every web
+and worker process, because Safaricom's FAQ says minting a token may revoke the previous one
+(DARAJA.md 2): workers that each minted their own would keep logging each other out. The
+lock makes the refresh single-flight. Keys carry hashes of the key and the secret, never
+either itself. The secret is part of the key because two merchants may type the same
+consumer key with different secrets (one of them wrong, or a typo): each gets its own
+token and lock, so a failed mint by one never deletes or blocks the other's token.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ LOCK_TIMEOUT = 20.0  # a worker that dies holding the lock frees it after this l
 LOCK_WAIT = 30.0  # longer than one OAuth call (10 s timeout) plus the holder's queueing
 
 
-def token_key(environment: str, consumer_key: str) -> str:
-    """The cache key suffix for one Daraja app: environment plus a hash of its key."""
-    digest = hashlib.sha256(consumer_key.encode("utf-8")).hexdigest()[:32]
-    return f"daraja:token:{environment}:{digest}"
+def token_key(environment: str, consumer_key: str, consumer_secret: str) -> str:
+    """The cache key suffix for one credential: environment, SHA-256 of the consumer key,
+    SHA-256 of the consumer secret."""
+    key, secret = (hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+                   for value in (consumer_key, consumer_secret))
+    return f"daraja:token:{environment}:{key}:{secret}"
 
 
 class TokenCache(Protocol):

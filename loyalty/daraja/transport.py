@@ -47,7 +47,7 @@ class Transport:
         self.timeout = timeout
         self.session = session
         self.tokens = token_cache
-        self._cache_key = token_key(environment, consumer_key)
+        self._cache_key = token_key(environment, consumer_key, consumer_secret)
         basic = base64.b64encode(f"{consumer_key}:{consumer_secret}".encode()).decode()
         self._basic = basic
         # Everything that must never reach a message; replies are scrubbed of these.
@@ -74,8 +74,8 @@ class Transport:
             cached = self.tokens.get(self._cache_key)
             if cached and not force and cached != refused:
                 return cached  # another thread or worker fetched one while we waited
-            if cached:
-                self.tokens.delete(self._cache_key)
+            if cached and cached == refused:
+                self.tokens.delete(self._cache_key)  # known bad; a good one stays until replaced
             token, ttl = self._fetch_token()
             self.tokens.set(self._cache_key, token, ttl)
             return token

@@ -20,6 +20,7 @@ from loyalty.daraja.tokens import token_key
 from .conftest import (
     BASE,
     CONSUMER_KEY,
+    CONSUMER_SECRET,
     OAUTH_URL,
     PASSKEY,
     SECURITY_CREDENTIAL,
@@ -218,7 +219,7 @@ def test_token_still_refused_after_refresh_is_bad_credentials(client, rsps):
 
 
 def test_a_token_another_worker_already_replaced_is_reused(client, rsps, cache):
-    key = token_key("sandbox", CONSUMER_KEY)
+    key = token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET)
     cache.set(key, "stale-token-value", 3000)
 
     def refuse_and_let_another_worker_refresh(request):

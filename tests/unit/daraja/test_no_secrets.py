@@ -90,7 +90,7 @@ def _run_every_path(make_client, rsps, cache) -> list[str]:
     for _ in range(4):
         attempt(_balance)
     # A truncated OAuth success (a token inside a body that is not valid JSON).
-    cache.delete(token_key("sandbox", CONSUMER_KEY))
+    cache.delete(token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET))
     rsps.add(responses.GET, OAUTH_URL, status=200, body='{"access_token": "' + TOKEN + '", "exp')
     attempt(lambda c: c.access_token(force_refresh=True))
     return seen
@@ -112,7 +112,7 @@ def test_no_secret_in_any_message_log_line_or_repr(make_client, rsps, cache, cap
 
 @pytest.mark.parametrize("obj", ["cache", "client"])
 def test_reprs_hold_no_secret(make_client, cache, obj):
-    cache.set(token_key("sandbox", CONSUMER_KEY), TOKEN, 100)
+    cache.set(token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET), TOKEN, 100)
     text = repr(make_client() if obj == "client" else cache)
     for secret in SECRETS.values():
         assert secret not in text

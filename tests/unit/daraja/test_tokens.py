@@ -1,7 +1,9 @@
-"""OAuth tokens: one per (environment, consumer key), shared, fetched single-flight."""
+"""OAuth tokens: one per credential (environment, consumer key, secret), shared, fetched
+single-flight."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -11,9 +13,10 @@ import pytest
 import redis
 import requests
 import responses
+from responses import matchers
 
 from loyalty.daraja.client import DarajaClient
-from loyalty.daraja.errors import DarajaUnavailable
+from loyalty.daraja.errors import BadCredentials, DarajaUnavailable
 from loyalty.daraja.tokens import MemoryTokenCache, RedisTokenCache, token_key
 
 from .conftest import (
@@ -30,13 +33,15 @@ from .conftest import (
 THREADS = 16
 
 
-def test_token_key_hashes_the_consumer_key():
-    key = token_key("sandbox", CONSUMER_KEY)
-    digest = hashlib.sha256(CONSUMER_KEY.encode()).hexdigest()[:32]
-    assert key == f"daraja:token:sandbox:{digest}"
-    assert CONSUMER_KEY not in key
-    assert token_key("production", CONSUMER_KEY) != key
-    assert token_key("sandbox", CONSUMER_KEY + "x") != key
+def test_token_key_hashes_the_consumer_key_and_the_secret():
+    key = token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET)
+    digests = [hashlib.sha256(value.encode()).hexdigest()[:32]
+               for value in (CONSUMER_KEY, CONSUMER_SECRET)]
+    assert key == f"daraja:token:sandbox:{digests[0]}:{digests[1]}"
+    assert CONSUMER_KEY not in key and CONSUMER_SECRET not in key
+    assert token_key("production", CONSUMER_KEY, CONSUMER_SECRET) != key
+    assert token_key("sandbox", CONSUMER_KEY + "x", CONSUMER_SECRET) != key
+    assert token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET + "x") != key
 
 
 def test_oauth_request_is_a_basic_auth_get(client, rsps, with_token):
@@ -53,7 +58,7 @@ def test_token_is_cached_until_a_minute_before_it_expires(client, rsps, cache, w
     assert client.access_token() == TOKEN
     assert client.access_token() == TOKEN
     assert len(rsps.calls) == 1
-    key = token_key("sandbox", CONSUMER_KEY)
+    key = token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET)
     _, expires_at = cache._tokens[key]
     assert 3538 <= expires_at - time.monotonic() <= 3539
 
@@ -65,7 +70,7 @@ def test_expires_in_as_string_or_number(make_client, rsps, expires_in, redis_tar
     try:
         rsps.add(responses.GET, OAUTH_URL, json=oauth_body(expires_in=expires_in))
         make_client(token_cache=RedisTokenCache(connection, prefix)).access_token()
-        assert connection.ttl(prefix + token_key("sandbox", CONSUMER_KEY)) in (3538, 3539)
+        assert connection.ttl(prefix + token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET)) in (3538, 3539)
     finally:
         connection.close()
 
@@ -94,6 +99,59 @@ def test_environments_and_apps_get_separate_tokens(make_client, session, rsps, c
     production = make_client(environment="production", base_url="https://api.daraja.test")
     assert production.access_token() == TOKEN_2
     assert make_client().access_token() == TOKEN
+
+
+def _tenant(session, cache, secret: str) -> DarajaClient:
+    return DarajaClient(session=session, base_url=BASE, environment="sandbox",
+                        consumer_key=CONSUMER_KEY, consumer_secret=secret, token_cache=cache)
+
+
+def _basic(secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{CONSUMER_KEY}:{secret}".encode()).decode()
+
+
+def test_two_tenants_with_one_consumer_key_cannot_disturb_each_others_token(
+        rsps, session, redis_target):
+    """Tenant B types tenant A's consumer key with another secret (a typo, or on purpose):
+    B's refused mint, B's forced re-mint and B's refused token leave A's token alone."""
+    url, prefix = redis_target
+    connection = redis.Redis.from_url(url)
+    try:
+        cache = RedisTokenCache(connection, prefix)
+        alice, bob = _tenant(session, cache, CONSUMER_SECRET), _tenant(session, cache, "bob-typo")
+        oauth = {secret: rsps.add(responses.GET, OAUTH_URL, json=oauth_body(token), match=[
+            matchers.header_matcher({"Authorization": _basic(secret)})])
+            for secret, token in ((CONSUMER_SECRET, TOKEN), ("bob-typo", TOKEN_2))}
+        assert alice.access_token() == TOKEN
+        # Bob's secret is refused: his failed mint must not delete Alice's token.
+        rsps.replace(responses.GET, OAUTH_URL, status=400, body="", match=[
+            matchers.header_matcher({"Authorization": _basic("bob-typo")})])
+        with pytest.raises(BadCredentials):
+            bob.access_token(force_refresh=True)
+        assert alice.access_token() == TOKEN
+        assert oauth[CONSUMER_SECRET].call_count == 1  # from the cache, not minted again
+        # Bob's secret works after all: his token lives beside Alice's, not over it.
+        rsps.replace(responses.GET, OAUTH_URL, json=oauth_body(TOKEN_2), match=[
+            matchers.header_matcher({"Authorization": _basic("bob-typo")})])
+        assert bob.access_token(force_refresh=True) == TOKEN_2
+        assert alice.access_token() == TOKEN and bob.access_token() == TOKEN_2
+        keys = {key.decode() for key in connection.scan_iter(match=prefix + "*")}
+        assert keys == {prefix + token_key("sandbox", CONSUMER_KEY, secret)
+                        for secret in (CONSUMER_SECRET, "bob-typo")}
+        assert connection.get(prefix + token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET)) \
+            == TOKEN.encode()
+    finally:
+        connection.close()
+
+
+def test_a_failed_forced_mint_keeps_the_good_token(client, rsps, cache):
+    rsps.add(responses.GET, OAUTH_URL, json=oauth_body(TOKEN))
+    rsps.add(responses.GET, OAUTH_URL, status=503, body="")
+    assert client.access_token() == TOKEN
+    with pytest.raises(DarajaUnavailable):
+        client.access_token(force_refresh=True)
+    assert client.access_token() == TOKEN
+    assert len(rsps.calls) == 2
 
 
 def test_memory_cache_expires_and_deletes():
@@ -167,7 +225,7 @@ def test_sixteen_workers_share_one_oauth_call_through_redis(rsps, redis_target):
     connection = redis.Redis.from_url(url)
     try:
         keys = [key.decode() for key in connection.scan_iter(match=prefix + "*")]
-        assert keys == [prefix + token_key("sandbox", CONSUMER_KEY)]  # the lock is gone
+        assert keys == [prefix + token_key("sandbox", CONSUMER_KEY, CONSUMER_SECRET)]  # the lock is gone
         assert not any(CONSUMER_KEY in key for key in keys)
         assert connection.get(keys[0]) == TOKEN.encode()
     finally:
