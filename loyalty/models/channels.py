@@ -7,10 +7,11 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty.crypto import EncryptedText, new_callback_token
-from loyalty.db.ddl import partial
+from loyalty.db.ddl import exclusion_where, partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
 from loyalty.tenancy import TenantScoped
@@ -65,6 +66,11 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
         # Production shortcodes belong to one merchant; sandbox ones (174379) are shared.
         sa.Index("uq_mpesa_channels_production_shortcode", "shortcode", unique=True,
                  **partial("environment = 'production' AND archived_at IS NULL")),
+        # A store (head office) number carries a Till's C2B callbacks: one merchant's in
+        # production, though that merchant may use it for several tills (migration 0006).
+        ExcludeConstraint((sa.column("store_number"), "="), (sa.column("merchant_id"), "<>"),
+                          name="ex_mpesa_channels_production_store_number", using="gist",
+                          where=exclusion_where("environment = 'production' AND archived_at IS NULL")),
         sa.Index("uq_mpesa_channels_one_primary", "merchant_id", unique=True,
                  **partial("is_primary AND archived_at IS NULL")),
     )

@@ -83,6 +83,13 @@ def _require_credentials(channel: MpesaChannel) -> None:
                        code="credentials_missing")
 
 
+def _require_verified(channel: MpesaChannel, step: str) -> None:
+    # Registering URLs with credentials Safaricom has not accepted would only fail there;
+    # worse, on a shared sandbox shortcode it could overwrite a registration that works.
+    if channel.verification_state != StepState.DONE:
+        raise Conflict(f"Verify the channel with Safaricom before {step}.", code="not_verified")
+
+
 # --- verification ------------------------------------------------------------------------
 
 
@@ -160,6 +167,7 @@ def request_url_registration(channel_id: int, *, validation_url: str | None = No
     """Check the URLs against Safaricom's rules and queue their registration."""
     channel = get_channel(channel_id)
     _require_credentials(channel)
+    _require_verified(channel, "registering its callback URLs")
     own = _own_urls(channel)
     urls = {"validation_url": validation_url or own["validation"],
             "confirmation_url": confirmation_url or own["confirmation"]}
@@ -223,9 +231,7 @@ def _record_registration(channel_id: int, *, version: str | None = None,
 def activate_channel(channel_id: int) -> MpesaChannel:
     """Start taking payments; needs a verified channel with registered URLs."""
     channel = get_channel(channel_id)
-    if channel.verification_state != StepState.DONE:
-        raise Conflict("Verify the channel with Safaricom before activating it.",
-                       code="not_verified")
+    _require_verified(channel, "activating it")
     if channel.urls_state != StepState.DONE:
         raise Conflict("Register the callback URLs with Safaricom before activating the channel.",
                        code="urls_not_registered")

@@ -25,7 +25,7 @@ from loyalty.models import (
 )
 from loyalty.models.base import utcnow
 from loyalty.services.account_mapping import normalise_mapping
-from loyalty.tenancy import all_merchants
+from loyalty.tenancy import all_merchants, current_merchant_id
 from loyalty.unit_of_work import transactional
 
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey", "initiator_password")
@@ -136,21 +136,34 @@ def _check_type_rules(channel: MpesaChannel) -> None:
 
 
 def _check_shortcode_free(channel: MpesaChannel) -> None:
-    """Production numbers belong to one merchant; sandbox ones (174379) are shared."""
+    """Production numbers belong to one merchant; sandbox ones (174379) are shared.
+
+    The shortcode is unique among production channels. A store (head office) number is
+    what a Till's C2B URLs are registered for and its callbacks carry, so it may not be
+    another merchant's shortcode or store number either (the same merchant may put several
+    tills under its own head office)."""
     if channel.environment != Environment.PRODUCTION:
         return
-    with all_merchants():  # the rule spans merchants; only existence is read
-        taken = db.session.scalar(sa.select(sa.exists().where(
-            MpesaChannel.shortcode == channel.shortcode,
-            MpesaChannel.environment == Environment.PRODUCTION,
-            MpesaChannel.archived_at.is_(None),
-            MpesaChannel.id != (channel.id or -1))))
-    if taken:
-        raise _shortcode_taken(channel.shortcode)
+    numbers = [number for number in (channel.shortcode, channel.store_number) if number]
+    another_merchants = sa.and_(MpesaChannel.merchant_id != current_merchant_id(),
+                                sa.or_(MpesaChannel.shortcode.in_(numbers),
+                                       MpesaChannel.store_number.in_(numbers)))
+    # The rule spans merchants; only the clashing numbers are read. No autoflush: the
+    # changed number must be checked here, not written into the unique index first.
+    with all_merchants(), db.session.no_autoflush:
+        clash = db.session.execute(sa.select(MpesaChannel.shortcode, MpesaChannel.store_number)
+                                   .where(sa.or_(MpesaChannel.shortcode == channel.shortcode,
+                                                 another_merchants),
+                                          MpesaChannel.environment == Environment.PRODUCTION,
+                                          MpesaChannel.archived_at.is_(None),
+                                          MpesaChannel.id != (channel.id or -1)).limit(1)).first()
+    if clash is not None:
+        # The message names the caller's own number, nothing about the other channel.
+        raise _shortcode_taken(next(number for number in numbers if number in clash))
 
 
 def _shortcode_taken(shortcode: str) -> Conflict:
-    return Conflict(f"The production shortcode {shortcode} is already connected on this "
+    return Conflict(f"The production number {shortcode} is already connected on this "
                     "platform. If it is yours, contact support.", code="shortcode_taken")
 
 
@@ -192,7 +205,7 @@ def _flush_or_conflict() -> None:
             db.session.flush()
     except IntegrityError as exc:
         # A concurrent request took the production shortcode between check and insert.
-        if "production_shortcode" in str(exc.orig):
+        if "production_shortcode" in str(exc.orig) or "production_store_number" in str(exc.orig):
             raise Conflict("The production shortcode is already connected on this platform.",
                            code="shortcode_taken") from None
         raise

@@ -110,7 +110,24 @@ def test_safaricom_down_is_retried_then_recorded(channel, daraja, db_session):
     assert "could not be reached" in state["verification_error"]
 
 
+def _verified(db_session, channel_id):
+    db_session.execute(sa.text("UPDATE mpesa_channels SET verification_state='done', "
+                               "status='verified' WHERE id = :id"), {"id": channel_id})
+
+
+def test_register_urls_needs_a_verified_channel(client, merchant_a, channel, db_session):
+    url = f"/api/v1/mpesa-channels/{channel['id']}/register-urls"
+    response = client.post(url, headers=auth(merchant_a[1]), json={})
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "not_verified" and "Verify the channel" in error["message"]
+    assert _state(db_session, channel["id"])["urls_state"] == "none"  # nothing queued
+    _verified(db_session, channel["id"])
+    assert client.post(url, headers=auth(merchant_a[1]), json={}).status_code == 202
+
+
 def test_register_urls_falls_back_to_v1_and_remembers_it(client, merchant_a, channel, daraja, db_session):
+    _verified(db_session, channel["id"])
     response = client.post(f"/api/v1/mpesa-channels/{channel['id']}/register-urls",
                            headers=auth(merchant_a[1]), json={})
     assert response.status_code == 202
@@ -132,6 +149,7 @@ def test_register_urls_falls_back_to_v1_and_remembers_it(client, merchant_a, cha
 
 def test_urls_already_registered_tells_the_merchant_how_to_clear_it(client, merchant_a, channel,
                                                                     daraja, db_session):
+    _verified(db_session, channel["id"])
     client.post(f"/api/v1/mpesa-channels/{channel['id']}/register-urls", headers=auth(merchant_a[1]),
                 json={})
     _token(daraja)

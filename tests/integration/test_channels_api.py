@@ -112,6 +112,35 @@ def test_production_shortcode_is_unique_across_merchants_sandbox_is_shared(clien
     assert shared.status_code == 201
 
 
+def test_a_production_store_number_is_one_merchants(client, api, merchant_b, db_session):
+    """A Till's C2B callbacks carry its store (head office) number: another merchant may not
+    claim it, as store number or as shortcode; the owner may reuse it for more tills."""
+    def till(shortcode, store_number="700100"):
+        return paybill(environment="production", channel_type="till", shortcode=shortcode,
+                       store_number=store_number, account_mapping={"default": "loyalty"})
+
+    other = auth(merchant_b[1])
+    assert api("POST", "/mpesa-channels", json=till("900001")).status_code == 201
+    assert api("POST", "/mpesa-channels", json=till("900003")).status_code == 201  # same owner
+    for body in (till("900002"), paybill(environment="production", shortcode="700100"),
+                 till("900004", store_number="900001")):
+        clash = client.post("/api/v1/mpesa-channels", headers=other, json=body)
+        assert clash.status_code == 409, body
+        error = clash.get_json()["error"]
+        assert error["code"] == "shortcode_taken"
+        assert (body.get("store_number") or body["shortcode"]) in error["message"]
+    moved = client.post("/api/v1/mpesa-channels", headers=other, json=till("900005", "700200"))
+    assert moved.status_code == 201
+    refused = client.patch(f"/api/v1/mpesa-channels/{moved.get_json()['id']}", headers=other,
+                           json={"store_number": "700100"})
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "shortcode_taken"
+    # The database refuses it too, whatever a future code path forgets to check.
+    with pytest.raises(sa.exc.IntegrityError, match="production_store_number"), \
+            db_session.begin_nested():
+        db_session.execute(sa.text("UPDATE mpesa_channels SET store_number = '700100' "
+                                   "WHERE id = :id"), {"id": moved.get_json()["id"]})
+
+
 def test_account_mapping_rules(api):
     response = api("POST", "/mpesa-channels", json=paybill(account_mapping={
         "default": "loyalty", "VIP*": "vip", "GOLD001": "gold", "A*B*": "loyalty", "*": "loyalty"}))
@@ -192,9 +221,11 @@ def test_verify_needs_credentials(api):
     assert response.get_json()["error"]["code"] == "credentials_missing"
 
 
-def test_register_urls_lints_before_queueing(api):
+def test_register_urls_lints_before_queueing(api, db_session):
     channel = api("POST", "/mpesa-channels", json=paybill(environment="production",
                                                           shortcode="888881")).get_json()
+    db_session.execute(sa.text("UPDATE mpesa_channels SET verification_state='done', "
+                               "status='verified' WHERE id = :id"), {"id": channel["id"]})
     response = api("POST", f"/mpesa-channels/{channel['id']}/register-urls", json={
         "validation_url": "https://shop.example.com/MPesa/validate",
         "confirmation_url": "http://shop.example.com/confirm"})
