@@ -70,7 +70,7 @@ CHANNEL = {
     "passkey": "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919",
     "account_mapping": {"default": "loyalty", "VIP*": "vip", "DELIVERY": "delivery"},
 }
-STEP_WAIT = 30  # seconds a worker may take for verify / register-urls (as `?wait=30`)
+STEP_WAIT = 30  # seconds a worker may take for verify / register-urls (the API clamps ?wait to 10)
 SMS_WAIT = 10.0  # seconds `pay` waits for the receipt SMS
 
 

@@ -121,9 +121,20 @@ class RegisterUrlsSchema(BaseSchema):
                                   validate=validate.OneOf(["Completed", "Cancelled"]))
 
 
+MAX_WAIT = 10  # seconds one `?wait` may hold a web thread (DESIGN.md section 10)
+
+
+class ClampedSeconds(fields.Integer):
+    """Whole seconds, clamped to 0..MAX_WAIT: asking for longer is not an error."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return max(0, min(super()._deserialize(value, attr, data, **kwargs), MAX_WAIT))
+
+
 class WaitArgsSchema(BaseSchema):
-    wait = fields.Integer(load_default=0, validate=validate.Range(0, 30),
-                          metadata={"description": "seconds to wait for the worker (max 30)"})
+    wait = ClampedSeconds(load_default=0, metadata={
+        "description": f"seconds to wait for the worker's result; larger values are clamped "
+                       f"to {MAX_WAIT}", "maximum": MAX_WAIT, "minimum": 0})
 
 
 class VerificationResultSchema(BaseSchema):

@@ -269,15 +269,23 @@ def step_outcome(channel: MpesaChannel, step: str) -> dict[str, Any] | None:
             "error": channel.urls_error}
 
 
-def wait_for_step(channel_id: int, step: str, seconds: int) -> MpesaChannel:
-    """Poll until the worker finished `step` ('verification' or 'urls') or time runs out."""
+WAIT_POLL = 0.25  # seconds between two looks at a step's state while a caller waits
+
+
+def wait_for_step(channel_id: int, step: str, seconds: float) -> MpesaChannel:
+    """Poll until the worker finished `step` ('verification' or 'urls') or time runs out.
+
+    Call it outside any unit of work. Each look is a short read of its own: the session is
+    closed before sleeping, so a waiting web thread holds no transaction and no pooled
+    connection (sixteen waiting callers must not take the pool from the callbacks)."""
     attribute = "verification_state" if step == "verification" else "urls_state"
     deadline = time.monotonic() + seconds
-    channel = get_channel(channel_id)
-    while getattr(channel, attribute) == StepState.PENDING and time.monotonic() < deadline:
-        time.sleep(0.2)
-        db.session.refresh(channel)
-    return channel
+    while True:
+        channel = get_channel(channel_id)
+        if getattr(channel, attribute) != StepState.PENDING or time.monotonic() >= deadline:
+            return channel
+        db.session.close()  # ends the read transaction and returns the connection
+        time.sleep(min(WAIT_POLL, max(0.0, deadline - time.monotonic())))
 
 
 def warm_token(channel_id: int) -> None:

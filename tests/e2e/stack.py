@@ -185,10 +185,10 @@ class Stack:
         channel_id = channel.json()["id"]
         shop = Shop(self, key, channel_id, token=self.scalar(
             "SELECT callback_token FROM mpesa_channels WHERE id = :id", id=channel_id))
-        verified = shop.api("POST", f"/mpesa-channels/{channel_id}/verify?wait=30")
+        verified = shop.api("POST", f"/mpesa-channels/{channel_id}/verify?wait=10")
         assert verified.status_code == 200 and verified.json()["verified"], \
             f"{verified.text}\n{self.logs()}"
-        registered = shop.api("POST", f"/mpesa-channels/{channel_id}/register-urls?wait=30",
+        registered = shop.api("POST", f"/mpesa-channels/{channel_id}/register-urls?wait=10",
                               json={})
         assert registered.status_code == 200 and registered.json()["registered"], \
             f"{registered.text}\n{self.logs()}"

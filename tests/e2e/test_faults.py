@@ -241,7 +241,7 @@ def test_safaricom_failing_during_verify_ends_failed_and_a_retry_succeeds(slow_d
     assert activate.status_code == 409 and activate.json()["error"]["code"] == "not_verified"
 
     stack.emulator("DELETE", "/control/faults")
-    again = stack.api("POST", f"{url}/verify?wait=30", key)
+    again = stack.api("POST", f"{url}/verify?wait=10", key)
     assert again.status_code == 200, again.text
     assert again.json()["verified"] is True and again.json()["status"] == "verified"
     assert stack.api("GET", url, key).json()["verification"]["error"] is None

@@ -3,6 +3,8 @@
 import base64
 import json
 import logging
+import time
+from types import SimpleNamespace
 
 import pytest
 import responses
@@ -10,6 +12,8 @@ import sqlalchemy as sa
 
 from loyalty.background import pending
 from loyalty.daraja.errors import DarajaUnavailable
+from loyalty.extensions import db
+from loyalty.schemas import channels as channel_schemas
 from loyalty.services import channel_setup
 from loyalty.tenancy import tenant_context
 from loyalty.unit_of_work import unit_of_work
@@ -179,6 +183,32 @@ def test_health_checks_fan_out_per_active_channel_and_never_deactivate(channel, 
     daraja.replace(responses.GET, OAUTH, json={"access_token": "tok-ok", "expires_in": 3599})
     channel_setup.check_channel_health(channel["id"])
     assert _state(db_session, channel["id"])["health_state"] == "healthy"
+
+
+def test_a_long_wait_is_clamped_not_refused(client, merchant_a, channel, monkeypatch):
+    monkeypatch.setattr(channel_schemas, "MAX_WAIT", 1)  # 10 s in production; 1 s here
+    started = time.monotonic()
+    answer = client.post(f"/api/v1/mpesa-channels/{channel['id']}/verify?wait=3600",
+                         headers=auth(merchant_a[1]))
+    assert answer.status_code == 202  # no worker here: still pending after the clamped wait
+    assert answer.get_json()["verification"]["state"] == "pending"
+    assert 1 <= time.monotonic() - started < 3
+
+
+def test_a_waiting_caller_holds_no_transaction_while_it_sleeps(client, merchant_a, channel,
+                                                               monkeypatch):
+    in_transaction = []
+
+    def sleep(seconds):
+        in_transaction.append(db.session().in_transaction())
+        time.sleep(seconds)
+
+    monkeypatch.setattr(channel_setup, "time", SimpleNamespace(monotonic=time.monotonic,
+                                                               sleep=sleep))
+    answer = client.post(f"/api/v1/mpesa-channels/{channel['id']}/verify?wait=1",
+                         headers=auth(merchant_a[1]))
+    assert answer.status_code == 202
+    assert len(in_transaction) >= 3 and not any(in_transaction)
 
 
 def test_pending_tasks_carry_merchant_and_channel(client, merchant_a, channel, db_session):

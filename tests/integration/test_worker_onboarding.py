@@ -54,7 +54,7 @@ def test_onboarding_steps_run_in_the_worker(stack):
     assert verified["verification"]["state"] == "verified", worker.log()
     assert verified["status"] == "verified"
 
-    registered = client.post(f"{url}/register-urls?wait=30", headers=auth(key), json={})
+    registered = client.post(f"{url}/register-urls?wait=10", headers=auth(key), json={})
     assert registered.status_code == 200, worker.log()
     body = registered.get_json()
     assert body["registered"] is True, body
@@ -71,7 +71,7 @@ def test_wrong_credentials_end_failed_in_the_worker(stack):
     channel = client.post("/api/v1/mpesa-channels", headers=auth(key), json={
         "name": "Typo", "shortcode": "174379", "channel_type": "paybill",
         "consumer_key": "demo-consumer-key", "consumer_secret": "not-the-secret"}).get_json()
-    answer = client.post(f"/api/v1/mpesa-channels/{channel['id']}/verify?wait=30", headers=auth(key))
+    answer = client.post(f"/api/v1/mpesa-channels/{channel['id']}/verify?wait=10", headers=auth(key))
     assert answer.status_code == 200, worker.log()
     body = answer.get_json()
     assert body["verified"] is False and body["status"] == "configured"
