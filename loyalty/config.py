@@ -143,6 +143,8 @@ def load_config(
         "SMS_SWEEP_AGE": float(env.get("SMS_SWEEP_AGE", "120")),
         # A sender holds a message this long: more than one gateway call can take.
         "SMS_CLAIM_SECONDS": float(env.get("SMS_CLAIM_SECONDS", "60")),
+        # Hours a rotated callback token keeps routing callbacks (while URLs re-register).
+        "CALLBACK_TOKEN_GRACE_HOURS": float(env.get("CALLBACK_TOKEN_GRACE_HOURS", "72")),
         # How many proxies in front of gunicorn set X-Forwarded-For (0: none).
         "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
         # Callback bodies are small; anything bigger is abuse (DESIGN.md section 4).
@@ -228,4 +230,5 @@ _ENV_KEYS = {
     "SMS_SWEEP_AGE",
     "SMS_CLAIM_SECONDS",
     "PROXY_FIX_X_FOR",
+    "CALLBACK_TOKEN_GRACE_HOURS",
 }

@@ -20,7 +20,7 @@ from loyalty.schemas.payments import (
     ResolveSchema,
     StkPushSchema,
 )
-from loyalty.services import channel_setup, channel_transfer, stk, transactions
+from loyalty.services import callback_tokens, channel_setup, channel_transfer, stk, transactions
 from loyalty.services import channels as service
 
 blp = Blueprint("channels", __name__, url_prefix="/api/v1/mpesa-channels",
@@ -96,6 +96,22 @@ def verify(args, channel_id):
 def register_urls(args, body, channel_id):
     """Register the C2B validation and confirmation URLs (the platform's own by default)."""
     channel_setup.request_url_registration(channel_id, **body)
+    return _step_answer(channel_id, "urls", args["wait"])
+
+
+@blp.route("/<int:channel_id>/rotate-callback-token", methods=["POST"])
+@blp.arguments(WaitArgsSchema, location="query")
+@blp.response(202, ChannelSchema, description="A new token; the URLs are being registered again")
+@blp.alt_response(200, description="No URLs to register again (the channel), or `?wait=N` and "
+                  "the worker finished (the registration result)")
+def rotate_callback_token(args, channel_id):
+    """Issue a new callback token and register the C2B URLs again (done by a worker).
+
+    The previous token keeps routing callbacks for CALLBACK_TOKEN_GRACE_HOURS (72 by
+    default; `callback_urls.previous_token_expires_at` says until when)."""
+    channel, registering = callback_tokens.rotate_callback_token(channel_id)
+    if not registering:
+        return channel, 200
     return _step_answer(channel_id, "urls", args["wait"])
 
 

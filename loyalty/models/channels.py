@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from loyalty.crypto import EncryptedText, new_callback_token
 from loyalty.db.ddl import exclusion_where, partial
 from loyalty.extensions import db
-from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
+from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column, utcnow
 from loyalty.tenancy import TenantScoped
 
 
@@ -105,6 +105,10 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
     # never contains a word Safaricom forbids in URLs.
     callback_token: Mapped[str] = mapped_column(sa.String(64), unique=True,
                                                 default=new_callback_token)
+    # The token before the last rotation, still routed until it expires (the grace lets
+    # Safaricom's registration move to the new URLs without losing a callback).
+    previous_callback_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    previous_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     verification_state: Mapped[StepState] = mapped_column(
         enum_column(StepState, name="verification_state"), default=StepState.NONE)
@@ -130,6 +134,14 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
     @property
     def has_credentials(self) -> bool:
         return bool(self.consumer_key and self.consumer_secret)
+
+    @property
+    def previous_token_valid_until(self) -> datetime | None:
+        """When the token before the last rotation stops routing; None once it has."""
+        expires = self.previous_token_expires_at
+        if self.previous_callback_token and expires and expires > utcnow():
+            return expires
+        return None
 
     @property
     def c2b_shortcode(self) -> str:

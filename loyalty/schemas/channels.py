@@ -111,7 +111,9 @@ class ChannelSchema(ChannelExportSchema):
     def _callback_urls(self, channel):
         urls = callback_urls(current_app.config["PUBLIC_BASE_URL"], channel.callback_token)
         return {"validation_url": urls["validation"], "confirmation_url": urls["confirmation"],
-                "stk_callback_url": urls["stk"]}
+                "stk_callback_url": urls["stk"],
+                # After a rotation, the old URLs still work until then (null: they do not).
+                "previous_token_expires_at": _iso(channel.previous_token_valid_until)}
 
 
 class RegisterUrlsSchema(BaseSchema):

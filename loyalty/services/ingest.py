@@ -33,6 +33,7 @@ from loyalty.models import (
     PaymentRequestStatus,
     PaymentSource,
 )
+from loyalty.models.base import utcnow
 from loyalty.phones import classify_msisdn
 from loyalty.services.account_mapping import resolve
 from loyalty.tenancy import all_merchants, tenant_context
@@ -64,23 +65,29 @@ _routes_lock = threading.Lock()
 
 
 def route_for(token: str) -> ChannelRoute:
-    """The channel behind a callback token (cached briefly); NotFound when unknown."""
+    """The channel behind a callback token (cached briefly); NotFound when unknown.
+    A rotated-out token routes until its grace ends, and is never cached past that."""
     now = time.monotonic()
     cached = _routes.get(token)
     if cached is None or cached[0] < now:
         # The token is how the merchant is found (so no tenant scope yet): the columns
-        # routing needs, by the unique token index, as a read of its own (execute_alone:
+        # routing needs, by the unique token indexes, as a read of its own (execute_alone:
         # no transaction left open, no encrypted column decrypted).
         with all_merchants():
-            found = execute_alone(channel_statements.ROUTE, {"token": token}, rows=True)
+            found = execute_alone(channel_statements.ROUTE, {"token": token, "now": utcnow()},
+                                  rows=True)
         channel = found[0] if found else None
         route = None if channel is None else ChannelRoute(
             channel_id=channel.id, merchant_id=channel.merchant_id,
             shortcodes=frozenset(filter(None, (channel.shortcode, channel.store_number))),
             channel_type=channel.channel_type.value, account_mapping=dict(channel.account_mapping or {}),
             reject_unknown=channel.validation_policy.value == "reject_unknown")
+        expires = now + ROUTE_TTL
+        if channel is not None and channel.callback_token != token:
+            grace_left = (channel.previous_token_expires_at - utcnow()).total_seconds()
+            expires = min(expires, now + grace_left)
         with _routes_lock:
-            _routes[token] = cached = (now + ROUTE_TTL, route)
+            _routes[token] = cached = (expires, route)
     if cached[1] is None:
         raise NotFound("Unknown callback URL.")
     return cached[1]
