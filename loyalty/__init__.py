@@ -8,10 +8,10 @@ if TYPE_CHECKING:
     from flask import Flask
 
 
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app (loyalty.app.create_app)."""
+def create_app(overrides: Mapping[str, Any] | None = None, *, hooks_only: bool = False) -> Flask:
+    """Build the app (loyalty.app.create_app); `hooks_only` for the Procfile's `hooks`."""
     # Imported on call, so that importing one module of the package (the models, phones,
     # the emulator) does not load the whole app with it.
     from loyalty.app import create_app as build
 
-    return build(overrides)
+    return build(overrides, hooks_only=hooks_only)

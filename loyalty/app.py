@@ -32,8 +32,11 @@ from loyalty.models.base import render_migration_type
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: config, extensions, tenancy, Celery, blueprints, errors, CLI."""
+def create_app(overrides: Mapping[str, Any] | None = None, *, hooks_only: bool = False) -> Flask:
+    """Build the app: config, extensions, tenancy, Celery, blueprints, errors, CLI.
+
+    `hooks_only` builds the Procfile's `hooks` process: Safaricom's callbacks and the
+    health probes, nothing else, so no API or web request can ever take its threads."""
     instance = ROOT / "instance"
     # Named "loyalty": the package holds the templates and names the app's logger.
     app = Flask("loyalty", instance_path=str(instance), instance_relative_config=True)
@@ -52,14 +55,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
                      render_item=render_migration_type)
     login_manager.init_app(app)
     csrf.init_app(app)
-    api.init_app(app)
+    if not hooks_only:
+        api.init_app(app)  # the OpenAPI document and its routes
     celery_init_app(app)
     if app.config["REDIS_URL"]:
         # One shared client for the app's own Redis use (nudges, caches); Celery has its own.
         app.extensions["redis"] = redis.Redis.from_url(
             app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
 
-    register_blueprints(app)
+    register_blueprints(app, hooks_only=hooks_only)
     # JSON errors for every path; the web UI's blueprint has its own (web/errors.py).
     api_errors.init_app(app)
     # In front of everything: the C2B confirmation's common case (hooks/fast.py).
@@ -68,11 +72,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def register_blueprints(app: Flask) -> None:
+def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     app.register_blueprint(health.bp)
-    app.register_blueprint(docs.bp)
     app.register_blueprint(hooks.bp)
     csrf.exempt(hooks.bp)  # Safaricom posts JSON; the opaque token is the credential
+    if hooks_only:
+        return
+    app.register_blueprint(docs.bp)
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
     blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
                   payments.blp, payments.analytics_blp)

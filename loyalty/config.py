@@ -117,6 +117,10 @@ def load_config(
         # Every Redis key the app writes starts with this (tests isolate runs with it).
         "REDIS_KEY_PREFIX": env.get("REDIS_KEY_PREFIX", "loyalty:"),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Where Safaricom's callbacks go: the Procfile's `hooks` process, so API calls (a
+        # `?wait`, a slow export) never hold the threads that answer Safaricom.
+        "CALLBACK_BASE_URL": (env.get("CALLBACK_BASE_URL", "").strip()
+                              or env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")).rstrip("/"),
         "DARAJA_SANDBOX_URL": env.get("DARAJA_SANDBOX_URL", SAFARICOM_SANDBOX).rstrip("/"),
         "DARAJA_PRODUCTION_URL": env.get("DARAJA_PRODUCTION_URL", SAFARICOM_PRODUCTION).rstrip("/"),
         "DARAJA_TIMEOUT": float(env.get("DARAJA_TIMEOUT", "10")),
@@ -212,6 +216,7 @@ _ENV_KEYS = {
     "ENCRYPTION_KEY",
     "SECRET_KEY",
     "PUBLIC_BASE_URL",
+    "CALLBACK_BASE_URL",
     "DARAJA_SANDBOX_URL",
     "DARAJA_PRODUCTION_URL",
     "DARAJA_TIMEOUT",

@@ -101,11 +101,14 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.2, message: s
 # --- helpers for the end-to-end tests (tests/e2e) ----------------------------------------
 
 
-def gunicorn_args(port: int, workers: int = 2, threads: int = 4) -> list[str]:
-    """The Procfile's `web`, bound to loopback only."""
+def gunicorn_args(port: int, workers: int = 2, threads: int = 4, app: str = "wsgi:app") -> list[str]:
+    """The Procfile's `web` (or, with HOOKS_APP, its `hooks`), bound to loopback only."""
     return [str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads),
             "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "--graceful-timeout", "5",
-            "wsgi:app"]
+            app]
+
+
+HOOKS_APP = "loyalty:create_app(hooks_only=True)"  # the Procfile's `hooks` process
 
 
 def celery_beat_args(schedule_file: Path) -> list[str]:

@@ -109,7 +109,7 @@ class ChannelSchema(ChannelExportSchema):
                 "error": channel.health_error}
 
     def _callback_urls(self, channel):
-        urls = callback_urls(current_app.config["PUBLIC_BASE_URL"], channel.callback_token)
+        urls = callback_urls(current_app.config["CALLBACK_BASE_URL"], channel.callback_token)
         return {"validation_url": urls["validation"], "confirmation_url": urls["confirmation"],
                 "stk_callback_url": urls["stk"],
                 # After a rotation, the old URLs still work until then (null: they do not).

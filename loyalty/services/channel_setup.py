@@ -74,7 +74,7 @@ def channel_access(channel_id: int) -> ChannelAccess:
 
 
 def _own_urls(channel: MpesaChannel) -> dict[str, str]:
-    return callback_urls(current_app.config["PUBLIC_BASE_URL"], channel.callback_token)
+    return callback_urls(current_app.config["CALLBACK_BASE_URL"], channel.callback_token)
 
 
 def _require_credentials(channel: MpesaChannel) -> None:

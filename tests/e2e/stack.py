@@ -71,6 +71,7 @@ class Stack:
     procs: dict[str, processes.Process]
     exits: ExitStack
     http: requests.Session = field(default_factory=requests.Session)
+    hooks_base: str | None = None  # the `hooks` process, when the stack runs one
 
     # --- processes ----------------------------------------------------------------------
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> processes.Process:
@@ -140,7 +141,9 @@ class Stack:
         assert response.status_code == 200 and response.json()["ResponseCode"] == "0", response.text
 
     def hook(self, token: str, path: str, body: dict[str, Any]) -> requests.Response:
-        return self.http.post(self.url(f"/hooks/{token}/{path}"), json=body, timeout=10)
+        """A callback as Safaricom sends it: to the `hooks` process when there is one."""
+        base = self.hooks_base or self.base
+        return self.http.post(f"{base}/hooks/{token}/{path}", json=body, timeout=10)
 
     # --- database ---------------------------------------------------------------------------
     def scalar(self, query: str, **params) -> Any:
@@ -232,8 +235,10 @@ class Shop:
 
 @contextmanager
 def start_stack(database_url: str, redis_url: str, redis_prefix: str, tmp: Path, *,
-                worker: bool = True, beat: bool = True, **settings: str) -> Iterator[Stack]:
-    """Migrate `database_url`, then run gunicorn (+ emulator), a worker and beat on it.
+                worker: bool = True, beat: bool = True, hooks: bool = False,
+                **settings: str) -> Iterator[Stack]:
+    """Migrate `database_url`, then run gunicorn (+ emulator), a worker and beat on it;
+    with `hooks`, also the Procfile's `hooks` process, which the callback URLs point at.
 
     Every run gets a Redis key prefix of its own under the session's prefix, so the
     emulator's state and the Celery queues of one test never leak into the next."""
@@ -241,8 +246,11 @@ def start_stack(database_url: str, redis_url: str, redis_prefix: str, tmp: Path,
     app = make_test_app(database_url, prefix)
     with app.app_context():
         upgrade()
-    port = processes.free_port()
+    port, hooks_port = processes.free_port(), processes.free_port()
     base = f"http://127.0.0.1:{port}"
+    hooks_base = f"http://127.0.0.1:{hooks_port}" if hooks else None
+    if hooks_base:
+        settings.setdefault("CALLBACK_BASE_URL", hooks_base)
     env = processes.app_environment(database_url, redis_url, prefix, **{
         "DARAJA_EMULATOR": "1",
         "DARAJA_SANDBOX_URL": f"{base}/_emulator/daraja",
@@ -261,9 +269,14 @@ def start_stack(database_url: str, redis_url: str, redis_prefix: str, tmp: Path,
         web = exits.enter_context(processes.running(
             "web", processes.gunicorn_args(port), env, tmp))
         stack = Stack(base=base, env=env, tmp=tmp, database_url=database_url, engine=engine,
-                      procs={"web": web}, exits=exits)
+                      procs={"web": web}, exits=exits, hooks_base=hooks_base)
         exits.callback(stack.http.close)
+        if hooks_base:
+            stack.procs["hooks"] = exits.enter_context(processes.running(
+                "hooks", processes.gunicorn_args(hooks_port, app=processes.HOOKS_APP), env, tmp))
         processes.wait_for_http(f"{base}/healthz", web, timeout=60)
+        if hooks_base:
+            processes.wait_for_http(f"{hooks_base}/healthz", stack.procs["hooks"], timeout=60)
         if beat:
             stack.procs["beat"] = exits.enter_context(processes.running(
                 "beat", processes.celery_beat_args(tmp / "celerybeat-schedule"), env, tmp))

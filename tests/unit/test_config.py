@@ -53,6 +53,18 @@ def test_settings_are_read_at_build_time_not_import(tmp_path, monkeypatch):
     assert load_config(None, tmp_path)["PUBLIC_BASE_URL"] == "https://two.example"
 
 
+def test_callback_urls_follow_the_public_address_unless_the_hooks_process_has_its_own(tmp_path):
+    public = {"PUBLIC_BASE_URL": "https://loyalty.example/"}
+    assert load_config(public, tmp_path)["CALLBACK_BASE_URL"] == "https://loyalty.example"
+    config = load_config({**public, "CALLBACK_BASE_URL": "https://hooks.loyalty.example/"},
+                         tmp_path)
+    assert config["CALLBACK_BASE_URL"] == "https://hooks.loyalty.example"
+    assert config["PUBLIC_BASE_URL"] == "https://loyalty.example"
+    assert config["CALLBACK_TOKEN_GRACE_HOURS"] == 72
+    assert load_config({"CALLBACK_TOKEN_GRACE_HOURS": "1.5"}, tmp_path)[
+        "CALLBACK_TOKEN_GRACE_HOURS"] == 1.5
+
+
 def test_bad_values_are_refused_with_the_variable_name(tmp_path):
     with pytest.raises(ConfigError, match="APP_ENV"):
         load_config({"APP_ENV": "staging"}, tmp_path)
