@@ -1,6 +1,7 @@
 """Safaricom's callbacks never wait behind the API: the Procfile's `hooks` process answers a
-confirmation in well under 2 s while sixteen `?wait=10` calls hold every web thread. And
-the logs of the whole run (gunicorn's access lines included) hold no callback token."""
+confirmation in well under 2 s while sixteen `?wait=10` calls hold every web thread. On the
+way, a rotated token: the new URLs registered, the old token still honoured. And the logs
+of the whole run (gunicorn's access lines included) hold no callback token."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ def _saturate_the_api(stack: Stack, shop, pool: ThreadPoolExecutor) -> list:
     return calls
 
 
+def _rotate(stack: Stack, shop) -> str:
+    """Rotate the channel's callback token; Safaricom (the emulator) then calls the new
+    URLs, and a callback to the old token is still taken. Returns the old token."""
+    old = shop.token
+    rotated = shop.api("POST", f"/mpesa-channels/{shop.channel_id}/rotate-callback-token?wait=10")
+    assert rotated.status_code == 200 and rotated.json()["registered"] is True, rotated.text
+    shop.token = stack.scalar("SELECT callback_token FROM mpesa_channels WHERE id = :id",
+                              id=shop.channel_id)
+    registered = stack.emulator("GET", "/state").json()["registrations"]["174379"]
+    assert registered["ConfirmationURL"] == \
+        f"{stack.hooks_base}/hooks/{shop.token}/c2b/confirmation" and shop.token != old
+    stack.simulate_c2b(amount=100, bill_ref="VIP001", phone="0712345678")
+    stack.wait(lambda: stack.scalar("SELECT count(*) FROM payments"), message="the payment")
+    late = stack.hook(old, "c2b/confirmation", c2b_confirmation(receipt(2)))
+    assert late.status_code == 200, late.text
+    return old
+
+
 def _log_tokens(stack: Stack, tokens: list[str]) -> tuple[str, list[str]]:
     text = "".join(path.read_text(errors="replace") for path in sorted(stack.tmp.glob("*.log")))
     return text, [token for token in tokens if token in text]
@@ -46,6 +65,7 @@ def test_a_confirmation_is_answered_while_sixteen_waits_hold_the_api(
                      "/_emulator/state", "/api/v1/openapi.json"):
             refused = requests.post(stack.hooks_base + path, timeout=5)
             assert refused.status_code in (404, 405), (path, refused.status_code)
+        old_token = _rotate(stack, shop)
         calls = _saturate_the_api(stack, shop, pool)
 
         started = time.monotonic()
@@ -61,7 +81,7 @@ def test_a_confirmation_is_answered_while_sixteen_waits_hold_the_api(
         # stuck in a 15 s OAuth call.
         for name in ("web", "worker"):
             stack.procs[name].kill()
-        text, leaked = _log_tokens(stack, [shop.token])
+        text, leaked = _log_tokens(stack, [shop.token, old_token])
         assert not leaked, "a callback token is in a log"
         masked = "/hooks/…" + shop.token[-4:] + "/c2b/confirmation"
         assert re.search(r'"POST ' + re.escape(masked) + r' HTTP/1\.1" 200', text), \
