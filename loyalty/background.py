@@ -43,6 +43,7 @@ class TaskName(StrEnum):
     SWEEP_SMS_OUTBOX = "sms.sweep_outbox"
     EXPIRE_ALL_POINTS = "ledger.expire_all"
     EXPIRE_POINTS = "ledger.expire_points"
+    PURGE_CALLBACK_LOG = "callback_log.purge"
 
 
 QUEUES = ("callbacks", "daraja", "sms", "default")

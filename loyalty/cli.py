@@ -1,8 +1,10 @@
-"""Flask commands for operators: `flask keys ...`, `flask channels ...` (and `flask demo ...`)."""
+"""Flask commands for operators: `flask keys ...`, `flask channels ...`, `flask callbacks ...`
+(and `flask demo ...`)."""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import click
 from flask import Flask
@@ -11,6 +13,7 @@ from flask.cli import AppGroup
 from loyalty.crypto import generate_key
 from loyalty.demo.cli import demo
 from loyalty.errors import DomainError
+from loyalty.services.callback_log import replay, spooled
 from loyalty.services.channel_transfer import import_env_credentials
 from loyalty.services.secrets import rotate_secrets
 
@@ -53,7 +56,23 @@ def channels_import_env(merchant_id: int) -> None:
                "from any .env file: they are no longer read.")
 
 
+callbacks = AppGroup("callbacks", help="Safaricom callbacks.")
+
+
+@callbacks.command("replay-spool")
+def callbacks_replay_spool() -> None:
+    """Store the callbacks spooled while the database was failing (CALLBACK_SPOOL_DIR)."""
+    for path, entries in spooled():
+        outcomes = Counter(replay(entry) for entry in entries)
+        # Replaying again is harmless (payments are idempotent), so the file is set aside
+        # only once every entry in it went through.
+        path.rename(path.with_suffix(".replayed"))
+        summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+        click.echo(f"{path.name}: {summary or 'empty'}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys)
     app.cli.add_command(channels)
+    app.cli.add_command(callbacks)
     app.cli.add_command(demo)

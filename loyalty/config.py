@@ -151,6 +151,15 @@ def load_config(
         "CALLBACK_TOKEN_GRACE_HOURS": float(env.get("CALLBACK_TOKEN_GRACE_HOURS", "72")),
         # How many proxies in front of gunicorn set X-Forwarded-For (0: none).
         "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
+        # Known channels each process keeps in its route cache (least recently used go).
+        "ROUTE_CACHE_SIZE": int(env.get("ROUTE_CACHE_SIZE", "10000")),
+        # Beat deletes callback_log rows older than this many days.
+        "CALLBACK_LOG_RETENTION_DAYS": int(env.get("CALLBACK_LOG_RETENTION_DAYS", "90")),
+        # Where a callback body goes when the database cannot take it, and how big that
+        # folder may grow (MB) before bodies are only logged.
+        "CALLBACK_SPOOL_DIR": env.get("CALLBACK_SPOOL_DIR", "").strip()
+        or str(instance / "callback-spool"),
+        "CALLBACK_SPOOL_MAX_MB": int(env.get("CALLBACK_SPOOL_MAX_MB", "256")),
         # Callback bodies are small; anything bigger is abuse (DESIGN.md section 4).
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "JSON_SORT_KEYS": False,
@@ -236,4 +245,8 @@ _ENV_KEYS = {
     "SMS_CLAIM_SECONDS",
     "PROXY_FIX_X_FOR",
     "CALLBACK_TOKEN_GRACE_HOURS",
+    "ROUTE_CACHE_SIZE",
+    "CALLBACK_LOG_RETENTION_DAYS",
+    "CALLBACK_SPOOL_DIR",
+    "CALLBACK_SPOOL_MAX_MB",
 }

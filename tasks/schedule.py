@@ -27,4 +27,9 @@ def beat_schedule(config) -> dict:
             "task": str(TaskName.EXPIRE_ALL_POINTS),
             "schedule": crontab(hour=0, minute=30),  # 03:30 in Nairobi
         },
+        # Callback bodies are kept for review, not forever (CALLBACK_LOG_RETENTION_DAYS).
+        "purge-callback-log": {
+            "task": str(TaskName.PURGE_CALLBACK_LOG),
+            "schedule": crontab(hour=1, minute=15),  # 04:15 in Nairobi
+        },
     }

@@ -18,6 +18,17 @@ from loyalty.daraja.payloads import EAT
 
 _STAMP = re.compile(r"^\d{14}$")
 _BALANCE_COLUMNS = ("available", "uncleared", "reserved", "unlabelled")
+# Daraja's shapes (DARAJA.md 4.4): a receipt is 10 letters and digits today; 20 leaves
+# room without letting a stranger's kilobyte of text into the payments table.
+_RECEIPT = re.compile(r"^[A-Za-z0-9]{1,20}$")
+_SHORTCODE = re.compile(r"^\d{1,12}$")
+MAX_AMOUNT = Decimal("1000000")  # KES; far above M-Pesa's own per-transaction limit
+_CENT = Decimal("0.01")
+MAX_BILL_REF = 20  # the account number the customer typed: up to 20 characters
+MAX_NAME = 100
+MAX_TRANS_TYPE = 60
+MAX_MSISDN = 80  # a SHA-256 hash (64), a masked or a plain number
+MAX_REQUEST_ID = 64  # MerchantRequestID, CheckoutRequestID
 
 
 class CallbackParseError(ValueError):
@@ -82,16 +93,16 @@ def parse_c2b(body: Any) -> C2BPayment:
     """A C2B validation or confirmation body (both have the same flat shape)."""
     body = _object(body, "body")
     return C2BPayment(
-        trans_id=_required_text(body, "TransID"),
-        trans_type=_text(body.get("TransactionType")),
+        trans_id=_receipt(body.get("TransID"), "TransID"),
+        trans_type=_short(body, "TransactionType", MAX_TRANS_TYPE),
         trans_time=eat_datetime(body.get("TransTime"), "TransTime"),
         amount=_amount(body.get("TransAmount"), "TransAmount"),
-        shortcode=_required_text(body, "BusinessShortCode"),
-        bill_ref=_text(body.get("BillRefNumber")),
-        msisdn=_text(body.get("MSISDN")),
-        first_name=_text(body.get("FirstName")),
-        middle_name=_text(body.get("MiddleName")),
-        last_name=_text(body.get("LastName")),
+        shortcode=_shortcode(body.get("BusinessShortCode"), "BusinessShortCode"),
+        bill_ref=_short(body, "BillRefNumber", MAX_BILL_REF),
+        msisdn=_short(body, "MSISDN", MAX_MSISDN),
+        first_name=_short(body, "FirstName", MAX_NAME),
+        middle_name=_short(body, "MiddleName", MAX_NAME),
+        last_name=_short(body, "LastName", MAX_NAME),
         org_balance=_optional_decimal(body.get("OrgAccountBalance"), "OrgAccountBalance"),
         invoice_number=_text(body.get("InvoiceNumber")),
         third_party_trans_id=_text(body.get("ThirdPartyTransID")),
@@ -110,20 +121,23 @@ def parse_stk_callback(body: Any) -> StkCallback:
         if not metadata:
             raise CallbackParseError("A successful STK callback must carry CallbackMetadata.",
                                      field="CallbackMetadata")
-        receipt = _text(metadata.get("MpesaReceiptNumber")) or None
-        if receipt is None:
+        if _text(metadata.get("MpesaReceiptNumber")) == "":
             raise CallbackParseError("The successful STK callback has no MpesaReceiptNumber.",
                                      field="MpesaReceiptNumber")
+        receipt = _receipt(metadata.get("MpesaReceiptNumber"), "MpesaReceiptNumber")
         amount = _amount(metadata.get("Amount"), "Amount")
-        phone = _text(metadata.get("PhoneNumber")) or None
+        phone = _short(metadata, "PhoneNumber", MAX_MSISDN) or None
         if metadata.get("TransactionDate") not in (None, ""):
             when = eat_datetime(metadata["TransactionDate"], "TransactionDate")
     return StkCallback(
-        merchant_request_id=_required_text(callback, "MerchantRequestID",
-                                           "Body.stkCallback.MerchantRequestID"),
-        checkout_request_id=_required_text(callback, "CheckoutRequestID",
-                                           "Body.stkCallback.CheckoutRequestID"),
-        result_code=result_code, result_desc=_text(callback.get("ResultDesc")),
+        merchant_request_id=_bounded(_required_text(
+            callback, "MerchantRequestID", "Body.stkCallback.MerchantRequestID"),
+            "Body.stkCallback.MerchantRequestID", MAX_REQUEST_ID),
+        checkout_request_id=_bounded(_required_text(
+            callback, "CheckoutRequestID", "Body.stkCallback.CheckoutRequestID"),
+            "Body.stkCallback.CheckoutRequestID", MAX_REQUEST_ID),
+        result_code=_bounded(result_code, "Body.stkCallback.ResultCode", 20),
+        result_desc=_text(callback.get("ResultDesc")),
         receipt=receipt, amount=amount, phone=phone, transaction_date=when, metadata=metadata)
 
 
@@ -220,6 +234,37 @@ def _required_text(body: dict[str, Any], key: str, field: str | None = None) -> 
     return text
 
 
+def _bounded(text: str, field: str, limit: int) -> str:
+    if len(text) > limit:
+        raise CallbackParseError(f"{field} is longer than {limit} characters.", field=field)
+    return text
+
+
+def _short(body: dict[str, Any], key: str, limit: int) -> str:
+    """An optional text field of at most `limit` characters ("" when absent)."""
+    return _bounded(_text(body.get(key)), key, limit)
+
+
+def _receipt(value: Any, field: str) -> str:
+    """An M-Pesa receipt (TransID, MpesaReceiptNumber): 1 to 20 letters and digits."""
+    text = _text(value)
+    if not text:
+        raise CallbackParseError(f"{field} is missing or empty.", field=field)
+    if not _RECEIPT.match(text):
+        raise CallbackParseError(f"{field} must be 1 to 20 letters and digits, not "
+                                 f"{text[:24]!r}{'…' if len(text) > 24 else ''}.", field=field)
+    return text
+
+
+def _shortcode(value: Any, field: str) -> str:
+    text = _text(value)
+    if not text:
+        raise CallbackParseError(f"{field} is missing or empty.", field=field)
+    if not _SHORTCODE.match(text):
+        raise CallbackParseError(f"{field} must be digits, not {text[:16]!r}.", field=field)
+    return text
+
+
 def _decimal(value: Any, field: str, *, negative: bool = False) -> Decimal:
     if isinstance(value, (bool, dict, list)) or value is None:
         raise CallbackParseError(f"{field} must be a number.", field=field)
@@ -235,9 +280,17 @@ def _decimal(value: Any, field: str, *, negative: bool = False) -> Decimal:
 
 
 def _amount(value: Any, field: str) -> Decimal:
+    """A payment's amount: finite, above 0, at most 1,000,000, in whole cents."""
     if value in (None, ""):
         raise CallbackParseError(f"{field} is missing.", field=field)
-    return _decimal(value, field)
+    number = _decimal(value, field)
+    if not 0 < number <= MAX_AMOUNT:
+        raise CallbackParseError(f"{field} must be more than 0 and at most 1,000,000, not "
+                                 f"{str(value)[:24]}.", field=field)
+    if number != number.quantize(_CENT):
+        raise CallbackParseError(f"{field} has more than 2 decimals: {str(value)[:24]}.",
+                                 field=field)
+    return number
 
 
 def _optional_decimal(value: Any, field: str) -> Decimal | None:

@@ -9,10 +9,12 @@ context, URL routing, before/after-request hooks or a Response object. In bench/
 about 0.25 ms of CPU per confirmation, half of what the view cost in-process.
 
 Anything else goes to the Flask view unchanged (the body is handed on): an uncached or
-unknown token (the view looks it up and fills the cache), a body that is not a
-confirmation of that channel (the view keeps it in the callback log and answers the
-error), a database error (the view tries again: the INSERT is idempotent), a source-IP
-policy other than "off" (the view applies it), an oversized or chunked body.
+unknown token (the view looks it up; only known channels are cached, and a stranger's body
+is never read), a body that is not a confirmation of that channel — the same strict field
+checks, `ingest.parse_confirmation` (the view keeps it in the callback log and answers the
+error), a database error (the view tries again: the INSERT is idempotent, and the view
+keeps the body if it fails again), a source-IP policy other than "off" (the view applies
+it), an oversized or chunked body.
 """
 
 from __future__ import annotations

@@ -1,19 +1,32 @@
 """Safaricom callbacks under /hooks/<callback_token>/… (no auth; answer well under 2 s).
 
-Each view: resolve the channel from the opaque token, store the body, answer. Anything
-that is not a payment (malformed, refused, results) is kept verbatim in the callback log
-before the error is answered, so nothing Safaricom sends is ever lost.
+Each view: resolve the channel from the opaque token, store the body, answer. What comes
+of a body that is not a payment:
+
+- unknown token → 404, nothing stored (a count and a short log line: hooks/strangers.py);
+- a refused source address (CALLBACK_IP_POLICY=enforce) → 403, the first 4 KiB kept when
+  the token is a channel's (strangers still store nothing; the answer is 403 either way,
+  so a refused address cannot tell which tokens exist);
+- not what Safaricom sends (a field out of shape, a foreign shortcode) → 400 with the
+  reason, the body kept in the callback log;
+- the database refusing a value → 400, failing → 503, in both cases only after the body
+  was kept in the callback log or, that failing too, the spool (services/callback_log.py).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import Callable
 
 from flask import Blueprint, current_app, jsonify, request
 
-from loyalty.errors import DomainError, Forbidden, error_body
-from loyalty.services import ingest
+from loyalty.db.errors import DATABASE_ERRORS, VALUE_REFUSED
+from loyalty.errors import DomainError, Forbidden, NotFound, ServiceUnavailable, error_body
+from loyalty.hooks import strangers
+from loyalty.models import CallbackOutcome
+from loyalty.services import callback_log, ingest
+from loyalty.services.callback_log import REFUSED_KEEP, Received
 
 log = logging.getLogger(__name__)
 
@@ -22,24 +35,23 @@ bp = Blueprint("hooks", __name__, url_prefix="/hooks/<token>")
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
 
-def _refused(kind: str, token: str, exc: DomainError, route=None):
-    ingest.log_callback(kind, request.get_data(), status_code=exc.status, error=exc.message,
-                        token=token, route=route, remote_addr=request.remote_addr)
+class SourceRefused(Forbidden):
+    code, message = "source_not_allowed", "This address may not send callbacks."
+
+
+def _error(exc: DomainError):
     response = jsonify(error_body(exc.status, exc.message, code=exc.code))
     response.status_code = exc.status
     return response
 
 
-def _source_allowed(kind: str, token: str):
+def _source_refused(kind: str) -> bool:
     """The optional Safaricom source-IP policy (remote_addr is proxy-corrected by ProxyFix)."""
     policy = current_app.config["CALLBACK_IP_POLICY"]
     if policy == "off" or _listed(request.remote_addr):
-        return None
+        return False
     log.warning("callback %s from unlisted address %s", kind, request.remote_addr)
-    if policy == "enforce":
-        return _refused(kind, token, Forbidden("This address may not send callbacks.",
-                                                code="source_not_allowed"))
-    return None
+    return policy == "enforce"
 
 
 def _listed(address: str | None) -> bool:
@@ -56,22 +68,60 @@ def _listed(address: str | None) -> bool:
     return False
 
 
-def _handle(kind: str, token: str, action):
-    blocked = _source_allowed(kind, token)
-    if blocked is not None:
-        return blocked
-    route = None
+def _received(kind: str, token: str, request_id: int | None = None, *,
+              limit: int | None = None) -> Received:
+    """The callback as it came; with `limit`, only that many bytes of the body are read."""
+    body = request.get_data() if limit is None else request.stream.read(limit)
+    return Received(kind=kind, token=token, body=body, remote_addr=request.remote_addr,
+                    body_bytes=request.content_length, request_id=request_id)
+
+
+def _handle(kind: str, token: str, action: Callable, request_id: int | None = None):
+    refused = _source_refused(kind)
     try:
         route = ingest.route_for(token)
-        return action(route)
+    except NotFound as exc:
+        strangers.note(kind, token, request.remote_addr, request.content_length)
+        return _error(SourceRefused() if refused else exc)
+    except DATABASE_ERRORS as exc:
+        # The database cannot say whose token this is: keep the body for a replay.
+        return _unstored(_received(kind, token, request_id), None, exc)
+    if refused:
+        received = _received(kind, token, request_id, limit=REFUSED_KEEP)
+        callback_log.keep_or_spool(received, outcome=CallbackOutcome.REFUSED_IP,
+                                   status_code=403, error=SourceRefused.message, route=route)
+        return _error(SourceRefused())
+    received = _received(kind, token, request_id)
+    try:
+        return action(route, received)
     except DomainError as exc:
-        return _refused(kind, token, exc, route)
+        callback_log.keep_or_spool(received, outcome=CallbackOutcome.REJECTED,
+                                   status_code=exc.status, error=exc.message, route=route)
+        return _error(exc)
+    except DATABASE_ERRORS as exc:
+        return _unstored(received, route, exc)
+
+
+def _unstored(received: Received, route, exc: Exception):
+    """The database refused or failed to store a callback: keep the body, then answer
+    400 (a value it refused) or 503 (it failed)."""
+    if isinstance(exc, VALUE_REFUSED):
+        answer: DomainError = ingest.BadCallback(
+            "A value in the body cannot be stored; the body was kept for review.")
+    else:
+        answer = ServiceUnavailable("The callback could not be stored right now; it was kept "
+                                    "and will be replayed.")
+    log.error("callback %s not stored: %s: %s", received.kind, type(exc).__name__,
+              str(exc).splitlines()[0][:200] if str(exc) else "")
+    callback_log.keep_or_spool(received, outcome=CallbackOutcome.STORE_FAILED,
+                               status_code=answer.status, error=answer.message, route=route)
+    return _error(answer)
 
 
 @bp.post("/c2b/validation")
 def c2b_validation(token: str):
-    def answer(route):
-        if ingest.validate_c2b(route, request.get_data()):
+    def answer(route, received: Received):
+        if ingest.validate_c2b(route, received.body):
             return jsonify({"ResultCode": "0", "ResultDesc": "Accepted"})
         return jsonify({"ResultCode": "C2B00012", "ResultDesc": "Rejected"})
 
@@ -80,8 +130,8 @@ def c2b_validation(token: str):
 
 @bp.post("/c2b/confirmation")
 def c2b_confirmation(token: str):
-    def answer(route):
-        ingest.store_c2b(route, request.get_data())
+    def answer(route, received: Received):
+        ingest.store_c2b(route, received.body)
         return jsonify(ACCEPTED)
 
     return _handle("c2b_confirmation", token, answer)
@@ -90,11 +140,11 @@ def c2b_confirmation(token: str):
 @bp.post("/stk")
 @bp.post("/stk/<int:request_id>")
 def stk_result(token: str, request_id: int | None = None):
-    def answer(route):
-        ingest.store_stk_result(route, request.get_data(), request_id)
+    def answer(route, received: Received):
+        ingest.store_stk_result(route, received.body, request_id)
         return jsonify(ACCEPTED)
 
-    return _handle("stk_result", token, answer)
+    return _handle("stk_result", token, answer, request_id)
 
 
 @bp.post("/result/<kind>")
@@ -102,10 +152,10 @@ def stk_result(token: str, request_id: int | None = None):
 def async_result(token: str, kind: str):
     name = f"{request.path.rsplit('/', 2)[-2]}_{kind}"[:40]
 
-    def answer(route):
-        # Results are rare and informational: keep them verbatim for the merchant/operator.
-        ingest.log_callback(name, request.get_data(), status_code=200, token=token, route=route,
-                            remote_addr=request.remote_addr)
+    def answer(route, received: Received):
+        # Results are rare and informational: keep them for the merchant/operator.
+        callback_log.keep(received, outcome=CallbackOutcome.RESULT, status_code=200,
+                          route=route)
         return jsonify(ACCEPTED)
 
     return _handle(name, token, answer)

@@ -16,6 +16,7 @@ from loyalty.models.merchants import ApiKey, BusinessType, Merchant
 from loyalty.models.messages import SmsMessage, SmsStatus
 from loyalty.models.payments import (
     CallbackLog,
+    CallbackOutcome,
     Payment,
     PaymentRequest,
     PaymentRequestStatus,
@@ -25,7 +26,7 @@ from loyalty.models.payments import (
 from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
 
 __all__ = [
-    "Balance", "CallbackLog", "Customer", "EntryKind", "LedgerEntry", "Payment", "PaymentRequest",
+    "Balance", "CallbackLog", "CallbackOutcome", "Customer", "EntryKind", "LedgerEntry", "Payment", "PaymentRequest",
     "PaymentRequestStatus", "PaymentSource", "PaymentStatus", "Redemption", "SmsMessage",
     "SmsStatus",
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",

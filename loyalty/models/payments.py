@@ -93,10 +93,22 @@ class PaymentRequest(TenantScoped, TimestampMixin, db.Model):
     receipt: Mapped[str | None] = mapped_column(sa.String(32))
 
 
+class CallbackOutcome(StrEnum):
+    """Why a callback body is in the log instead of (or besides) the payments table."""
+
+    REJECTED = "rejected"          # 400: not what Safaricom sends (the error says which field)
+    REFUSED_IP = "refused_ip"      # 403: a known token from an address the policy refuses
+    RESULT = "result"              # an async result (Account Balance, Transaction Status)
+    STORE_FAILED = "store_failed"  # the database refused or failed; kept to be replayed
+    UNKNOWN_TOKEN = "unknown_token"  # rows from before strangers stopped being stored
+
+
 class CallbackLog(db.Model):
-    """Every callback body that could not become a payment, kept verbatim: malformed JSON,
-    unknown tokens, shortcode mismatches, async results. Stored before anything can fail.
-    Not tenant-scoped: an unknown token has no merchant; operators read it."""
+    """Callback bodies of known channels that could not become a payment: malformed or
+    out-of-shape bodies, shortcode mismatches, refused source addresses, async results,
+    payments the database failed to store. Stored before the error is answered. Bodies
+    sent to unknown tokens are not kept (strangers store nothing); beat deletes rows after
+    CALLBACK_LOG_RETENTION_DAYS. Not tenant-scoped: operators read it."""
 
     __tablename__ = "callback_log"
 
@@ -111,3 +123,6 @@ class CallbackLog(db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
     status_code: Mapped[int] = mapped_column()
     error: Mapped[str | None] = mapped_column(sa.Text)
+    outcome: Mapped[CallbackOutcome] = mapped_column(enum_column(CallbackOutcome))
+    # The body's size as sent: more than len(body) when only its start was kept.
+    body_bytes: Mapped[int | None] = mapped_column()

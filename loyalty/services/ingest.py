@@ -2,21 +2,23 @@
 
 A confirmation costs one INSERT (ON CONFLICT DO NOTHING on the receipt, so duplicates are
 free) and, at most every few hundred milliseconds, one Celery message that tells a worker
-to drain the waiting payments in batches. Bodies that cannot become a payment are kept
-verbatim in the callback log. Nothing here may raise past the blueprint without the body
-having been stored first.
+to drain the waiting payments in batches. Bodies of known channels that cannot become a
+payment are kept in the callback log by the hooks blueprint (services/callback_log.py);
+bodies sent to unknown tokens are not kept anywhere.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from loyalty import nudge
 from loyalty.daraja.callbacks import CallbackParseError, parse_c2b, parse_result, parse_stk_callback
@@ -26,7 +28,6 @@ from loyalty.db.inserts import insert_ignore, insert_ignore_alone
 from loyalty.errors import DomainError, NotFound
 from loyalty.extensions import db
 from loyalty.models import (
-    CallbackLog,
     ChannelType,
     Payment,
     PaymentRequest,
@@ -36,12 +37,17 @@ from loyalty.models import (
 from loyalty.models.base import utcnow
 from loyalty.phones import classify_msisdn
 from loyalty.services.account_mapping import resolve
+from loyalty.strict_json import StrictJsonError
+from loyalty.strict_json import loads as strict_loads
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional
 
 log = logging.getLogger(__name__)
 
 ROUTE_TTL = 15.0  # seconds a channel's routing facts are cached per process
+# Every token we issue is hex (crypto.new_callback_token) in a String(64) column: anything
+# else is a stranger without asking the database.
+_TOKEN_SHAPE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
 class BadCallback(DomainError):
@@ -60,70 +66,90 @@ class ChannelRoute:
     reject_unknown: bool
 
 
-_routes: dict[str, tuple[float, ChannelRoute | None]] = {}
-_routes_lock = threading.Lock()
+class RouteCache:
+    """Routes of known channels by token, least recently used first, at most `size` of them
+    (ROUTE_CACHE_SIZE), each fresh for ROUTE_TTL. Unknown tokens are never entered: a
+    stranger posting to a million made-up URLs leaves this cache as it was."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[float, ChannelRoute]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> ChannelRoute | None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                del self._entries[token]
+                return None
+            self._entries.move_to_end(token)
+            return entry[1]
+
+    def put(self, token: str, route: ChannelRoute, expires: float, size: int) -> None:
+        with self._lock:
+            self._entries[token] = (expires, route)
+            self._entries.move_to_end(token)
+            while len(self._entries) > size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+routes = RouteCache()
 
 
 def route_for(token: str) -> ChannelRoute:
     """The channel behind a callback token (cached briefly); NotFound when unknown.
     A rotated-out token routes until its grace ends, and is never cached past that."""
-    now = time.monotonic()
-    cached = _routes.get(token)
-    if cached is None or cached[0] < now:
-        # The token is how the merchant is found (so no tenant scope yet): the columns
-        # routing needs, by the unique token indexes, as a read of its own (execute_alone:
-        # no transaction left open, no encrypted column decrypted).
-        with all_merchants():
-            found = execute_alone(channel_statements.ROUTE, {"token": token, "now": utcnow()},
-                                  rows=True)
-        channel = found[0] if found else None
-        route = None if channel is None else ChannelRoute(
-            channel_id=channel.id, merchant_id=channel.merchant_id,
-            shortcodes=frozenset(filter(None, (channel.shortcode, channel.store_number))),
-            channel_type=channel.channel_type.value, account_mapping=dict(channel.account_mapping or {}),
-            reject_unknown=channel.validation_policy.value == "reject_unknown")
-        expires = now + ROUTE_TTL
-        if channel is not None and channel.callback_token != token:
-            grace_left = (channel.previous_token_expires_at - utcnow()).total_seconds()
-            expires = min(expires, now + grace_left)
-        with _routes_lock:
-            _routes[token] = cached = (expires, route)
-    if cached[1] is None:
+    cached = routes.get(token)
+    if cached is not None:
+        return cached
+    if not _TOKEN_SHAPE.fullmatch(token):
         raise NotFound("Unknown callback URL.")
-    return cached[1]
+    # The token is how the merchant is found (so no tenant scope yet): the columns
+    # routing needs, by the unique token indexes, as a read of its own (execute_alone:
+    # no transaction left open, no encrypted column decrypted).
+    with all_merchants():
+        found = execute_alone(channel_statements.ROUTE, {"token": token, "now": utcnow()},
+                              rows=True)
+    if not found:
+        raise NotFound("Unknown callback URL.")
+    channel = found[0]
+    route = ChannelRoute(
+        channel_id=channel.id, merchant_id=channel.merchant_id,
+        shortcodes=frozenset(filter(None, (channel.shortcode, channel.store_number))),
+        channel_type=channel.channel_type.value, account_mapping=dict(channel.account_mapping or {}),
+        reject_unknown=channel.validation_policy.value == "reject_unknown")
+    now = time.monotonic()
+    expires = now + ROUTE_TTL
+    if channel.callback_token != token:
+        grace_left = (channel.previous_token_expires_at - utcnow()).total_seconds()
+        expires = min(expires, now + grace_left)
+    routes.put(token, route, expires, current_app.config["ROUTE_CACHE_SIZE"])
+    return route
 
 
 def cached_route(token: str) -> ChannelRoute | None:
     """The channel behind a token when this process has it cached and fresh, else None."""
-    cached = _routes.get(token)
-    if cached is None or cached[0] < time.monotonic():
-        return None
-    return cached[1]
+    return routes.get(token)
 
 
 def forget_routes() -> None:
     """Drop the route cache (tests; channel changes otherwise age out in ROUTE_TTL)."""
-    with _routes_lock:
-        _routes.clear()
-
-
-@transactional
-def log_callback(kind: str, body: bytes | str, *, status_code: int, error: str | None = None,
-                 token: str | None = None, route: ChannelRoute | None = None,
-                 remote_addr: str | None = None) -> None:
-    """Keep a callback body verbatim (malformed, refused, or an async result)."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    db.session.add(CallbackLog(kind=kind, token=token, body=text, status_code=status_code,
-                               error=error, remote_addr=remote_addr,
-                               merchant_id=route.merchant_id if route else None,
-                               channel_id=route.channel_id if route else None))
+    routes.clear()
 
 
 def _json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadCallback("The body is not valid JSON.") from None
+        return strict_loads(raw)
+    except StrictJsonError as exc:
+        raise BadCallback(exc.message) from None
 
 
 def _check_shortcode(route: ChannelRoute, shortcode: str) -> None:

@@ -93,6 +93,48 @@ def test_c2b_bad_field_is_named(field, value):
     assert field in str(caught.value)
 
 
+@pytest.mark.parametrize("field, value", [
+    ("TransID", "R" * 21), ("TransID", "RKT QDM7W6"), ("TransID", "RKTQDM7W6Ş"),
+    ("TransAmount", "1E+20"), ("TransAmount", 1e20), ("TransAmount", "1000000.01"),
+    ("TransAmount", "0"), ("TransAmount", "0.00"), ("TransAmount", "10.001"),
+    ("TransAmount", "Infinity"), ("TransAmount", float("inf")), ("TransAmount", "1e-3"),
+    ("BillRefNumber", "B" * 21), ("FirstName", "N" * 101), ("MiddleName", "M" * 101),
+    ("LastName", "L" * 101), ("TransactionType", "T" * 61), ("MSISDN", "9" * 81),
+    ("BusinessShortCode", "60063a"), ("BusinessShortCode", "6" * 13),
+])
+def test_c2b_values_out_of_darajas_shapes_are_refused_naming_the_field(field, value):
+    with pytest.raises(CallbackParseError) as caught:
+        parse_c2b(dict(C2B, **{field: value}))
+    assert caught.value.field == field
+    assert field in str(caught.value)
+    assert len(str(caught.value)) < 200  # the reason quotes at most the start of the value
+
+
+@pytest.mark.parametrize("field, value", [
+    ("TransID", "R" * 20), ("TransID", "1"), ("TransAmount", "1000000"),
+    ("TransAmount", "0.01"), ("TransAmount", 1000000.0), ("TransAmount", "1,500.00"),
+    ("TransAmount", "10.000"), ("BillRefNumber", "B" * 20), ("FirstName", "N" * 100),
+])
+def test_c2b_values_at_the_edge_of_the_shapes_are_accepted(field, value):
+    parse_c2b(dict(C2B, **{field: value}))
+
+
+def test_stk_receipt_and_amount_follow_the_c2b_shapes():
+    for name, value in (("MpesaReceiptNumber", "N" * 21), ("Amount", "1E+20"), ("Amount", 0),
+                        ("PhoneNumber", "2" * 81)):
+        body = copy.deepcopy(STK_SUCCESS)
+        for item in body["Body"]["stkCallback"]["CallbackMetadata"]["Item"]:
+            if item["Name"] == name:
+                item["Value"] = value
+        with pytest.raises(CallbackParseError) as caught:
+            parse_stk_callback(body)
+        assert caught.value.field == name
+    body = copy.deepcopy(STK_SUCCESS)
+    body["Body"]["stkCallback"]["CheckoutRequestID"] = "c" * 65
+    with pytest.raises(CallbackParseError, match="CheckoutRequestID"):
+        parse_stk_callback(body)
+
+
 @pytest.mark.parametrize("body", [None, [], "TransID=1", 42])
 def test_c2b_body_must_be_an_object(body):
     with pytest.raises(CallbackParseError, match="object|missing"):

@@ -1,0 +1,14 @@
+"""Retention of the callback log: beat deletes rows older than CALLBACK_LOG_RETENTION_DAYS."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from flask import current_app
+
+from loyalty.background import TaskName
+from loyalty.services import callback_log
+
+
+@shared_task(name=TaskName.PURGE_CALLBACK_LOG, tenant_bound=False)
+def purge_callback_log() -> int:
+    return callback_log.purge_older_than(current_app.config["CALLBACK_LOG_RETENTION_DAYS"])
