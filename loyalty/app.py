@@ -22,6 +22,7 @@ from loyalty.api import (
     programs,
 )
 from loyalty.api import errors as api_errors
+from loyalty.api import input_guard
 from loyalty.api.base import api, init_auth
 from loyalty.celery_app import celery_init_app
 from loyalty.config import load_config
@@ -57,6 +58,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, hooks_only: bool =
     csrf.init_app(app)
     if not hooks_only:
         api.init_app(app)  # the OpenAPI document and its routes
+    # Odd input is a 4xx, never a 500: int URL parts, NUL characters, strict JSON.
+    input_guard.init_app(app, documented=not hooks_only)
     celery_init_app(app)
     if app.config["REDIS_URL"]:
         # One shared client for the app's own Redis use (nudges, caches); Celery has its own.

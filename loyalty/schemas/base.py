@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from decimal import Decimal
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from loyalty.phones import InvalidPhone, normalise_msisdn
 
+# What PostgreSQL columns hold: INTEGER ids and counts, NUMERIC(14, 2) amounts.
+INT32 = validate.Range(-(2**31), 2**31 - 1, error="Must be between {min} and {max}.")
+LARGEST_AMOUNT = Decimal("999999999999.99")
+AMOUNT = validate.Range(-LARGEST_AMOUNT, LARGEST_AMOUNT, error="Must be between {min} and {max}.")
+
 
 class BaseSchema(Schema):
-    """Unknown fields are an error, never silently dropped."""
+    """Unknown fields are an error, never silently dropped.
+
+    Every number field of every schema is bounded by what the database holds, whatever
+    range its own validator allows: an id of 759121185484426 or an amount of 1e400 is a 422
+    naming the field, never PostgreSQL's "integer out of range" or a Decimal overflow (a
+    500). Non-finite numbers (NaN, Infinity) are refused by marshmallow itself."""
 
     class Meta:
         unknown = RAISE
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        bound_numbers(field_obj)
+
+
+def bound_numbers(field: fields.Field) -> None:
+    """Add the database's range to a number field (and to those inside a List or Dict);
+    apispec documents it, the tighter of two ranges wins."""
+    if isinstance(field, fields.Integer):
+        field.validators = [*field.validators, INT32]
+    elif isinstance(field, fields.Decimal):
+        field.validators = [*field.validators, AMOUNT]
+    for inner in (getattr(field, "inner", None), getattr(field, "key_field", None),
+                  getattr(field, "value_field", None)):
+        if isinstance(inner, fields.Field):
+            bound_numbers(inner)
 
 
 class KenyanPhone(fields.String):
