@@ -27,10 +27,10 @@ from werkzeug.routing import IntegerConverter, ValidationError
 
 from loyalty.api.base import api
 from loyalty.errors import DomainError, NotFound, ValidationFailed
+from loyalty.schemas.base import INT32_MAX
 from loyalty.strict_json import StrictJsonError, text_problem
 from loyalty.strict_json import loads as strict_loads
 
-INT32_MAX = 2**31 - 1
 _UNGUARDED = ("/hooks/", "/_emulator/")
 
 

@@ -9,7 +9,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from loyalty.phones import InvalidPhone, normalise_msisdn
 
 # What PostgreSQL columns hold: INTEGER ids and counts, NUMERIC(14, 2) amounts.
-INT32 = validate.Range(-(2**31), 2**31 - 1, error="Must be between {min} and {max}.")
+INT32_MAX = 2**31 - 1
+INT32 = validate.Range(-INT32_MAX - 1, INT32_MAX, error="Must be between {min} and {max}.")
 LARGEST_AMOUNT = Decimal("999999999999.99")
 AMOUNT = validate.Range(-LARGEST_AMOUNT, LARGEST_AMOUNT, error="Must be between {min} and {max}.")
 

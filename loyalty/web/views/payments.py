@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from loyalty.errors import DomainError
 from loyalty.models import PaymentStatus
+from loyalty.schemas.base import INT32_MAX
 from loyalty.schemas.payments import AttributeSchema
 from loyalty.services import channels, crediting, programs, transactions
 from loyalty.services.transactions import EAT
@@ -30,7 +31,7 @@ def transactions_page():
         channel_id=int(channel.data) if channel.data and not channel.errors else None,
         status=PaymentStatus(status.data) if status.data and not status.errors else None,
         since=_start_of(form.since.data), until=_start_of(form.until.data, days=1),
-        limit=PAGE_SIZE, cursor=cursor if cursor and cursor > 0 else None)
+        limit=PAGE_SIZE, cursor=cursor if cursor and 0 < cursor <= INT32_MAX else None)
     return render_template("web/transactions.html", form=form, page=page, **_names(),
                            action=ActionForm(), next_args=_next_args(page["next_cursor"]))
 
