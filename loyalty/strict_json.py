@@ -37,13 +37,39 @@ def _no_constants(name: str) -> Any:
 
 
 def loads(raw: bytes | str) -> Any:
-    """Parse JSON text; StrictJsonError on malformed text or any value `problem` finds."""
+    """Parse JSON text; StrictJsonError on malformed text or any value `problem` finds.
+
+    The walk that names the culprit runs only when the text may hold one: a NUL or a
+    surrogate is written as a \\u escape (json refuses a raw control character in a string;
+    raw surrogate bytes are not UTF-8), and numbers are seen by json's own hooks. Most bodies
+    (every well-formed confirmation) skip it."""
+    numbers_ok = [True]
+
+    def parse_int(literal: str) -> int:
+        if len(literal.lstrip("-")) > len(str(LARGEST)):
+            numbers_ok[0] = False
+        return int(literal)
+
+    def parse_float(literal: str) -> float:
+        number = float(literal)
+        if not (math.isfinite(number) and abs(number) <= LARGEST):
+            numbers_ok[0] = False
+        return number
+
     try:
-        value = json.loads(raw, parse_constant=_no_constants)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        text = None  # json's own decoding lets encoded surrogates through: walk it
+    try:
+        value = json.loads(raw if text is None else text, parse_constant=_no_constants,
+                           parse_int=parse_int, parse_float=parse_float)
     except RecursionError:
         raise StrictJsonError("The body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError):
         raise StrictJsonError("The body is not valid JSON.") from None
+    if numbers_ok[0] and text is not None and "\\u" not in text \
+            and text.count("[") + text.count("{") <= MAX_DEPTH:
+        return value
     found = problem(value)
     if found is not None:
         path, reason = found

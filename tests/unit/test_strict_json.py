@@ -40,3 +40,11 @@ def test_ordinary_bodies_pass_untouched():
            '"ok": [true, null, 1.5, "Wanjikũ 🙂"]}'
     assert loads(body)["ok"][3] == "Wanjikũ 🙂"
     assert problem(LARGEST) is None and problem(LARGEST + 1) == ("", "is out of range")
+
+
+@pytest.mark.parametrize("raw", [b'{"a": "\xed\xa0\x80"}', '{"a": 1.5e15}', '{"a": 12345678901234567}'])
+def test_the_shortcut_for_ordinary_bodies_misses_nothing(raw):
+    """Encoded surrogate bytes and numbers past LARGEST without a \\u escape still walk."""
+    with pytest.raises(StrictJsonError) as caught:
+        loads(raw)
+    assert caught.value.field == "a"
