@@ -17,12 +17,12 @@ from loyalty.api import (
     customers,
     docs,
     health,
+    input_guard,
     merchants,
     payments,
     programs,
 )
 from loyalty.api import errors as api_errors
-from loyalty.api import input_guard
 from loyalty.api.base import api, init_auth
 from loyalty.celery_app import celery_init_app
 from loyalty.config import load_config

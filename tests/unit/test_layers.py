@@ -25,7 +25,8 @@ BOTTOM = ("loyalty.extensions", "loyalty.models", "loyalty.db", "loyalty.unit_of
 UPPER = ("loyalty.api", "loyalty.web", "loyalty.hooks", "loyalty.services", "loyalty.emulator",
          "loyalty.demo", "tasks")
 # Leaves talk to the outside world (or hold plain values) and know nothing of the app.
-LEAVES = ("loyalty.daraja", "loyalty.sms", "loyalty.crypto", "loyalty.phones", "loyalty.errors")
+LEAVES = ("loyalty.daraja", "loyalty.sms", "loyalty.crypto", "loyalty.phones", "loyalty.errors",
+          "loyalty.strict_json")
 # A separate service would share phone numbers with the app, nothing else.
 EMULATOR_MAY_USE = ("loyalty.emulator", "loyalty.phones")
 
