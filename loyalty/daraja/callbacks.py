@@ -164,6 +164,49 @@ def parse_result(body: Any) -> AsyncResult:
     )
 
 
+@dataclass(frozen=True)
+class TransactionStatus:
+    """What a Transaction Status result says about the transaction it was asked about."""
+
+    receipt: str | None  # ReceiptNo; None when the result carries none
+    status: str  # TransactionStatus: "Completed", "Cancelled", "Expired"... ("" if absent)
+    amount: Decimal | None
+    finalised_at: datetime | None  # FinalisedTime, in UTC
+    debit_party: str  # "<id> - <name>", as Safaricom writes it ("" if absent)
+
+    @property
+    def completed(self) -> bool:
+        # Absent counts as completed: a ResultCode 0 with a receipt is a payment made.
+        return self.status.lower() in ("", "completed")
+
+
+def parse_transaction_status(result: AsyncResult) -> TransactionStatus:
+    """The parameters of a Transaction Status result (DARAJA.md 8). Key spelling drifts
+    ("ReceiptNo", "Receipt No."; "Conversation ID"), so keys are matched without spaces,
+    dots or case. The envelope's TransactionID is the query's own id, not the receipt."""
+    params = result.parameters
+    finalised = _param(params, "FinalisedTime")
+    amount = _param(params, "Amount")
+    return TransactionStatus(
+        receipt=_text(_param(params, "ReceiptNo")) or None,
+        status=_text(_param(params, "TransactionStatus")),
+        amount=None if _text(amount) == "" else _decimal(amount, "Amount"),
+        finalised_at=None if _text(finalised) == "" else eat_datetime(finalised, "FinalisedTime"),
+        debit_party=_text(_param(params, "DebitPartyName")))
+
+
+def _param(params: dict[str, Any], key: str) -> Any:
+    wanted = _key(key)
+    for name, value in params.items():
+        if _key(name) == wanted:
+            return value
+    return None
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
 def parse_account_balance(value: Any) -> list[dict[str, Any]]:
     """Split "Name|Currency|n1|n2|n3|n4&..." into one dict per account.
 

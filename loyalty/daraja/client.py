@@ -192,17 +192,20 @@ class DarajaClient:
         return self._async("/mpesa/accountbalance/v1/query", body,
                            action="query the account balance", secrets=(security_credential,))
 
-    def transaction_status(self, *, initiator: str, security_credential: str,
-                           transaction_id: str, party_a: str, result_url: str, timeout_url: str,
-                           identifier_type: str = "4", remarks: str = "Status",
-                           occasion: str = "") -> AsyncAccepted:
-        """Queue a status query for an M-Pesa receipt; the result goes to `result_url`."""
+    def transaction_status(self, *, initiator: str, security_credential: str, party_a: str,
+                           result_url: str, timeout_url: str, transaction_id: str = "",
+                           original_conversation_id: str = "", identifier_type: str = "4",
+                           remarks: str = "Status", occasion: str = "") -> AsyncAccepted:
+        """Queue a status query for an M-Pesa receipt, or for the request of
+        `original_conversation_id` when the receipt is unknown; the result goes to
+        `result_url`."""
         self._check_url(result_url, "result_url")
         self._check_url(timeout_url, "timeout_url")
         body = payloads.transaction_status_body(
             initiator=initiator, security_credential=security_credential,
             transaction_id=transaction_id, party_a=party_a, identifier_type=identifier_type,
-            result_url=result_url, timeout_url=timeout_url, remarks=remarks, occasion=occasion)
+            result_url=result_url, timeout_url=timeout_url, remarks=remarks, occasion=occasion,
+            original_conversation_id=original_conversation_id)
         return self._async("/mpesa/transactionstatus/v1/query", body,
                            action="query the transaction status", secrets=(security_credential,))
 

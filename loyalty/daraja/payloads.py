@@ -206,17 +206,22 @@ def account_balance_body(*, initiator: str, security_credential: str, party_a: s
 
 def transaction_status_body(*, initiator: str, security_credential: str, transaction_id: str,
                             party_a: str, identifier_type: str, result_url: str,
-                            timeout_url: str, remarks: str, occasion: str) -> dict[str, Any]:
+                            timeout_url: str, remarks: str, occasion: str,
+                            original_conversation_id: str = "") -> dict[str, Any]:
+    """Ask by the receipt (TransactionID) or, when it is not known yet (an STK success
+    seen only by a query), by the id of the original request (DARAJA.md 8, 17)."""
     _initiator(initiator, security_credential)
-    if not (transaction_id or "").strip():
-        raise InvalidRequest("The M-Pesa receipt (TransactionID) is required.",
-                             field="transaction_id")
+    receipt = (transaction_id or "").strip()
+    original = (original_conversation_id or "").strip()
+    if not (receipt or original):
+        raise InvalidRequest("The M-Pesa receipt (TransactionID) or the original request's "
+                             "id (OriginalConversationID) is required.", field="transaction_id")
     return {
         "Initiator": initiator,
         "SecurityCredential": security_credential,
         "CommandID": "TransactionStatusQuery",  # not "Command ID" as one doc sample has it
-        "TransactionID": transaction_id.strip(),
-        "OriginalConversationID": "",
+        "TransactionID": receipt,
+        "OriginalConversationID": original,
         "PartyA": shortcode_number(party_a, field="party_a"),
         "IdentifierType": _identifier_type(identifier_type),
         "ResultURL": result_url,

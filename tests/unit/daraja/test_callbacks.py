@@ -15,6 +15,7 @@ from loyalty.daraja.callbacks import (
     parse_c2b,
     parse_result,
     parse_stk_callback,
+    parse_transaction_status,
 )
 
 SANDBOX_HASH = hashlib.sha256(b"254708374149").hexdigest()
@@ -285,6 +286,62 @@ def test_result_envelope_is_required():
     with pytest.raises(CallbackParseError) as caught:
         parse_result({"result": {}})
     assert caught.value.field == "Result"
+
+
+# --- transaction status results ----------------------------------------------------------------
+
+# DARAJA.md 8, with the spaced keys one sample has.
+STATUS = {"Result": {
+    "ResultType": 0, "ResultCode": 0, "ResultDesc": "The service request is processed successfully.",
+    "OriginatorConversationID": "10571-7910404-1", "ConversationID": "AG_20191219_00004e48cf7e3533f581",
+    "TransactionID": "NLJ41HAY6Q",
+    "ResultParameters": {"ResultParameter": [
+        {"Key": "DebitPartyName", "Value": "254708***149 - John"},
+        {"Key": "Originator Conversation ID", "Value": "10571-7910404-1"},
+        {"Key": "InitiatedTime", "Value": 20191219102115},
+        {"Key": "DebitAccountType", "Value": "MMF Account For Customer"},
+        {"Key": "TransactionStatus", "Value": "Completed"},
+        {"Key": "FinalisedTime", "Value": 20191219102115},
+        {"Key": "Amount", "Value": 1.0},
+        {"Key": "Conversation ID", "Value": "AG_20191219_00004e48cf7e3533f581"},
+        {"Key": "ReceiptNo", "Value": "NLJ7RT61SV"}]},
+    "ReferenceData": {"ReferenceItem": {"Key": "Occasion"}}}}
+
+
+def test_transaction_status_documented_sample():
+    status = parse_transaction_status(parse_result(STATUS))
+    # The receipt is ReceiptNo; the envelope's TransactionID is the query's own.
+    assert status.receipt == "NLJ7RT61SV"
+    assert status.completed and status.amount == Decimal("1.0")
+    assert status.finalised_at == datetime(2019, 12, 19, 7, 21, 15, tzinfo=UTC)
+    assert status.debit_party == "254708***149 - John"
+
+
+def test_transaction_status_keys_are_matched_without_spaces_or_case():
+    body = copy.deepcopy(STATUS)
+    body["Result"]["ResultParameters"]["ResultParameter"] = [
+        {"Key": "Receipt No.", "Value": "NLJ7RT61SV"}, {"Key": "transaction status",
+                                                        "Value": "Cancelled"},
+        {"Key": "Amount", "Value": "250.00"}]
+    status = parse_transaction_status(parse_result(body))
+    assert (status.receipt, status.status, status.amount) == ("NLJ7RT61SV", "Cancelled",
+                                                              Decimal("250.00"))
+    assert not status.completed and status.finalised_at is None
+
+
+def test_transaction_status_without_parameters_has_no_receipt():
+    body = copy.deepcopy(STATUS)
+    body["Result"].update(ResultCode=25, ResultParameters=None)
+    status = parse_transaction_status(parse_result(body))
+    assert status.receipt is None and status.amount is None
+
+
+def test_transaction_status_bad_amount_is_named():
+    body = copy.deepcopy(STATUS)
+    body["Result"]["ResultParameters"]["ResultParameter"][6]["Value"] = "one shilling"
+    with pytest.raises(CallbackParseError) as caught:
+        parse_transaction_status(parse_result(body))
+    assert caught.value.field == "Amount"
 
 
 # --- account balance strings -----------------------------------------------------------------

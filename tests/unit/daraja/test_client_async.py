@@ -92,6 +92,20 @@ def test_balance_refuses_bad_arguments_before_any_call(client, rsps, field, over
     assert len(rsps.calls) == 0
 
 
+def test_transaction_status_asks_by_the_original_request_when_the_receipt_is_unknown(
+        client, rsps, with_token):
+    rsps.add(responses.POST, f"{BASE}/mpesa/transactionstatus/v1/query", json=ACCEPTED)
+    accepted = client.transaction_status(
+        initiator="apiop1", security_credential=SECURITY_CREDENTIAL,
+        original_conversation_id="ws_CO_1007202409152617172396192", party_a="174379",
+        result_url=RESULT_URL, timeout_url=TIMEOUT_URL, remarks="STK receipt")
+    body = json.loads(rsps.calls[1].request.body)
+    assert (body["TransactionID"], body["OriginalConversationID"]) == (
+        "", "ws_CO_1007202409152617172396192")
+    assert (accepted.originator_conversation_id, accepted.conversation_id) == (
+        "515-5258779-3", "AG_20200123_0000417fed8ed666e976")
+
+
 def test_status_needs_a_transaction_id(client, rsps):
     with pytest.raises(InvalidRequest) as caught:
         client.transaction_status(initiator="apiop1", security_credential=SECURITY_CREDENTIAL,
