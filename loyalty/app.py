@@ -19,6 +19,7 @@ from loyalty.api import (
     health,
     input_guard,
     merchants,
+    payment_requests,
     payments,
     programs,
 )
@@ -84,7 +85,7 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     app.register_blueprint(docs.bp)
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
     blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
-                  payments.blp, payments.analytics_blp)
+                  payments.blp, payments.analytics_blp, payment_requests.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
         # The JSON API authenticates with API keys, not cookies: CSRF does not apply.

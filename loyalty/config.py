@@ -140,6 +140,8 @@ def load_config(
         ],
         "HEALTH_CHECK_INTERVAL": int(env.get("HEALTH_CHECK_INTERVAL", "900")),
         "SWEEP_INTERVAL": float(env.get("SWEEP_INTERVAL", "15")),
+        # Seconds between beat's sweeps of STK pushes (expiry after 24 h, lost follow-ups).
+        "STK_SWEEP_INTERVAL": float(env.get("STK_SWEEP_INTERVAL", "300")),
         # How much lower the Celery worker's CPU priority is than the web tier's when they
         # share a machine (Linux; 0 leaves it alone): Safaricom's callbacks come first.
         "WORKER_NICE": int(env.get("WORKER_NICE", "5")),
@@ -204,8 +206,10 @@ def celery_settings(redis_url: str | None, app_env: str, key_prefix: str) -> dic
                                      "interval_start": 0, "interval_step": 0.1,
                                      "interval_max": 0.2,
                                      # A dead worker's unacknowledged tasks come back after
-                                     # this (kombu's default is an hour); longer than any
-                                     # countdown we use (SMS retries wait up to 300 s).
+                                     # this (kombu's default is an hour); longer than the SMS
+                                     # retries' countdowns (up to 300 s). The STK follow-ups
+                                     # wait longer (up to 6 h) and may arrive twice: each
+                                     # carries its step and a repeat does nothing.
                                      "visibility_timeout": 1200,
                                      "global_keyprefix": key_prefix + "celery:"},
         "task_default_queue": "default",
@@ -240,6 +244,7 @@ _ENV_KEYS = {
     "HEALTH_CHECK_INTERVAL",
     "REDIS_KEY_PREFIX",
     "SWEEP_INTERVAL",
+    "STK_SWEEP_INTERVAL",
     "WORKER_NICE",
     "SMS_SWEEP_AGE",
     "SMS_CLAIM_SECONDS",

@@ -13,7 +13,7 @@ from celery import shared_task
 
 from loyalty import background, nudge
 from loyalty.background import TaskName
-from loyalty.services import crediting, stk
+from loyalty.services import crediting, stk, stk_receipts
 
 # One run keeps draining for at most this long, then hands over to a fresh message so a
 # worker's other queues (SMS, Daraja) are not starved by a long backlog.
@@ -37,13 +37,28 @@ def credit_waiting() -> int:
             return total
 
 
-@shared_task(name=TaskName.STK_PUSH, acks_late=False)
+@shared_task(name=TaskName.STK_PUSH, acks_late=False,
+             owns_transaction=False)  # calls Safaricom between its steps
 def stk_push(merchant_id: int, request_id: int) -> None:
     # Not acks_late: a redelivered push could prompt (and charge) the customer twice.
     stk.send_stk_push(request_id)
 
 
-@shared_task(name=TaskName.STK_QUERY, acks_late=True, autoretry_for=stk.RETRYABLE,
-             retry_backoff=30, retry_jitter=True, max_retries=4)
-def stk_query(merchant_id: int, request_id: int) -> None:
-    stk.query_stk_push(request_id)
+# The follow-ups carry their step: a redelivered or repeated message (a countdown longer
+# than the broker's visibility timeout is delivered again) finds it done and does nothing.
+# Safaricom being away is not retried here: the next step asks again.
+@shared_task(name=TaskName.STK_QUERY, acks_late=True,
+             owns_transaction=False)  # calls Safaricom between its steps
+def stk_query(merchant_id: int, request_id: int, step: int = 0) -> None:
+    stk.query_stk_push(request_id, step)
+
+
+@shared_task(name=TaskName.STK_FIND_RECEIPT, acks_late=True,
+             owns_transaction=False)  # may call Safaricom between its steps
+def stk_find_receipt(merchant_id: int, request_id: int, step: int = 0) -> None:
+    stk_receipts.find_receipt(request_id, step)
+
+
+@shared_task(name=TaskName.SWEEP_STK_REQUESTS, tenant_bound=False)
+def sweep_stk_requests() -> dict:
+    return stk.sweep_requests()

@@ -23,6 +23,11 @@ def beat_schedule(config) -> dict:
             "task": str(TaskName.SWEEP_SMS_OUTBOX),
             "schedule": float(config.get("SWEEP_INTERVAL", 15)) * 2,
         },
+        # STK pushes still pending 24 h after the push expire; lost follow-ups run again.
+        "sweep-stk-requests": {
+            "task": str(TaskName.SWEEP_STK_REQUESTS),
+            "schedule": float(config.get("STK_SWEEP_INTERVAL", 300)),
+        },
         "expire-points": {
             "task": str(TaskName.EXPIRE_ALL_POINTS),
             "schedule": crontab(hour=0, minute=30),  # 03:30 in Nairobi

@@ -25,7 +25,7 @@ from loyalty.db.errors import DATABASE_ERRORS, VALUE_REFUSED
 from loyalty.errors import DomainError, Forbidden, NotFound, ServiceUnavailable, error_body
 from loyalty.hooks import strangers
 from loyalty.models import CallbackOutcome
-from loyalty.services import callback_log, ingest
+from loyalty.services import async_results, callback_log, ingest
 from loyalty.services.callback_log import REFUSED_KEEP, Received
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,11 @@ def c2b_confirmation(token: str):
 @bp.post("/stk/<int:request_id>")
 def stk_result(token: str, request_id: int | None = None):
     def answer(route, received: Received):
-        ingest.store_stk_result(route, received.body, request_id)
+        stored = ingest.store_stk_result(route, received.body, request_id)
+        if stored.late:
+            # A second or late callback of a settled request: kept, never credited again.
+            callback_log.keep(received, outcome=CallbackOutcome.DUPLICATE, status_code=200,
+                              error=stored.late, route=route)
         return jsonify(ACCEPTED)
 
     return _handle("stk_result", token, answer, request_id)
@@ -150,12 +154,23 @@ def stk_result(token: str, request_id: int | None = None):
 @bp.post("/result/<kind>")
 @bp.post("/timeout/<kind>")
 def async_result(token: str, kind: str):
-    name = f"{request.path.rsplit('/', 2)[-2]}_{kind}"[:40]
+    timed_out = request.path.rsplit("/", 2)[-2] == "timeout"
+    name = f"{'timeout' if timed_out else 'result'}_{kind}"[:40]
 
     def answer(route, received: Received):
-        # Results are rare and informational: keep them for the merchant/operator.
+        apply = async_results.apply_timeout if timed_out else async_results.apply_result
+        try:
+            note = apply(route, received.body)
+        except (DomainError, *DATABASE_ERRORS):
+            raise  # kept by _handle: refused with its reason, or the database failed
+        except Exception:
+            callback_log.keep(received, outcome=CallbackOutcome.STORE_FAILED, status_code=500,
+                              error="The result could not be applied; kept for review.",
+                              route=route)
+            raise
+        # Results are kept too, applied or not: the merchant's record of what Safaricom said.
         callback_log.keep(received, outcome=CallbackOutcome.RESULT, status_code=200,
-                          route=route)
+                          error=note, route=route)
         return jsonify(ACCEPTED)
 
     return _handle(name, token, answer)

@@ -1,5 +1,6 @@
 """Every model, imported here so Alembic and the app see the whole schema."""
 
+from loyalty.models.async_requests import AsyncKind, AsyncRequest, AsyncState
 from loyalty.models.channels import (
     C2BVersion,
     ChannelStatus,
@@ -26,6 +27,7 @@ from loyalty.models.payments import (
 from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
 
 __all__ = [
+    "AsyncKind", "AsyncRequest", "AsyncState",
     "Balance", "CallbackLog", "CallbackOutcome", "Customer", "EntryKind", "LedgerEntry", "Payment", "PaymentRequest",
     "PaymentRequestStatus", "PaymentSource", "PaymentStatus", "Redemption", "SmsMessage",
     "SmsStatus",

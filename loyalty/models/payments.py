@@ -68,16 +68,25 @@ class Payment(TenantScoped, TimestampMixin, db.Model):
 
 
 class PaymentRequestStatus(StrEnum):
+    """pending -> one of the others, once; a final state never changes (services/stk.py)."""
+
     PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    SUCCEEDED = "succeeded"  # the customer paid; `receipt` may come later (stk_receipts.py)
+    FAILED = "failed"        # refused, rate-limited, wrong PIN, unreachable phone...
+    CANCELLED = "cancelled"  # the customer cancelled the prompt (1032)
+    EXPIRED = "expired"      # still pending 24 hours after the push (beat)
 
 
 class PaymentRequest(TenantScoped, TimestampMixin, db.Model):
     """An STK push we sent; the callback carries no AccountReference, so we keep it here."""
 
     __tablename__ = "payment_requests"
-    __table_args__ = (sa.UniqueConstraint("checkout_request_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("checkout_request_id"),
+        # The beat sweep finds requests whose next follow-up is overdue (a lost countdown).
+        sa.Index("ix_payment_requests_next_check", "next_check_at",
+                 **partial("next_check_at IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(sa.ForeignKey("mpesa_channels.id"))
@@ -91,6 +100,15 @@ class PaymentRequest(TenantScoped, TimestampMixin, db.Model):
     result_code: Mapped[str | None] = mapped_column(sa.String(20))
     result_desc: Mapped[str | None] = mapped_column(sa.Text)
     receipt: Mapped[str | None] = mapped_column(sa.String(32))
+    # The payment of the receipt (the STK callback's, a Transaction Status result's, or the
+    # matching C2B/Pull row): the request is credited through it, once.
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
+    # Follow-ups done so far: STK queries while pending, receipt look-ups after a success
+    # known only from a query. A task for another step is a redelivery: it does nothing.
+    query_step: Mapped[int] = mapped_column(default=0, server_default="0")
+    receipt_step: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CallbackOutcome(StrEnum):
@@ -100,6 +118,7 @@ class CallbackOutcome(StrEnum):
     REFUSED_IP = "refused_ip"      # 403: a known token from an address the policy refuses
     RESULT = "result"              # an async result (Account Balance, Transaction Status)
     STORE_FAILED = "store_failed"  # the database refused or failed; kept to be replayed
+    DUPLICATE = "duplicate"        # a second or late STK callback of a settled push (200)
     UNKNOWN_TOKEN = "unknown_token"  # rows from before strangers stopped being stored
 
 
@@ -111,6 +130,8 @@ class CallbackLog(db.Model):
     CALLBACK_LOG_RETENTION_DAYS. Not tenant-scoped: operators read it."""
 
     __tablename__ = "callback_log"
+    # The merchant's own log, newest first (GET /callback-log, the web page).
+    __table_args__ = (sa.Index("ix_callback_log_merchant", "merchant_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -126,3 +147,8 @@ class CallbackLog(db.Model):
     outcome: Mapped[CallbackOutcome] = mapped_column(enum_column(CallbackOutcome))
     # The body's size as sent: more than len(body) when only its start was kept.
     body_bytes: Mapped[int | None] = mapped_column()
+    # Set when the merchant replayed the body (POST /callback-log/{id}/replay): the payment
+    # it produced. Replaying again finds the same payment (same receipt).
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id",
+                                                                 ondelete="SET NULL"))

@@ -60,12 +60,17 @@ class PaymentRequestSchema(BaseSchema):
     phone = fields.String()
     amount = fields.Decimal(**MONEY)
     account_reference = fields.String()
-    status = fields.String(attribute="status.value")
+    status = fields.String(attribute="status.value", metadata={
+        "description": "pending, then one of succeeded, failed, cancelled or expired, "
+                       "which never changes"})
     checkout_request_id = fields.String(allow_none=True)
     result_code = fields.String(allow_none=True)
     result_desc = fields.String(allow_none=True)
     receipt = fields.String(allow_none=True)
+    payment_id = fields.Integer(allow_none=True, metadata={
+        "description": "the payment the receipt was credited through (see /transactions)"})
     created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
 
 
 class ResolveArgsSchema(BaseSchema):

@@ -23,13 +23,15 @@ from loyalty.daraja.errors import (
     RequestRejected,
     UrlsAlreadyRegistered,
 )
+from loyalty.daraja.results import AsyncAccepted
 from loyalty.daraja.security import security_credential
 from loyalty.daraja.url_rules import UrlRuleViolation, check_callback_url
 from loyalty.errors import Conflict, ValidationFailed
 from loyalty.extensions import db
-from loyalty.models import ChannelStatus, HealthState, MpesaChannel, StepState
+from loyalty.models import AsyncKind, ChannelStatus, HealthState, MpesaChannel, StepState
 from loyalty.models.base import utcnow
 from loyalty.models.channels import callback_urls
+from loyalty.services import account_balance, async_requests
 from loyalty.services.channels import get_channel
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional, unit_of_work
@@ -110,7 +112,7 @@ def verify_channel(channel_id: int, *, final_attempt: bool = True) -> None:
     access = channel_access(channel_id)
     try:
         access.client().access_token(force_refresh=True)
-        balance_ok, balance_error = _try_account_balance(access)
+        balance, balance_error, asked = _try_account_balance(access)
     except BadCredentials:
         return _record_verification(channel_id, ok=False, error=(
             "Safaricom refused the consumer key and secret. Copy them again from your app on "
@@ -120,31 +122,37 @@ def verify_channel(channel_id: int, *, final_attempt: bool = True) -> None:
             raise
         return _record_verification(channel_id, ok=False, error=(
             f"Safaricom could not be reached ({exc}). Try verifying again in a few minutes."))
-    details = {"shortcode": access.shortcode, "account_balance_accessible": balance_ok,
-               "verified_at": utcnow().isoformat()}
+    # Accessible only once the balance result arrives with ResultCode 0 (account_balance.py).
+    details = {"shortcode": access.shortcode, "account_balance_accessible": False,
+               "account_balance": balance, "verified_at": utcnow().isoformat()}
     if balance_error:
         details["account_balance_error"] = balance_error
-    _record_verification(channel_id, ok=True, details=details)
+    _record_verification(channel_id, ok=True, details=details, balance_asked=asked)
 
 
-def _try_account_balance(access: ChannelAccess) -> tuple[bool, str | None]:
+def _try_account_balance(access: ChannelAccess) -> tuple[str, str | None, AsyncAccepted | None]:
+    """Ask for the balance when the channel has an initiator: (state, error, the
+    acknowledgement to match the result with)."""
     if not (access.initiator_name and access.initiator_password):
-        return False, None
+        return account_balance.NOT_CONFIGURED, None, None
     try:
-        access.client().account_balance(
+        accepted = access.client().account_balance(
             initiator=access.initiator_name,
             security_credential=security_credential(access.initiator_password, access.environment),
             party_a=access.c2b_shortcode, result_url=access.callback_urls["balance_result"],
             timeout_url=access.callback_urls["balance_timeout"])
-        return True, None
+        return account_balance.PENDING, None, accepted
     except RequestRejected as exc:
-        return False, str(exc)
+        return account_balance.REFUSED, str(exc), None
 
 
 @transactional
 def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] | None = None,
-                         error: str | None = None) -> None:
+                         error: str | None = None,
+                         balance_asked: AsyncAccepted | None = None) -> None:
     channel = get_channel(channel_id)
+    if balance_asked is not None:
+        async_requests.record(AsyncKind.BALANCE, channel.id, balance_asked)
     if ok:
         channel.verification_state = StepState.DONE
         channel.verified_at = utcnow()

@@ -21,14 +21,15 @@ import sqlalchemy as sa
 from flask import current_app
 
 from loyalty import nudge
-from loyalty.daraja.callbacks import CallbackParseError, parse_c2b, parse_result, parse_stk_callback
+from loyalty.daraja.callbacks import CallbackParseError, parse_c2b, parse_stk_callback
 from loyalty.db import channels as channel_statements
 from loyalty.db.alone import execute_alone
-from loyalty.db.inserts import insert_ignore, insert_ignore_alone
+from loyalty.db.inserts import insert_ignore_alone
 from loyalty.errors import DomainError, NotFound
 from loyalty.extensions import db
 from loyalty.models import (
     ChannelType,
+    MpesaChannel,
     Payment,
     PaymentRequest,
     PaymentRequestStatus,
@@ -36,6 +37,7 @@ from loyalty.models import (
 )
 from loyalty.models.base import utcnow
 from loyalty.phones import classify_msisdn
+from loyalty.services import stk, stk_receipts
 from loyalty.services.account_mapping import resolve
 from loyalty.strict_json import StrictJsonError
 from loyalty.strict_json import loads as strict_loads
@@ -121,11 +123,7 @@ def route_for(token: str) -> ChannelRoute:
     if not found:
         raise NotFound("Unknown callback URL.")
     channel = found[0]
-    route = ChannelRoute(
-        channel_id=channel.id, merchant_id=channel.merchant_id,
-        shortcodes=frozenset(filter(None, (channel.shortcode, channel.store_number))),
-        channel_type=channel.channel_type.value, account_mapping=dict(channel.account_mapping or {}),
-        reject_unknown=channel.validation_policy.value == "reject_unknown")
+    route = route_of(channel)
     now = time.monotonic()
     expires = now + ROUTE_TTL
     if channel.callback_token != token:
@@ -160,7 +158,7 @@ def _check_shortcode(route: ChannelRoute, shortcode: str) -> None:
 
 def validate_c2b(route: ChannelRoute, raw: bytes) -> bool:
     """Validation: accept unless the channel rejects unknown accounts and nothing matches."""
-    _, payment = _parse(parse_c2b, raw)
+    _, payment = parse_body(parse_c2b, raw)
     _check_shortcode(route, payment.shortcode)
     if not route.reject_unknown:
         return True
@@ -168,7 +166,7 @@ def validate_c2b(route: ChannelRoute, raw: bytes) -> bool:
     return resolve(route.account_mapping, reference)[0] is not None
 
 
-def _parse(parser, raw: bytes) -> tuple[Any, Any]:
+def parse_body(parser, raw: bytes) -> tuple[Any, Any]:
     """(the JSON body, the parsed callback); BadCallback with a clear reason otherwise."""
     body = _json(raw)
     try:
@@ -184,7 +182,7 @@ def store_c2b(route: ChannelRoute, raw: bytes) -> bool:
 
 def parse_confirmation(route: ChannelRoute, raw: bytes) -> tuple[Any, Any]:
     """(the JSON body, the parsed confirmation) of this channel; BadCallback otherwise."""
-    payload, payment = _parse(parse_c2b, raw)
+    payload, payment = parse_body(parse_c2b, raw)
     _check_shortcode(route, payment.shortcode)
     return payload, payment
 
@@ -192,56 +190,87 @@ def parse_confirmation(route: ChannelRoute, raw: bytes) -> tuple[Any, Any]:
 @transactional
 def store_confirmation(route: ChannelRoute, confirmation: tuple[Any, Any]) -> bool:
     """Store a parsed confirmation (parse_confirmation); True when it was new."""
+    new_id = insert_ignore_alone(Payment, confirmation_row(route, confirmation),
+                                 ["merchant_id", "trans_id"], merchant_id=route.merchant_id)
+    if new_id is not None:
+        nudge.nudge_crediting()
+    return new_id is not None
+
+
+def confirmation_row(route: ChannelRoute, confirmation: tuple[Any, Any]) -> dict[str, Any]:
+    """The payments row of a parsed confirmation (its receipt is the row's key)."""
     payload, payment = confirmation
-    new_id = insert_ignore_alone(Payment, {
+    return {
         "channel_id": route.channel_id, "trans_id": payment.trans_id, "source": PaymentSource.C2B,
         "trans_type": payment.trans_type or None, "trans_time": payment.trans_time,
         "amount": payment.amount, "bill_ref": payment.bill_ref or None,
         "msisdn": payment.msisdn or None, "msisdn_form": classify_msisdn(payment.msisdn).value,
         "first_name": payment.first_name or None, "middle_name": payment.middle_name or None,
         "last_name": payment.last_name or None, "payload": payload,
-    }, ["merchant_id", "trans_id"], merchant_id=route.merchant_id)
-    if new_id is not None:
-        nudge.nudge_crediting()
-    return new_id is not None
+    }
+
+
+@dataclass(frozen=True)
+class StkStored:
+    """What an STK callback did: the payment of its receipt (new or held already), or why
+    it changed nothing (`late`: the request had its final state; kept in the log)."""
+
+    payment_id: int | None = None
+    new: bool = False
+    late: str | None = None
+    same_receipt: bool = False  # late, but the very receipt the request was paid with
 
 
 @transactional
-def store_stk_result(route: ChannelRoute, raw: bytes, request_id: int | None = None) -> bool:
-    """Record an STK result on its request; a success is also a payment (same receipt
-    namespace as C2B, so a C2B confirmation of it later is a duplicate).
+def store_stk_result(route: ChannelRoute, raw: bytes, request_id: int | None = None) -> StkStored:
+    """Settle an STK push with its callback; a success is also a payment (same receipt
+    namespace as C2B, so a C2B confirmation of it, earlier or later, is the same one).
 
-    `request_id` comes from the per-request callback path: it finds the request even when
-    the push timed out before we learnt its CheckoutRequestID."""
-    payload, result = _parse(parse_stk_callback, raw)
+    A request's final state never changes: a callback for a settled request changes nothing
+    (the caller logs it), except that a success known only from an STK query takes its
+    receipt from the first callback that brings one. `request_id` comes from the
+    per-request callback path: it finds the request even when the push timed out before we
+    learnt its CheckoutRequestID."""
+    payload, result = parse_body(parse_stk_callback, raw)
     with tenant_context(route.merchant_id):
         match = (PaymentRequest.id == request_id if request_id is not None
                  else PaymentRequest.checkout_request_id == result.checkout_request_id)
         request = db.session.scalar(sa.select(PaymentRequest).where(
-            match, PaymentRequest.channel_id == route.channel_id))
+            match, PaymentRequest.channel_id == route.channel_id).with_for_update())
         if request is None:
             raise BadCallback("No STK push of this channel has that CheckoutRequestID.",
                               code="unknown_checkout")
         if request.checkout_request_id is None:
             request.checkout_request_id = result.checkout_request_id
             request.merchant_request_id = result.merchant_request_id
-        request.result_code, request.result_desc = result.result_code, result.result_desc
-        if result.result_code != "0":
-            request.status = PaymentRequestStatus.FAILED
-            return False
-        request.status, request.receipt = PaymentRequestStatus.SUCCEEDED, result.receipt
-        new_id = insert_ignore(Payment, {
-            "channel_id": route.channel_id, "trans_id": result.receipt, "source": PaymentSource.STK,
-            "trans_type": "STK Push", "trans_time": result.transaction_date or request.created_at,
-            "amount": result.amount if result.amount is not None else request.amount,
-            "bill_ref": request.account_reference, "msisdn": request.phone, "msisdn_form": "plain",
-            "payload": payload,
-        }, ["merchant_id", "trans_id"])
-    if new_id is not None:
-        nudge.nudge_crediting()
-    return new_id is not None
+        settled = stk.settle(request, result.result_code, result.result_desc)
+        receipt_wanted = (request.status == PaymentRequestStatus.SUCCEEDED
+                          and request.receipt is None and result.succeeded)
+        if not (settled or receipt_wanted):
+            return StkStored(payment_id=request.payment_id, late=_late(request, result),
+                             same_receipt=bool(result.receipt and result.receipt == request.receipt))
+        if not result.succeeded:
+            return StkStored()
+        new_id = stk_receipts.credit_receipt(
+            request, result.receipt, amount=result.amount, when=result.transaction_date,
+            payload=payload)
+        return StkStored(payment_id=request.payment_id, new=new_id is not None)
 
 
-def parse_async_result(raw: bytes):
-    """Parse an Account Balance / Transaction Status result (kept in the callback log)."""
-    return _parse(parse_result, raw)[1]
+def _late(request: PaymentRequest, result) -> str:
+    said = result.receipt or f"result {result.result_code}"
+    if request.receipt:
+        return (f"The payment request was already paid with receipt {request.receipt}; this "
+                f"callback ({said}) was not credited.")
+    return (f"The payment request was already {request.status.value} "
+            f"({request.result_code or 'no code'}); this callback ({said}) changed nothing.")
+
+
+def route_of(channel: MpesaChannel) -> ChannelRoute:
+    """A channel's routing facts from its row (a replay from the callback log, whose token
+    may have been rotated since)."""
+    return ChannelRoute(
+        channel_id=channel.id, merchant_id=channel.merchant_id,
+        shortcodes=frozenset(filter(None, (channel.shortcode, channel.store_number))),
+        channel_type=channel.channel_type.value, account_mapping=dict(channel.account_mapping or {}),
+        reject_unknown=channel.validation_policy.value == "reject_unknown")

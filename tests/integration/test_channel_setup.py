@@ -91,7 +91,56 @@ def test_verify_with_an_initiator_asks_for_the_balance(client, merchant_a, daraj
     assert len(base64.b64decode(body["SecurityCredential"])) in (256, 512)
     assert "Safaricom999" not in balance.body.decode()
     details = _state(db_session, created["id"])["verification_details"]
+    # Safaricom only queued the query: the initiator is known to work once the result says so.
+    assert details["account_balance_accessible"] is False
+    assert details["account_balance"] == "pending"
+    result_path = body["ResultURL"].split("loyalty.example.com", 1)[1]
+    answered = client.post(result_path, json=_balance_result("AG_1", "1-2-3", 0))
+    assert answered.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    details = _state(db_session, created["id"])["verification_details"]
     assert details["account_balance_accessible"] is True
+    assert details["account_balance"] == "accessible"
+    shown = client.get(f"/api/v1/mpesa-channels/{created['id']}", headers=auth(key)).get_json()
+    assert shown["verification"]["details"]["account_balance_accessible"] is True
+
+
+def _balance_result(conversation: str, originator: str, code, desc: str = "ok") -> dict:
+    return {"Result": {
+        "ResultType": 0, "ResultCode": code, "ResultDesc": desc,
+        "OriginatorConversationID": originator, "ConversationID": conversation,
+        "TransactionID": "OEI2AK4Q16", "ResultParameters": {"ResultParameter": [
+            {"Key": "AccountBalance",
+             "Value": "Working Account|KES|700000.00|700000.00|0.00|0.00"},
+            {"Key": "BOCompletedTime", "Value": 20200109125710}]}}}
+
+
+@pytest.mark.parametrize("path, result, state, error", [
+    ("result/balance", _balance_result("AG_7", "7-7", 2001, "The initiator information is invalid."),
+     "refused", "The initiator information is invalid. (2001)"),
+    ("timeout/balance", {"Result": {"ResultCode": "1", "OriginatorConversationID": "7-7",
+                                    "ConversationID": "AG_7"}},
+     "timed_out", "queue timed out"),
+])
+def test_a_refused_or_timed_out_balance_check_is_not_accessible(
+        client, merchant_a, daraja, db_session, path, result, state, error):
+    merchant, key = merchant_a
+    created = client.post("/api/v1/mpesa-channels", headers=auth(key), json=paybill(
+        initiator_name="testapi", initiator_password="Safaricom999!*!")).get_json()
+    _token(daraja)
+    daraja.add(responses.POST, f"{DARAJA}/mpesa/accountbalance/v1/query", json={
+        "OriginatorConversationID": "7-7", "ConversationID": "AG_7", "ResponseCode": "0"})
+    with tenant_context(merchant["id"]):
+        channel_setup.verify_channel(created["id"])
+    token = created["callback_urls"]["confirmation_url"].split("/hooks/")[1].split("/")[0]
+    assert client.post(f"/hooks/{token}/{path}", json=result).status_code == 200
+    details = _state(db_session, created["id"])["verification_details"]
+    assert details["account_balance_accessible"] is False
+    assert details["account_balance"] == state and error in details["account_balance_error"]
+    # A second copy of the same result changes nothing more, and says so in the log.
+    assert client.post(f"/hooks/{token}/{path}", json=result).status_code == 200
+    notes = db_session.execute(sa.text(
+        "SELECT error FROM callback_log ORDER BY id")).scalars().all()
+    assert notes[0] is None and "answered already" in notes[1]
 
 
 def test_wrong_credentials_end_as_a_clear_failure(channel, daraja, db_session):

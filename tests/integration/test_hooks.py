@@ -137,14 +137,15 @@ def test_stk_failure_and_async_results_are_recorded(acme, db_session):
                                           "ResultCode": "1032", "ResultDesc": "Request cancelled by user"}}}
     assert acme.hook("stk", cancelled).status_code == 200
     assert db_session.execute(sa.text("SELECT status, result_code FROM payment_requests")).one() == (
-        "failed", "1032")
+        "cancelled", "1032")
     balance = {"Result": {"ResultType": 0, "ResultCode": 0, "ResultDesc": "ok",
                           "OriginatorConversationID": "1", "ConversationID": "AG_1",
                           "TransactionID": "X", "ResultParameters": {"ResultParameter": {
                               "Key": "AccountBalance", "Value": "Utility Account|KES|10.00|10.00|0.00|0.00"}}}}
     assert acme.hook("result/balance", balance).status_code == 200
-    assert _log(db_session)[-1].kind == "result_balance"
-    assert _log(db_session)[-1].outcome == "result"
+    logged = _log(db_session)[-1]
+    assert (logged.kind, logged.outcome) == ("result_balance", "result")
+    assert "No request of this channel has ConversationID AG_1" in logged.error  # kept, unapplied
     assert _payments(db_session) == []
 
 

@@ -21,14 +21,15 @@ from loyalty.services.crediting import batch, rules, single
 from loyalty.services.crediting.rules import Earned, Route
 from loyalty.services.crediting.single import (
     attribute_payment,
+    credit_and_text,
     credit_payment,
     replay_payment,
     route_payment,
 )
 from loyalty.unit_of_work import unit_of_work
 
-__all__ = ["BATCH_SIZE", "Earned", "Route", "attribute_payment", "credit_payment",
-           "credit_waiting", "replay_payment", "route_payment", "rules"]
+__all__ = ["BATCH_SIZE", "Earned", "Route", "attribute_payment", "credit_and_text",
+           "credit_payment", "credit_waiting", "replay_payment", "route_payment", "rules"]
 
 BATCH_SIZE = 200
 

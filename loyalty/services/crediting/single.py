@@ -127,6 +127,15 @@ def _payment(payment_id: int) -> Payment:
     return payment
 
 
+def credit_and_text(payment: Payment, *, phone: str | None = None) -> Payment:
+    """Credit a waiting payment now, in the caller's unit of work, and queue its receipt
+    SMS to go out after the commit (a merchant's action, answered with the outcome)."""
+    message_id = credit_payment(payment.id, phone=phone)
+    if message_id:
+        background.enqueue(TaskName.SEND_SMS_BATCH, [(payment.merchant_id, message_id)])
+    return payment
+
+
 @transactional
 def replay_payment(payment_id: int) -> Payment:
     """Run crediting again: a no-op for a credited payment, a retry for a failed or skipped
@@ -135,9 +144,7 @@ def replay_payment(payment_id: int) -> Payment:
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.SKIPPED):
         payment.status, payment.error = PaymentStatus.RECEIVED, None
         db.session.flush()
-        message_id = credit_payment(payment.id)
-        if message_id:
-            background.enqueue(TaskName.SEND_SMS_BATCH, [(payment.merchant_id, message_id)])
+        credit_and_text(payment)
     return payment
 
 
@@ -152,7 +159,4 @@ def attribute_payment(payment_id: int, phone: str) -> Payment:
     db.session.execute(sa.delete(SmsMessage).where(
         SmsMessage.payment_id == payment.id, SmsMessage.status == SmsStatus.SKIPPED))
     db.session.flush()
-    message_id = credit_payment(payment.id, phone=phone)
-    if message_id:
-        background.enqueue(TaskName.SEND_SMS_BATCH, [(payment.merchant_id, message_id)])
-    return payment
+    return credit_and_text(payment, phone=phone)

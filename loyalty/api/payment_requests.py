@@ -1,0 +1,17 @@
+"""M-Pesa Express requests (STK pushes), looked up after the push's 202."""
+
+from flask_smorest import Blueprint
+
+from loyalty.schemas.payments import PaymentRequestSchema
+from loyalty.services import stk
+
+blp = Blueprint("payment_requests", __name__, url_prefix="/api/v1/payment-requests",
+                description="M-Pesa Express prompts sent to customers' phones")
+
+
+@blp.route("/<int:request_id>", methods=["GET"])
+@blp.response(200, PaymentRequestSchema)
+def get(request_id):
+    """Where a prompt stands: pending, then succeeded (with its receipt once known),
+    failed, cancelled or expired."""
+    return stk.get_payment_request(request_id)
