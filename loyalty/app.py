@@ -13,6 +13,7 @@ import loyalty.models  # noqa: F401  (the whole schema, for Alembic and the mapp
 from loyalty import cli, crypto, daraja, emulator, hooks, logging_setup, web
 from loyalty.api import (
     api_keys,
+    callback_log,
     channels,
     customers,
     docs,
@@ -85,7 +86,7 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     app.register_blueprint(docs.bp)
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
     blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
-                  payments.blp, payments.analytics_blp, payment_requests.blp)
+                  payments.blp, payments.analytics_blp, payment_requests.blp, callback_log.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
         # The JSON API authenticates with API keys, not cookies: CSRF does not apply.

@@ -94,7 +94,8 @@ def test_an_inactive_channel_skips_the_payment_with_the_reason():
     paid = payment()
     assert rules.settle(paid, channel(is_active=False), None) == (None, 0)
     assert paid.status == PaymentStatus.SKIPPED and paid.attempts == 1
-    assert paid.error == "Channel 'Main till' is not active."
+    assert paid.error == ("Channel 'Main till' is not active: activate it, then replay this "
+                          "payment.")
 
 
 def test_a_payment_below_the_programs_minimum_is_skipped():

@@ -76,7 +76,9 @@ def settle(payment, channel, route_for: Callable[[Any, str | None], Route]) -> t
     finished (skipped)."""
     payment.attempts += 1
     if not channel.is_active:
-        mark(payment, PaymentStatus.SKIPPED, f"Channel '{channel.name}' is not active.")
+        # Money received all the same: kept, and credited by a replay once it is active.
+        mark(payment, PaymentStatus.SKIPPED,
+             f"Channel '{channel.name}' is not active: activate it, then replay this payment.")
         return None, 0
     found = route_for(channel, payment.bill_ref)
     payment.program_id = found.program.id
