@@ -184,6 +184,14 @@ class TransactionFilterForm(FlaskForm):
     until = DateField("To", [Optional()], name="to")
 
 
+class CallbackLogFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    channel = SelectField("Channel", choices=[])
+    kind = SelectField("What it was", choices=[])
+
+
 class AttachForm(FlaskForm):
     phone = StringField("Payer's phone", [InputRequired()], render_kw={"type": "tel"})
 

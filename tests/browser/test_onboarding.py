@@ -209,7 +209,7 @@ def _refused_credentials_show_next_steps(page, shot) -> None:
 
 def _works_on_a_phone(page, shot) -> None:
     page.set_viewport_size({"width": 375, "height": 740})
-    for path in ("/dashboard", "/transactions"):
+    for path in ("/dashboard", "/transactions", "/callback-log"):
         page.goto(path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
