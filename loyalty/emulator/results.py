@@ -74,8 +74,15 @@ def transaction_status(emu: Emulator, grant: dict[str, Any],
                        body: dict[str, Any]) -> dict[str, Any]:
     ids = _common(body, "TransactionStatusQuery", grant)
     transaction_id = str(body.get("TransactionID") or "").strip()
-    if not transaction_id and not str(body.get("OriginalConversationID") or "").strip():
+    original = str(body.get("OriginalConversationID") or "").strip()
+    if not transaction_id and not original:
         raise invalid("TransactionID")
+    if not transaction_id:
+        # Asked by the original request's id: an STK push's CheckoutRequestID finds the
+        # receipt of the payment it made, once the customer has paid.
+        stk = emu.state.stk(original) or {}
+        if stk.get("completed"):
+            transaction_id = stk.get("MpesaReceiptNumber") or ""
     receipt = emu.state.receipt(transaction_id) if transaction_id else None
     if receipt and ids["party"] not in (receipt["shortcode"], receipt.get("business_shortcode")):
         receipt = None  # only your own shortcode's receipts are visible

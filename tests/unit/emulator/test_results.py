@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.unit.emulator.conftest import add_app, bearer
+from tests.unit.emulator.test_stk import PUSH, push_body, set_delay
 
 BALANCE = "/_emulator/daraja/mpesa/accountbalance/v1/query"
 STATUS = "/_emulator/daraja/mpesa/transactionstatus/v1/query"
@@ -90,3 +91,18 @@ def test_another_shortcodes_receipt_is_not_visible(emu_client, emu, receiver):
                     json=status_body(receiver.url, "STA0000002", PartyA="600111"))
     [envelope] = receiver.wait("/status")
     assert envelope["Result"]["ResultCode"] == 25
+
+
+def test_transaction_status_by_an_stk_push_finds_its_receipt(emu_client, receiver):
+    set_delay(emu_client, 0)
+    pushed = emu_client.post(PUSH, headers=bearer(emu_client),
+                             json=push_body(receiver.url + "/stk")).get_json()
+    [callback] = receiver.wait("/stk")
+    items = {i["Name"]: i.get("Value") for i in
+             callback["Body"]["stkCallback"]["CallbackMetadata"]["Item"]}
+    emu_client.post(STATUS, headers=bearer(emu_client), json=status_body(
+        receiver.url, "", PartyA="174379", OriginalConversationID=pushed["CheckoutRequestID"]))
+    [envelope] = receiver.wait("/status")
+    params = {p["Key"]: p["Value"] for p in envelope["Result"]["ResultParameters"]["ResultParameter"]}
+    assert envelope["Result"]["ResultCode"] == 0
+    assert params["ReceiptNo"] == items["MpesaReceiptNumber"] and params["Amount"] == 100.0
