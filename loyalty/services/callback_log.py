@@ -158,8 +158,12 @@ def replay(received: Received) -> str:
             ingest.store_c2b(route, received.body)
             return "stored"
         if received.kind == "stk_result":
-            ingest.store_stk_result(route, received.body, received.request_id)
-            return "stored"
+            stored = ingest.store_stk_result(route, received.body, received.request_id)
+            if not stored.late:
+                return "stored"
+            keep(received, outcome=CallbackOutcome.DUPLICATE, status_code=200,
+                 error=stored.late, route=route)
+            return "kept"
     except BadCallback as exc:
         keep(received, outcome=CallbackOutcome.REJECTED, status_code=exc.status,
              error=exc.message, route=route)

@@ -16,8 +16,8 @@ def _kept(db_session, shop, body: dict) -> int:
     """A confirmation kept in the log as the hooks keep one the database failed to store."""
     return db_session.execute(sa.text(
         "INSERT INTO callback_log (received_at, kind, merchant_id, channel_id, body, "
-        "status_code, error) VALUES (now(), 'c2b_confirmation', :m, :c, :body, 503, "
-        "'The callback could not be stored right now.') RETURNING id"),
+        "status_code, error, outcome) VALUES (now(), 'c2b_confirmation', :m, :c, :body, 503, "
+        "'The callback could not be stored right now.', 'store_failed') RETURNING id"),
         {"m": shop.merchant_id, "c": shop.channel["id"], "body": json.dumps(body)}).scalar()
 
 

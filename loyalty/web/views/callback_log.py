@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from loyalty.errors import DomainError
-from loyalty.services import callback_log, channels
+from loyalty.services import callback_review, channels
 from loyalty.web.blueprint import bp, kes
 from loyalty.web.forms import ActionForm, CallbackLogFilterForm, options
 
@@ -19,6 +19,7 @@ OUTCOMES = {
     "result": ("Safaricom's answer", ""),
     "duplicate": ("Repeated", "warning"),
     "store_failed": ("Not stored", "warning"),
+    "unknown_token": ("Unknown address", "failed"),
 }
 
 
@@ -27,26 +28,26 @@ def callback_log_page():
     form = CallbackLogFilterForm(request.args)
     names = {c.id: c.name for c in channels.list_channels()}
     form.channel.choices = options([("", "All channels")] + [(i, n) for i, n in names.items()])
-    form.kind.choices = options([("", "Anything")] + list(callback_log.KINDS.items()))
+    form.kind.choices = options([("", "Anything")] + list(callback_review.KINDS.items()))
     channel = form.channel.data if form.channel.data in {str(i) for i in names} else None
-    kind = form.kind.data if form.kind.data in callback_log.KINDS else None
+    kind = form.kind.data if form.kind.data in callback_review.KINDS else None
     cursor = request.args.get("cursor", type=int)
-    page = callback_log.list_entries(channel_id=int(channel) if channel else None, kind=kind,
+    page = callback_review.list_entries(channel_id=int(channel) if channel else None, kind=kind,
                                      cursor=cursor if cursor and 0 < cursor < 2**31 else None,
                                      limit=PAGE_SIZE)
     next_args = None
     if page["next_cursor"] is not None:
         next_args = {**request.args.to_dict(), "cursor": page["next_cursor"]}
     return render_template("web/callback_log.html", form=form, page=page, channel_names=names,
-                           kinds=callback_log.KINDS, replayable=callback_log.REPLAYABLE,
-                           outcomes=OUTCOMES, outcome=callback_log.outcome, next_args=next_args)
+                           kinds=callback_review.KINDS, replayable=callback_review.REPLAYABLE,
+                           outcomes=OUTCOMES, next_args=next_args)
 
 
 @bp.post("/callback-log/<int:entry_id>/replay")
 def replay_callback(entry_id: int):
     if ActionForm().validate_on_submit():
         try:
-            payment = callback_log.replay(entry_id)
+            payment = callback_review.replay_entry(entry_id)
         except DomainError as error:
             if error.status == 404:
                 raise
