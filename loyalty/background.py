@@ -32,10 +32,8 @@ class TaskName(StrEnum):
 
     VERIFY_CHANNEL = "channels.verify"
     REGISTER_URLS = "channels.register_urls"
-    CHECK_CHANNEL_HEALTH = "channels.check_health"
     CHECK_ALL_CHANNELS = "channels.check_all"
     CHECK_HEALTH_BATCH = "channels.check_health_batch"
-    REFRESH_TOKEN = "channels.refresh_token"
     CREDIT_WAITING = "payments.credit_waiting"
     STK_PUSH = "daraja.stk_push"
     STK_QUERY = "daraja.stk_query"
@@ -70,8 +68,17 @@ def route_task(name: str, args, kwargs, options, task=None, **kw) -> dict[str, s
     return {"queue": queue_for(name)}
 
 
+# unit_of_work.py counts how deep the session is in units of work under this key; enqueue
+# reads it (this module sits below unit_of_work.py, which imports it, so it cannot ask it).
+UNIT_DEPTH = "uow_depth"
+
+
 def enqueue(name: TaskName | str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
-    """Queue a task to be published after the current transaction commits."""
+    """Queue a task to be published after the current unit of work commits.
+
+    Outside any unit of work nothing would ever commit the session, so the task would
+    silently never be published: that is refused. Web and API requests enqueue through
+    `@transactional` services; a task's run is a unit of work of its own (AppTask)."""
     _queue(str(name), args, kwargs, countdown)
 
 
@@ -86,6 +93,12 @@ def after_commit(callback: Callable[[], None]) -> None:
 def _queue(item: str | Callable[[], None], args: tuple, kwargs: dict,
            countdown: float | None) -> None:
     session = db.session()
+    if not session.info.get(UNIT_DEPTH):
+        what = item if isinstance(item, str) else getattr(item, "__qualname__", repr(item))
+        raise RuntimeError(
+            f"{what!r} queued outside a unit of work: nothing would commit and run or publish "
+            "it. Queue it from a @transactional service, inside `with unit_of_work():`, or "
+            "from a task that owns its transaction.")
     owner = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append((owner, item, args, kwargs, countdown))
 

@@ -1,9 +1,11 @@
-"""Celery wired the Flask way: one app, a task base class with app and merchant context."""
+"""Celery wired the Flask way: one app, a task base class that gives each run the app's
+context, its merchant and its unit of work."""
 
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 from celery import Celery, Task
@@ -12,6 +14,7 @@ from flask import Flask
 
 from loyalty import background
 from loyalty.tenancy import tenant_context
+from loyalty.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +23,25 @@ def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app from app.config['CELERY'] and store it on the Flask app."""
 
     class AppTask(Task):
-        """Runs inside the Flask app context and, unless `tenant_bound = False`, as the
-        merchant whose id is the task's first argument."""
+        """Runs inside the Flask app context; unless `tenant_bound = False`, as the merchant
+        whose id is the task's first argument; and unless `owns_transaction = False`, as one
+        unit of work: the services it calls join it, it commits when the run returns and
+        rolls back when it raises (a retry too), and what they enqueued is published then.
+
+        `owns_transaction = False` is for a task whose service commits in steps of its own
+        (see unit_of_work.py); each such task says why on its decorator."""
 
         tenant_bound = True
+        owns_transaction = True
 
         def __call__(self, *args, **kwargs):
-            with app.app_context():
+            with app.app_context(), ExitStack() as scope:
                 if self.tenant_bound:
                     if not args:
                         raise TypeError(f"{self.name} needs the merchant id as first argument")
-                    with tenant_context(args[0]):
-                        return self.run(*args, **kwargs)
+                    scope.enter_context(tenant_context(args[0]))
+                if self.owns_transaction:
+                    scope.enter_context(unit_of_work())
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=AppTask)

@@ -1,8 +1,17 @@
-"""The one place that commits or rolls back.
+"""The one place that commits or rolls back, and the one rule for where a unit begins.
 
-Public service functions are `@transactional`: the outermost call commits on success and
-rolls back on any error; nested calls join the outer unit. Helpers only `flush()`.
-Tasks queued with `background.enqueue` are published only once the commit succeeded.
+A web or API request calls a public service marked `@transactional`; a Celery task's run
+is one unit of work, opened by the task base class (`celery_app.AppTask`). Services called
+inside either join it: units nest, only the outermost commits (on success) or rolls back
+(on any error), and helpers only `flush()`.
+
+The named exception: a task declared with `owns_transaction=False` runs a service that
+commits in steps of its own, because a gateway call (Safaricom, Africa's Talking) must not
+hold a transaction open, or because each batch or claim must be committed before the next
+one begins. Such a service marks each step with `with unit_of_work():`.
+
+Tasks queued with `background.enqueue` are published only once the commit succeeded, and
+`enqueue` outside any unit of work raises instead of never publishing.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from loyalty.extensions import db
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_DEPTH = "uow_depth"
+_DEPTH = background.UNIT_DEPTH
 
 
 @contextmanager

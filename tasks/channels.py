@@ -3,6 +3,10 @@
 Verification and URL registration are idempotent (they record the latest outcome), so they
 are acks_late and retried with exponential backoff and jitter when Safaricom is
 unreachable; the last attempt records a failed state the merchant can see.
+
+Every task here but the fan-out calls Safaricom between reading the channel and recording
+the outcome, so it commits those two steps itself (`owns_transaction=False`): a transaction
+held open across the HTTP call would stay idle for as long as Safaricom takes.
 """
 
 from __future__ import annotations
@@ -29,22 +33,20 @@ def _with_retries(task, step, channel_id: int) -> None:
         raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from None
 
 
-@shared_task(name=TaskName.VERIFY_CHANNEL, bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(name=TaskName.VERIFY_CHANNEL, bind=True, acks_late=True, max_retries=MAX_RETRIES,
+             owns_transaction=False)  # calls Safaricom between its steps
 def verify(self, merchant_id: int, channel_id: int) -> None:
     _with_retries(self, channel_setup.verify_channel, channel_id)
 
 
-@shared_task(name=TaskName.REGISTER_URLS, bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(name=TaskName.REGISTER_URLS, bind=True, acks_late=True, max_retries=MAX_RETRIES,
+             owns_transaction=False)  # calls Safaricom between its steps
 def register_urls(self, merchant_id: int, channel_id: int) -> None:
     _with_retries(self, channel_setup.register_urls, channel_id)
 
 
-@shared_task(name=TaskName.CHECK_CHANNEL_HEALTH, acks_late=True)
-def check_health(merchant_id: int, channel_id: int) -> None:
-    channel_setup.check_channel_health(channel_id)
-
-
-@shared_task(name=TaskName.CHECK_HEALTH_BATCH, tenant_bound=False, acks_late=True)
+@shared_task(name=TaskName.CHECK_HEALTH_BATCH, tenant_bound=False, acks_late=True,
+             owns_transaction=False)  # calls Safaricom between each channel's steps
 def check_health_batch(pairs: list) -> None:
     channel_setup.check_health_batch(pairs)
 
@@ -52,9 +54,3 @@ def check_health_batch(pairs: list) -> None:
 @shared_task(name=TaskName.CHECK_ALL_CHANNELS, tenant_bound=False)
 def check_all() -> int:
     return channel_setup.schedule_health_checks()
-
-
-@shared_task(name=TaskName.REFRESH_TOKEN, acks_late=True, autoretry_for=channel_setup.RETRYABLE,
-             retry_backoff=True, retry_jitter=True, max_retries=MAX_RETRIES)
-def refresh_token(merchant_id: int, channel_id: int) -> None:
-    channel_setup.warm_token(channel_id)

@@ -20,7 +20,10 @@ from loyalty.services import crediting, stk, stk_receipts
 MAX_RUN_SECONDS = 20.0
 
 
-@shared_task(name=TaskName.CREDIT_WAITING, tenant_bound=False, acks_late=True)
+# Commits each batch on its own (owns_transaction=False): the rows a batch locked with SKIP
+# LOCKED are released for the other workers as soon as it is credited, not after the run.
+@shared_task(name=TaskName.CREDIT_WAITING, tenant_bound=False, acks_late=True,
+             owns_transaction=False)
 def credit_waiting() -> int:
     nudge.clear_nudge()
     started, total, helped = time.monotonic(), 0, False

@@ -12,8 +12,11 @@ from loyalty.services import notifications, outbox
 MAX_RETRIES = 5
 
 
+# Commits in steps of its own (owns_transaction=False): each chunk's claim is committed
+# before the gateway is called, so no other sender takes the same texts, and outcomes are
+# committed as they come, which bounds what a crashed worker would send twice.
 @shared_task(name=TaskName.SEND_SMS_BATCH, bind=True, tenant_bound=False, acks_late=True,
-             max_retries=MAX_RETRIES)
+             max_retries=MAX_RETRIES, owns_transaction=False)
 def send_batch(self, messages: list) -> None:
     final = self.request.retries >= self.max_retries
     retry = notifications.send_batch([tuple(m) for m in messages], final_attempt=final)

@@ -147,6 +147,20 @@ def db_session(app: Flask):
 
 
 @pytest.fixture
+def run_task(app: Flask, db_session):
+    """Run a registered task in-process as a worker runs it (Celery's eager apply), through
+    the task base class: in its merchant's context and, unless it opts out, its own unit
+    of work. Returns what the task returned; raises what it raised."""
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+
+    def run(name: str, *args):
+        return celery.tasks[str(name)].apply(args=args).get()
+
+    return run
+
+
+@pytest.fixture
 def client(app: Flask, db_session):
     return app.test_client()
 

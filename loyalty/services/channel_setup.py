@@ -2,7 +2,8 @@
 
 The web side only records the request and queues a task; the worker does the HTTP call.
 No database transaction is held open while Safaricom answers: the worker reads what it
-needs in one short unit of work, calls Daraja, and records the outcome in another.
+needs in one short unit of work, calls Daraja, and records the outcome in another (their
+tasks say `owns_transaction=False`; the fan-out's task owns its transaction).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class ChannelAccess:
 
 
 def channel_access(channel_id: int) -> ChannelAccess:
+    """A worker's first step: read the channel and end the read's transaction, before the
+    caller talks to Safaricom."""
     with unit_of_work():
         channel = get_channel(channel_id)
         return ChannelAccess(
@@ -109,25 +112,31 @@ def request_verification(channel_id: int) -> MpesaChannel:
 def verify_channel(channel_id: int, *, final_attempt: bool = True) -> None:
     """Worker: get a token with the channel's credentials and, when an initiator is set,
     ask for the account balance. Raises a RETRYABLE error unless this is the last try."""
-    access = channel_access(channel_id)
+    outcome = _verification(channel_access(channel_id), final_attempt)
+    with unit_of_work():
+        _record_verification(channel_id, **outcome)
+
+
+def _verification(access: ChannelAccess, final_attempt: bool) -> dict[str, Any]:
+    """Ask Safaricom (no transaction open); the outcome to record."""
     try:
         access.client().access_token(force_refresh=True)
         balance, balance_error, asked = _try_account_balance(access)
     except BadCredentials:
-        return _record_verification(channel_id, ok=False, error=(
+        return {"ok": False, "error": (
             "Safaricom refused the consumer key and secret. Copy them again from your app on "
-            "the Daraja portal (sandbox and production apps have different keys)."))
+            "the Daraja portal (sandbox and production apps have different keys).")}
     except DarajaUnavailable as exc:
         if not final_attempt:
             raise
-        return _record_verification(channel_id, ok=False, error=(
-            f"Safaricom could not be reached ({exc}). Try verifying again in a few minutes."))
+        return {"ok": False, "error": (
+            f"Safaricom could not be reached ({exc}). Try verifying again in a few minutes.")}
     # Accessible only once the balance result arrives with ResultCode 0 (account_balance.py).
     details = {"shortcode": access.shortcode, "account_balance_accessible": False,
                "account_balance": balance, "verified_at": utcnow().isoformat()}
     if balance_error:
         details["account_balance_error"] = balance_error
-    _record_verification(channel_id, ok=True, details=details, balance_asked=asked)
+    return {"ok": True, "details": details, "balance_asked": asked}
 
 
 def _try_account_balance(access: ChannelAccess) -> tuple[str, str | None, AsyncAccepted | None]:
@@ -146,7 +155,6 @@ def _try_account_balance(access: ChannelAccess) -> tuple[str, str | None, AsyncA
         return account_balance.REFUSED, str(exc), None
 
 
-@transactional
 def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] | None = None,
                          error: str | None = None,
                          balance_asked: AsyncAccepted | None = None) -> None:
@@ -197,28 +205,32 @@ def request_url_registration(channel_id: int, *, validation_url: str | None = No
 
 def register_urls(channel_id: int, *, final_attempt: bool = True) -> None:
     """Worker: register the C2B URLs, falling back between v1 and v2."""
-    access = channel_access(channel_id)
+    outcome = _registration(channel_access(channel_id), final_attempt)
+    with unit_of_work():
+        _record_registration(channel_id, **outcome)
+
+
+def _registration(access: ChannelAccess, final_attempt: bool) -> dict[str, Any]:
+    """Ask Safaricom (no transaction open); the outcome to record."""
     try:
         result = access.client().register_c2b_urls(
             shortcode=access.c2b_shortcode, confirmation_url=access.confirmation_url,
             validation_url=access.validation_url, response_type=access.response_type or "Completed",
             version=access.c2b_version)
     except UrlsAlreadyRegistered as exc:
-        return _record_registration(channel_id, error=str(exc))
+        return {"error": str(exc)}
     except BadCredentials:
-        return _record_registration(channel_id, error=(
-            "Safaricom refused the consumer key and secret; verify the channel again."))
+        return {"error": "Safaricom refused the consumer key and secret; verify the channel again."}
     except RequestRejected as exc:
-        return _record_registration(channel_id, error=f"Safaricom refused the URLs: {exc}")
+        return {"error": f"Safaricom refused the URLs: {exc}"}
     except DarajaUnavailable as exc:
         if not final_attempt:
             raise
-        return _record_registration(channel_id, error=(
-            f"Safaricom could not be reached ({exc}). Try registering again in a few minutes."))
-    _record_registration(channel_id, version=result.version)
+        return {"error": (f"Safaricom could not be reached ({exc}). "
+                          "Try registering again in a few minutes.")}
+    return {"version": result.version}
 
 
-@transactional
 def _record_registration(channel_id: int, *, version: str | None = None,
                          error: str | None = None) -> None:
     channel = get_channel(channel_id)
@@ -296,11 +308,6 @@ def wait_for_step(channel_id: int, step: str, seconds: float) -> MpesaChannel:
         time.sleep(min(WAIT_POLL, max(0.0, deadline - time.monotonic())))
 
 
-def warm_token(channel_id: int) -> None:
-    """Worker: make sure the shared cache holds a token for the channel's app."""
-    channel_access(channel_id).client().access_token()
-
-
 # --- health ------------------------------------------------------------------------------------
 
 
@@ -313,10 +320,10 @@ def check_channel_health(channel_id: int) -> None:
         access.client().access_token()
     except DarajaError as exc:
         error = f"Safaricom token check failed: {exc}"
-    _record_health(channel_id, error)
+    with unit_of_work():
+        _record_health(channel_id, error)
 
 
-@transactional
 def _record_health(channel_id: int, error: str | None) -> None:
     channel = get_channel(channel_id)
     if error is None and channel.urls_state != StepState.DONE:
@@ -329,9 +336,8 @@ def _record_health(channel_id: int, error: str | None) -> None:
 HEALTH_BATCH = 50
 
 
-@transactional
 def schedule_health_checks() -> int:
-    """Beat: queue health checks for every active channel, HEALTH_BATCH channels a task, so
+    """Beat (its task owns the transaction): queue health checks for every active channel, HEALTH_BATCH channels a task, so
     thousands of channels spread over the workers and no task makes every HTTP call."""
     with all_merchants():  # fan-out only lists ids; each check runs as its merchant
         rows = db.session.execute(sa.select(MpesaChannel.merchant_id, MpesaChannel.id).where(

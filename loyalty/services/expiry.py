@@ -1,4 +1,4 @@
-"""Points expiry across merchants (beat, daily)."""
+"""Points expiry across merchants (beat, daily; the tasks own their transactions)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from loyalty.extensions import db
 from loyalty.models import LoyaltyProgram
 from loyalty.services.ledger import expire_points
 from loyalty.tenancy import all_merchants
-from loyalty.unit_of_work import transactional
 
 
-@transactional
 def schedule_expiry() -> int:
     """Queue one expiry run per merchant that has a program with points_expiry_days."""
     with all_merchants():

@@ -75,7 +75,6 @@ def redeem(*, customer_id: int, program: LoyaltyProgram, points: int, descriptio
     return redemption, balance.points, True
 
 
-@transactional
 def expire_points(now=None) -> int:
     """Expire what is left of earns older than each program's points_expiry_days (current
     merchant). Returns the number of points expired."""

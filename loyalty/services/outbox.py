@@ -19,14 +19,12 @@ from loyalty.extensions import db
 from loyalty.models import SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.tenancy import all_merchants
-from loyalty.unit_of_work import transactional
 
 BATCH = 100
 
 
-@transactional
 def sweep_outbox(limit: int = 2000) -> int:
-    """Queue send tasks for messages waiting longer than SMS_SWEEP_AGE and not claimed."""
+    """Beat (its task owns the transaction): queue send tasks for messages waiting longer than SMS_SWEEP_AGE and not claimed."""
     now = utcnow()
     older_than = now - timedelta(seconds=current_app.config["SMS_SWEEP_AGE"])
     with all_merchants():  # lists ids only; sending runs as each message's merchant

@@ -224,9 +224,8 @@ def _record_query(request_id: int, step: int, result) -> None:
 # --- beat ------------------------------------------------------------------------------------
 
 
-@transactional
 def sweep_requests() -> dict[str, int]:
-    """Beat: expire requests still pending 24 hours after the push, and queue again the
+    """Beat (its task owns the transaction): expire requests still pending 24 hours after the push, and queue again the
     follow-ups whose countdown was lost. Returns how many of each."""
     now = utcnow()
     with all_merchants():  # one statement over every merchant; follow-ups run as theirs

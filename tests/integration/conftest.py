@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import redis
 import sqlalchemy as sa
 
+from loyalty import background
 from loyalty.phones import hash_msisdn
 from loyalty.services.ingest import forget_routes
-from tests.conftest import auth, register_merchant
+from tests.conftest import REDIS_URL, auth, register_merchant
 
 JOHN = "254712345678"
 EAT = timezone(timedelta(hours=3))
@@ -87,3 +90,26 @@ DELIVERY = {"code": "delivery", "name": "Delivery", "points_per_unit": 0, "stamp
 def acme(client, db_session):
     return make_shop(client, db_session, programs=[VIP],
                      mapping={"default": "loyalty", "VIP*": "vip"})
+
+
+@pytest.fixture
+def broker(app, redis_prefix):
+    """Read the queues the app publishes to (Redis lists under this run's prefix), emptied
+    when the test starts: `broker(queue)` takes the messages published since."""
+    client = redis.Redis.from_url(REDIS_URL)
+    prefix = app.config["REDIS_KEY_PREFIX"] + "celery:"
+
+    def drain(queue: str) -> list[dict]:
+        messages = []
+        while (raw := client.rpop(prefix + queue)) is not None:
+            messages.append(json.loads(raw))
+        return messages
+
+    for queue in background.QUEUES:
+        drain(queue)
+    return drain
+
+
+def published(messages: list[dict]) -> list[tuple[str, list]]:
+    """(task name, args) of each message read from the broker."""
+    return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]

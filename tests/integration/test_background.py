@@ -1,36 +1,15 @@
 """Tasks are published to Redis only after the database commit, never after a rollback."""
 
-import json
-
 import pytest
-import redis
 
 from loyalty import background
 from loyalty.background import TaskName
 from loyalty.extensions import db
 from loyalty.unit_of_work import transactional, unit_of_work
-from tests.conftest import REDIS_URL
 
 
 class Boom(Exception):
     pass
-
-
-@pytest.fixture
-def broker(app, redis_prefix):
-    """Read the queues the app publishes to (Redis lists under this run's prefix)."""
-    client = redis.Redis.from_url(REDIS_URL)
-    prefix = app.config["REDIS_KEY_PREFIX"] + "celery:"
-
-    def drain(queue: str) -> list[dict]:
-        messages = []
-        while (raw := client.rpop(prefix + queue)) is not None:
-            messages.append(json.loads(raw))
-        return messages
-
-    for queue in background.QUEUES:
-        drain(queue)
-    return drain
 
 
 def _task_names(messages):
@@ -85,6 +64,15 @@ def test_nested_units_of_work_commit_once_at_the_outside(db_session, broker):
             inner()
             assert broker("daraja") == []  # the inner unit did not commit
             raise Boom()
+    assert broker("daraja") == []
+
+
+def test_enqueue_outside_any_unit_of_work_is_refused(db_session, broker):
+    # Nothing would ever commit it, so it would silently never reach a worker.
+    with pytest.raises(RuntimeError, match="outside a unit of work"):
+        background.enqueue(TaskName.VERIFY_CHANNEL, 7, 42)
+    with unit_of_work():
+        pass
     assert broker("daraja") == []
 
 

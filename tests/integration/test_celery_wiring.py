@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from loyalty.background import QUEUES, TaskName, queue_for
 from loyalty.tenancy import get_current_merchant_id
+from tests.integration.conftest import published
 
 
 def test_every_task_name_is_registered_on_the_worker_app(app):
@@ -38,3 +39,52 @@ def test_tasks_run_in_the_app_context_as_their_merchant(app, db_session, merchan
     whoami.apply(args=(merchant_a[0]["id"],))
     assert seen == {"merchant": merchant_a[0]["id"], "db": 1}
     assert get_current_merchant_id() is None
+
+
+class Boom(Exception):
+    pass
+
+
+def _rename_and_enqueue(merchant_id, name, fail=False):
+    from loyalty import background
+    from loyalty.extensions import db
+
+    db.session.execute(sa.text("UPDATE merchants SET business_name = :n WHERE id = :i"),
+                       {"n": name, "i": merchant_id})
+    background.enqueue(TaskName.VERIFY_CHANNEL, merchant_id, 1)
+    if fail:
+        raise Boom()
+
+
+def _business_name(db_session, merchant_id):
+    return db_session.execute(sa.text("SELECT business_name FROM merchants WHERE id = :i"),
+                              {"i": merchant_id}).scalar()
+
+
+def test_a_task_run_is_one_unit_of_work(app, db_session, merchant_a, broker):
+    celery = app.extensions["celery"]
+    merchant_id = merchant_a[0]["id"]
+
+    @celery.task(name="tests.rename")
+    def rename(merchant_id, name, fail=False):
+        _rename_and_enqueue(merchant_id, name, fail)
+
+    rename.apply(args=(merchant_id, "Renamed"))
+    assert _business_name(db_session, merchant_id) == "Renamed"
+    assert published(broker("daraja")) == [("channels.verify", [merchant_id, 1])]
+    # A run that fails rolls back what it wrote and publishes nothing it queued.
+    assert isinstance(rename.apply(args=(merchant_id, "Half done", True)).result, Boom)
+    assert _business_name(db_session, merchant_id) == "Renamed"
+    assert broker("daraja") == []
+
+
+def test_a_task_that_commits_in_steps_opts_out_by_name(app, db_session, merchant_a, broker):
+    celery = app.extensions["celery"]
+
+    @celery.task(name="tests.steps", owns_transaction=False)
+    def steps(merchant_id):
+        _rename_and_enqueue(merchant_id, "Stepped")
+
+    # Without a unit of work of its own, queueing a task is refused instead of lost.
+    assert isinstance(steps.apply(args=(merchant_a[0]["id"],)).result, RuntimeError)
+    assert broker("daraja") == []

@@ -10,7 +10,7 @@ import pytest
 import responses
 import sqlalchemy as sa
 
-from loyalty.background import pending
+from loyalty.background import TaskName, pending
 from loyalty.daraja.errors import DarajaUnavailable
 from loyalty.extensions import db
 from loyalty.schemas import channels as channel_schemas
@@ -18,6 +18,7 @@ from loyalty.services import channel_setup
 from loyalty.tenancy import tenant_context
 from loyalty.unit_of_work import unit_of_work
 from tests.conftest import auth
+from tests.integration.conftest import published
 from tests.integration.test_channels_api import SECRET, paybill
 
 DARAJA = "https://sandbox.daraja.test"
@@ -215,22 +216,20 @@ def test_urls_already_registered_tells_the_merchant_how_to_clear_it(client, merc
 
 
 def test_health_checks_fan_out_per_active_channel_and_never_deactivate(channel, daraja, db_session,
-                                                                       merchant_a):
+                                                                       merchant_a, run_task, broker):
     db_session.execute(sa.text("UPDATE mpesa_channels SET status='active', is_active=true, "
                                "urls_state='done'"))
-    with unit_of_work():
-        count = channel_setup.schedule_health_checks()
-        queued = pending(db_session())
-    assert count == 1
-    assert queued == [("channels.check_health_batch", ([[merchant_a[0]["id"], channel["id"]]],), {})]
+    assert run_task(TaskName.CHECK_ALL_CHANNELS) == 1
+    pairs = [[merchant_a[0]["id"], channel["id"]]]
+    assert published(broker("daraja")) == [("channels.check_health_batch", [pairs])]
     daraja.add(responses.GET, OAUTH, status=400, body="")
-    channel_setup.check_channel_health(channel["id"])
+    run_task(TaskName.CHECK_HEALTH_BATCH, pairs)
     state = _state(db_session, channel["id"])
     assert state["health_state"] == "failing" and "refused" in state["health_error"]
     assert state["is_active"] is True and state["status"] == "active"
     _token(daraja, "tok-ok")
     daraja.replace(responses.GET, OAUTH, json={"access_token": "tok-ok", "expires_in": 3599})
-    channel_setup.check_channel_health(channel["id"])
+    run_task(TaskName.CHECK_HEALTH_BATCH, pairs)
     assert _state(db_session, channel["id"])["health_state"] == "healthy"
 
 

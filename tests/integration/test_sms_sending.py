@@ -4,10 +4,11 @@ import pytest
 import responses
 import sqlalchemy as sa
 
+from loyalty.background import TaskName
 from loyalty.phones import hash_msisdn
 from loyalty.services import crediting, notifications
 from loyalty.tenancy import tenant_context
-from tests.integration.conftest import JOHN, c2b_body
+from tests.integration.conftest import JOHN, c2b_body, published
 
 AT = "https://sms.gateway.test"
 SENT = {"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.8000", "Recipients": [
@@ -109,26 +110,22 @@ def test_segments_and_encoding_are_stored(acme, db_session):
     assert tuple(row) == ("GSM-7", 1)
 
 
-def test_lost_send_tasks_are_swept_and_a_claimed_message_is_not_sent_twice(acme, db_session, app):
-    from loyalty.background import pending
-    from loyalty.services import outbox
-    from loyalty.unit_of_work import unit_of_work
-
+def test_lost_send_tasks_are_swept_and_a_claimed_message_is_not_sent_twice(acme, db_session, app,
+                                                                          run_task, broker):
     acme.api("POST", "/customers", json={"phone": JOHN})
     message_id = _queued(acme, db_session)
-    with unit_of_work():
-        assert outbox.sweep_outbox() == 0  # too young: its own task may still come
+    broker("sms")  # the send task the crediting queued
+    assert run_task(TaskName.SWEEP_SMS_OUTBOX) == 0  # too young: its own task may still come
     db_session.execute(sa.text("UPDATE sms_messages SET updated_at = now() - interval '10 minutes'"))
     with tenant_context(acme.merchant_id):
         claimed = notifications._queued([message_id])
         assert [m.id for m in claimed] == [message_id]
         assert notifications._queued([message_id]) == []  # held by the first sender
-    with unit_of_work():
-        assert outbox.sweep_outbox() == 0  # claimed: a sender is on it
+    assert run_task(TaskName.SWEEP_SMS_OUTBOX) == 0  # claimed: a sender is on it
     db_session.execute(sa.text("UPDATE sms_messages SET claimed_until = now() - interval '1 second'"))
-    with unit_of_work():
-        assert outbox.sweep_outbox() == 1
-        assert pending(db_session()) == [("sms.send_batch", ([[acme.merchant_id, message_id]],), {})]
+    assert broker("sms") == []
+    assert run_task(TaskName.SWEEP_SMS_OUTBOX) == 1
+    assert published(broker("sms")) == [("sms.send_batch", [[[acme.merchant_id, message_id]]])]
 
 
 def _many(acme, db_session, count):

@@ -1,10 +1,9 @@
 """The add-channel wizard, its live status, Safaricom's refusals, edits, and the mapping editor."""
 
+import responses
 import sqlalchemy as sa
 
 from loyalty.background import TaskName
-from loyalty.services import channel_setup
-from loyalty.tenancy import tenant_context
 from tests.web.conftest import sign_up, text
 
 CHANNEL = {"name": "Main PayBill", "shortcode": "174379", "channel_type": "paybill",
@@ -37,13 +36,13 @@ def test_the_wizard_queues_verification_and_shows_it_live(client, db_session, pu
     assert set(status) == {"id", "status", "is_active", "verification", "urls", "health"}
 
 
-def test_refused_credentials_show_the_reason_and_the_next_step(client, db_session):
+def test_refused_credentials_show_the_reason_and_the_next_step(client, db_session, run_task):
     sign_up(client)
     channel_id = _new_channel(client, consumer_secret="typo")
     client.post(f"/channels/{channel_id}/verify")
-    with tenant_context(_merchant_id(db_session, channel_id)):
-        channel_setup._record_verification(channel_id, ok=False, error=(
-            "Safaricom refused the consumer key and secret. Copy them again from your app."))
+    with responses.RequestsMock() as daraja:  # the worker runs the check the page queued
+        daraja.add(responses.GET, "https://sandbox.daraja.test/oauth/v1/generate", status=400, body="")
+        run_task(TaskName.VERIFY_CHANNEL, _merchant_id(db_session, channel_id), channel_id)
     page = text(client.get(f"/channels/{channel_id}/setup"))
     assert "Safaricom refused the consumer key and secret" in page
     assert "edit the credentials" in page and "Verify again" in page

@@ -1,0 +1,20 @@
+"""Beat's periodic jobs, run as the worker runs them: the task itself, through Celery."""
+
+import sqlalchemy as sa
+
+from loyalty.background import TaskName
+from tests.integration.conftest import c2b_body, published
+
+
+def test_daily_expiry_fans_out_per_merchant_and_expires_old_points(acme, db_session, run_task,
+                                                                   broker):
+    acme.api("PATCH", "/programs/vip", json={"points_expiry_days": 30})
+    acme.hook("c2b/confirmation", c2b_body(trans_id="OLD0000001", amount="5000"))   # 100 points
+    assert run_task(TaskName.CREDIT_WAITING) == 1  # the beat sweep credits it
+    db_session.execute(sa.text("UPDATE ledger_entries SET created_at = now() - interval '40 days'"))
+    broker("default")
+    assert run_task(TaskName.EXPIRE_ALL_POINTS) == 1
+    assert published(broker("default")) == [("ledger.expire_points", [acme.merchant_id])]
+    assert run_task(TaskName.EXPIRE_POINTS, acme.merchant_id) == 100
+    assert run_task(TaskName.EXPIRE_POINTS, acme.merchant_id) == 0
+    assert db_session.execute(sa.text("SELECT points FROM balances")).scalar() == 0
