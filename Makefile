@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test venv services lint worker beat clean
+.PHONY: run test venv services lint readme worker beat clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ test: venv services
 
 lint: venv
 	$(BIN)/ruff check loyalty tasks tests
+
+# README.md's configuration table, written from the settings table in loyalty/config.py.
+readme: venv
+	$(BIN)/python -m loyalty.config README.md
 
 clean:
 	rm -rf $(VENV) instance/loyalty.sqlite3

@@ -1,18 +1,24 @@
 """Settings from the environment, read when the app is built (never at import).
 
-`load_config(environ, instance_path, overrides)` returns a plain dict that `create_app`
-loads into `app.config`. Production refuses to start without its secrets; development
-fills in safe local defaults so `make run` works on a fresh clone.
+`SETTINGS` is the one table of every environment variable the app reads: its type, its
+default, its rule in production and the line that explains it. It drives `load_config`
+(which returns the dict `create_app` loads into `app.config`), the production check, and
+README.md's configuration table (`make readme` writes it; a test fails when it is stale).
+Production refuses to start without its secrets; development fills in safe local defaults
+so `make run` works on a fresh clone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from loyalty.crypto import generate_key
+from loyalty.sms import BACKENDS as SMS_BACKENDS
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +27,6 @@ SAFARICOM_PRODUCTION = "https://api.safaricom.co.ke"
 AT_SANDBOX = "https://api.sandbox.africastalking.com"
 AT_PRODUCTION = "https://api.africastalking.com"
 
-REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "REDIS_URL", "ENCRYPTION_KEY", "SECRET_KEY")
 APP_ENVS = ("development", "production", "testing")
 CALLBACK_IP_POLICIES = ("off", "flag", "enforce")
 
@@ -32,34 +37,236 @@ DEFAULT_CALLBACK_IPS = (
     "196.201.212.74,196.201.212.69,196.201.212.128,196.201.212.132"
 )
 
+REQUIRED = "required"  # production refuses to start without it
+REFUSED = "refused"    # production refuses to start with it on
+
 
 class ConfigError(RuntimeError):
     """The environment cannot run the app; the message names what is missing."""
 
 
-def _flag(value: str | None) -> bool:
-    return str(value or "").strip().lower() in {"1", "true", "yes", "on"}
+# --- value types: each reads the environment's text, or raises ValueError with a reason ----
+
+
+def text(value: str) -> str:
+    return value.strip()
+
+
+def url(value: str) -> str:
+    return value.strip().rstrip("/")
+
+
+def flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    def read(value: str) -> str:
+        value = value.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    return read
+
+
+def integer(minimum: int | None = None) -> Callable[[str], int]:
+    return _number(int, "a whole number", minimum)
+
+
+def number(minimum: float | None = None) -> Callable[[str], float]:
+    return _number(float, "a number", minimum)
+
+
+def _number(kind, noun: str, minimum):
+    def read(value: str):
+        try:
+            parsed = kind(value.strip())
+        except ValueError:
+            raise ValueError(f"must be {noun}, not {value!r}") from None
+        if minimum is not None and parsed < minimum:
+            raise ValueError(f"must be at least {minimum}, not {parsed}")
+        return parsed
+
+    return read
+
+
+def comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def normalise_database_url(url: str) -> str:
     """Point postgres URLs at psycopg 3, the one driver we ship."""
+    url = url.strip()
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
 
 
-def _dev_secret(instance_path: Path, name: str, make, warning: str) -> str:
-    """Read (or create once) a development secret kept under instance/."""
-    path = instance_path / name
-    if path.exists():
-        return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
-    value = make()
-    path.write_text(value + "\n")
-    path.chmod(0o600)
-    log.warning(warning, path)
-    return value
+# --- the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable. `default` is written as it would be in the environment
+    (and read by `read`); a callable default is worked out from the settings above it and
+    the instance folder, and `shown` says what it is in the README."""
+
+    name: str
+    read: Callable[[str], Any]
+    default: str | Callable[[dict, Path], Any] | None
+    doc: str
+    production: str = ""
+    shown: str = ""
+    key: str = ""  # the app.config key, when it is not `name`
+
+    @property
+    def config_key(self) -> str:
+        return self.key or self.name
+
+    def shown_default(self) -> str:
+        if self.shown:
+            return self.shown
+        if self.default is None:
+            return "unset"
+        return f"`{self.default}`" if self.default else "empty"
+
+
+def _sqlite_file(values: dict, instance: Path) -> str:
+    return f"sqlite:///{instance / 'loyalty.sqlite3'}"
+
+
+def _encryption_key(values: dict, instance: Path) -> str:
+    # crypto.py is the only module that touches cryptography.
+    return _dev_secret(instance, "encryption.key", generate_key,
+                       "ENCRYPTION_KEY is not set: generated a development key in %s. "
+                       "Set ENCRYPTION_KEY in production and keep it safe.")
+
+
+def _secret_key(values: dict, instance: Path) -> str:
+    return _dev_secret(instance, "secret.key", lambda: os.urandom(32).hex(),
+                       "SECRET_KEY is not set: generated %s")
+
+
+def _public_base_url(values: dict, instance: Path) -> str:
+    return values["PUBLIC_BASE_URL"]
+
+
+def _spool_folder(values: dict, instance: Path) -> str:
+    return str(instance / "callback-spool")
+
+
+def _at_host(values: dict, instance: Path) -> str:
+    # The sandbox account only works against the sandbox host.
+    return AT_SANDBOX if values["AT_USERNAME"] == "sandbox" else AT_PRODUCTION
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("APP_ENV", one_of(*APP_ENVS), "development",
+            "`development`, `production` or `testing`"),
+    Setting("DATABASE_URL", normalise_database_url, _sqlite_file,
+            "PostgreSQL in production (`postgresql://…`, driven by psycopg 3)",
+            production=REQUIRED, shown="`sqlite:///instance/loyalty.sqlite3`",
+            key="SQLALCHEMY_DATABASE_URI"),
+    Setting("REDIS_URL", text, None, "Celery broker and the Daraja token cache",
+            production=REQUIRED, shown="unset: tasks run in-process"),
+    # Every Redis key the app writes starts with this (tests isolate runs with it).
+    Setting("REDIS_KEY_PREFIX", text, "loyalty:", "prefix of every Redis key the app writes"),
+    Setting("ENCRYPTION_KEY", text, _encryption_key,
+            "one or more Fernet keys, comma-separated; the first encrypts",
+            production=REQUIRED,
+            shown="generated into `instance/encryption.key` (development)"),
+    Setting("SECRET_KEY", text, _secret_key, "Flask sessions and CSRF", production=REQUIRED,
+            shown="generated into `instance/secret.key` (development)"),
+    Setting("PUBLIC_BASE_URL", url, "http://127.0.0.1:5000", "the platform's public address"),
+    # Where Safaricom's callbacks go: the Procfile's `hooks` process, so API calls (a
+    # `?wait`, a slow export) never hold the threads that answer Safaricom.
+    Setting("CALLBACK_BASE_URL", url, _public_base_url,
+            "public address of the `hooks` process: callback URLs given to Safaricom are "
+            "built from it", shown="`PUBLIC_BASE_URL`"),
+    Setting("CALLBACK_TOKEN_GRACE_HOURS", number(minimum=0), "72",
+            "hours a rotated callback token keeps routing callbacks (while the URLs are "
+            "registered again)"),
+    Setting("DARAJA_SANDBOX_URL", url, SAFARICOM_SANDBOX,
+            "Safaricom's sandbox; point it at the emulator for local runs"),
+    Setting("DARAJA_PRODUCTION_URL", url, SAFARICOM_PRODUCTION, "Safaricom's production host"),
+    Setting("DARAJA_TIMEOUT", number(minimum=0.1), "10", "seconds for every Daraja call"),
+    Setting("DARAJA_POOL_SIZE", integer(minimum=1), "20",
+            "HTTP connections kept per Daraja host per process (gunicorn threads, worker pool)"),
+    Setting("DARAJA_EMULATOR", flag, "0",
+            "`1` mounts the local Daraja and SMS emulator (`/_emulator/`; `make run` sets it)",
+            production=REFUSED),
+    Setting("SMS_BACKEND", one_of(*SMS_BACKENDS), "console", "`console` or `africastalking`"),
+    Setting("AT_USERNAME", text, "sandbox", "Africa's Talking username"),
+    Setting("AT_API_KEY", text, "", "Africa's Talking API key"),
+    Setting("AT_SENDER_ID", text, "", "Africa's Talking sender ID (alphanumeric or shortcode)"),
+    Setting("AT_BASE_URL", url, _at_host, "Africa's Talking API host",
+            shown="the sandbox host for `AT_USERNAME=sandbox`, else the production one"),
+    Setting("CALLBACK_IP_POLICY", one_of(*CALLBACK_IP_POLICIES), "off",
+            "`off`, `flag` or `enforce` the Safaricom source-IP allow-list"),
+    Setting("CALLBACK_IP_ALLOWLIST", comma_list, DEFAULT_CALLBACK_IPS,
+            "comma-separated source addresses of Safaricom's callbacks",
+            shown="Safaricom's published list"),
+    Setting("PROXY_FIX_X_FOR", integer(minimum=0), "0",
+            "how many proxies in front of gunicorn set X-Forwarded-For (`0`: none)"),
+    Setting("ROUTE_CACHE_SIZE", integer(minimum=1), "10000",
+            "known channels each web process keeps in its callback route cache (least "
+            "recently used go first)"),
+    Setting("ROUTE_CACHE_SECONDS", number(minimum=0), "15",
+            "how long each process caches a callback token's channel (changes to a channel "
+            "reach the callback path within this)"),
+    Setting("NUDGE_WINDOW_MS", integer(minimum=1), "250",
+            "at most one crediting nudge per this many milliseconds (a Redis `SET NX` key)"),
+    Setting("CREDIT_BATCH_SIZE", integer(minimum=1), "200",
+            "payments a worker credits per batch, in one transaction"),
+    Setting("SWEEP_INTERVAL", number(minimum=0.1), "15",
+            "seconds between beat's sweeps for payments whose nudge was lost (texts: twice this)"),
+    Setting("STK_SWEEP_INTERVAL", number(minimum=1), "300",
+            "seconds between beat's sweeps of STK pushes: a push still pending 24 h after it "
+            "was sent is `expired`, and a follow-up whose countdown was lost is queued again"),
+    Setting("SMS_CHUNK_SIZE", integer(minimum=1), "50",
+            "texts a sender claims with one statement and records per flush"),
+    Setting("SMS_SWEEP_AGE", number(minimum=0), "120",
+            "seconds after which a text still queued (its task was lost) is sent again"),
+    Setting("SMS_CLAIM_SECONDS", number(minimum=0.1), "60",
+            "how long a sender holds the texts it claimed: more than one gateway call can take"),
+    Setting("CALLBACK_LOG_RETENTION_DAYS", integer(minimum=0), "90",
+            "beat deletes `callback_log` rows older than this"),
+    Setting("CALLBACK_SPOOL_DIR", text, _spool_folder,
+            "where a callback body is appended (fsynced) when the database cannot store it; "
+            "`flask callbacks replay-spool` feeds it back", shown="`instance/callback-spool`"),
+    Setting("CALLBACK_SPOOL_MAX_MB", integer(minimum=0), "256",
+            "the spool's limit; beyond it a body goes into the error log line only"),
+    Setting("HEALTH_CHECK_INTERVAL", integer(minimum=1), "900",
+            "seconds between channel health checks"),
+    Setting("WORKER_NICE", integer(minimum=0), "5",
+            "how much lower the worker's CPU priority is than the web tier's on a shared "
+            "machine (Linux; `0`: off)"),
+)
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+# Settings that are not read from the environment.
+FIXED: dict[str, Any] = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Callback bodies are small; anything bigger is abuse (DESIGN.md section 4).
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "JSON_SORT_KEYS": False,
+    "API_TITLE": "M-Pesa Loyalty API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "api/v1/openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "api/docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+    "API_SPEC_OPTIONS": {
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    },
+}
+
+
+# --- loading ------------------------------------------------------------------------------
 
 
 def load_config(
@@ -68,120 +275,57 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the settings dict; raise ConfigError when production lacks a secret."""
-    env = dict(os.environ if environ is None else environ)
+    env: dict[str, Any] = dict(os.environ if environ is None else environ)
     overrides = dict(overrides or {})
-    # Overrides may carry environment-style names (tests pass DATABASE_URL etc.).
-    for key in list(overrides):
-        if key in _ENV_KEYS:
-            env[key] = overrides.pop(key)
-    app_env = env.get("APP_ENV", "development").strip().lower() or "development"
-    if app_env not in APP_ENVS:
-        raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, not {app_env!r}")
-    production = app_env == "production"
+    # Overrides may carry settings by their environment names (tests pass DATABASE_URL
+    # etc.), as text or already typed.
+    for name in list(overrides):
+        if name in _BY_NAME:
+            env[name] = overrides.pop(name)
     instance = Path(instance_path or Path.cwd() / "instance")
-
-    if production:
-        missing = [name for name in REQUIRED_IN_PRODUCTION if not env.get(name, "").strip()]
-        if missing:
-            raise ConfigError(
-                "APP_ENV=production needs these environment variables: " + ", ".join(missing)
-            )
-        if _flag(env.get("DARAJA_EMULATOR")):
-            raise ConfigError("DARAJA_EMULATOR=1 is refused when APP_ENV=production")
-
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'loyalty.sqlite3'}"
-    encryption_key = env.get("ENCRYPTION_KEY") or _dev_secret(
-        instance,
-        "encryption.key",
-        _new_fernet_key,
-        "ENCRYPTION_KEY is not set: generated a development key in %s. "
-        "Set ENCRYPTION_KEY in production and keep it safe.",
-    )
-    secret_key = env.get("SECRET_KEY") or _dev_secret(
-        instance, "secret.key", lambda: os.urandom(32).hex(), "SECRET_KEY is not set: generated %s"
-    )
-    redis_url = env.get("REDIS_URL", "").strip() or None
-    policy = env.get("CALLBACK_IP_POLICY", "off").strip().lower() or "off"
-    if policy not in CALLBACK_IP_POLICIES:
-        raise ConfigError(f"CALLBACK_IP_POLICY must be one of {', '.join(CALLBACK_IP_POLICIES)}")
-
-    at_username = env.get("AT_USERNAME", "sandbox").strip() or "sandbox"
-    config: dict[str, Any] = {
-        "APP_ENV": app_env,
-        "TESTING": app_env == "testing",
-        "SECRET_KEY": secret_key,
-        "ENCRYPTION_KEY": encryption_key,
-        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "REDIS_URL": redis_url,
-        # Every Redis key the app writes starts with this (tests isolate runs with it).
-        "REDIS_KEY_PREFIX": env.get("REDIS_KEY_PREFIX", "loyalty:"),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-        # Where Safaricom's callbacks go: the Procfile's `hooks` process, so API calls (a
-        # `?wait`, a slow export) never hold the threads that answer Safaricom.
-        "CALLBACK_BASE_URL": (env.get("CALLBACK_BASE_URL", "").strip()
-                              or env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")).rstrip("/"),
-        "DARAJA_SANDBOX_URL": env.get("DARAJA_SANDBOX_URL", SAFARICOM_SANDBOX).rstrip("/"),
-        "DARAJA_PRODUCTION_URL": env.get("DARAJA_PRODUCTION_URL", SAFARICOM_PRODUCTION).rstrip("/"),
-        "DARAJA_TIMEOUT": float(env.get("DARAJA_TIMEOUT", "10")),
-        "DARAJA_EMULATOR": _flag(env.get("DARAJA_EMULATOR")),
-        "SMS_BACKEND": env.get("SMS_BACKEND", "console"),
-        "AT_USERNAME": at_username,
-        "AT_API_KEY": env.get("AT_API_KEY", ""),
-        "AT_SENDER_ID": env.get("AT_SENDER_ID", ""),
-        # The sandbox account only works against the sandbox host.
-        "AT_BASE_URL": env.get("AT_BASE_URL", AT_SANDBOX if at_username == "sandbox"
-                               else AT_PRODUCTION).rstrip("/"),
-        "CALLBACK_IP_POLICY": policy,
-        "CALLBACK_IP_ALLOWLIST": [
-            ip.strip()
-            for ip in env.get("CALLBACK_IP_ALLOWLIST", DEFAULT_CALLBACK_IPS).split(",")
-            if ip.strip()
-        ],
-        "HEALTH_CHECK_INTERVAL": int(env.get("HEALTH_CHECK_INTERVAL", "900")),
-        "SWEEP_INTERVAL": float(env.get("SWEEP_INTERVAL", "15")),
-        # Seconds between beat's sweeps of STK pushes (expiry after 24 h, lost follow-ups).
-        "STK_SWEEP_INTERVAL": float(env.get("STK_SWEEP_INTERVAL", "300")),
-        # How much lower the Celery worker's CPU priority is than the web tier's when they
-        # share a machine (Linux; 0 leaves it alone): Safaricom's callbacks come first.
-        "WORKER_NICE": int(env.get("WORKER_NICE", "5")),
-        # SMS still queued after this many seconds (its task was lost) is sent again.
-        "SMS_SWEEP_AGE": float(env.get("SMS_SWEEP_AGE", "120")),
-        # A sender holds a message this long: more than one gateway call can take.
-        "SMS_CLAIM_SECONDS": float(env.get("SMS_CLAIM_SECONDS", "60")),
-        # Hours a rotated callback token keeps routing callbacks (while URLs re-register).
-        "CALLBACK_TOKEN_GRACE_HOURS": float(env.get("CALLBACK_TOKEN_GRACE_HOURS", "72")),
-        # How many proxies in front of gunicorn set X-Forwarded-For (0: none).
-        "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
-        # Known channels each process keeps in its route cache (least recently used go).
-        "ROUTE_CACHE_SIZE": int(env.get("ROUTE_CACHE_SIZE", "10000")),
-        # Beat deletes callback_log rows older than this many days.
-        "CALLBACK_LOG_RETENTION_DAYS": int(env.get("CALLBACK_LOG_RETENTION_DAYS", "90")),
-        # Where a callback body goes when the database cannot take it, and how big that
-        # folder may grow (MB) before bodies are only logged.
-        "CALLBACK_SPOOL_DIR": env.get("CALLBACK_SPOOL_DIR", "").strip()
-        or str(instance / "callback-spool"),
-        "CALLBACK_SPOOL_MAX_MB": int(env.get("CALLBACK_SPOOL_MAX_MB", "256")),
-        # Callback bodies are small; anything bigger is abuse (DESIGN.md section 4).
-        "MAX_CONTENT_LENGTH": 64 * 1024,
-        "JSON_SORT_KEYS": False,
-        "API_TITLE": "M-Pesa Loyalty API",
-        "API_VERSION": "v1",
-        "OPENAPI_VERSION": "3.0.3",
-        "OPENAPI_URL_PREFIX": "/",
-        "OPENAPI_JSON_PATH": "api/v1/openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "api/docs",
-        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
-        "API_SPEC_OPTIONS": {
-            "components": {
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
-            },
-            "security": [{"bearer": []}],
-        },
-    }
-    config["CELERY"] = celery_settings(redis_url, app_env, config["REDIS_KEY_PREFIX"])
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        values[setting.name] = _value(setting, env.get(setting.name), values, instance)
+        if setting.name == "APP_ENV" and values["APP_ENV"] == "production":
+            # Before any default is worked out: production never generates a secret.
+            _check_production(env)
+    app_env = values["APP_ENV"]
+    config = {setting.config_key: values[setting.name] for setting in SETTINGS}
+    config.update(FIXED, TESTING=app_env == "testing")
+    config["CELERY"] = celery_settings(values["REDIS_URL"], app_env, values["REDIS_KEY_PREFIX"])
     config.update(overrides)
     return config
+
+
+def _given(raw: Any) -> bool:
+    """Set in the environment: an empty value counts as unset."""
+    return raw is not None and not (isinstance(raw, str) and not raw.strip())
+
+
+def _value(setting: Setting, raw: Any, values: dict, instance: Path) -> Any:
+    if not _given(raw):
+        if setting.default is None:
+            return None
+        if callable(setting.default):
+            return setting.default(values, instance)
+        raw = setting.default
+    if not isinstance(raw, str):  # an override given already typed
+        return raw
+    try:
+        return setting.read(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{setting.name} {exc}") from None
+
+
+def _check_production(env: Mapping[str, Any]) -> None:
+    missing = [s.name for s in SETTINGS if s.production == REQUIRED and not _given(env.get(s.name))]
+    if missing:
+        raise ConfigError("APP_ENV=production needs these environment variables: "
+                          + ", ".join(missing))
+    for setting in SETTINGS:
+        raw = env.get(setting.name)
+        if setting.production == REFUSED and _given(raw) and _value(setting, raw, {}, Path()):
+            raise ConfigError(f"{setting.name}={raw} is refused when APP_ENV=production")
 
 
 def celery_settings(redis_url: str | None, app_env: str, key_prefix: str) -> dict[str, Any]:
@@ -206,10 +350,8 @@ def celery_settings(redis_url: str | None, app_env: str, key_prefix: str) -> dic
                                      "interval_start": 0, "interval_step": 0.1,
                                      "interval_max": 0.2,
                                      # A dead worker's unacknowledged tasks come back after
-                                     # this (kombu's default is an hour); longer than the SMS
-                                     # retries' countdowns (up to 300 s). The STK follow-ups
-                                     # wait longer (up to 6 h) and may arrive twice: each
-                                     # carries its step and a repeat does nothing.
+                                     # this (kombu's default is an hour); longer than any
+                                     # countdown we use (SMS retries wait up to 300 s).
                                      "visibility_timeout": 1200,
                                      "global_keyprefix": key_prefix + "celery:"},
         "task_default_queue": "default",
@@ -218,40 +360,41 @@ def celery_settings(redis_url: str | None, app_env: str, key_prefix: str) -> dic
     }
 
 
-def _new_fernet_key() -> str:
-    return generate_key()  # crypto.py is the only module that touches cryptography
+def _dev_secret(instance_path: Path, name: str, make, warning: str) -> str:
+    """Read (or create once) a development secret kept under instance/."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    log.warning(warning, path)
+    return value
 
 
-_ENV_KEYS = {
-    "APP_ENV",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "ENCRYPTION_KEY",
-    "SECRET_KEY",
-    "PUBLIC_BASE_URL",
-    "CALLBACK_BASE_URL",
-    "DARAJA_SANDBOX_URL",
-    "DARAJA_PRODUCTION_URL",
-    "DARAJA_TIMEOUT",
-    "DARAJA_EMULATOR",
-    "SMS_BACKEND",
-    "AT_USERNAME",
-    "AT_API_KEY",
-    "AT_SENDER_ID",
-    "AT_BASE_URL",
-    "CALLBACK_IP_POLICY",
-    "CALLBACK_IP_ALLOWLIST",
-    "HEALTH_CHECK_INTERVAL",
-    "REDIS_KEY_PREFIX",
-    "SWEEP_INTERVAL",
-    "STK_SWEEP_INTERVAL",
-    "WORKER_NICE",
-    "SMS_SWEEP_AGE",
-    "SMS_CLAIM_SECONDS",
-    "PROXY_FIX_X_FOR",
-    "CALLBACK_TOKEN_GRACE_HOURS",
-    "ROUTE_CACHE_SIZE",
-    "CALLBACK_LOG_RETENTION_DAYS",
-    "CALLBACK_SPOOL_DIR",
-    "CALLBACK_SPOOL_MAX_MB",
-}
+# --- the README's table ----------------------------------------------------------------------
+
+README_BEGIN = "<!-- settings: written from loyalty/config.py by `make readme`; edit them there -->"
+README_END = "<!-- end of settings -->"
+
+
+def settings_markdown() -> str:
+    """README.md's configuration table, one row per setting."""
+    rows = ["| Variable | Default | Production | Meaning |", "|---|---|---|---|"]
+    rows += [f"| `{s.name}` | {s.shown_default()} | {s.production} | {s.doc} |" for s in SETTINGS]
+    return "\n".join(rows)
+
+
+def with_settings_table(readme: str) -> str:
+    """The README text with the table between its markers written anew."""
+    head, begin, rest = readme.partition(README_BEGIN)
+    _, end, tail = rest.partition(README_END)
+    if not (begin and end):
+        raise ValueError(f"the README has no {README_BEGIN!r} … {README_END!r} block")
+    return f"{head}{begin}\n{settings_markdown()}\n{end}{tail}"
+
+
+if __name__ == "__main__":  # make readme: python -m loyalty.config README.md
+    readme = Path(sys.argv[1])
+    readme.write_text(with_settings_table(readme.read_text()))

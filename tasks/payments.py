@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from celery import shared_task
+from flask import current_app
 
 from loyalty import background, nudge
 from loyalty.background import TaskName
@@ -26,11 +27,12 @@ MAX_RUN_SECONDS = 20.0
              owns_transaction=False)
 def credit_waiting() -> int:
     nudge.clear_nudge()
+    size = current_app.config["CREDIT_BATCH_SIZE"]
     started, total, helped = time.monotonic(), 0, False
     while True:
-        taken = crediting.credit_waiting()
+        taken = crediting.credit_waiting(limit=size)
         total += taken
-        if taken < crediting.BATCH_SIZE:
+        if taken < size:
             return total
         if not helped:  # a backlog: let another worker process share it
             background.publish(TaskName.CREDIT_WAITING)

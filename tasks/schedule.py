@@ -11,22 +11,22 @@ def beat_schedule(config) -> dict:
     return {
         "channel-health-checks": {
             "task": str(TaskName.CHECK_ALL_CHANNELS),
-            "schedule": float(config.get("HEALTH_CHECK_INTERVAL", 900)),
+            "schedule": float(config["HEALTH_CHECK_INTERVAL"]),
         },
         # Payments stored while Redis was down (no nudge reached a worker) are credited here.
         "sweep-received-payments": {
             "task": str(TaskName.CREDIT_WAITING),
-            "schedule": float(config.get("SWEEP_INTERVAL", 15)),
+            "schedule": config["SWEEP_INTERVAL"],
         },
         # Texts whose send task was lost (Redis down at publish, a dead worker) go out here.
         "sweep-sms-outbox": {
             "task": str(TaskName.SWEEP_SMS_OUTBOX),
-            "schedule": float(config.get("SWEEP_INTERVAL", 15)) * 2,
+            "schedule": config["SWEEP_INTERVAL"] * 2,
         },
         # STK pushes still pending 24 h after the push expire; lost follow-ups run again.
         "sweep-stk-requests": {
             "task": str(TaskName.SWEEP_STK_REQUESTS),
-            "schedule": float(config.get("STK_SWEEP_INTERVAL", 300)),
+            "schedule": config["STK_SWEEP_INTERVAL"],
         },
         "expire-points": {
             "task": str(TaskName.EXPIRE_ALL_POINTS),

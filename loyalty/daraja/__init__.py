@@ -15,9 +15,6 @@ from loyalty.daraja.url_rules import ENVIRONMENTS
 
 __all__ = ["DarajaClient", "DarajaExtension", "client_for", "init_app"]
 
-POOL_SIZE = 20  # concurrent calls per host per process (gunicorn threads, worker pool)
-
-
 @dataclass
 class DarajaExtension:
     """What init_app shares across every client of one app (app.extensions["daraja"])."""
@@ -38,7 +35,8 @@ def init_app(app) -> None:
     config = app.config
     session = requests.Session()
     # No adapter-level retries: a resent STK push could prompt (and charge) twice.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=config["DARAJA_POOL_SIZE"],
+                          max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)  # the local emulator
     if config.get("REDIS_URL"):

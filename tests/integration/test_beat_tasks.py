@@ -18,3 +18,17 @@ def test_daily_expiry_fans_out_per_merchant_and_expires_old_points(acme, db_sess
     assert run_task(TaskName.EXPIRE_POINTS, acme.merchant_id) == 100
     assert run_task(TaskName.EXPIRE_POINTS, acme.merchant_id) == 0
     assert db_session.execute(sa.text("SELECT points FROM balances")).scalar() == 0
+
+
+def test_the_crediting_sweep_drains_a_backlog_in_batches_and_calls_for_help(
+        acme, app, db_session, run_task, broker, monkeypatch):
+    monkeypatch.setitem(app.config, "CREDIT_BATCH_SIZE", 2)
+    for n in range(5):
+        acme.hook("c2b/confirmation", c2b_body(trans_id=f"BACKLOG{n:03d}"))
+    broker("callbacks")  # the payments' own nudges
+    assert run_task(TaskName.CREDIT_WAITING) == 5
+    credited = db_session.execute(sa.text(
+        "SELECT count(*) FROM payments WHERE status = 'credited'")).scalar()
+    assert credited == 5
+    # A full batch means a backlog: one more worker is asked to share it, once per run.
+    assert published(broker("callbacks")) == [("payments.credit_waiting", [])]

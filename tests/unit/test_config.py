@@ -1,10 +1,11 @@
 """Configuration is read when the app is built and production refuses to start half-configured."""
 
 import logging
+from pathlib import Path
 
 import pytest
 
-from loyalty.config import ConfigError, load_config
+from loyalty.config import SETTINGS, ConfigError, load_config, with_settings_table
 
 
 def test_production_names_every_missing_variable(tmp_path):
@@ -70,3 +71,63 @@ def test_bad_values_are_refused_with_the_variable_name(tmp_path):
         load_config({"APP_ENV": "staging"}, tmp_path)
     with pytest.raises(ConfigError, match="CALLBACK_IP_POLICY"):
         load_config({"CALLBACK_IP_POLICY": "maybe"}, tmp_path)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_rows() -> dict[str, str]:
+    """Variable -> Default as README.md's configuration table shows them."""
+    rows = {}
+    for line in README.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = cells[1]
+    return rows
+
+
+def test_the_readme_lists_every_setting_with_its_default(tmp_path):
+    readme = README.read_text()
+    assert with_settings_table(readme) == readme, "README.md is stale: run `make readme`"
+    rows = _readme_rows()
+    assert set(rows) == {setting.name for setting in SETTINGS}
+    # And each plain default shown is the value an unset variable really gets.
+    loaded = load_config({}, tmp_path)
+    for setting in SETTINGS:
+        if isinstance(setting.default, str) and not setting.shown:
+            shown = rows[setting.name]
+            assert shown == (f"`{setting.default}`" if setting.default else "empty")
+            assert setting.read(setting.default) == loaded[setting.config_key], setting.name
+
+
+def test_tuning_settings_are_read_from_the_environment(tmp_path):
+    config = load_config({"CREDIT_BATCH_SIZE": "50", "SMS_CHUNK_SIZE": "10", "NUDGE_WINDOW_MS": "100",
+                          "ROUTE_CACHE_SECONDS": "2.5", "DARAJA_POOL_SIZE": "8"}, tmp_path)
+    assert (config["CREDIT_BATCH_SIZE"], config["SMS_CHUNK_SIZE"], config["NUDGE_WINDOW_MS"],
+            config["ROUTE_CACHE_SECONDS"], config["DARAJA_POOL_SIZE"]) == (50, 10, 100, 2.5, 8)
+
+
+def test_a_value_of_the_wrong_kind_is_refused_at_start_with_its_name(tmp_path):
+    with pytest.raises(ConfigError, match="DARAJA_TIMEOUT must be a number, not 'ten'"):
+        load_config({"DARAJA_TIMEOUT": "ten"}, tmp_path)
+    with pytest.raises(ConfigError, match="CREDIT_BATCH_SIZE must be at least 1"):
+        load_config({"CREDIT_BATCH_SIZE": "0"}, tmp_path)
+    with pytest.raises(ConfigError, match="SMS_BACKEND"):
+        load_config({"SMS_BACKEND": "twilio"}, tmp_path)
+
+
+def test_an_empty_variable_counts_as_unset(tmp_path):
+    config = load_config({"APP_ENV": " ", "REDIS_URL": "", "REDIS_KEY_PREFIX": "", "SWEEP_INTERVAL": ""},
+                         tmp_path)
+    assert (config["APP_ENV"], config["REDIS_URL"]) == ("development", None)
+    assert (config["REDIS_KEY_PREFIX"], config["SWEEP_INTERVAL"]) == ("loyalty:", 15.0)
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load_config({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "REDIS_URL": "  ",
+                     "ENCRYPTION_KEY": "k", "SECRET_KEY": "s"}, tmp_path)
+
+
+def test_overrides_may_name_settings_as_text_or_typed(tmp_path):
+    config = load_config({}, tmp_path, overrides={"DATABASE_URL": "postgres://u@db/x",
+                                                  "DARAJA_EMULATOR": True, "WORKER_NICE": 0})
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/x"
+    assert config["DARAJA_EMULATOR"] is True and config["WORKER_NICE"] == 0

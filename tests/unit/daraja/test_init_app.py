@@ -19,7 +19,7 @@ def _app(**config) -> Flask:
     app = Flask(__name__)
     settings = {"DARAJA_SANDBOX_URL": "https://sandbox.daraja.test/",
                 "DARAJA_PRODUCTION_URL": "https://api.daraja.test", "DARAJA_TIMEOUT": 4.0,
-                "REDIS_URL": None, "REDIS_KEY_PREFIX": "loyalty-test:"}
+                "REDIS_URL": None, "REDIS_KEY_PREFIX": "loyalty-test:", "DARAJA_POOL_SIZE": 20}
     app.config.update(settings | config)
     daraja.init_app(app)
     return app
@@ -40,6 +40,13 @@ def test_init_app_builds_one_session_and_an_in_memory_cache_without_redis(app):
     adapter = extension.session.get_adapter("https://api.daraja.test/x")
     assert adapter.max_retries.total == 0  # a resent STK push could charge twice
     assert extension.session.get_adapter("http://127.0.0.1:5000/x") is adapter
+
+
+def test_the_connection_pool_is_as_large_as_configured():
+    app = _app(DARAJA_POOL_SIZE=7)
+    adapter = app.extensions["daraja"].session.get_adapter("https://api.daraja.test/x")
+    assert adapter._pool_maxsize == 7  # concurrent calls to one host before they wait
+    app.extensions["daraja"].close()
 
 
 def test_init_app_uses_redis_when_configured():
