@@ -337,8 +337,9 @@ HEALTH_BATCH = 50
 
 
 def schedule_health_checks() -> int:
-    """Beat (its task owns the transaction): queue health checks for every active channel, HEALTH_BATCH channels a task, so
-    thousands of channels spread over the workers and no task makes every HTTP call."""
+    """Beat (its task owns the transaction): queue health checks for every active channel,
+    HEALTH_BATCH channels a task, so thousands of channels spread over the workers and no
+    task makes every HTTP call."""
     with all_merchants():  # fan-out only lists ids; each check runs as its merchant
         rows = db.session.execute(sa.select(MpesaChannel.merchant_id, MpesaChannel.id).where(
             MpesaChannel.is_active.is_(True), MpesaChannel.archived_at.is_(None))
