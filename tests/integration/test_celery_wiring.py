@@ -88,3 +88,13 @@ def test_a_task_that_commits_in_steps_opts_out_by_name(app, db_session, merchant
     # Without a unit of work of its own, queueing a task is refused instead of lost.
     assert isinstance(steps.apply(args=(merchant_a[0]["id"],)).result, RuntimeError)
     assert broker("daraja") == []
+
+
+def test_only_tasks_that_commit_in_steps_opt_out_of_the_task_transaction(app):
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    opted_out = {name for name in TaskName if not celery.tasks[name].owns_transaction}
+    # Each calls a gateway between reading and recording, or commits per batch or claim.
+    assert opted_out == {TaskName.VERIFY_CHANNEL, TaskName.REGISTER_URLS,
+                         TaskName.CHECK_HEALTH_BATCH, TaskName.STK_PUSH, TaskName.STK_QUERY,
+                         TaskName.CREDIT_WAITING, TaskName.SEND_SMS_BATCH}

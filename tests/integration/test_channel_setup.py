@@ -259,6 +259,21 @@ def test_a_waiting_caller_holds_no_transaction_while_it_sleeps(client, merchant_
     assert len(in_transaction) >= 3 and not any(in_transaction)
 
 
+def test_the_verify_task_holds_no_transaction_while_safaricom_answers(channel, daraja, db_session,
+                                                                     merchant_a, run_task):
+    open_during_call = []
+
+    def answer(request):
+        open_during_call.append(db.session().in_transaction())
+        return 200, {}, json.dumps({"access_token": "tok-123", "expires_in": "3599"})
+
+    daraja.add_callback(responses.GET, OAUTH, callback=answer)
+    run_task(TaskName.VERIFY_CHANNEL, merchant_a[0]["id"], channel["id"])
+    # The channel was read in a step of its own, and the outcome recorded in another.
+    assert open_during_call == [False]
+    assert _state(db_session, channel["id"])["verification_state"] == "done"
+
+
 def test_pending_tasks_carry_merchant_and_channel(client, merchant_a, channel, db_session):
     with unit_of_work():
         channel_setup.request_verification(channel["id"])

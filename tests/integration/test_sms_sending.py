@@ -206,3 +206,22 @@ def test_a_slow_gateway_never_outlives_the_claim(acme, app, db_session, gateway)
     rows = db_session.execute(sa.text(
         "SELECT status, attempts, claimed_until FROM sms_messages ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [("sent", 1, None), ("queued", 0, None), ("queued", 0, None)]
+
+
+def test_the_send_task_holds_no_transaction_while_the_gateway_answers(acme, db_session, gateway,
+                                                                      run_task):
+    from loyalty.extensions import db
+
+    acme.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"})
+    message_id = _queued(acme, db_session)
+    open_during_call = []
+
+    def answer(request):
+        open_during_call.append(db.session().in_transaction())
+        return 201, {}, __import__("json").dumps(SENT)
+
+    gateway.add_callback(responses.POST, f"{AT}/version1/messaging", callback=answer)
+    run_task(TaskName.SEND_SMS_BATCH, [[acme.merchant_id, message_id]])
+    # The claim was committed before the call, and the outcome after it.
+    assert open_during_call == [False]
+    assert _row(db_session, message_id)["status"] == "sent"
