@@ -46,7 +46,6 @@ from loyalty.unit_of_work import transactional
 
 log = logging.getLogger(__name__)
 
-ROUTE_TTL = 15.0  # seconds a channel's routing facts are cached per process
 # Every token we issue is hex (crypto.new_callback_token) in a String(64) column: anything
 # else is a stranger without asking the database.
 _TOKEN_SHAPE = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -70,7 +69,7 @@ class ChannelRoute:
 
 class RouteCache:
     """Routes of known channels by token, least recently used first, at most `size` of them
-    (ROUTE_CACHE_SIZE), each fresh for ROUTE_TTL. Unknown tokens are never entered: a
+    (ROUTE_CACHE_SIZE), each fresh for ROUTE_CACHE_SECONDS. Unknown tokens are never entered: a
     stranger posting to a million made-up URLs leaves this cache as it was."""
 
     def __init__(self) -> None:
@@ -125,7 +124,7 @@ def route_for(token: str) -> ChannelRoute:
     channel = found[0]
     route = route_of(channel)
     now = time.monotonic()
-    expires = now + ROUTE_TTL
+    expires = now + current_app.config["ROUTE_CACHE_SECONDS"]
     if channel.callback_token != token:
         grace_left = (channel.previous_token_expires_at - utcnow()).total_seconds()
         expires = min(expires, now + grace_left)
@@ -139,7 +138,7 @@ def cached_route(token: str) -> ChannelRoute | None:
 
 
 def forget_routes() -> None:
-    """Drop the route cache (tests; channel changes otherwise age out in ROUTE_TTL)."""
+    """Drop the route cache (tests; channel changes otherwise age out in ROUTE_CACHE_SECONDS)."""
     routes.clear()
 
 

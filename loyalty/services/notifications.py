@@ -46,10 +46,10 @@ def _backend():
     return backend
 
 
-# Sending claims up to CHUNK messages with one statement and records their outcomes with
-# one statement per flush, instead of a claim and an outcome (two commits) per text: under
-# a backlog the two commits per text were most of the cost of a text (bench/README.md).
-CHUNK = 50
+# Sending claims up to SMS_CHUNK_SIZE messages with one statement and records their
+# outcomes with one statement per flush, instead of a claim and an outcome (two commits) per
+# text: under a backlog the two commits per text were most of the cost of a text
+# (bench/README.md).
 # Outcomes are written at least this often (and at the end of every chunk): a worker that
 # dies after the gateway accepted a text but before its outcome was written sends it again
 # once its claim runs out, so this bounds how much could go out twice.
@@ -69,10 +69,11 @@ def send_batch(messages: list[tuple[int, int]], *, final_attempt: bool = True) -
     by_merchant: dict[int, list[int]] = {}
     for merchant_id, message_id in messages:
         by_merchant.setdefault(merchant_id, []).append(message_id)
+    size = current_app.config["SMS_CHUNK_SIZE"]
     for merchant_id, message_ids in by_merchant.items():
         with tenant_context(merchant_id):
-            for start in range(0, len(message_ids), CHUNK):
-                chunk = message_ids[start:start + CHUNK]
+            for start in range(0, len(message_ids), size):
+                chunk = message_ids[start:start + size]
                 retry += [(merchant_id, i) for i in _send_chunk(chunk, final_attempt=final_attempt)]
     return retry
 
@@ -168,6 +169,7 @@ class _Outcomes:
         self.released: list[int] = []
         self.flushed_at = time.monotonic()
         self.sent = 0
+        self.size = current_app.config["SMS_CHUNK_SIZE"]
 
     def add(self, outcome: dict) -> None:
         self.pending.append(outcome)
@@ -177,7 +179,7 @@ class _Outcomes:
         self.released += message_ids
 
     def flush_if_due(self) -> None:
-        if len(self.pending) >= CHUNK or time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
+        if len(self.pending) >= self.size or time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:

@@ -185,3 +185,24 @@ def test_stk_result_finds_its_request_by_path_when_the_push_timed_out(acme, db_s
         "SELECT status, checkout_request_id, receipt FROM payment_requests")).one()
     assert tuple(row) == ("succeeded", "ws_CO_LATE", "LATE000001")
     assert _payments(db_session)[0].bill_ref == "VIP9"
+
+
+def test_a_channel_change_reaches_the_callbacks_when_its_cached_route_ages(acme, app, db_session,
+                                                                          monkeypatch):
+    def validate():
+        return acme.hook("c2b/validation", c2b_body(bill_ref="GOLD1")).get_json()["ResultCode"]
+
+    def policy(name):
+        acme.api("PATCH", f"/mpesa-channels/{acme.channel['id']}",
+                 json={"validation_policy": name, "account_mapping": {"VIP*": "vip"}})
+
+    assert validate() == "0"
+    policy("reject_unknown")
+    assert validate() == "0"  # this process answers from the route it cached (15 s by default)
+    monkeypatch.setitem(app.config, "ROUTE_CACHE_SECONDS", 0)
+    from loyalty.services.ingest import forget_routes
+
+    forget_routes()
+    assert validate() == "C2B00012"
+    policy("accept_all")
+    assert validate() == "0"  # no cache: the change is seen at once

@@ -144,12 +144,14 @@ def _sent_json(n):
          "messageId": f"ATXid_{n}"}]}}
 
 
-def test_a_batch_is_claimed_and_recorded_with_a_statement_per_chunk(acme, app, db_session, gateway):
+def test_a_batch_is_claimed_and_recorded_with_a_statement_per_chunk(acme, app, db_session, gateway,
+                                                                    monkeypatch):
     from sqlalchemy import event
 
     from loyalty.extensions import db
 
-    ids = _many(acme, db_session, notifications.CHUNK + 5)
+    monkeypatch.setitem(app.config, "SMS_CHUNK_SIZE", 4)
+    ids = _many(acme, db_session, 4 + 2)
     for n in range(len(ids)):
         gateway.add(responses.POST, f"{AT}/version1/messaging", json=_sent_json(n))
     updates = []

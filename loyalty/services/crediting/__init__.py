@@ -14,6 +14,8 @@ Both paths call the same rules, so a change to what a payment earns is made in r
 
 from __future__ import annotations
 
+from flask import current_app
+
 from loyalty import background
 from loyalty.background import TaskName
 from loyalty.extensions import db
@@ -28,14 +30,14 @@ from loyalty.services.crediting.single import (
 )
 from loyalty.unit_of_work import unit_of_work
 
-__all__ = ["BATCH_SIZE", "Earned", "Route", "attribute_payment", "credit_and_text",
+__all__ = ["Earned", "Route", "attribute_payment", "credit_and_text",
            "credit_payment", "credit_waiting", "replay_payment", "route_payment", "rules"]
 
-BATCH_SIZE = 200
 
-
-def credit_waiting(limit: int = BATCH_SIZE) -> int:
-    """Worker: credit up to `limit` waiting payments of any merchant; how many were taken."""
+def credit_waiting(limit: int | None = None) -> int:
+    """Worker: credit up to `limit` (CREDIT_BATCH_SIZE) waiting payments of any merchant;
+    how many were taken."""
+    limit = limit or current_app.config["CREDIT_BATCH_SIZE"]
     sms: list[tuple[int, int]] = []
     with unit_of_work():
         connection = db.session.connection()
