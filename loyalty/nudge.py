@@ -2,10 +2,10 @@
 
 A callback stores its payment and answers Safaricom; crediting happens in the worker's
 `payments.credit_waiting`, in batches. Between the two sits one Redis message, and under a
-burst one message per NUDGE_WINDOW_MS is enough: the key `nudge:credit` (SET NX, expiring
-after the window) lets one through, and the worker deletes the key before it reads waiting
-payments, so a payment committed before its own nudge was suppressed is always seen by
-that read. If Redis is down, the beat sweep (`SWEEP_INTERVAL`) finds the payment later.
+burst one message per `NUDGE_WINDOW_MS` (a setting, 250 ms) is enough: the key
+`nudge:credit` (SET NX, expiring after the window) lets one through, and the worker deletes
+the key before it reads waiting payments, so a payment committed before its own nudge was
+suppressed is always seen by that read. If Redis is down, the beat sweep (`SWEEP_INTERVAL`) finds the payment later.
 
 Each process also skips Redis while it nudged less than a window ago, and then nudges
 once more when that window ends (see _NudgeThrottle): a burst costs each web process a
@@ -27,9 +27,6 @@ from loyalty.background import TaskName
 from loyalty.extensions import db
 
 log = logging.getLogger(__name__)
-
-NUDGE_WINDOW_MS = 250
-
 
 def nudge_crediting() -> None:
     """Ask a worker to credit waiting payments, after this commit (at once when the
@@ -70,6 +67,7 @@ class _NudgeThrottle:
         self._app = app
         # In-process tasks (make run, tests) wait for the commit: read once, not per call.
         self.eager = bool(app.extensions["celery"].conf.task_always_eager)
+        self._window = app.config["NUDGE_WINDOW_MS"] / 1000
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._quiet_until = 0.0
@@ -87,13 +85,13 @@ class _NudgeThrottle:
                     timer.daemon = True
                     timer.start()
                 return
-            self._quiet_until = now + NUDGE_WINDOW_MS / 1000
+            self._quiet_until = now + self._window
         _nudge_now()
 
     def _trailing(self) -> None:
         with self._lock:
             self._armed = False
-            self._quiet_until = time.monotonic() + NUDGE_WINDOW_MS / 1000
+            self._quiet_until = time.monotonic() + self._window
         try:
             with self._app.app_context():
                 _nudge_now()
@@ -124,7 +122,8 @@ def _first_in_window() -> bool:
     if client is None:
         return True
     try:
-        return bool(client.set(_nudge_key(), "1", nx=True, px=NUDGE_WINDOW_MS))
+        window = current_app.config["NUDGE_WINDOW_MS"]
+        return bool(client.set(_nudge_key(), "1", nx=True, px=window))
     except Exception as exc:
         log.warning("could not coalesce the crediting nudge: %s", type(exc).__name__)
         return False

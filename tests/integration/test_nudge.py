@@ -10,6 +10,7 @@ import uuid
 import pytest
 import redis
 import sqlalchemy as sa
+from flask import current_app
 
 from loyalty import nudge
 from loyalty.extensions import db
@@ -54,7 +55,7 @@ def test_a_burst_sends_one_message_per_window_and_hands_the_last_payment_over(nu
     _store_payments(1)
     assert nudges() == 0  # inside the window: not even Redis is asked
     nudge.clear_nudge()  # a worker takes the first message and reads what is waiting
-    time.sleep(nudge.NUDGE_WINDOW_MS / 1000 + 0.25)
+    time.sleep(current_app.config["NUDGE_WINDOW_MS"] / 1000 + 0.25)
     assert nudges() == 1  # the window's end nudges once more, for the payment it held back
 
 
