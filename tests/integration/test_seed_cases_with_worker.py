@@ -31,6 +31,11 @@ def _shop(client, app, name, programs, mapping, channel_type="paybill", shortcod
     return key, token
 
 
+def _sent(app) -> int:
+    with app.app_context(), db.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM sms_messages WHERE status = 'sent'")).scalar()
+
+
 def test_seed_cases_credit_and_text_exactly_once(scratch_database, redis_prefix, emulator_url,  # noqa: F811
                                                  tmp_path):
     import requests
@@ -72,6 +77,9 @@ def test_seed_cases_credit_and_text_exactly_once(scratch_database, redis_prefix,
         processes.wait_until(lambda: len(inbox(JOHN)) == 2 and len(inbox(MARY)) == 1
                              and len(inbox("b" * 64)) == 1, timeout=30,
                              message="the SMS\n" + worker.log())
+        # The gateway has the texts; the worker records each outcome just after its answer.
+        processes.wait_until(lambda: _sent(app) == 4, timeout=30,
+                             message="the SMS outcomes recorded\n" + worker.log())
 
     texts = [m["message"] for m in inbox(JOHN)]
     assert texts.count("Hi John! You earned 100 VIP points. Total: 2,847 points.") == 1
