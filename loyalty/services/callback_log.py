@@ -32,7 +32,7 @@ from loyalty.models import CallbackLog, CallbackOutcome
 from loyalty.models.base import utcnow
 from loyalty.services import ingest
 from loyalty.services.ingest import BadCallback, ChannelRoute
-from loyalty.unit_of_work import transactional
+from loyalty.unit_of_work import transactional, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -179,21 +179,18 @@ def replay(received: Received) -> str:
 
 
 def purge_older_than(days: int) -> int:
-    """Delete callback_log rows received more than `days` days ago, a batch per commit;
-    returns how many went."""
+    """Worker: delete callback_log rows received more than `days` days ago, a batch per
+    commit (its task says `owns_transaction=False`), so a long purge never holds one long
+    transaction; returns how many went."""
     cutoff = utcnow() - timedelta(days=days)
     total = 0
     while True:
         with_ids = sa.select(CallbackLog.id).where(CallbackLog.received_at < cutoff) \
             .limit(PURGE_BATCH)
-        deleted = _delete_batch(with_ids)
+        with unit_of_work():
+            deleted = db.session.execute(
+                sa.delete(CallbackLog).where(CallbackLog.id.in_(with_ids)),
+                execution_options={"synchronize_session": False}).rowcount
         total += deleted
         if deleted < PURGE_BATCH:
             return total
-
-
-@transactional
-def _delete_batch(with_ids) -> int:
-    result = db.session.execute(sa.delete(CallbackLog).where(CallbackLog.id.in_(with_ids)),
-                                execution_options={"synchronize_session": False})
-    return result.rowcount

@@ -97,4 +97,5 @@ def test_only_tasks_that_commit_in_steps_opt_out_of_the_task_transaction(app):
     # Each calls a gateway between reading and recording, or commits per batch or claim.
     assert opted_out == {TaskName.VERIFY_CHANNEL, TaskName.REGISTER_URLS,
                          TaskName.CHECK_HEALTH_BATCH, TaskName.STK_PUSH, TaskName.STK_QUERY,
-                         TaskName.CREDIT_WAITING, TaskName.SEND_SMS_BATCH}
+                         TaskName.STK_FIND_RECEIPT, TaskName.CREDIT_WAITING,
+                         TaskName.SEND_SMS_BATCH, TaskName.PURGE_CALLBACK_LOG}
