@@ -297,6 +297,10 @@ class Run:
             "PYTHONUNBUFFERED": "1",
             # Beat's sweeps and health checks only run in the runs that start beat.
             "SWEEP_INTERVAL": "15",
+            # The bench's merchants are sandbox ones texting thousands of payers: the
+            # texts are part of the work measured, so no relay rule or quota skips them.
+            "SANDBOX_SMS_POLICY": "open",
+            "SMS_DAILY_QUOTA_SANDBOX": "100000000",
         })
         env.update(extra)
         return env

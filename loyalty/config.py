@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from limits import parse_many
+
 from loyalty.crypto import generate_key
 from loyalty.sms import BACKENDS as SMS_BACKENDS
 
@@ -29,6 +31,7 @@ AT_PRODUCTION = "https://api.africastalking.com"
 
 APP_ENVS = ("development", "production", "testing")
 CALLBACK_IP_POLICIES = ("off", "flag", "enforce")
+SANDBOX_SMS_POLICIES = ("restricted", "open")
 
 # Safaricom's widely published callback source addresses (DARAJA.md section 12).
 DEFAULT_CALLBACK_IPS = (
@@ -89,6 +92,16 @@ def _number(kind, noun: str, minimum):
         return parsed
 
     return read
+
+
+def rate(value: str) -> str:
+    """A rate limit as Flask-Limiter reads it: `5 per hour`, `600/minute`."""
+    value = value.strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"must be a rate such as '5 per hour', not {value!r}") from None
+    return value
 
 
 def comma_list(value: str) -> list[str]:
@@ -243,6 +256,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORKER_NICE", integer(minimum=0), "5",
             "how much lower the worker's CPU priority is than the web tier's on a shared "
             "machine (Linux; `0`: off)"),
+    # No SMS relay (services/sms_allowance.py): forged sandbox payments must not buy free
+    # texts to strangers, and a sign-up with a sandbox channel is not yet a proven business.
+    Setting("SANDBOX_SMS_POLICY", one_of(*SANDBOX_SMS_POLICIES), "restricted",
+            "`restricted`: a sandbox channel's payments are texted only to the merchant's own "
+            "phone and SMS test numbers; `open`: to whoever pays (`make run` sets it)"),
+    Setting("SMS_DAILY_QUOTA", integer(minimum=0), "2000",
+            "texts per merchant per Nairobi day once one of its production channels is active"),
+    Setting("SMS_DAILY_QUOTA_SANDBOX", integer(minimum=0), "50",
+            "texts per merchant per Nairobi day until then"),
+    # Rate limits (loyalty/ratelimits.py), as Flask-Limiter reads them.
+    Setting("RATE_LIMIT_SIGNUP", rate, "5 per hour",
+            "sign-ups per client address (`POST /merchants` and the web sign-up together)"),
+    Setting("RATE_LIMIT_LOGIN", rate, "5 per 15 minutes",
+            "failed log-ins per (email, client address); a successful log-in clears them"),
+    Setting("RATE_LIMIT_LOGIN_ACCOUNT", rate, "20 per hour",
+            "failed log-ins per account, from any address"),
+    Setting("RATE_LIMIT_API_KEY", rate, "600 per minute", "API calls per API key"),
+    Setting("RATE_LIMIT_STK_PHONE", rate, "5 per minute", "STK pushes per (channel, phone)"),
+    Setting("RATE_LIMIT_STK_CHANNEL", rate, "60 per minute", "STK pushes per channel"),
+    Setting("RATE_LIMIT_CHANNEL_STEPS", rate, "10 per minute",
+            "verifications, URL registrations and callback-token rotations, each per channel"),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 

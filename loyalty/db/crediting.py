@@ -16,12 +16,11 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from loyalty.db.statements import ANY_OF, PER_ROW, Statement
-from loyalty.models import LoyaltyProgram, Merchant, MpesaChannel, Payment, PaymentStatus
+from loyalty.models import LoyaltyProgram, MpesaChannel, Payment, PaymentStatus
 
 _PAYMENTS = Payment.__table__
 _CHANNELS = MpesaChannel.__table__
 _PROGRAMS = LoyaltyProgram.__table__
-_MERCHANTS = Merchant.__table__
 
 
 def arrays(rows: Iterable[Any], names: Iterable[str], *, attrs: bool = False) -> dict[str, list]:
@@ -55,7 +54,7 @@ WAITING = Statement(
 CHANNELS = Statement(
     "crediting.channels",
     sa.select(_CHANNELS.c.id, _CHANNELS.c.merchant_id, _CHANNELS.c.name,
-              _CHANNELS.c.is_active, _CHANNELS.c.account_mapping)
+              _CHANNELS.c.environment, _CHANNELS.c.is_active, _CHANNELS.c.account_mapping)
     .where(_CHANNELS.c.id.in_(sa.bindparam("ids", expanding=True)),
            _CHANNELS.c.merchant_id.in_(sa.bindparam("merchant_id", expanding=True))),
     doc="The batch's channels, among its merchants' (batch.py checks each payment's "
@@ -67,13 +66,6 @@ PROGRAMS = Statement(
     sa.select(_PROGRAMS).where(
         _PROGRAMS.c.merchant_id.in_(sa.bindparam("merchant_id", expanding=True))),
     doc="Every program of the batch's merchants, for routing in memory.",
-    tenant="merchant_id", form=ANY_OF)
-
-MERCHANT_NAMES = Statement(
-    "crediting.merchant_names",
-    sa.select(_MERCHANTS.c.id, _MERCHANTS.c.business_name)
-    .where(_MERCHANTS.c.id.in_(sa.bindparam("merchant_id", expanding=True))),
-    doc="The batch's merchants' names, for their receipts.",
     tenant="merchant_id", form=ANY_OF)
 
 # --- writes ----------------------------------------------------------------------------------
@@ -205,24 +197,25 @@ BALANCE_UPDATE = Statement("crediting.balance_update", sa.text("""
 
 SMS_COLUMNS = ("merchant_id", "customer_id", "payment_id", "purpose", "recipient",
                "recipient_form", "body", "encoding", "segments", "status", "attempts", "error",
-               "created_at", "updated_at")
+               "reason", "created_at", "updated_at")
 
 SMS_INSERT = Statement("crediting.sms_insert", sa.text("""
     INSERT INTO sms_messages (merchant_id, customer_id, payment_id, purpose, recipient,
                               recipient_form, body, encoding, segments, status, attempts,
-                              error, created_at, updated_at)
+                              error, reason, created_at, updated_at)
     SELECT v.merchant_id, v.customer_id, v.payment_id, v.purpose, v.recipient,
            v.recipient_form, v.body, v.encoding, v.segments, v.status, v.attempts, v.error,
-           v.created_at, v.updated_at
+           v.reason, v.created_at, v.updated_at
     FROM unnest(CAST(:merchant_id AS integer[]), CAST(:customer_id AS integer[]),
                 CAST(:payment_id AS integer[]), CAST(:purpose AS text[]),
                 CAST(:recipient AS text[]), CAST(:recipient_form AS text[]),
                 CAST(:body AS text[]), CAST(:encoding AS text[]), CAST(:segments AS integer[]),
                 CAST(:status AS text[]), CAST(:attempts AS integer[]), CAST(:error AS text[]),
-                CAST(:created_at AS timestamptz[]), CAST(:updated_at AS timestamptz[]))
+                CAST(:reason AS text[]), CAST(:created_at AS timestamptz[]),
+                CAST(:updated_at AS timestamptz[]))
          WITH ORDINALITY
          AS v(merchant_id, customer_id, payment_id, purpose, recipient, recipient_form, body,
-              encoding, segments, status, attempts, error, created_at, updated_at, n)
+              encoding, segments, status, attempts, error, reason, created_at, updated_at, n)
     ORDER BY v.n
     ON CONFLICT (payment_id, purpose) WHERE payment_id IS NOT NULL DO NOTHING
     RETURNING id, merchant_id, status"""),

@@ -1,18 +1,42 @@
-"""Sending from the SMS outbox (services/notifications.py): claim, outcomes, release.
+"""The SMS outbox's statements: what merchants may text today (services/sms_allowance.py),
+and sending (services/notifications.py): claim, outcomes, release.
 
-Each runs as a unit of work of its own (alone.execute_alone) and names the current
-merchant itself, as tenancy.py would add to an ORM statement. The parameters are prefixed
-(`c_`, `m_`, `r_`) because a Core UPDATE may not bind a parameter by a column's name.
+The sending ones each run as a unit of work of their own (alone.execute_alone) and name
+the current merchant themselves, as tenancy.py would add to an ORM statement. Their
+parameters are prefixed (`c_`, `m_`, `r_`) because a Core UPDATE may not bind a parameter
+by a column's name.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from loyalty.db.statements import Statement
-from loyalty.models import SmsMessage, SmsStatus
+from loyalty.db.statements import ANY_OF, Statement
+from loyalty.models import Environment, Merchant, MpesaChannel, SmsMessage, SmsStatus
 
 _SMS = SmsMessage.__table__
+_MERCHANTS = Merchant.__table__
+_CHANNELS = MpesaChannel.__table__
+
+ALLOWANCES = Statement(
+    "sms.allowances",
+    sa.select(
+        _MERCHANTS.c.id, _MERCHANTS.c.business_name, _MERCHANTS.c.phone,
+        _MERCHANTS.c.sms_test_numbers,
+        sa.exists().where(_CHANNELS.c.merchant_id == _MERCHANTS.c.id,
+                          _CHANNELS.c.environment == Environment.PRODUCTION,
+                          _CHANNELS.c.is_active.is_(True), _CHANNELS.c.archived_at.is_(None))
+        .label("production"),
+        sa.select(sa.func.count()).where(_SMS.c.merchant_id == _MERCHANTS.c.id,
+                                         _SMS.c.created_at >= sa.bindparam("since"),
+                                         _SMS.c.status != SmsStatus.SKIPPED)
+        .scalar_subquery().label("texts_today"))
+    .where(_MERCHANTS.c.id.in_(sa.bindparam("merchant_id", expanding=True))),
+    doc="Per merchant: its name, its own numbers, whether a production channel is active "
+        "and how many texts it has had since `since` (skipped ones do not count: the "
+        "partial index ix_sms_messages_counted holds exactly the counted rows). One "
+        "statement for a whole crediting batch, however many payments it has.",
+    tenant="merchant_id", form=ANY_OF)
 
 CLAIM = Statement(
     "sms.claim",
@@ -36,7 +60,7 @@ RECORD = Statement(
     .where(_SMS.c.id == sa.bindparam("m_id"), _SMS.c.merchant_id == sa.bindparam("m_merchant"))
     .values(attempts=_SMS.c.attempts + 1, updated_at=sa.bindparam("m_now"),
             claimed_until=None, status=sa.bindparam("m_status"), error=sa.bindparam("m_error"),
-            provider_message_id=sa.bindparam("m_provider"),
+            reason=sa.bindparam("m_reason"), provider_message_id=sa.bindparam("m_provider"),
             sent_at=sa.bindparam("m_sent_at")),
     doc="One send's outcome (SQLite; run once per outcome in one call).",
     tenant="m_merchant")
@@ -44,11 +68,12 @@ RECORD = Statement(
 RECORD_ALL = Statement("sms.record_all", sa.text("""
     UPDATE sms_messages AS s
     SET attempts = s.attempts + 1, updated_at = CAST(:now AS timestamptz), claimed_until = NULL,
-        status = v.status, error = v.error, provider_message_id = v.provider,
+        status = v.status, error = v.error, reason = v.reason, provider_message_id = v.provider,
         sent_at = v.sent_at
     FROM unnest(CAST(:id AS integer[]), CAST(:status AS text[]), CAST(:error AS text[]),
-                CAST(:provider AS text[]), CAST(:sent_at AS timestamptz[]))
-         AS v(id, status, error, provider, sent_at)
+                CAST(:reason AS text[]), CAST(:provider AS text[]),
+                CAST(:sent_at AS timestamptz[]))
+         AS v(id, status, error, reason, provider, sent_at)
     WHERE s.id = v.id AND s.merchant_id = CAST(:merchant AS integer)"""),
     doc="PostgreSQL: RECORD for a whole flush in one statement of constant text (one array "
         "per column, as the crediting writes), not one execution per text.",

@@ -14,7 +14,7 @@ from loyalty.models.channels import (
 from loyalty.models.customers import Balance, Customer
 from loyalty.models.ledger import EntryKind, LedgerEntry, Redemption
 from loyalty.models.merchants import ApiKey, BusinessType, Merchant
-from loyalty.models.messages import SmsMessage, SmsStatus
+from loyalty.models.messages import SkipReason, SmsMessage, SmsStatus
 from loyalty.models.payments import (
     CallbackLog,
     CallbackOutcome,
@@ -28,9 +28,9 @@ from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
 
 __all__ = [
     "AsyncKind", "AsyncRequest", "AsyncState",
-    "Balance", "CallbackLog", "CallbackOutcome", "Customer", "EntryKind", "LedgerEntry", "Payment", "PaymentRequest",
-    "PaymentRequestStatus", "PaymentSource", "PaymentStatus", "Redemption", "SmsMessage",
-    "SmsStatus",
+    "Balance", "CallbackLog", "CallbackOutcome", "Customer", "EntryKind", "LedgerEntry",
+    "Payment", "PaymentRequest", "PaymentRequestStatus", "PaymentSource", "PaymentStatus",
+    "Redemption", "SkipReason", "SmsMessage", "SmsStatus",
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",
     "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel", "StepState",
     "ValidationPolicy",

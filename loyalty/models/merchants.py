@@ -36,6 +36,10 @@ class Merchant(UserMixin, TimestampMixin, db.Model):
     # The old single-credential setup kept one till per merchant; channels replace it.
     mpesa_till_number: Mapped[str | None] = mapped_column(sa.String(20))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Up to five phones (2547XXXXXXXX) that a sandbox channel's receipts may go to besides
+    # the merchant's own (SANDBOX_SMS_POLICY=restricted: no texts to strangers from sandbox).
+    sms_test_numbers: Mapped[list[str]] = mapped_column(sa.JSON, default=list,
+                                                        server_default="[]")
 
 
 class ApiKey(TenantScoped, TimestampMixin, db.Model):

@@ -21,6 +21,16 @@ class SmsStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+class SkipReason(StrEnum):
+    """Why a message was not sent (`reason` on a skipped row; `error` says it in words)."""
+
+    OPTED_OUT = "opted_out"  # the customer asked for no texts
+    MASKED = "masked"        # M-Pesa masked the payer's number: nobody to text
+    SANDBOX = "sandbox"      # a sandbox channel's payment to a number not the merchant's own
+    QUOTA = "quota"          # the merchant's daily SMS quota was used up
+    LINK = "link"            # a link, without an active production channel
+
+
 class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     """One text to a customer. Unique per (payment, purpose), so a duplicate callback or a
     replay never queues a second "You earned…" message."""
@@ -32,6 +42,10 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
                  **partial("status = 'queued'")),
         sa.Index("uq_sms_messages_payment_purpose", "payment_id", "purpose", unique=True,
                  **partial("payment_id IS NOT NULL")),
+        # The daily SMS quota counts a merchant's texts of the day that were not skipped:
+        # skipped rows (e.g. forged sandbox payments) never make that count slower.
+        sa.Index("ix_sms_messages_counted", "merchant_id", "created_at",
+                 **partial("status <> 'skipped'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +62,7 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(100))
     error: Mapped[str | None] = mapped_column(sa.Text)
+    reason: Mapped[SkipReason | None] = mapped_column(enum_column(SkipReason))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A sender holds the row until then: the outbox sweep and a redelivered task never send
     # the same message at the same time.

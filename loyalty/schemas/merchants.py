@@ -1,6 +1,6 @@
 """Merchant and API key shapes."""
 
-from marshmallow import fields, validate
+from marshmallow import fields, post_load, validate
 
 from loyalty.models.merchants import BusinessType
 from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
@@ -15,11 +15,24 @@ class MerchantCreateSchema(BaseSchema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(8, 128))
 
 
+MAX_TEST_NUMBERS = 5
+
+
 class MerchantUpdateSchema(BaseSchema):
     business_name = TrimmedString(validate=validate.Length(1, 200))
     owner_name = TrimmedString(validate=validate.Length(1, 200))
     phone = KenyanPhone()
     business_type = fields.Enum(BusinessType, by_value=True)
+    sms_test_numbers = fields.List(
+        KenyanPhone(), validate=validate.Length(max=MAX_TEST_NUMBERS),
+        metadata={"description": "up to 5 phones a sandbox channel's receipts may go to "
+                                 "besides your own (SANDBOX_SMS_POLICY=restricted)"})
+
+    @post_load
+    def _each_number_once(self, data, **kwargs):
+        if "sms_test_numbers" in data:
+            data["sms_test_numbers"] = list(dict.fromkeys(data["sms_test_numbers"]))
+        return data
 
 
 class MerchantSchema(BaseSchema):
@@ -29,6 +42,7 @@ class MerchantSchema(BaseSchema):
     email = fields.String()
     phone = fields.String()
     business_type = fields.Enum(BusinessType, by_value=True)
+    sms_test_numbers = fields.List(fields.String())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

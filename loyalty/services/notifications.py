@@ -18,10 +18,12 @@ from flask import current_app
 from loyalty.db import sms as statements
 from loyalty.db.alone import execute_alone
 from loyalty.extensions import db
-from loyalty.models import SmsStatus
+from loyalty.models import SkipReason, SmsStatus
 from loyalty.models.base import utcnow
+from loyalty.services import sms_allowance
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
+from loyalty.sms.links import find_link
 from loyalty.tenancy import current_merchant_id, tenant_context
 from loyalty.unit_of_work import unit_of_work
 
@@ -89,6 +91,7 @@ def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
     claimed = _queued(message_ids)
     give_up_at = time.monotonic() + current_app.config["SMS_CLAIM_SECONDS"] / 2
     outcomes = _Outcomes()
+    links = _LinkCheck()
     retry: list[int] = []
     try:
         for index, outgoing in enumerate(claimed):
@@ -97,6 +100,11 @@ def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
                 outcomes.release(rest)
                 retry += rest
                 break
+            refused = links.refused(outgoing.body)
+            if refused:  # the text itself, whatever template or name put the link there
+                outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id, "m_status": SmsStatus.SKIPPED,
+                              "m_error": refused, "m_reason": SkipReason.LINK})
+                continue
             outcome = _attempt(outgoing, final_attempt=final_attempt)
             outcomes.add(outcome)
             if outcome["m_status"] == SmsStatus.QUEUED:  # to be retried
@@ -134,10 +142,30 @@ def _queued(message_ids: list[int]) -> list[Outgoing]:
     return [found[i] for i in message_ids if i in found]
 
 
+class _LinkCheck:
+    """A text with a link goes out only for a merchant with an active production channel
+    (sms_allowance.py). Asked once per chunk, and only when a text has a link."""
+
+    def __init__(self) -> None:
+        self.production: bool | None = None
+
+    def refused(self, body: str) -> str | None:
+        link = find_link(body)
+        if link is None:
+            return None
+        if self.production is None:
+            with unit_of_work():  # a short read of its own: sending holds no transaction
+                self.production = sms_allowance.current_allowance().production
+        return None if self.production else sms_allowance.link_refusal(link)
+
+
+_NO_OUTCOME = {"m_provider": None, "m_sent_at": None, "m_error": None, "m_reason": None}
+
+
 def _attempt(outgoing: Outgoing, *, final_attempt: bool) -> dict:
     """Send one text; its outcome as the parameters of db.sms.RECORD (not yet written)."""
     backend = _backend()
-    outcome = {"m_id": outgoing.id, "m_provider": None, "m_sent_at": None, "m_error": None}
+    outcome = {**_NO_OUTCOME, "m_id": outgoing.id}
     try:
         if outgoing.form == "hashed":
             result = backend.send_hashed(outgoing.recipient, outgoing.body)
@@ -198,7 +226,7 @@ class _Outcomes:
                 execute_alone(statements.RECORD_ALL, {
                     "merchant": merchant, "now": now, "id": [r["m_id"] for r in rows],
                     **{name: [r["m_" + name] for r in rows]
-                       for name in ("status", "error", "provider", "sent_at")}})
+                       for name in ("status", "error", "reason", "provider", "sent_at")}})
             elif rows:
                 execute_alone(statements.RECORD, rows)
             if released:  # not attempted: back to the queue at once, attempts unchanged

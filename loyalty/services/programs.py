@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from loyalty.errors import Conflict, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import LoyaltyProgram, MpesaChannel
+from loyalty.services import sms_allowance
 from loyalty.sms.templates import TemplateError, validate_template
 from loyalty.unit_of_work import transactional
 
@@ -35,6 +36,7 @@ def create_program(data: dict[str, Any]) -> LoyaltyProgram:
     """Add a program; Conflict when the code exists, ValidationFailed for a bad template."""
     data = dict(data)
     _check_template(data.get("sms_template"))
+    _check_links(data)
     if db.session.scalar(sa.select(sa.exists().where(LoyaltyProgram.code == data["code"]))):
         raise Conflict(f"A program with code '{data['code']}' already exists.", code="code_taken")
     make_default = data.pop("is_default", False)
@@ -57,6 +59,7 @@ def update_program(code: str, changes: dict[str, Any]) -> LoyaltyProgram:
     changes = dict(changes)
     if "sms_template" in changes:
         _check_template(changes["sms_template"])
+    _check_links(changes)
     make_default = changes.pop("is_default", None)
     for name, value in changes.items():
         setattr(program, name, value)
@@ -101,6 +104,20 @@ def _check_template(template: str | None) -> None:
     except TemplateError as exc:
         raise ValidationFailed("The SMS template cannot be used.",
                                fields={"sms_template": list(exc.problems)}) from None
+
+
+# What a program puts into its receipts: the template, and {program_name} and {reward}.
+TEXT_FIELDS = ("sms_template", "name", "stamp_reward")
+
+
+def _check_links(data: dict[str, Any]) -> None:
+    """A link in a text is for merchants with an active production channel (no SMS relay,
+    sms_allowance.py); sending checks the text itself again."""
+    refused = {name: [why] for name in TEXT_FIELDS
+               if data.get(name) and (why := sms_allowance.link_refused(data[name]))}
+    if refused:
+        raise ValidationFailed("Links in texts need an active production channel: "
+                               + ", ".join(refused) + ".", fields=refused)
 
 
 def _unset_default() -> None:

@@ -208,3 +208,16 @@ class AnalyticsForm(FlaskForm):
 class ApiKeyForm(FlaskForm):
     name = StringField("Name", [InputRequired(), Length(max=100)],
                        description="Where the key is used, e.g. 'Till app'.")
+
+
+class SettingsForm(FlaskForm):
+    business_name = StringField("Business name", [InputRequired(), Length(max=200)],
+                                description="Your customers see it in their texts.")
+    owner_name = StringField("Your name", [InputRequired(), Length(max=200)])
+    phone = StringField("Phone", [InputRequired()], description="e.g. 0712 345 678",
+                        render_kw={"type": "tel", "autocomplete": "tel"})
+    sms_test_numbers = TextAreaField(
+        "SMS test numbers", [Optional()],
+        description="Up to 5 phones, one per line. A sandbox channel's payments are texted "
+                    "only to your own phone and these.",
+        render_kw={"rows": 5})

@@ -1,8 +1,8 @@
 """Read models that only the merchant web UI's pages use (so they live beside them).
 
 Only reads: the dashboard's per-channel summary (last payment, today's figures, channels
-that have gone quiet), the SMS preview a merchant sees while writing a template, and the
-texts sent to one customer. Everything is scoped to the current merchant by tenancy.
+that have gone quiet), the SMS preview a merchant sees while writing a template, the
+texts sent to one customer and the receipt texts of a page of payments. Everything is scoped to the current merchant by tenancy.
 """
 
 from __future__ import annotations
@@ -145,3 +145,11 @@ def messages_for_customer(customer_id: int, limit: int = 20) -> list[SmsMessage]
     return list(db.session.scalars(
         sa.select(SmsMessage).where(SmsMessage.customer_id == customer_id)
         .order_by(SmsMessage.id.desc()).limit(limit)))
+
+
+def receipts_for(payment_ids: list[int]) -> dict[int, SmsMessage]:
+    """The receipt texts of these payments, by payment (one query for a page)."""
+    if not payment_ids:
+        return {}
+    return {m.payment_id: m for m in db.session.scalars(
+        sa.select(SmsMessage).where(SmsMessage.payment_id.in_(payment_ids)))}

@@ -113,3 +113,12 @@ def broker(app, redis_prefix):
 def published(messages: list[dict]) -> list[tuple[str, list]]:
     """(task name, args) of each message read from the broker."""
     return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+
+@pytest.fixture
+def open_sandbox(app, monkeypatch):
+    """SANDBOX_SMS_POLICY=open with room to spare, as `make run` and the e2e stack run: a
+    sandbox channel texts whoever pays it (hashed payers included), for tests about the
+    texts themselves rather than about whom a sandbox may text (test_sms_relay.py)."""
+    monkeypatch.setitem(app.config, "SANDBOX_SMS_POLICY", "open")
+    monkeypatch.setitem(app.config, "SMS_DAILY_QUOTA_SANDBOX", 10_000)

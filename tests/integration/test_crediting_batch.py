@@ -41,7 +41,7 @@ def test_one_batch_runs_balances_and_stamps_payment_by_payment(client, db_sessio
     assert _rows(db_session, "SELECT count(*) FROM customers") == [(1,)]
 
 
-def test_a_batch_mixes_every_outcome_and_fills_in_names_once(acme, db_session):
+def test_a_batch_mixes_every_outcome_and_fills_in_names_once(acme, db_session, open_sandbox):
     db_session.execute(sa.text("UPDATE loyalty_programs SET min_amount = 50"))
     acme.hook("c2b/confirmation", c2b_body(trans_id="NONAME0001", first_name="", LastName=""))
     acme.hook("c2b/confirmation", c2b_body(trans_id="NAMED00001", first_name="John"))

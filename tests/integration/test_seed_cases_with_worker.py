@@ -40,8 +40,9 @@ def test_seed_cases_credit_and_text_exactly_once(scratch_database, redis_prefix,
                                                  tmp_path):
     import requests
 
+    # The seed's sandbox channels text their (invented) payers, as in `make run`.
     settings = {"SMS_BACKEND": "africastalking", "AT_USERNAME": "acme", "AT_API_KEY": "k",
-                "AT_BASE_URL": f"{emulator_url}/_emulator/sms"}
+                "AT_BASE_URL": f"{emulator_url}/_emulator/sms", "SANDBOX_SMS_POLICY": "open"}
     app = make_test_app(scratch_database, redis_prefix, **settings)
     with app.app_context():
         upgrade()

@@ -57,7 +57,8 @@ def test_enrolled_customer_is_texted_at_their_phone(acme, db_session, gateway, c
     assert len(gateway.calls) == 1
 
 
-def test_hashed_payer_gets_the_transactional_text_by_hash(acme, db_session, gateway):
+def test_hashed_payer_gets_the_transactional_text_by_hash(acme, db_session, gateway,
+                                                        open_sandbox):
     message_id = _queued(acme, db_session)
     gateway.add(responses.POST, f"{AT}/version1/messaging/bulk", json=SENT)
     with tenant_context(acme.merchant_id):

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from loyalty.models import EntryKind, PaymentStatus, SmsStatus
+from loyalty.models import EntryKind, PaymentStatus, SkipReason, SmsStatus
 from loyalty.phones import hash_msisdn
 from loyalty.services.crediting import rules
+from loyalty.services.sms_allowance import Allowance
 
 JOHN = "254712345678"
 
@@ -175,9 +176,20 @@ def customer(**overrides):
     return SimpleNamespace(**{**values, **overrides})
 
 
+def sender(name="Acme Electronics", **overrides):
+    """A merchant that may text anyone (a production channel is active), quota to spare."""
+    values = dict(merchant_id=3, merchant_name=name, own_numbers=frozenset({JOHN}),
+                  production=True, restricted=True, quota=2000, used=0)
+    return Allowance(**{**values, **overrides})
+
+
+def receipt(pay, cust, prog, earned, name="Acme", *, sandbox=False, **allowance):
+    return rules.receipt(pay, cust, prog, earned, sender(name, **allowance), sandbox=sandbox)
+
+
 def test_the_points_receipt_text_and_its_recipient():
     earned = rules.Earned(points=50, balance=70, stamps=0, stamps_left=None, reward_earned=False)
-    row = rules.receipt(payment(), customer(), program(), earned, "Acme Electronics")
+    row = receipt(payment(), customer(), program(), earned, "Acme Electronics")
     assert row["body"] == "Hi John! You earned 50 Acme Rewards points. Total: 70 points."
     assert (row["recipient"], row["recipient_form"]) == (hash_msisdn(JOHN), "hashed")
     assert (row["status"], row["error"], row["purpose"]) == (SmsStatus.QUEUED, None,
@@ -189,24 +201,25 @@ def test_the_stamp_receipt_and_a_merchants_own_template():
     earned = rules.Earned(points=0, balance=0, stamps=4, stamps_left=1, reward_earned=False)
     card = program(stamps_required=5, stamp_reward="free delivery")
     enrolled = customer(phone=JOHN, first_name="Johnny")
-    row = rules.receipt(payment(), enrolled, card, earned, "Taste")
+    row = receipt(payment(), enrolled, card, earned, "Taste")
     assert row["body"] == "Thanks Johnny! 1 more orders for free delivery."
     assert (row["recipient"], row["recipient_form"]) == (JOHN, "plain")
     own = program(sms_template="{merchant}: {points} pts, {balance} in all")
-    assert rules.receipt(payment(), customer(), own, earned, "Taste")["body"] == \
+    assert receipt(payment(), customer(), own, earned, "Taste")["body"] == \
         "Taste: 0 pts, 0 in all"
 
 
 def test_a_nameless_payer_is_greeted_as_customer():
     earned = rules.Earned(points=1, balance=1, stamps=0, stamps_left=None, reward_earned=False)
-    row = rules.receipt(payment(first_name=None), customer(), program(), earned, "Acme")
+    row = receipt(payment(first_name=None), customer(), program(), earned, "Acme")
     assert row["body"].startswith("Hi Customer! ")
 
 
 def test_an_opted_out_customer_gets_a_skipped_receipt_with_the_reason():
     earned = rules.Earned(points=1, balance=1, stamps=0, stamps_left=None, reward_earned=False)
-    row = rules.receipt(payment(), customer(sms_opt_out=True), program(), earned, "Acme")
+    row = receipt(payment(), customer(sms_opt_out=True), program(), earned, "Acme")
     assert (row["status"], row["error"]) == (SmsStatus.SKIPPED, "The customer opted out of SMS.")
+    assert row["reason"] == SkipReason.OPTED_OUT
 
 
 def test_a_masked_payer_has_nobody_to_text():
@@ -214,3 +227,53 @@ def test_a_masked_payer_has_nobody_to_text():
     assert (row["recipient"], row["recipient_form"], row["status"]) == (
         None, "masked", SmsStatus.SKIPPED)
     assert row["error"] == "Masked payer: no number to text."
+    assert row["reason"] == SkipReason.MASKED
+
+
+# --- no SMS relay (services/sms_allowance.py): decided when the receipt is written ---------
+
+STRANGER = "254799000111"
+EARNED = rules.Earned(points=1, balance=1, stamps=0, stamps_left=None, reward_earned=False)
+
+
+def test_a_sandbox_payment_texts_only_the_merchants_own_numbers_when_restricted():
+    own = receipt(payment(), customer(phone=JOHN), program(), EARNED, sandbox=True,
+                  production=False)
+    assert own["status"] == SmsStatus.QUEUED
+    stranger = receipt(payment(), customer(phone=STRANGER), program(), EARNED, sandbox=True)
+    assert (stranger["status"], stranger["reason"]) == (SmsStatus.SKIPPED, SkipReason.SANDBOX)
+    assert "own phone" in stranger["error"]
+    # A hashed payer may be anyone: never texted from a sandbox channel.
+    hashed = receipt(payment(), customer(), program(), EARNED, sandbox=True)
+    assert (hashed["status"], hashed["reason"]) == (SmsStatus.SKIPPED, SkipReason.SANDBOX)
+    # Production channels, and the open policy (make run), text the payer.
+    assert receipt(payment(), customer(phone=STRANGER), program(), EARNED,
+                   sandbox=False)["status"] == SmsStatus.QUEUED
+    assert receipt(payment(), customer(phone=STRANGER), program(), EARNED, sandbox=True,
+                   restricted=False)["status"] == SmsStatus.QUEUED
+
+
+def test_the_daily_quota_counts_what_it_admits_and_skips_the_rest():
+    allowance = sender(quota=3, used=1)
+    rows = [rules.receipt(payment(id=n), customer(phone=JOHN), program(), EARNED, allowance,
+                          sandbox=False) for n in range(4)]
+    assert [r["status"] for r in rows] == [SmsStatus.QUEUED] * 2 + [SmsStatus.SKIPPED] * 2
+    assert rows[-1]["reason"] == SkipReason.QUOTA and "daily limit of 3" in rows[-1]["error"]
+    assert allowance.used == 3 and allowance.exhausted
+    # Texts skipped for another reason do not use the quota.
+    spare = sender(quota=1, used=0)
+    rules.receipt(payment(), customer(phone=STRANGER), program(), EARNED, spare, sandbox=True)
+    rules.receipt(payment(), customer(sms_opt_out=True), program(), EARNED, spare,
+                  sandbox=False)
+    assert spare.used == 0
+
+
+def test_the_quota_day_is_the_nairobi_day():
+    from datetime import datetime, timezone
+
+    from loyalty.services.sms_allowance import day_start
+
+    late = datetime(2026, 3, 1, 22, 30, tzinfo=timezone.utc)  # 01:30 on 2 March in Nairobi
+    assert day_start(late) == datetime(2026, 3, 1, 21, 0, tzinfo=timezone.utc)
+    early = datetime(2026, 3, 1, 20, 59, tzinfo=timezone.utc)  # 23:59 on 1 March
+    assert day_start(early) == datetime(2026, 2, 28, 21, 0, tzinfo=timezone.utc)

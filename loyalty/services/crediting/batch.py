@@ -1,7 +1,8 @@
 """Crediting a batch set-wise (PostgreSQL): the same rules, one statement per table.
 
-The batch's channels, programs, merchants, customers and balances are read (and locked,
-in one order) with one statement each (loyalty/db/crediting.py), every payment is then
+The batch's channels, programs, merchants (with what each may still text today,
+services/sms_allowance.py), customers and balances are read (and locked, in one order)
+with one statement each (loyalty/db/crediting.py), every payment is then
 worked out in memory by rules.py exactly as single.py would, and the results are written
 with one statement per table. Each payment's in-memory work is staged and kept only when
 it succeeded — the in-memory twin of a savepoint — so one bad payment never fails its
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from loyalty.db import crediting as sql
-from loyalty.models import PaymentStatus, SmsStatus
+from loyalty.models import Environment, PaymentStatus, SmsStatus
 from loyalty.models.base import utcnow
+from loyalty.services import sms_allowance
 from loyalty.services.crediting import rules, single
 from loyalty.services.customers import missing_details
 from loyalty.tenancy import all_merchants, tenant_context
@@ -54,7 +56,8 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
     channels = {row.id: row for row in sql.CHANNELS.execute(connection, {
         "ids": sorted({p.channel_id for p in payments}), "merchant_id": merchants})}
     programs = _programs(connection, merchants)
-    names = dict(sql.MERCHANT_NAMES.execute(connection, {"merchant_id": merchants}).all())
+    # whom each merchant may text and what is left of its day's quota (one statement)
+    senders = sms_allowance.allowances(connection, merchants)
     batch = _Batch()
     original = {p.id: {name: getattr(p, name) for name in sql.OUTCOME} for p in payments}
 
@@ -103,7 +106,8 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
                 earned = batch.ledger.credit(payment, customer.id, program, points)
                 rules.credited(payment, customer.id, points)
                 batch.sms.stage(payment.merchant_id, rules.receipt(
-                    payment, customer, program, earned, names[payment.merchant_id]))
+                    payment, customer, program, earned, senders[payment.merchant_id],
+                    sandbox=channels[payment.channel_id].environment == Environment.SANDBOX))
                 batch.keep()
             except Exception as exc:  # noqa: BLE001 (recorded on the payment)
                 fail(payment, exc)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Callable
 
-from loyalty.models import EntryKind, PaymentStatus, SmsStatus
+from loyalty.models import EntryKind, PaymentStatus, SkipReason, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.phones import MsisdnForm, hash_msisdn
 from loyalty.services.account_mapping import resolve
@@ -185,24 +185,29 @@ def render_receipt(program, *, first_name: str | None, earned: Earned, merchant_
         "merchant": merchant_name})
 
 
-def receipt(payment, customer, program, earned: Earned, merchant_name: str) -> dict:
+def receipt(payment, customer, program, earned: Earned, sender, *, sandbox: bool) -> dict:
     """The receipt's outbox row. Enrolled (or plainly identified) customers are texted at
     their phone; payers known only by hash through the hashed-number send (transactional
-    only); opted-out customers get nothing, recorded as skipped with the reason."""
+    only); opted-out customers get nothing, recorded as skipped with the reason. `sender`
+    (services/sms_allowance.Allowance) is the merchant's: whom a `sandbox` channel's
+    payment may text and what is left of today's quota, which an admitted text uses."""
     body = render_receipt(program, first_name=customer.first_name or payment.first_name,
-                          earned=earned, merchant_name=merchant_name)
+                          earned=earned, merchant_name=sender.merchant_name)
     if customer.phone:
         recipient, form = customer.phone, "plain"
     else:
         recipient, form = customer.phone_hash, "hashed"
-    status, error = SmsStatus.QUEUED, None
-    if customer.sms_opt_out:
-        status, error = SmsStatus.SKIPPED, "The customer opted out of SMS."
+    status, reason, error = SmsStatus.QUEUED, None, None
+    refused = ((SkipReason.OPTED_OUT, "The customer opted out of SMS.") if customer.sms_opt_out
+               else sender.admit(recipient, form, sandbox=sandbox))
+    if refused is not None:
+        status, (reason, error) = SmsStatus.SKIPPED, refused
     now = utcnow()
     return {"customer_id": customer.id, "payment_id": payment.id, "purpose": PAYMENT_RECEIPT,
             "recipient": recipient, "recipient_form": form, "body": body,
             "encoding": encoding(body), "segments": segment_count(body), "status": status,
-            "attempts": 0, "error": error, "created_at": now, "updated_at": now}
+            "attempts": 0, "error": error, "reason": reason, "created_at": now,
+            "updated_at": now}
 
 
 def masked_receipt(payment) -> dict:
@@ -211,4 +216,5 @@ def masked_receipt(payment) -> dict:
     return {"payment_id": payment.id, "purpose": PAYMENT_RECEIPT, "recipient": None,
             "recipient_form": "masked", "body": "", "encoding": "GSM-7", "segments": 0,
             "status": SmsStatus.SKIPPED, "attempts": 0,
-            "error": "Masked payer: no number to text.", "created_at": now, "updated_at": now}
+            "error": "Masked payer: no number to text.", "reason": SkipReason.MASKED,
+            "created_at": now, "updated_at": now}

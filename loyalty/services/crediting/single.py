@@ -14,16 +14,16 @@ from loyalty.db.inserts import insert_ignore
 from loyalty.errors import Conflict, NotFound
 from loyalty.extensions import db
 from loyalty.models import (
+    Environment,
     LedgerEntry,
     LoyaltyProgram,
-    Merchant,
     MpesaChannel,
     Payment,
     PaymentStatus,
     SmsMessage,
     SmsStatus,
 )
-from loyalty.services import customers, ledger
+from loyalty.services import customers, ledger, sms_allowance
 from loyalty.services.crediting import rules
 from loyalty.services.crediting.rules import Route
 from loyalty.tenancy import all_merchants, tenant_context
@@ -97,8 +97,9 @@ def credit_payment(payment_id: int, *, phone: str | None = None) -> int | None:
     db.session.add_all([LedgerEntry(**entry) for entry in entries])
     db.session.flush()  # the unique (payment, kind) index speaks here if this is a repeat
     rules.credited(payment, customer.id, points)
-    merchant_name = db.session.get(Merchant, payment.merchant_id).business_name
-    row = rules.receipt(payment, customer, program, earned, merchant_name)
+    sender = sms_allowance.allowances(db.session.connection(), [payment.merchant_id])
+    row = rules.receipt(payment, customer, program, earned, sender[payment.merchant_id],
+                        sandbox=channel.environment == Environment.SANDBOX)
     new_id = _outbox(row)
     db.session.flush()
     return new_id if row["status"] == SmsStatus.QUEUED else None

@@ -11,4 +11,5 @@ from loyalty.web.views import (  # noqa: F401
     mapping,
     payments,
     programs,
+    settings,
 )

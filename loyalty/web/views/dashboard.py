@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from flask import render_template
 
+from loyalty.services import sms_allowance
 from loyalty.services.merchants import get_current_merchant
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
@@ -18,4 +19,5 @@ def dashboard_page():
               "amount": sum((s.today_amount for s in overview), Decimal(0)),
               "points": sum(s.today_points for s in overview)}
     return render_template("web/dashboard.html", merchant=get_current_merchant(),
-                           overview=overview, totals=totals, quiet_after=reads.QUIET_AFTER)
+                           overview=overview, totals=totals, quiet_after=reads.QUIET_AFTER,
+                           allowance=sms_allowance.current_allowance())

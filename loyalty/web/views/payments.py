@@ -13,6 +13,7 @@ from loyalty.schemas.base import INT32_MAX
 from loyalty.schemas.payments import AttributeSchema
 from loyalty.services import channels, crediting, programs, transactions
 from loyalty.services.transactions import EAT
+from loyalty.web import reads
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import ActionForm, AttachForm, TransactionFilterForm, options
 from loyalty.web.formtools import load, values
@@ -32,8 +33,10 @@ def transactions_page():
         status=PaymentStatus(status.data) if status.data and not status.errors else None,
         since=_start_of(form.since.data), until=_start_of(form.until.data, days=1),
         limit=PAGE_SIZE, cursor=cursor if cursor and 0 < cursor <= INT32_MAX else None)
+    texts = reads.receipts_for([p.id for p in page["items"]])
     return render_template("web/transactions.html", form=form, page=page, **_names(),
-                           action=ActionForm(), next_args=_next_args(page["next_cursor"]))
+                           texts=texts, action=ActionForm(),
+                           next_args=_next_args(page["next_cursor"]))
 
 
 @bp.get("/transactions/unattributed")

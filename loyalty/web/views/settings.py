@@ -1,0 +1,32 @@
+"""Settings: the business profile, the SMS test numbers, and today's SMS allowance."""
+
+from __future__ import annotations
+
+import re
+
+from flask import flash, redirect, url_for
+
+from loyalty.schemas.merchants import MerchantUpdateSchema
+from loyalty.services import merchants, sms_allowance
+from loyalty.web.blueprint import bp
+from loyalty.web.forms import SettingsForm
+from loyalty.web.formtools import checked, page, values
+
+PROFILE_FIELDS = ("business_name", "owner_name", "phone")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    merchant = merchants.get_current_merchant()
+    form = SettingsForm(obj=merchant)
+    if not form.is_submitted():
+        form.sms_test_numbers.data = "\n".join(merchant.sms_test_numbers or ())
+    data = checked(form, MerchantUpdateSchema(), lambda: {
+        **values(form, PROFILE_FIELDS),
+        "sms_test_numbers": [n for n in re.split(r"[\n,;]+", form.sms_test_numbers.data or "")
+                             if n.strip()]})
+    if data is not None:
+        merchants.update_current_merchant(data)
+        flash("Settings saved.", "success")
+        return redirect(url_for("web.settings"))
+    return page("web/settings.html", form, allowance=sms_allowance.current_allowance())
