@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import loyalty.models  # noqa: F401  (the whole schema, for Alembic and the mappers)
-from loyalty import cli, crypto, daraja, emulator, hooks, logging_setup, web
+from loyalty import cli, crypto, daraja, emulator, hooks, logging_setup, ratelimits, web
 from loyalty.api import (
     api_keys,
     callback_log,
@@ -67,6 +67,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, hooks_only: bool =
         # One shared client for the app's own Redis use (nudges, caches); Celery has its own.
         app.extensions["redis"] = redis.Redis.from_url(
             app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
+    # Before the blueprints: its check runs ahead of the API's authentication.
+    ratelimits.init_app(app, api)
 
     register_blueprints(app, hooks_only=hooks_only)
     # JSON errors for every path; the web UI's blueprint has its own (web/errors.py).
@@ -88,6 +90,7 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
                   payments.blp, payments.analytics_blp, payment_requests.blp, callback_log.blp)
     for blueprint in blueprints:
+        ratelimits.api_key(blueprint)  # every call counts against its API key
         api.register_blueprint(blueprint)
         # The JSON API authenticates with API keys, not cookies: CSRF does not apply.
         csrf.exempt(app.blueprints[blueprint.name])

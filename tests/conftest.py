@@ -79,6 +79,21 @@ def make_test_app(database_url: str, redis_prefix: str, **overrides) -> Flask:
 _built_apps: list[Flask] = []
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test starts with no rate limit used up (the apps share Redis under the run's
+    prefix, and many tests sign up from one address)."""
+    yield
+    from loyalty import ratelimits
+
+    shared: set[tuple[str, str]] = set()  # one reset per Redis prefix, not per app
+    for built in _built_apps:
+        where = (built.config["REDIS_URL"], built.config["REDIS_KEY_PREFIX"])
+        if where[0] is None or where not in shared:
+            shared.add(where)
+            ratelimits.reset(built)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _dispose_engines():
     """Close every pooled connection of the apps tests built, before the database drops."""

@@ -3,6 +3,8 @@
 from flask import jsonify
 from flask_smorest import Blueprint
 
+from loyalty import ratelimits
+from loyalty.ratelimits import limited
 from loyalty.schemas.channels import (
     ChannelCreateSchema,
     ChannelExportSchema,
@@ -79,22 +81,26 @@ def archive(channel_id):
 
 
 @blp.route("/<int:channel_id>/verify", methods=["POST"])
+@limited(ratelimits.verify)
 @blp.arguments(WaitArgsSchema, location="query")
 @blp.response(202, ChannelSchema)
 @blp.alt_response(200, description="`?wait=N` and the worker finished: the verification result")
 def verify(args, channel_id):
-    """Ask Safaricom whether the credentials work (done by a worker)."""
+    """Ask Safaricom whether the credentials work (done by a worker); at most
+    RATE_LIMIT_CHANNEL_STEPS (10 a minute) per channel."""
     channel_setup.request_verification(channel_id)
     return _step_answer(channel_id, "verification", args["wait"])
 
 
 @blp.route("/<int:channel_id>/register-urls", methods=["POST"])
+@limited(ratelimits.register_urls)
 @blp.arguments(WaitArgsSchema, location="query")
 @blp.arguments(RegisterUrlsSchema)
 @blp.response(202, ChannelSchema)
 @blp.alt_response(200, description="`?wait=N` and the worker finished: the registration result")
 def register_urls(args, body, channel_id):
-    """Register the C2B validation and confirmation URLs (the platform's own by default)."""
+    """Register the C2B validation and confirmation URLs (the platform's own by default);
+    at most RATE_LIMIT_CHANNEL_STEPS (10 a minute) per channel."""
     channel_setup.request_url_registration(channel_id, **body)
     return _step_answer(channel_id, "urls", args["wait"])
 
@@ -137,10 +143,13 @@ def resolve(args, channel_id):
 
 
 @blp.route("/<int:channel_id>/stk-push", methods=["POST"])
+@limited(ratelimits.stk_per_phone, ratelimits.stk_per_channel)
 @blp.arguments(StkPushSchema)
 @blp.response(202, PaymentRequestSchema)
 def stk_push(data, channel_id):
-    """Prompt a customer's phone to pay (M-Pesa Express); the result arrives by callback."""
+    """Prompt a customer's phone to pay (M-Pesa Express); the result arrives by callback.
+    At most RATE_LIMIT_STK_PHONE (5 a minute) per phone and RATE_LIMIT_STK_CHANNEL (60 a
+    minute) per channel."""
     return stk.request_stk_push(channel_id, **data)
 
 

@@ -2,7 +2,9 @@
 
 from flask_smorest import Blueprint
 
+from loyalty import ratelimits
 from loyalty.api.base import public
+from loyalty.ratelimits import limited
 from loyalty.schemas.merchants import (
     MerchantCreateSchema,
     MerchantRegisteredSchema,
@@ -16,12 +18,14 @@ blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants",
 
 
 @blp.route("", methods=["POST"])
+@limited(ratelimits.signup)
 @blp.arguments(MerchantCreateSchema)
 @blp.response(201, MerchantRegisteredSchema)
 @blp.doc(security=[])
 @public
 def register(data):
-    """Register a merchant (public); the API key is shown only in this response."""
+    """Register a merchant (public); the API key is shown only in this response. At most
+    RATE_LIMIT_SIGNUP (5 an hour) per client address, with the web sign-up."""
     return service.register_merchant(**data)
 
 

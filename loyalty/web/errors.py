@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, render_template
+from flask import Response, make_response, render_template
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
+from loyalty import ratelimits
 from loyalty.api.errors import SERVER_FAULT, http_message, log_unexpected
 from loyalty.errors import DomainError
 from loyalty.web.blueprint import bp
@@ -45,6 +47,14 @@ def error_page(status: int, message: str, error: Exception | None = None):
 @bp.errorhandler(DomainError)
 def _domain_error_page(error: DomainError):
     return error_page(error.status, error.message, error)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many_page(error: RateLimitExceeded):
+    message, seconds = ratelimits.refusal(error)
+    response = make_response(error_page(429, message, error))
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.errorhandler(HTTPException)

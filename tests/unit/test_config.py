@@ -131,3 +131,16 @@ def test_overrides_may_name_settings_as_text_or_typed(tmp_path):
                                                   "DARAJA_EMULATOR": True, "WORKER_NICE": 0})
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/x"
     assert config["DARAJA_EMULATOR"] is True and config["WORKER_NICE"] == 0
+
+
+def test_abuse_settings_default_to_the_safe_side_and_refuse_nonsense(tmp_path):
+    config = load_config({}, tmp_path)
+    assert config["SANDBOX_SMS_POLICY"] == "restricted"
+    assert (config["SMS_DAILY_QUOTA"], config["SMS_DAILY_QUOTA_SANDBOX"]) == (2000, 50)
+    assert config["RATE_LIMIT_SIGNUP"] == "5 per hour"
+    assert load_config({"RATE_LIMIT_API_KEY": " 100/minute "}, tmp_path)[
+        "RATE_LIMIT_API_KEY"] == "100/minute"
+    with pytest.raises(ConfigError, match="SANDBOX_SMS_POLICY"):
+        load_config({"SANDBOX_SMS_POLICY": "anyone"}, tmp_path)
+    with pytest.raises(ConfigError, match="RATE_LIMIT_LOGIN"):
+        load_config({"RATE_LIMIT_LOGIN": "five a minute"}, tmp_path)

@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 
+from loyalty import ratelimits
 from loyalty.errors import DomainError
 from loyalty.schemas.merchants import MerchantCreateSchema
 from loyalty.services import merchants
-from loyalty.web import throttle
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import ActionForm, LoginForm, SignupForm
 from loyalty.web.formtools import checked, page, values
@@ -24,6 +24,7 @@ def index():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@ratelimits.signup
 def signup():
     form = SignupForm()
     data = checked(form, MerchantCreateSchema(), lambda: values(form, SIGNUP_FIELDS))
@@ -42,23 +43,21 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@ratelimits.failed_login
+@ratelimits.failed_login_account
 def login():
+    """Failed log-ins are limited per (email, address) and per account (ratelimits.py):
+    once either is used up, even the right password waits (429)."""
     if current_user.is_authenticated:
         return redirect(url_for("web.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
-        email, address = form.email.data.strip(), request.remote_addr
-        if throttle.is_locked(email, address):
-            form.form_errors.append(
-                f"Too many failed attempts for this email. Wait {throttle.WINDOW_SECONDS // 60} "
-                "minutes, then try again.")
-            return page("web/login.html", form, status=429)
-        merchant = merchants.authenticate_password(email, form.password.data)
+        merchant = merchants.authenticate_password(form.email.data, form.password.data)
         if merchant is None:
-            throttle.record_failure(email, address)
+            ratelimits.login_failed()
             form.form_errors.append("The email or password is not right.")
         else:
-            throttle.clear(email, address)
+            ratelimits.login_succeeded()
             login_user(merchant, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
     return page("web/login.html", form)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, url_for
 
+from loyalty import ratelimits
 from loyalty.errors import DomainError
 from loyalty.schemas.channels import ChannelCreateSchema, ChannelSchema, ChannelUpdateSchema
 from loyalty.services import channel_setup
@@ -81,6 +82,7 @@ def _setup(channel_id: int, urls_form: UrlsForm, status: int = 200):
 
 
 @bp.post("/channels/<int:channel_id>/verify")
+@ratelimits.verify
 def verify_channel(channel_id: int):
     if ActionForm().validate_on_submit():
         _attempt(channel_setup.request_verification, channel_id)
@@ -88,6 +90,7 @@ def verify_channel(channel_id: int):
 
 
 @bp.post("/channels/<int:channel_id>/register-urls")
+@ratelimits.register_urls
 def register_urls(channel_id: int):
     form = UrlsForm()
     if form.validate_on_submit():
