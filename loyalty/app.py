@@ -67,8 +67,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, hooks_only: bool =
         # One shared client for the app's own Redis use (nudges, caches); Celery has its own.
         app.extensions["redis"] = redis.Redis.from_url(
             app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
-    # Before the blueprints: its check runs ahead of the API's authentication.
-    ratelimits.init_app(app, api)
+    if not hooks_only:  # the hooks process limits nothing: Safaricom must always get in
+        # Before the blueprints: its check runs ahead of the API's authentication.
+        ratelimits.init_app(app, api)
 
     register_blueprints(app, hooks_only=hooks_only)
     # JSON errors for every path; the web UI's blueprint has its own (web/errors.py).

@@ -8,7 +8,8 @@
 | RATE_LIMIT_API_KEY, 600 per minute         | API key                | every /api/v1 call        |
 | RATE_LIMIT_STK_PHONE, 5 per minute         | (channel, phone)       | STK push                  |
 | RATE_LIMIT_STK_CHANNEL, 60 per minute      | channel                | STK push                  |
-| RATE_LIMIT_CHANNEL_STEPS, 10 per minute    | channel, for each step | verify, register-urls     |
+| RATE_LIMIT_CHANNEL_STEPS, 10 per minute    | channel, for each step | verify, register-urls,    |
+|                                            |                        | rotate-callback-token     |
 
 A channel is counted with its merchant (one tenant can never use up another's limit), an
 email and an API key only as a hash (neither reaches Redis in plain text). The client
@@ -162,6 +163,8 @@ verify = _limit("RATE_LIMIT_CHANNEL_STEPS", "verify", _per_channel,
                 "Too many verifications of this channel.")
 register_urls = _limit("RATE_LIMIT_CHANNEL_STEPS", "register-urls", _per_channel,
                        "Too many URL registrations for this channel.")
+rotate_callback_token = _limit("RATE_LIMIT_CHANNEL_STEPS", "rotate-callback-token", _per_channel,
+                               "Too many callback-token rotations for this channel.")
 
 
 def limited(*limits):
@@ -258,7 +261,9 @@ def init_app(app: Flask, api) -> None:
 
 def reset(app: Flask) -> None:
     """Forget every count of this app (tests start each from zero)."""
-    app.extensions[EXTENSION].storage.reset()
+    state = app.extensions.get(EXTENSION)  # none in the hooks-only app
+    if state is not None:
+        state.storage.reset()
 
 
 # --- the answer -------------------------------------------------------------------------------

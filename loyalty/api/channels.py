@@ -106,6 +106,7 @@ def register_urls(args, body, channel_id):
 
 
 @blp.route("/<int:channel_id>/rotate-callback-token", methods=["POST"])
+@limited(ratelimits.rotate_callback_token)
 @blp.arguments(WaitArgsSchema, location="query")
 @blp.response(202, ChannelSchema, description="A new token; the URLs are being registered again")
 @blp.alt_response(200, description="No URLs to register again (the channel), or `?wait=N` and "
@@ -114,7 +115,8 @@ def rotate_callback_token(args, channel_id):
     """Issue a new callback token and register the C2B URLs again (done by a worker).
 
     The previous token keeps routing callbacks for CALLBACK_TOKEN_GRACE_HOURS (72 by
-    default; `callback_urls.previous_token_expires_at` says until when)."""
+    default; `callback_urls.previous_token_expires_at` says until when). At most
+    RATE_LIMIT_CHANNEL_STEPS (10 a minute) per channel."""
     channel, registering = callback_tokens.rotate_callback_token(channel_id)
     if not registering:
         return channel, 200

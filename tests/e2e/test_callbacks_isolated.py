@@ -55,8 +55,10 @@ def _log_tokens(stack: Stack, tokens: list[str]) -> tuple[str, list[str]]:
 @pytest.mark.timeout(60)
 def test_a_confirmation_is_answered_while_sixteen_waits_hold_the_api(
         scratch_database, redis_prefix, tmp_path):
+    # Sixteen verifications of one channel at once: more than its rate limit lets through.
     with start_stack(scratch_database, REDIS_URL, redis_prefix, tmp_path, beat=False,
-                     hooks=True) as stack, ThreadPoolExecutor(WAITS) as pool:
+                     hooks=True, RATE_LIMIT_CHANNEL_STEPS="100 per minute") as stack, \
+            ThreadPoolExecutor(WAITS) as pool:
         shop = stack.onboard()
         assert shop.channel()["callback_urls"]["confirmation_url"].startswith(stack.hooks_base)
         # The hooks process serves nothing but callbacks and probes: no API call (no wait)

@@ -121,10 +121,15 @@ def test_channel_steps_are_limited_per_channel_and_per_tenant(client, db_session
                            headers=auth(key)).status_code == 202
     _assert_429(client.post(f"/api/v1/mpesa-channels/{channel['id']}/verify",
                             headers=auth(key)), within=60)
-    # Registering URLs counts on its own (answered as the channel's state says: pending
-    # verification, so 409 not_verified).
+    # Registering URLs counts on its own, and so does rotating the callback token (each
+    # answered as the channel's state says: pending verification, so 409 not_verified).
     assert client.post(f"/api/v1/mpesa-channels/{channel['id']}/register-urls",
                        headers=auth(key), json={}).status_code != 429
+    for _ in range(10):
+        assert client.post(f"/api/v1/mpesa-channels/{channel['id']}/rotate-callback-token",
+                           headers=auth(key)).status_code != 429
+    _assert_429(client.post(f"/api/v1/mpesa-channels/{channel['id']}/rotate-callback-token",
+                            headers=auth(key)), within=60)
 
 
 def test_callbacks_and_the_health_probe_are_never_limited(app, client, db_session,
