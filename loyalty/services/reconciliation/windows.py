@@ -21,26 +21,31 @@ CLOCK_SLACK = timedelta(minutes=2)
 def reconcile_window(now: datetime, since: datetime | None = None,
                      until: datetime | None = None) -> tuple[datetime, datetime]:
     """(from, to) for a run: by default the last 24 hours; ValidationFailed otherwise."""
-    if until is None:
-        until = min(now, since + DEFAULT_SPAN) if since is not None else now
-    if since is None:
-        since = until - DEFAULT_SPAN
     problems: dict[str, list[str]] = {}
-    if until > now + CLOCK_SLACK:
-        problems["to"] = ["The window may not end in the future."]
-    if since > now + CLOCK_SLACK:
-        problems["from"] = ["The window may not start in the future."]
-    if since >= until:
-        problems.setdefault("from", []).append("The window must start before it ends.")
-    if until - since > PULL_RETENTION:
-        problems.setdefault("to", []).append(
-            "The window may be at most 48 hours long: Safaricom keeps Pull Transactions for "
-            "48 hours.")
-    elif since < now - PULL_RETENTION - CLOCK_SLACK:
-        problems.setdefault("from", []).append(
-            "The window must start within the last 48 hours: Safaricom keeps Pull "
-            "Transactions for 48 hours.")
+    if since is not None and until is not None:
+        if since >= until:
+            problems["from"] = ["The window must start before it ends."]
+        elif until - since > PULL_RETENTION:
+            problems["to"] = ["The window may be at most 48 hours long: Safaricom keeps Pull "
+                              "Transactions for 48 hours."]
+    for field, value in (("from", since), ("to", until)):
+        if value is None:
+            continue
+        if value > now + CLOCK_SLACK:
+            problems.setdefault(field, []).append("The window may not be in the future.")
+        elif value < now - PULL_RETENTION - CLOCK_SLACK:
+            problems.setdefault(field, []).append(
+                "The window must lie within the last 48 hours: Safaricom keeps Pull "
+                "Transactions for 48 hours.")
     if problems:
         raise ValidationFailed("The reconciliation window is not one Safaricom can answer.",
                                fields=problems)
+    # Both bounds lie within two days of now from here on: no arithmetic can overflow.
+    if until is None:
+        until = min(now, since + DEFAULT_SPAN) if since is not None else now
+    if since is None:
+        since = max(until - DEFAULT_SPAN, now - PULL_RETENTION)
+    if since >= until:
+        raise ValidationFailed("The reconciliation window is not one Safaricom can answer.",
+                               fields={"from": ["The window must start before it ends."]})
     return since, until
