@@ -28,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loyalty import background
+from loyalty import background, nudge
 from loyalty.background import TaskName
 from loyalty.daraja.errors import DarajaError, DarajaUnavailable
 from loyalty.daraja.pull import IgnoredRow, PulledPayment, PullPage, SkippedRow, classify
@@ -228,7 +228,7 @@ def record_page(run_id: int, channel_id: int, rows: list[Any], zone: ZoneGuess) 
                 counts["recovered"] += 1
                 held[row.trans_id] = row.trans_time
         if counts["recovered"]:
-            background.nudge_crediting()
+            nudge.nudge_crediting()
         run = db.session.get(ReconciliationRun, run_id)
         run.pages += 1
         for name, value in counts.items():
