@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import UTCDateTime, enum_column, utcnow
 from loyalty.tenancy import TenantScoped
@@ -33,6 +34,9 @@ class ReconciliationRun(TenantScoped, db.Model):
     merchant_index = False  # the index below leads with merchant_id
     __table_args__ = (
         sa.Index("ix_reconciliation_runs_channel", "merchant_id", "channel_id", "id"),
+        # One run of a channel at a time, also when two requests race.
+        sa.Index("uq_reconciliation_runs_running", "channel_id", unique=True,
+                 **partial("state = 'running'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

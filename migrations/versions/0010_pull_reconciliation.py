@@ -60,10 +60,14 @@ def upgrade():
     with op.batch_alter_table('reconciliation_runs', schema=None) as batch_op:
         batch_op.create_index('ix_reconciliation_runs_channel',
                               ['merchant_id', 'channel_id', 'id'], unique=False)
+        batch_op.create_index('uq_reconciliation_runs_running', ['channel_id'], unique=True,
+                              postgresql_where=sa.text("state = 'running'"),
+                              sqlite_where=sa.text("state = 'running'"))
 
 
 def downgrade():
     with op.batch_alter_table('reconciliation_runs', schema=None) as batch_op:
+        batch_op.drop_index('uq_reconciliation_runs_running')
         batch_op.drop_index('ix_reconciliation_runs_channel')
     op.drop_table('reconciliation_runs')
     op.execute("DELETE FROM payments WHERE source = 'pull'")

@@ -61,7 +61,7 @@ def live(scratch_database, redis_prefix):
         daraja.add(responses.GET, f"{DARAJA}/oauth/v1/generate",
                    json={"access_token": "tok", "expires_in": "3599"})
         daraja.add_callback(responses.POST, f"{DARAJA}/pulltransactions/v1/query", callback=query)
-        yield app, client, token, merchant["id"], channel["id"], rows
+        yield app, client, token, merchant["id"], channel["id"], rows, key
 
 
 def _reconcile(app, merchant_id, channel_id):
@@ -82,7 +82,7 @@ def _one(app, sql):
 
 
 def test_a_recovered_receipt_delivered_again_by_callback_and_by_a_second_reconcile(live):
-    app, client, token, merchant_id, channel_id, rows = live
+    app, client, token, merchant_id, channel_id, rows, _ = live
     rows.append(pull_row("LOSTONCE01"))
     first = _reconcile(app, merchant_id, channel_id)
     assert (first.state.value, first.recovered) == ("done", 1)
@@ -106,7 +106,7 @@ def test_a_recovered_receipt_delivered_again_by_callback_and_by_a_second_reconci
 
 
 def test_a_callback_and_a_reconcile_racing_for_a_new_receipt_store_it_once(live):
-    app, client, token, merchant_id, channel_id, rows = live
+    app, client, token, merchant_id, channel_id, rows, _ = live
     rows.append(pull_row("RACE000001"))
 
     def callback(_):
@@ -122,3 +122,17 @@ def test_a_callback_and_a_reconcile_racing_for_a_new_receipt_store_it_once(live)
     assert _one(app, "SELECT count(*) FROM payments") == (1,)
     assert _one(app, "SELECT count(*), sum(points) FROM ledger_entries") == (1, 100)
     assert _one(app, "SELECT count(*) FROM sms_messages") == (1,)
+
+
+def test_racing_reconcile_requests_start_one_run(live):
+    app, client, _, _, channel_id, _, key = live
+
+    def reconcile(_):
+        return app.test_client().post(f"/api/v1/mpesa-channels/{channel_id}/reconcile",
+                                      headers=auth(key), json={}).status_code
+
+    # The task is published to Redis and no worker runs it: every run stays `running`.
+    with ThreadPoolExecutor(10) as pool:
+        answers = sorted(pool.map(reconcile, range(10)))
+    assert answers == [202] + [409] * 9
+    assert _one(app, "SELECT count(*) FROM reconciliation_runs WHERE state = 'running'") == (1,)

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from loyalty import background, nudge
 from loyalty.background import TaskName
@@ -79,9 +80,6 @@ def start_reconciliation(channel_id: int, *, since: datetime | None = None,
     if channel.pull_state != StepState.DONE:
         raise Conflict("Register the channel for Pull Transactions first "
                        "(POST /mpesa-channels/{id}/pull/register).", code="pull_not_registered")
-    if _running(channel.id) is not None:
-        raise Conflict("A reconciliation of this channel is running; wait for it to finish.",
-                       code="reconciliation_running")
     return _queue_run(channel, window, RunTrigger.MERCHANT)
 
 
@@ -110,10 +108,20 @@ def schedule_reconciliations() -> int:
 
 def _queue_run(channel: MpesaChannel, window: tuple[datetime, datetime],
                trigger: RunTrigger) -> ReconciliationRun:
+    """A new run, queued; Conflict while another run of the channel is in progress (the
+    partial unique index settles two requests racing)."""
+    running = Conflict("A reconciliation of this channel is running; wait for it to finish.",
+                       code="reconciliation_running")
+    if _running(channel.id) is not None:
+        raise running
     run = ReconciliationRun(channel_id=channel.id, trigger=trigger, window_from=window[0],
                             window_to=window[1], state=RunState.RUNNING, skipped_reasons={})
-    db.session.add(run)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(run)
+            db.session.flush()
+    except IntegrityError:
+        raise running from None
     background.enqueue(TaskName.RECONCILE_CHANNEL, channel.merchant_id, run.id)
     return run
 
