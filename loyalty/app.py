@@ -23,6 +23,7 @@ from loyalty.api import (
     payment_requests,
     payments,
     programs,
+    reconciliation,
 )
 from loyalty.api import errors as api_errors
 from loyalty.api.base import api, init_auth
@@ -89,7 +90,8 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     app.register_blueprint(docs.bp)
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
     blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
-                  payments.blp, payments.analytics_blp, payment_requests.blp, callback_log.blp)
+                  payments.blp, payments.analytics_blp, payment_requests.blp, callback_log.blp,
+                  reconciliation.blp)
     for blueprint in blueprints:
         ratelimits.api_key(blueprint)  # every call counts against its API key
         api.register_blueprint(blueprint)

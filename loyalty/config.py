@@ -253,6 +253,10 @@ SETTINGS: tuple[Setting, ...] = (
             "the spool's limit; beyond it a body goes into the error log line only"),
     Setting("HEALTH_CHECK_INTERVAL", integer(minimum=1), "900",
             "seconds between channel health checks"),
+    Setting("RECONCILE_INTERVAL", number(minimum=1), "21600",
+            "seconds between Pull Transactions reconciliations of every active channel "
+            "registered for Pull, each over the last 24 hours (windows overlap, so a failed "
+            "run is covered by the next)"),
     Setting("WORKER_NICE", integer(minimum=0), "5",
             "how much lower the worker's CPU priority is than the web tier's on a shared "
             "machine (Linux; `0`: off)"),

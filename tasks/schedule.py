@@ -28,6 +28,11 @@ def beat_schedule(config) -> dict:
             "task": str(TaskName.SWEEP_STK_REQUESTS),
             "schedule": config["STK_SWEEP_INTERVAL"],
         },
+        # Confirmations Safaricom never delivered (it does not retry) are recovered here.
+        "reconcile-pull-transactions": {
+            "task": str(TaskName.RECONCILE_ALL),
+            "schedule": config["RECONCILE_INTERVAL"],
+        },
         "expire-points": {
             "task": str(TaskName.EXPIRE_ALL_POINTS),
             "schedule": crontab(hour=0, minute=30),  # 03:30 in Nairobi

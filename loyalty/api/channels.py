@@ -22,7 +22,20 @@ from loyalty.schemas.payments import (
     ResolveSchema,
     StkPushSchema,
 )
-from loyalty.services import callback_tokens, channel_setup, channel_transfer, stk, transactions
+from loyalty.schemas.reconciliation import (
+    PullRegisterSchema,
+    PullRegistrationResultSchema,
+    ReconcileSchema,
+    RunEnvelopeSchema,
+)
+from loyalty.services import (
+    callback_tokens,
+    channel_setup,
+    channel_transfer,
+    reconciliation,
+    stk,
+    transactions,
+)
 from loyalty.services import channels as service
 
 blp = Blueprint("channels", __name__, url_prefix="/api/v1/mpesa-channels",
@@ -136,6 +149,30 @@ def deactivate(channel_id):
     return channel_setup.deactivate_channel(channel_id)
 
 
+@blp.route("/<int:channel_id>/pull/register", methods=["POST"])
+@blp.arguments(WaitArgsSchema, location="query")
+@blp.arguments(PullRegisterSchema)
+@blp.response(202, ChannelSchema)
+@blp.alt_response(200, description="`?wait=N` and the worker finished: the registration result")
+def register_pull(args, body, channel_id):
+    """Register the channel's shortcode for Pull Transactions (reconciliation)."""
+    reconciliation.request_pull_registration(channel_id, body["nominated_number"])
+    return _step_answer(channel_id, "pull", args["wait"])
+
+
+@blp.route("/<int:channel_id>/reconcile", methods=["POST"])
+@blp.arguments(WaitArgsSchema, location="query")
+@blp.arguments(ReconcileSchema)
+@blp.response(202, RunEnvelopeSchema)
+@blp.alt_response(200, schema=RunEnvelopeSchema, description="`?wait=N` and the run finished")
+def reconcile(args, body, channel_id):
+    """Recover payments whose confirmation never arrived: Pull Transactions over a window
+    of at most 48 hours within the last 48 (default: the last 24 hours)."""
+    run = reconciliation.start_reconciliation(channel_id, **body)
+    run = reconciliation.wait_for_run(run.id, args["wait"])
+    return {"run": run}, 202 if run.state.value == "running" else 200
+
+
 @blp.route("/<int:channel_id>/resolve", methods=["GET"])
 @blp.arguments(ResolveArgsSchema, location="query")
 @blp.response(200, ResolveSchema)
@@ -155,13 +192,16 @@ def stk_push(data, channel_id):
     return stk.request_stk_push(channel_id, **data)
 
 
-_RESULT_SCHEMAS = {"verification": VerificationResultSchema(), "urls": RegistrationResultSchema()}
+_RESULT_SCHEMAS = {"verification": VerificationResultSchema(), "urls": RegistrationResultSchema(),
+                   "pull": PullRegistrationResultSchema()}
+_OUTCOMES = {"verification": channel_setup.step_outcome, "urls": channel_setup.step_outcome,
+             "pull": lambda channel, step: reconciliation.pull_outcome(channel)}
 
 
 def _step_answer(channel_id: int, step: str, wait: int):
     """202 with the channel while the worker runs; with ?wait=N, the result once it is done."""
     channel = channel_setup.wait_for_step(channel_id, step, wait)
-    outcome = channel_setup.step_outcome(channel, step)
+    outcome = _OUTCOMES[step](channel, step)
     if outcome is None:
         return channel, 202
     return jsonify(_RESULT_SCHEMAS[step].dump(outcome))

@@ -17,8 +17,13 @@ from typing import Any
 
 import requests
 
-from loyalty.daraja import payloads
-from loyalty.daraja.errors import DarajaUnavailable, InvalidRequest, ProductNotEnabled
+from loyalty.daraja import payloads, pull
+from loyalty.daraja.errors import (
+    DarajaUnavailable,
+    InvalidRequest,
+    ProductNotEnabled,
+    RequestRejected,
+)
 from loyalty.daraja.replies import Reply, error_for
 from loyalty.daraja.results import (
     AsyncAccepted,
@@ -176,6 +181,63 @@ class DarajaClient:
             result_desc=_opt_str(data.get("ResultDesc")),
             merchant_request_id=_opt_str(data.get("MerchantRequestID")),
             checkout_request_id=_opt_str(data.get("CheckoutRequestID")))
+
+    # --- Pull Transactions (reconciliation: DARAJA.md 4.8, 17) -------------------------------
+
+    def pull_register(self, *, shortcode: str, nominated_number: str,
+                      callback_url: str) -> pull.PullRegistration:
+        """Register the shortcode for Pull Transactions; "already registered" is success."""
+        self._check_url(callback_url, "callback_url")
+        body = payloads.pull_register_body(shortcode=shortcode, nominated_number=nominated_number,
+                                           callback_url=callback_url)
+        action = "register the shortcode for Pull Transactions"
+        data = self._pull_answer(self._post("/pulltransactions/v1/register", body, action=action),
+                                 action)
+        status = pull.status_of(data)
+        description = pull.description_of(data)
+        if status in (pull.REGISTERED, pull.ALREADY_REGISTERED):
+            return pull.PullRegistration(status=status, description=description,
+                                         response_ref_id=_opt_str(data.get("ResponseRefID")))
+        raise RequestRejected(
+            f"Safaricom did not register the shortcode for Pull Transactions (status "
+            f"{status or 'missing'}){': ' + description[:200] if description else ''}.",
+            code=status or None, http_status=200)
+
+    def pull_query(self, *, shortcode: str, start: datetime, end: datetime,
+                   offset: int = 0) -> pull.PullPage:
+        """One page of the shortcode's C2B transactions in [start, end] (at most the last
+        48 hours), from row `offset`; an empty page means there are no more."""
+        body = payloads.pull_query_body(shortcode=shortcode, start=start, end=end, offset=offset)
+        action = "pull the shortcode's transactions"
+        data = self._pull_answer(self._post("/pulltransactions/v1/query", body, action=action),
+                                 action)
+        code = _opt_str(data.get("ResponseCode")) or ""
+        message = pull.description_of(data)
+        if code not in (pull.ROWS_FOUND, pull.NO_ROWS, ""):
+            raise RequestRejected(
+                f"Safaricom answered the Pull query with code {code}"
+                f"{': ' + message[:200] if message else ''}.", code=code, http_status=200)
+        return pull.PullPage(response_code=code, message=message,
+                             response_ref_id=_opt_str(data.get("ResponseRefID")),
+                             rows=pull.rows_of(data))
+
+    @staticmethod
+    def _pull_answer(reply: Reply, action: str) -> dict[str, Any]:
+        """The JSON object of a Pull answer, or the error family for its failure. Pull's
+        success envelope uses codes 1000/1001 (not "0"), so `_accepted` does not apply;
+        its errors are `400.001` (rejected), `401.001` (the token: the transport already
+        retried once) and `500` (failed to retrieve: retry later)."""
+        data = reply.data
+        error_code = None if data is None else _opt_str(data.get("errorCode"))
+        if reply.status < 300 and data is not None and error_code is None \
+                and not isinstance(data.get("fault"), dict):
+            return data
+        if error_code == "500" or (error_code is None and reply.status >= 500):
+            raise DarajaUnavailable(
+                f"Safaricom could not {action} right now (HTTP {reply.status})"
+                f"{': ' + reply.message[:200] if reply.message else ''}.",
+                code=error_code, http_status=reply.status)
+        raise error_for(reply, action=action)
 
     # --- Account Balance, Transaction Status (results arrive at ResultURL) ------------------
 

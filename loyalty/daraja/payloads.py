@@ -188,6 +188,40 @@ def c2b_simulate_body(*, shortcode: str, amount: object, msisdn: str, bill_ref: 
     }
 
 
+def pull_register_body(*, shortcode: str, nominated_number: str,
+                       callback_url: str) -> dict[str, Any]:
+    """Register a shortcode for Pull Transactions (DARAJA.md 4.8): the nominated number is
+    a Safaricom phone of the organisation, never the shortcode."""
+    return {
+        "ShortCode": shortcode_number(shortcode, field="shortcode"),
+        "RequestType": "Pull",
+        "NominatedNumber": phone_number(nominated_number, field="nominated_number"),
+        "CallBackURL": callback_url,
+    }
+
+
+PULL_DATE = "%Y-%m-%d %H:%M:%S"  # Nairobi time, as the query's StartDate/EndDate
+
+
+def pull_query_body(*, shortcode: str, start: datetime, end: datetime,
+                    offset: int) -> dict[str, Any]:
+    """One page of Pull Transactions: rows of [start, end], from row `offset` (a row
+    offset, not a page number)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("pull_query_body needs timezone-aware datetimes")
+    if end <= start:
+        raise InvalidRequest("The end of the window must be after its start.", field="end")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidRequest("OffSetValue is a row offset: a whole number from 0.",
+                             field="offset")
+    return {
+        "ShortCode": shortcode_number(shortcode, field="shortcode"),
+        "StartDate": start.astimezone(EAT).strftime(PULL_DATE),
+        "EndDate": end.astimezone(EAT).strftime(PULL_DATE),
+        "OffSetValue": offset,  # "Numeric" in the doc's table (KJS: a string is refused)
+    }
+
+
 def account_balance_body(*, initiator: str, security_credential: str, party_a: str,
                          identifier_type: str, result_url: str, timeout_url: str,
                          remarks: str) -> dict[str, Any]:

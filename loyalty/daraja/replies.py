@@ -32,7 +32,8 @@ SNIPPET_MAX = 200
 
 # The gateway refused the token itself, before the request reached M-Pesa: refreshing
 # the token and sending again is safe, even for an STK push.
-TOKEN_REFUSED_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01"})
+TOKEN_REFUSED_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01",
+                                 "401.001"})  # Pull Transactions' "Invalid Access Token"
 PRODUCT_NOT_ENABLED = "401.003.01"
 RATE_LIMIT_CODES = frozenset({"500.003.02", "500.003.03"})
 MAINTENANCE_CODES = frozenset({"00.002.1001"})

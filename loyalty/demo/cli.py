@@ -3,6 +3,8 @@
     flask demo seed      the "Acme Electronics" merchant, its programs and an active sandbox
                          PayBill 174379 (needs the app running with DARAJA_EMULATOR=1)
     flask demo pay       a customer pays that PayBill; prints the SMS they receive
+    flask demo reconcile the same payment with its confirmation lost on the way, then a
+                         Pull Transactions reconciliation recovers it; prints the SMS
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from loyalty.demo import scenario
+from loyalty.demo import recovery, scenario
 from loyalty.errors import DomainError
 
 demo = AppGroup("demo", help="Demo data and simulated payments against the local emulator.")
@@ -65,16 +67,52 @@ def pay_command(amount: int, account: str, phone: str, name: str | None, wait: f
         raise click.ClickException(exc.message) from None
     click.echo(f"Paid KES {paid.amount:,} from {paid.phone} to PayBill {paid.shortcode}, "
                f"account {paid.account!r} (Daraja accepted: {paid.conversation_id}).")
-    if paid.payment:
-        payment = paid.payment
+    _echo_outcome(paid.payment, paid.sms, wait)
+
+
+def _echo_outcome(payment: dict | None, sms: dict | None, wait: float) -> None:
+    """The payment as the platform stored it, then the SMS the customer got."""
+    if payment:
         via = f" via {payment['matched_pattern']}" if payment["matched_pattern"] else ""
         earned = (f"{payment['stamps']} stamp{'s' if payment['stamps'] != 1 else ''}"
                   if payment["stamps"] else f"{payment['points']:,} points")
-        click.echo(f"Payment {payment['trans_id']}: {payment['status']}, {earned}{via}.")
-    if paid.sms is None:
-        detail = f" ({paid.payment['error']})" if paid.payment and paid.payment["error"] else ""
+        pulled = " (source pull: recovered by reconciliation)" if payment["source"] == "pull" \
+            else ""
+        click.echo(f"Payment {payment['trans_id']}{pulled}: {payment['status']}, {earned}{via}.")
+    if sms is None:
+        detail = f" ({payment['error']})" if payment and payment["error"] else ""
         raise click.ClickException(
             f"No SMS reached the emulator's inbox within {wait:g} s{detail}. "
             "Look at the app's log, or at /_emulator/ in a browser.")
-    to = paid.sms["to"] or f"the payer's hashed number ({paid.sms['hash'][:12]}…)"
-    click.echo(f"SMS to {to}: {paid.sms['message']}")
+    to = sms["to"] or f"the payer's hashed number ({sms['hash'][:12]}…)"
+    click.echo(f"SMS to {to}: {sms['message']}")
+
+
+@demo.command("reconcile")
+@click.option("--amount", type=click.IntRange(1, 250_000), default=5000, show_default=True,
+              help="whole shillings")
+@click.option("--account", default="VIP001", show_default=True,
+              help="the PayBill account number the customer types")
+@click.option("--phone", default="0712345678", show_default=True, help="the payer's phone")
+@click.option("--name", default=None, help="enrol the phone under this first name first")
+@click.option("--wait", type=click.FloatRange(0, 60), default=10.0, show_default=True,
+              help="seconds to wait for the SMS")
+def reconcile_command(amount: int, account: str, phone: str, name: str | None,
+                      wait: float) -> None:
+    """A payment whose confirmation is lost on the way, recovered by reconciliation."""
+    _quiet()
+    try:
+        found = recovery.recover(amount=amount, account=account, phone=phone, name=name,
+                                 wait=wait)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Paid KES {found.amount:,} from {found.phone} to PayBill {found.shortcode}, "
+               f"account {found.account!r}: receipt {found.trans_id}. Its confirmation was "
+               f"lost on the way; the platform {'did' if found.held_before else 'did not'} "
+               "hold the payment.")
+    run = found.run
+    click.echo(f"Reconciliation run {run['id']} over the last hour: {run['state']}; "
+               f"{run['rows_seen']} rows seen, {run['already_known']} already known, "
+               f"{run['recovered']} recovered, {run['ignored']} ignored, "
+               f"{run['skipped']} skipped.{' ' + run['error'] if run['error'] else ''}")
+    _echo_outcome(found.payment, found.sms, wait)

@@ -322,5 +322,5 @@ def _latest_payment(channel_id: int, msisdn: str, since: float) -> dict[str, Any
     stamps = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.stamps), 0))
                                .where(LedgerEntry.payment_id == payment.id))
     return {"trans_id": payment.trans_id, "status": payment.status.value,
-            "points": payment.points, "stamps": int(stamps or 0),
+            "source": payment.source.value, "points": payment.points, "stamps": int(stamps or 0),
             "matched_pattern": payment.matched_pattern, "error": payment.error}

@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from loyalty.emulator import rules
+from loyalty.emulator import pull, rules
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.errors import invalid
 from loyalty.emulator.payloads import c2b_payload, money, new_receipt, stamp
@@ -24,8 +24,11 @@ MSISDN_FORMS = ("hashed", "masked", "plain")
 def simulate_payment(emu: Emulator, *, shortcode: Any, amount: Any, msisdn: Any,
                      bill_ref: Any = "", command_id: str = "CustomerPayBillOnline",
                      first_name: str = "John", middle_name: str = "", last_name: str = "",
-                     msisdn_form: str = "hashed", trans_id: str | None = None) -> dict[str, Any]:
-    """Validate, schedule the callbacks, and return the payment (with its TransID)."""
+                     msisdn_form: str = "hashed", trans_id: str | None = None,
+                     drop_confirmation: bool = False) -> dict[str, Any]:
+    """Validate, schedule the callbacks, and return the payment (with its TransID).
+    `drop_confirmation`: the money moves but the confirmation is lost on the way, as when
+    the platform's URL was down (Safaricom does not retry)."""
     if command_id not in COMMANDS:
         raise invalid("CommandID")
     if msisdn_form not in MSISDN_FORMS:
@@ -49,6 +52,7 @@ def simulate_payment(emu: Emulator, *, shortcode: Any, amount: Any, msisdn: Any,
         "middle_name": str(middle_name or ""),
         "last_name": str(last_name or ""),
         "trans_time": stamp(),
+        "drop_confirmation": bool(drop_confirmation),
     }
     emu.dispatcher.submit(lambda: run_payment(emu, payment))
     return payment
@@ -73,6 +77,11 @@ def run_payment(emu: Emulator, payment: dict[str, Any]) -> None:
             emu.deliverer.note("c2b_confirmation", receipt, f"not sent: {why}")
             return
     balance = _complete(emu, payment)
+    if payment.get("drop_confirmation") or state.drop_confirmation():
+        emu.deliverer.note("c2b_confirmation", receipt, "not sent: lost on the way (the "
+                           "emulator's drop-confirmations switch); Pull Transactions has it",
+                           payment_body(payment, org_balance=balance, third_party_id=third_party))
+        return
     emu.deliverer.deliver("c2b_confirmation", registration["ConfirmationURL"],
                           payment_body(payment, org_balance=balance, third_party_id=third_party),
                           ref=receipt)
@@ -101,6 +110,10 @@ def _complete(emu: Emulator, payment: dict[str, Any]) -> str:
         "msisdn": payment["msisdn"], "first_name": payment["first_name"],
         "bill_ref": payment["bill_ref"], "time": payment["trans_time"],
     })
+    pull.record(emu, [payment["shortcode"]], receipt=payment["trans_id"],
+                command_id=payment["command_id"], amount=payment["amount"],
+                msisdn=payment["msisdn"], bill_ref=payment["bill_ref"],
+                first_name=payment["first_name"], trans_time=payment["trans_time"])
     return money(Decimal(balance) / 100)
 
 

@@ -6,6 +6,7 @@ Safaricom; it stands in for the portal, the customer's handset and a misbehaving
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -160,6 +161,10 @@ def settings():
         changes["callback_timeout"] = _number(body, "callback_timeout", 5.0, minimum=0.1)
     if "stk_c2b_echo" in body:
         changes["stk_c2b_echo"] = bool(body["stk_c2b_echo"])
+    if "pull_page_size" in body:
+        changes["pull_page_size"] = int(_number(body, "pull_page_size", 100, minimum=1))
+    if "drop_confirmations" in body:
+        changes["drop_confirmations"] = bool(body["drop_confirmations"])
     return jsonify(emulator().state.update_settings(changes))
 
 
@@ -224,6 +229,56 @@ def c2b_payment():
         first_name=body.get("FirstName", "John"), middle_name=body.get("MiddleName", ""),
         last_name=body.get("LastName", ""), msisdn_form=body.get("MsisdnForm", "hashed"),
         trans_id=body.get("TransID"),
+        drop_confirmation=bool(body.get("DropConfirmation", False)),
     )
     return jsonify({"TransID": payment["trans_id"], "TransTime": payment["trans_time"],
                     "ShortCode": payment["shortcode"], "Amount": payment["amount"]}), 202
+
+
+@bp.post("/control/drop-confirmations")
+def drop_confirmations():
+    """Lose the next `count` C2B confirmations (the money still moves, and Pull Transactions
+    lists the payments), as when the platform's URL was down: Safaricom does not retry.
+    `{"always": true}` loses every one until `{"always": false}`."""
+    body = _json()
+    state = emulator().state
+    if "count" in body:
+        state.arm_dropped_confirmations(int(_number(body, "count", 1)))
+    if "always" in body:
+        state.update_settings({"drop_confirmations": bool(body["always"])})
+    return jsonify({"always": bool(state.settings()["drop_confirmations"]),
+                    "next": state.dropped_confirmations_armed()})
+
+
+MAX_PULL_ROWS = 1_000_000
+
+
+@bp.post("/control/pull-rows")
+def pull_rows():
+    """Payments a shortcode received while nobody listened, for Pull Transactions only (no
+    callback, no balance): `count` rows `{prefix}{n:08d}` spread evenly over [from, to]
+    (epoch seconds), paid by `msisdn` with `bill_ref`, `amount` each. For benchmarks."""
+    body = _json()
+    shortcode = _text(body, "ShortCode")
+    count = int(_number(body, "count", 1, minimum=1))
+    start, end = _number(body, "from", 0), _number(body, "to", 0)
+    prefix = str(body.get("prefix", "PULL")).upper()
+    if count > MAX_PULL_ROWS or not prefix.isalnum() or len(prefix) > 12 or end < start:
+        raise ControlError(f"count ≤ {MAX_PULL_ROWS}, an alphanumeric prefix of ≤ 12 "
+                           "characters, and from ≤ to")
+    msisdn = _phone(body.get("msisdn", "254708374149"))
+    step = (end - start) / max(1, count - 1)
+    template = {"msisdn": int(msisdn), "sender": "John", "transactiontype": "c2b-pay-bill-debit",
+                "billreference": str(body.get("bill_ref", "")),
+                "amount": str(body.get("amount", "100.00")),
+                "organizationname": "Emulated Merchant"}
+    state = emulator().state
+    for first in range(0, count, 10_000):
+        rows = []
+        for n in range(first, min(count, first + 10_000)):
+            at = start + n * step
+            rows.append((at, {**template, "transactionId": f"{prefix}{n:08d}",
+                              "trxDate": datetime.fromtimestamp(at, UTC).strftime(
+                                  "%Y-%m-%dT%H:%M:%SZ")}))
+        state.add_pull_rows(shortcode, rows)
+    return jsonify({"ShortCode": shortcode, "added": count}), 201

@@ -26,7 +26,7 @@ def _render(form: dict[str, Any], error: str | None = None, status: int = 200):
     page = render_template(
         "emulator/index.html", form=form, error=error, paid=request.args.get("paid"),
         inbox=state.inbox(20), deliveries=state.deliveries(20),
-        registrations=state.registrations(),
+        registrations=state.registrations(), pull_registrations=state.pull_registrations(),
     )
     return page, status
 
@@ -46,6 +46,7 @@ def simulate():
             emulator(), shortcode=form["shortcode"], amount=form["amount"],
             msisdn=form["phone"], bill_ref=form["account"], command_id=command,
             first_name=form["first_name"],
+            drop_confirmation=request.form.get("drop_confirmation") == "1",
         )
     except DarajaError as error:
         return _render(form, error=error.message.removeprefix("Bad Request - "), status=400)

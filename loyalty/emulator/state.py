@@ -7,6 +7,7 @@ are constants merged in on read: a reset never loses them and they cost nothing 
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Any
@@ -14,11 +15,11 @@ from typing import Any
 from loyalty.emulator.store import Store
 
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
-PRODUCTS = ("c2b_v1", "c2b_v2", "stk", "balance", "status")
+PRODUCTS = ("c2b_v1", "c2b_v2", "stk", "balance", "status", "pull")
 ENVIRONMENTS = ("sandbox", "production")
 
-# The brief gives the demo app C2B v1+v2 and STK and lets it query balance and status too;
-# listing all five products says exactly that.
+# The brief gives the demo app C2B v1+v2 and STK and lets it query balance and status (and
+# pull transactions) too; listing every product says exactly that.
 DEMO_APP: dict[str, Any] = {
     "consumer_key": "demo-consumer-key",
     "consumer_secret": "demo-consumer-secret",
@@ -36,7 +37,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "stk_delay": 1.0,          # seconds between the push and the customer's answer
     "stk_c2b_echo": False,     # also send STK receipts to the C2B ConfirmationURL (DARAJA.md 4.6)
     "callback_timeout": 5.0,   # seconds the emulator waits for the platform's callback answer
+    "pull_page_size": 100,     # rows per Pull Transactions page (Safaricom publishes none)
+    "drop_confirmations": False,  # lose every C2B confirmation (Safaricom does not retry)
 }
+PULL_KEEP_SECONDS = 7 * 86400  # rows are served for 48 h; kept a little longer
 
 
 def public_app(app: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +140,39 @@ class EmulatorState:
     def balance_cents(self, shortcode: str) -> int:
         return int(self.store.hgetall("balances").get(str(shortcode), 0))
 
+    # Pull Transactions and lost confirmations ----------------------------------------------
+    def pull_registration(self, shortcode: str) -> dict[str, Any] | None:
+        return self.store.hget("pull_registrations", str(shortcode))
+
+    def save_pull_registration(self, record: dict[str, Any]) -> None:
+        self.store.hset("pull_registrations", str(record["ShortCode"]), record)
+
+    def pull_registrations(self) -> list[dict[str, Any]]:
+        return sorted(self.store.hgetall("pull_registrations").values(),
+                      key=lambda r: r["ShortCode"])
+
+    def add_pull_rows(self, shortcode: str, rows: list[tuple[float, dict[str, Any]]]) -> None:
+        """Rows (epoch seconds, Pull row) of completed payments to `shortcode`."""
+        name = f"pull_rows:{shortcode}"
+        self.store.zadd(name, {json.dumps(row, sort_keys=True): at for at, row in rows})
+        self.store.zprune(name, time.time() - PULL_KEEP_SECONDS)
+
+    def pull_rows(self, shortcode: str, low: float, high: float, offset: int,
+                  count: int) -> list[dict[str, Any]]:
+        found = self.store.zrange(f"pull_rows:{shortcode}", low, high, offset, count)
+        return [json.loads(member) for member in found]
+
+    def arm_dropped_confirmations(self, count: int) -> None:
+        self.store.put("drop_confirmations", int(count))
+
+    def drop_confirmation(self) -> bool:
+        """True when this confirmation is to be lost: the switch is on, or one of the next
+        `count` armed by the control API is taken."""
+        return bool(self.settings()["drop_confirmations"]) or self.store.take("drop_confirmations")
+
+    def dropped_confirmations_armed(self) -> int:
+        return int(self.store.get("drop_confirmations") or 0)
+
     # Settings -----------------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         return {**DEFAULT_SETTINGS, **(self.store.get("settings") or {})}
@@ -217,6 +254,9 @@ class EmulatorState:
             "oauth_calls": self.store.hgetall("oauth_calls"),
             "balances": {k: int(v) / 100 for k, v in self.store.hgetall("balances").items()},
             "faults": self.faults(),
+            "pull_registrations": {r["ShortCode"]: r for r in self.pull_registrations()},
+            "drop_confirmations": {"always": bool(self.settings()["drop_confirmations"]),
+                                   "next": self.dropped_confirmations_armed()},
             "callback_deliveries": self.deliveries(limit),
             "sms_inbox": self.inbox(limit),
         }

@@ -11,7 +11,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from loyalty.emulator import rules
+from loyalty.emulator import pull, rules
 from loyalty.emulator.c2b import payment_body
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.errors import DarajaError, invalid
@@ -105,6 +105,12 @@ def finish(emu: Emulator, checkout_request_id: str) -> None:
             "msisdn": stk["PhoneNumber"], "first_name": "John",
             "bill_ref": stk["AccountReference"], "time": stk["TransactionDate"],
         })
+        # A push is a C2B payment to the till or PayBill (and its store number) for Pull.
+        pull.record(emu, [stk["PartyB"], stk["BusinessShortCode"]],
+                    receipt=stk["MpesaReceiptNumber"], command_id=stk["TransactionType"],
+                    amount=stk["Amount"], msisdn=stk["PhoneNumber"],
+                    bill_ref=stk["AccountReference"], first_name="John",
+                    trans_time=stk["TransactionDate"])
     if stk["outcome"] == "silent":
         emu.deliverer.note("stk_callback", checkout_request_id, "not sent: outcome 'silent'",
                            stk_callback(stk))

@@ -10,6 +10,7 @@ optional lifetime, hashes of JSON values, capped newest-first lists, integer cou
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 import time
@@ -57,6 +58,22 @@ class Store(ABC):
         """Decrement the counter at `key` if it is above zero; True when one was taken."""
 
     @abstractmethod
+    def zadd(self, name: str, scored: dict[str, float]) -> None:
+        """Add members (strings, unique in the set) with their scores to a sorted set; a
+        member already there keeps its score."""
+
+    @abstractmethod
+    def zrange(self, name: str, low: float, high: float, offset: int, count: int) -> list[str]:
+        """Members scored within [low, high], lowest score first, from `offset`."""
+
+    @abstractmethod
+    def zcount(self, name: str) -> int: ...
+
+    @abstractmethod
+    def zprune(self, name: str, below: float) -> None:
+        """Drop the members scored below `below`."""
+
+    @abstractmethod
     def clear(self) -> None: ...
 
     def close(self) -> None:  # noqa: B027 (optional hook: memory has nothing to release)
@@ -71,6 +88,8 @@ class MemoryStore(Store):
         self._keys: dict[str, tuple[Any, float | None]] = {}
         self._hashes: dict[str, dict[str, Any]] = {}
         self._lists: dict[str, list[Any]] = {}
+        self._sorted: dict[str, list[tuple[float, str]]] = {}
+        self._members: dict[str, set[str]] = {}
 
     @staticmethod
     def _copy(value: Any) -> Any:
@@ -95,6 +114,8 @@ class MemoryStore(Store):
             self._keys.pop(key, None)
             self._hashes.pop(key, None)
             self._lists.pop(key, None)
+            self._sorted.pop(key, None)
+            self._members.pop(key, None)
 
     def hget(self, name: str, field: str) -> Any | None:
         with self._lock:
@@ -137,11 +158,40 @@ class MemoryStore(Store):
             self._keys[key] = (int(value) - 1, expires)
             return True
 
+    def zadd(self, name: str, scored: dict[str, float]) -> None:
+        with self._lock:
+            members = self._members.setdefault(name, set())
+            items = self._sorted.setdefault(name, [])
+            for member, score in scored.items():
+                if member not in members:
+                    members.add(member)
+                    bisect.insort(items, (float(score), member))
+
+    def zrange(self, name: str, low: float, high: float, offset: int, count: int) -> list[str]:
+        with self._lock:
+            items = self._sorted.get(name, [])
+            start = bisect.bisect_left(items, (float(low), ""))
+            inside = [m for s, m in items[start:start + offset + count] if s <= high]
+            return inside[offset:offset + count]
+
+    def zcount(self, name: str) -> int:
+        with self._lock:
+            return len(self._sorted.get(name, []))
+
+    def zprune(self, name: str, below: float) -> None:
+        with self._lock:
+            items = self._sorted.get(name, [])
+            cut = bisect.bisect_left(items, (float(below), ""))
+            self._members.get(name, set()).difference_update(m for _, m in items[:cut])
+            del items[:cut]
+
     def clear(self) -> None:
         with self._lock:
             self._keys.clear()
             self._hashes.clear()
             self._lists.clear()
+            self._sorted.clear()
+            self._members.clear()
 
 
 # GET-check-DECR in one step, so two workers never both consume the last injected fault.
@@ -204,6 +254,19 @@ class RedisStore(Store):
 
     def take(self, key: str) -> bool:
         return bool(self._take(keys=[self._k(key)]))
+
+    def zadd(self, name: str, scored: dict[str, float]) -> None:
+        if scored:
+            self._client.zadd(self._k(name), {m: float(s) for m, s in scored.items()}, nx=True)
+
+    def zrange(self, name: str, low: float, high: float, offset: int, count: int) -> list[str]:
+        return list(self._client.zrangebyscore(self._k(name), low, high, start=offset, num=count))
+
+    def zcount(self, name: str) -> int:
+        return int(self._client.zcard(self._k(name)))
+
+    def zprune(self, name: str, below: float) -> None:
+        self._client.zremrangebyscore(self._k(name), "-inf", f"({float(below)}")
 
     def clear(self) -> None:
         keys = list(self._client.scan_iter(match=self._prefix + "*", count=500))

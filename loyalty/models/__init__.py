@@ -25,6 +25,7 @@ from loyalty.models.payments import (
     PaymentStatus,
 )
 from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
+from loyalty.models.reconciliation import ReconciliationRun, RunState, RunTrigger
 
 __all__ = [
     "AsyncKind", "AsyncRequest", "AsyncState",
@@ -34,4 +35,5 @@ __all__ = [
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",
     "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel", "StepState",
     "ValidationPolicy",
+    "ReconciliationRun", "RunState", "RunTrigger",
 ]

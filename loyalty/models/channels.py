@@ -129,6 +129,15 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
     health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     health_error: Mapped[str | None] = mapped_column(sa.Text)
 
+    # Pull Transactions (reconciliation of missed confirmations): registered once per
+    # shortcode with a Safaricom phone of the organisation.
+    pull_state: Mapped[StepState] = mapped_column(enum_column(StepState, name="pull_state"),
+                                                  default=StepState.NONE)
+    pull_nominated_number: Mapped[str | None] = mapped_column(sa.String(12))
+    pull_registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pull_last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pull_error: Mapped[str | None] = mapped_column(sa.Text)
+
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
@@ -159,6 +168,8 @@ CALLBACK_PATHS = {
     "balance_timeout": "timeout/balance",
     "status_result": "result/status",
     "status_timeout": "timeout/status",
+    # Pull registration asks for a CallBackURL; what (if anything) arrives is kept verbatim.
+    "pull_result": "result/pull",
 }
 
 

@@ -19,6 +19,7 @@ from loyalty.tenancy import TenantScoped
 class PaymentSource(StrEnum):
     C2B = "c2b"
     STK = "stk"
+    PULL = "pull"  # recovered by reconciliation: the confirmation never reached us
 
 
 class PaymentStatus(StrEnum):

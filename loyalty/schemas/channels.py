@@ -82,6 +82,7 @@ class ChannelSchema(ChannelExportSchema):
     verification = fields.Method("_verification")
     urls = fields.Method("_urls")
     health = fields.Method("_health")
+    pull = fields.Method("_pull")
     callback_urls = fields.Method("_callback_urls")
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -107,6 +108,12 @@ class ChannelSchema(ChannelExportSchema):
     def _health(self, channel):
         return {"state": channel.health_state.value, "checked_at": _iso(channel.health_checked_at),
                 "error": channel.health_error}
+
+    def _pull(self, channel):
+        return {"state": _URL_STATES[channel.pull_state],
+                "nominated_number": channel.pull_nominated_number,
+                "registered_at": _iso(channel.pull_registered_at),
+                "last_run_at": _iso(channel.pull_last_run_at), "error": channel.pull_error}
 
     def _callback_urls(self, channel):
         urls = callback_urls(current_app.config["CALLBACK_BASE_URL"], channel.callback_token)

@@ -290,15 +290,17 @@ def step_outcome(channel: MpesaChannel, step: str) -> dict[str, Any] | None:
 
 
 WAIT_POLL = 0.25  # seconds between two looks at a step's state while a caller waits
+STEP_STATES = {"verification": "verification_state", "urls": "urls_state",
+               "pull": "pull_state"}
 
 
 def wait_for_step(channel_id: int, step: str, seconds: float) -> MpesaChannel:
-    """Poll until the worker finished `step` ('verification' or 'urls') or time runs out.
+    """Poll until the worker finished `step` (a key of STEP_STATES) or time runs out.
 
     Call it outside any unit of work. Each look is a short read of its own: the session is
     closed before sleeping, so a waiting web thread holds no transaction and no pooled
     connection (sixteen waiting callers must not take the pool from the callbacks)."""
-    attribute = "verification_state" if step == "verification" else "urls_state"
+    attribute = STEP_STATES[step]
     deadline = time.monotonic() + seconds
     while True:
         channel = get_channel(channel_id)

@@ -186,9 +186,13 @@ def _reset_verification(channel: MpesaChannel) -> None:
 
 
 def _reset_urls(channel: MpesaChannel) -> None:
+    # Both registrations belong to the shortcode Safaricom knows, not to the channel.
     channel.urls_state = StepState.NONE
     channel.urls_registered_at = None
     channel.urls_error = None
+    channel.pull_state = StepState.NONE
+    channel.pull_registered_at = None
+    channel.pull_error = None
 
 
 def _unset_primary() -> None:

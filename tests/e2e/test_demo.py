@@ -93,6 +93,17 @@ def test_make_run_seeds_the_demo_and_demo_pay_prints_the_sms(tmp_path):
         assert "credited, 1 stamp via DELIVERY" in plain.stdout, plain.stdout
         assert "Thanks John! 4 more orders for free delivery." in plain.stdout, plain.stdout
 
+        # A confirmation lost on the way, recovered by reconciliation and texted.
+        recovered = subprocess.run(["make", "demo-reconcile", f"PORT={port}"],
+                                   cwd=processes.ROOT, env=env, capture_output=True, text=True,
+                                   timeout=90)
+        assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+        assert "the platform did not hold the payment" in recovered.stdout, recovered.stdout
+        assert "1 recovered" in recovered.stdout, recovered.stdout
+        assert "(source pull: recovered by reconciliation): credited, 100 points via VIP*" \
+            in recovered.stdout, recovered.stdout
+        assert "Hi John! You earned 100 VIP points. Total: 200 points." in recovered.stdout
+
         # Seeding again is harmless and issues a new key; the old one keeps working.
         again = subprocess.run(["make", "demo-seed", f"PORT={port}"], cwd=processes.ROOT,
                                env=env, capture_output=True, text=True, timeout=60)
@@ -101,7 +112,7 @@ def test_make_run_seeds_the_demo_and_demo_pay_prints_the_sms(tmp_path):
         second_key = re.search(r"export API_KEY=(\S+)", again.stdout).group(1)
         assert second_key != first_key
         inbox = requests.get(f"{base}/_emulator/sms/inbox", timeout=5).json()
-        assert len(inbox) == 2
+        assert len(inbox) == 3
 
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
         make.wait(20)

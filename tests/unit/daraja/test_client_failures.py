@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -51,6 +52,11 @@ CALLS = {
     "status": ("/mpesa/transactionstatus/v1/query", lambda c: c.transaction_status(
         initiator="apiop1", security_credential=SECURITY_CREDENTIAL, transaction_id="NEF61H8J60",
         party_a="600000", result_url=RESULT_URL, timeout_url=RESULT_URL)),
+    "pull_register": ("/pulltransactions/v1/register", lambda c: c.pull_register(
+        shortcode="600000", nominated_number="254722000000", callback_url=RESULT_URL)),
+    "pull_query": ("/pulltransactions/v1/query", lambda c: c.pull_query(
+        shortcode="600000", start=datetime(2020, 8, 4, tzinfo=UTC),
+        end=datetime(2020, 8, 5, tzinfo=UTC))),
 }
 
 BROKEN = {

@@ -81,3 +81,14 @@ def test_clear_removes_only_the_emulators_keys(redis_prefix: str):
         client.delete(prefix + "tokens:other")
         client.close()
         emulator.close()
+
+
+def test_sorted_sets_page_by_score_and_prune(store: Store):
+    store.zadd("z", {f"m{n:02d}": float(n) for n in (5, 1, 3, 2, 4)})
+    store.zadd("z", {"m01": 99.0})  # a member keeps its first score
+    assert store.zcount("z") == 5
+    assert store.zrange("z", 2, 4, 0, 10) == ["m02", "m03", "m04"]
+    assert store.zrange("z", 0, 100, 1, 2) == ["m02", "m03"]
+    assert store.zrange("z", 0, 100, 5, 2) == []
+    store.zprune("z", 3)
+    assert store.zrange("z", 0, 100, 0, 10) == ["m03", "m04", "m05"]
