@@ -292,6 +292,8 @@ class Run:
             "REDIS_KEY_PREFIX": self.prefix,
             "ENCRYPTION_KEY": self.encryption_key,
             "SECRET_KEY": "bench-" + secrets.token_hex(8),
+            # Production needs one (loopback may be plain HTTP); the stacks set their port's.
+            "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
             "SMS_BACKEND": "console",
             "CALLBACK_IP_POLICY": "off",
             "PYTHONUNBUFFERED": "1",
