@@ -20,6 +20,7 @@ from loyalty.api import (
     health,
     input_guard,
     merchants,
+    password_reset,
     payment_requests,
     payments,
     programs,
@@ -85,8 +86,9 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
         return
     app.register_blueprint(docs.bp)
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
-    blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
-                  payments.blp, payments.analytics_blp, payment_requests.blp, callback_log.blp)
+    blueprints = (merchants.blp, password_reset.blp, api_keys.blp, programs.blp, channels.blp,
+                  customers.blp, payments.blp, payments.analytics_blp, payment_requests.blp,
+                  callback_log.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
         # The JSON API authenticates with API keys, not cookies: CSRF does not apply.

@@ -3,4 +3,4 @@
 Importing this package registers every task on the current Celery app.
 """
 
-from tasks import callback_log, channels, ledger, payments, sms  # noqa: F401
+from tasks import accounts, callback_log, channels, ledger, payments, sms  # noqa: F401

@@ -13,7 +13,7 @@ from loyalty.models.channels import (
 )
 from loyalty.models.customers import Balance, Customer
 from loyalty.models.ledger import EntryKind, LedgerEntry, Redemption
-from loyalty.models.merchants import ApiKey, BusinessType, Merchant
+from loyalty.models.merchants import ApiKey, BusinessType, Merchant, PasswordReset
 from loyalty.models.messages import SmsMessage, SmsStatus
 from loyalty.models.payments import (
     CallbackLog,
@@ -32,6 +32,7 @@ __all__ = [
     "PaymentRequestStatus", "PaymentSource", "PaymentStatus", "Redemption", "SmsMessage",
     "SmsStatus",
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",
-    "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel", "StepState",
+    "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel",
+    "PasswordReset", "StepState",
     "ValidationPolicy",
 ]

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
+import responses
 import sqlalchemy as sa
 
 from loyalty import background
@@ -113,3 +114,22 @@ def broker(app, redis_prefix):
 def published(messages: list[dict]) -> list[tuple[str, list]]:
     """(task name, args) of each message read from the broker."""
     return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+
+AT = "https://sms.gateway.test"
+SENT = {"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.8000", "Recipients": [
+    {"statusCode": 101, "number": "+254712345678", "cost": "KES 0.8000", "status": "Success",
+     "messageId": "ATXid_1"}]}}
+
+
+@pytest.fixture
+def gateway(app):
+    """Africa's Talking as the SMS backend, mocked at the HTTP edge."""
+    saved = {k: app.config[k] for k in ("SMS_BACKEND", "AT_USERNAME", "AT_API_KEY", "AT_BASE_URL")}
+    app.config.update(SMS_BACKEND="africastalking", AT_USERNAME="acme", AT_API_KEY="at-secret-key",
+                      AT_BASE_URL=AT)
+    app.extensions.pop("sms_backend", None)
+    with responses.RequestsMock() as mock:
+        yield mock
+    app.config.update(saved)
+    app.extensions.pop("sms_backend", None)
