@@ -217,6 +217,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_IP_ALLOWLIST", comma_list, DEFAULT_CALLBACK_IPS,
             "comma-separated source addresses of Safaricom's callbacks",
             shown="Safaricom's published list"),
+    Setting("DB_ROW_SECURITY", flag, "0",
+            "`1`: each statement's connection carries its tenant for PostgreSQL's row-level "
+            "security, the opt-in second line of tenancy (turn it on everywhere, then "
+            "`flask row-security on`; README: Security)"),
     Setting("PROXY_FIX_X_FOR", integer(minimum=0), "0",
             "how many proxies in front of gunicorn set X-Forwarded-For (`0`: none)"),
     Setting("ROUTE_CACHE_SIZE", integer(minimum=1), "10000",

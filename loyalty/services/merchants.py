@@ -158,7 +158,7 @@ def merchant_for_api_key(key: str) -> int:
         raise Unauthorized("The API key is not valid or has been revoked.")
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
-        with unit_of_work():
+        with tenant_context(row.merchant_id), unit_of_work():
             execute_alone(key_statements.TOUCH, {"t_id": row.id, "t_merchant": row.merchant_id,
                                                  "t_now": now, "t_stale": now - LAST_USED_EVERY})
     return row.merchant_id
