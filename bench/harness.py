@@ -254,6 +254,11 @@ class Run:
     stack: ExitStack = field(default_factory=ExitStack)
     encryption_key: str = ""
     processes: list[Process] = field(default_factory=list)
+    # The platform's processes connect as this ordinary role, as in production: PostgreSQL
+    # exempts superusers from row-level security. `row_security` True measures with it
+    # turned on (DB_ROW_SECURITY=on, the policies enabled), not the default.
+    app_role: str = ""
+    row_security: bool = False
     _wrk_runs: int = 0
 
     def __post_init__(self) -> None:
@@ -265,6 +270,19 @@ class Run:
 
     def close(self) -> None:
         self.stack.close()
+
+    def create_app_role(self) -> None:
+        """The platform's role; dropped after every database (the stack unwinds in reverse)."""
+        self.app_role = f"loyalty_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE ROLE "{self.app_role}" LOGIN NOSUPERUSER NOBYPASSRLS')
+        self.stack.callback(drop_role, self.app_role)
+
+    def as_app(self, database_url: str) -> str:
+        """The URL the platform's processes use: the same database, as the app's role."""
+        if not self.app_role:
+            return database_url
+        return database_url.replace("//postgres@", f"//{self.app_role}@", 1)
 
     # databases
     def scratch_database(self, tag: str) -> str:
@@ -281,6 +299,14 @@ class Run:
                         "with create_app().app_context(): upgrade()"],
                        cwd=ROOT, env=env, check=True, timeout=180,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if self.app_role:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA '
+                             f'public TO "{self.app_role}"')
+                conn.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public '
+                             f'TO "{self.app_role}"')
+            if self.row_security:
+                set_row_security(url, True)
         return url
 
     def app_env(self, database_url: str, **extra: str) -> dict[str, str]:
@@ -292,6 +318,8 @@ class Run:
             "REDIS_KEY_PREFIX": self.prefix,
             "ENCRYPTION_KEY": self.encryption_key,
             "SECRET_KEY": "bench-" + secrets.token_hex(8),
+            # Production needs one (loopback may be plain HTTP); the stacks set their port's.
+            "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
             "SMS_BACKEND": "console",
             "CALLBACK_IP_POLICY": "off",
             "PYTHONUNBUFFERED": "1",
@@ -378,6 +406,21 @@ def _base36(n: int) -> str:
         out = digits[r] + out
         if n == 0:
             return out
+
+
+def set_row_security(url: str, on: bool) -> None:
+    """Row-level security on or off on every table with the tenant policy (what `flask
+    row-security on|off` does)."""
+    verb = "ENABLE" if on else "DISABLE"
+    with psycopg.connect(url, autocommit=True) as conn:
+        for (table,) in conn.execute("SELECT tablename FROM pg_policies "
+                                     "WHERE policyname = 'tenant_isolation'").fetchall():
+            conn.execute(f'ALTER TABLE "{table}" {verb} ROW LEVEL SECURITY')
+
+
+def drop_role(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
 def drop_database(name: str) -> None:

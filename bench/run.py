@@ -99,11 +99,17 @@ class Ctx:
 # --- stacks ------------------------------------------------------------------------------------
 
 
-def platform_env(ctx: Ctx, db_url: str | None = None, **extra: str) -> dict[str, str]:
+def platform_env(ctx: Ctx, db_url: str | None = None, *, as_app: bool = True,
+                 **extra: str) -> dict[str, str]:
+    """The platform's environment; its processes connect as the app's role (`as_app`),
+    the seeding as the superuser that made the database."""
     port = extra.pop("PORT", "0")
+    url = db_url or ctx.db_url
     return ctx.run.app_env(
-        db_url or ctx.db_url, PORT=port, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        DARAJA_SANDBOX_URL=f"{ctx.emulator_url}/_emulator/daraja", **extra)
+        ctx.run.as_app(url) if as_app else url, PORT=port,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        DARAJA_SANDBOX_URL=f"{ctx.emulator_url}/_emulator/daraja",
+        DB_ROW_SECURITY="on" if ctx.run.row_security else "off", **extra)
 
 
 class Stack:
@@ -243,7 +249,7 @@ def setup(ctx: Ctx) -> None:
     import subprocess
 
     subprocess.run([str(BIN / "python"), "-m", "bench.seed", "small", str(out)], cwd=ROOT,
-                   env=platform_env(ctx), check=True, timeout=300)
+                   env=platform_env(ctx, as_app=False), check=True, timeout=300)
     ctx.seed = json.loads(out.read_text())
     for channel in ctx.seed["channels"]:
         http_json(ctx.emulator_url + "/_emulator/control/apps", {
@@ -763,7 +769,7 @@ def bench_scale(ctx: Ctx) -> None:
 
     seed_out = ctx.run.out_dir / "seed-scale.json"
     subprocess.run([str(BIN / "python"), "-m", "bench.seed", "small", str(seed_out)], cwd=ROOT,
-                   env=platform_env(ctx, url), check=True, timeout=300)
+                   env=platform_env(ctx, url, as_app=False), check=True, timeout=300)
     load = seeding.seed_large(url, merchants=s.scale_merchants, channels=s.scale_channels,
                               customers_per_merchant=s.scale_customers_per_merchant,
                               ledger_rows=s.scale_ledger_rows, log=log)
@@ -937,13 +943,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(ALL))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--row-security", choices=("on", "off"), default="off",
+                        help="the platform without PostgreSQL row-level security (the default, "
+                             "as shipped) or with it: DB_ROW_SECURITY=on, policies enabled")
     args = parser.parse_args()
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     settings = QUICK if args.quick else Settings()
     if set(only) & {"ingest", "pipeline", "scale"}:  # the load generator of those three
         ensure_wrk()
     out_dir = ROOT / "bench" / "out" / time.strftime("%Y%m%d-%H%M%S")
-    run = Run(out_dir)
+    run = Run(out_dir, row_security=args.row_security == "on")
+    run.create_app_role()
 
     def stop(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -955,6 +965,7 @@ def main() -> int:
     ok = True
     try:
         ctx.results["machine"] = machine()
+        ctx.results["row_security"] = args.row_security
         log(f"machine: {ctx.results['machine']['cores']} cores, {ctx.results['machine']['cpu']}; "
             f"logs in {out_dir.relative_to(ROOT)}")
         setup(ctx)

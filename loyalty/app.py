@@ -20,6 +20,7 @@ from loyalty.api import (
     health,
     input_guard,
     merchants,
+    password_reset,
     payment_requests,
     payments,
     programs,
@@ -29,6 +30,7 @@ from loyalty.api import errors as api_errors
 from loyalty.api.base import api, init_auth
 from loyalty.celery_app import celery_init_app
 from loyalty.config import load_config
+from loyalty.db import row_security
 from loyalty.extensions import csrf, db, login_manager, migrate
 from loyalty.hooks.fast import FastConfirmations
 from loyalty.models.base import render_migration_type
@@ -54,6 +56,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, hooks_only: bool =
     crypto.init_app(app)
     daraja.init_app(app)
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            row_security.install(engine, enforce=app.config["DB_ROW_SECURITY"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"),
                      render_as_batch=True, compare_type=True,
                      render_item=render_migration_type)
@@ -89,9 +94,9 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
         return
     app.register_blueprint(docs.bp)
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
-    blueprints = (merchants.blp, api_keys.blp, programs.blp, channels.blp, customers.blp,
-                  payments.blp, payments.analytics_blp, payment_requests.blp, callback_log.blp,
-                  reconciliation.blp)
+    blueprints = (merchants.blp, password_reset.blp, api_keys.blp, programs.blp, channels.blp,
+                  customers.blp, payments.blp, payments.analytics_blp, payment_requests.blp,
+                  callback_log.blp, reconciliation.blp)
     for blueprint in blueprints:
         ratelimits.api_key(blueprint)  # every call counts against its API key
         api.register_blueprint(blueprint)

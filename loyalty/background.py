@@ -47,6 +47,7 @@ class TaskName(StrEnum):
     EXPIRE_ALL_POINTS = "ledger.expire_all"
     EXPIRE_POINTS = "ledger.expire_points"
     PURGE_CALLBACK_LOG = "callback_log.purge"
+    SEND_PASSWORD_RESET = "accounts.send_password_reset"
 
 
 QUEUES = ("callbacks", "daraja", "sms", "default")

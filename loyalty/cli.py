@@ -1,5 +1,5 @@
-"""Flask commands for operators: `flask keys ...`, `flask channels ...`, `flask callbacks ...`
-(and `flask demo ...`)."""
+"""Flask commands for operators: `flask keys ...`, `flask channels ...`, `flask callbacks ...`,
+`flask row-security ...` (and `flask demo ...`)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import os
 from collections import Counter
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from loyalty.crypto import generate_key
+from loyalty.db import row_security
 from loyalty.demo.cli import demo
 from loyalty.errors import DomainError
+from loyalty.extensions import db
 from loyalty.services.callback_log import replay, spooled
 from loyalty.services.channel_transfer import import_env_credentials
 from loyalty.services.secrets import rotate_secrets
@@ -71,8 +73,44 @@ def callbacks_replay_spool() -> None:
         click.echo(f"{path.name}: {summary or 'empty'}")
 
 
+row_security_group = AppGroup(
+    "row-security", help="PostgreSQL row-level security, the second line of tenancy (opt-in).")
+
+
+@row_security_group.command("status")
+def row_security_status() -> None:
+    """Whether row security is on for each table with the tenant policy."""
+    with db.engine.connect() as connection:
+        found = row_security.tables(connection)
+    for name, on in found.items():
+        click.echo(f"{name}: {'on' if on else 'off'}")
+    click.echo(f"DB_ROW_SECURITY here: {'on' if current_app.config['DB_ROW_SECURITY'] else 'off'}")
+
+
+@row_security_group.command("on")
+def row_security_on() -> None:
+    """Enable (and force) row security on every tenant table. Run it once every process
+    runs with DB_ROW_SECURITY=on, or they will see no rows."""
+    if not current_app.config["DB_ROW_SECURITY"]:
+        raise click.ClickException(
+            "Set DB_ROW_SECURITY=on on every process (web, hooks, worker, beat) and restart "
+            "them first: a process without it would see no merchant's rows once this runs.")
+    with db.engine.begin() as connection:
+        names = row_security.switch(connection, True)
+    click.echo(f"Row security is on for {len(names)} tables.")
+
+
+@row_security_group.command("off")
+def row_security_off() -> None:
+    """Disable row security on every tenant table (tenancy.py alone keeps merchants apart)."""
+    with db.engine.begin() as connection:
+        names = row_security.switch(connection, False)
+    click.echo(f"Row security is off for {len(names)} tables.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys)
     app.cli.add_command(channels)
     app.cli.add_command(callbacks)
+    app.cli.add_command(row_security_group)
     app.cli.add_command(demo)

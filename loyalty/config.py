@@ -10,12 +10,14 @@ so `make run` works on a fresh clone.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -42,6 +44,12 @@ DEFAULT_CALLBACK_IPS = (
 
 REQUIRED = "required"  # production refuses to start without it
 REFUSED = "refused"    # production refuses to start with it on
+# A public address: production refuses a plain http:// one unless its host is this
+# machine's loopback (a production-mode run on one box). Over plain HTTP the session
+# cookies (Secure in production) are never sent back, and callbacks and their tokens
+# would cross the network in clear.
+HTTPS = "`https://` (or loopback)"
+REQUIRED_HTTPS = "required, `https://` (or loopback)"
 
 
 class ConfigError(RuntimeError):
@@ -192,12 +200,13 @@ SETTINGS: tuple[Setting, ...] = (
             shown="generated into `instance/encryption.key` (development)"),
     Setting("SECRET_KEY", text, _secret_key, "Flask sessions and CSRF", production=REQUIRED,
             shown="generated into `instance/secret.key` (development)"),
-    Setting("PUBLIC_BASE_URL", url, "http://127.0.0.1:5000", "the platform's public address"),
+    Setting("PUBLIC_BASE_URL", url, "http://127.0.0.1:5000", "the platform's public address",
+            production=REQUIRED_HTTPS),
     # Where Safaricom's callbacks go: the Procfile's `hooks` process, so API calls (a
     # `?wait`, a slow export) never hold the threads that answer Safaricom.
     Setting("CALLBACK_BASE_URL", url, _public_base_url,
             "public address of the `hooks` process: callback URLs given to Safaricom are "
-            "built from it", shown="`PUBLIC_BASE_URL`"),
+            "built from it", shown="`PUBLIC_BASE_URL`", production=HTTPS),
     Setting("CALLBACK_TOKEN_GRACE_HOURS", number(minimum=0), "72",
             "hours a rotated callback token keeps routing callbacks (while the URLs are "
             "registered again)"),
@@ -221,6 +230,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_IP_ALLOWLIST", comma_list, DEFAULT_CALLBACK_IPS,
             "comma-separated source addresses of Safaricom's callbacks",
             shown="Safaricom's published list"),
+    Setting("DB_ROW_SECURITY", flag, "0",
+            "`1`: each statement's connection carries its tenant for PostgreSQL's row-level "
+            "security, the opt-in second line of tenancy (turn it on everywhere, then "
+            "`flask row-security on`; README: Security)"),
     Setting("PROXY_FIX_X_FOR", integer(minimum=0), "0",
             "how many proxies in front of gunicorn set X-Forwarded-For (`0`: none)"),
     Setting("ROUTE_CACHE_SIZE", integer(minimum=1), "10000",
@@ -356,7 +369,8 @@ def _value(setting: Setting, raw: Any, values: dict, instance: Path) -> Any:
 
 
 def _check_production(env: Mapping[str, Any]) -> None:
-    missing = [s.name for s in SETTINGS if s.production == REQUIRED and not _given(env.get(s.name))]
+    missing = [s.name for s in SETTINGS if s.production in (REQUIRED, REQUIRED_HTTPS)
+               and not _given(env.get(s.name))]
     if missing:
         raise ConfigError("APP_ENV=production needs these environment variables: "
                           + ", ".join(missing))
@@ -364,6 +378,28 @@ def _check_production(env: Mapping[str, Any]) -> None:
         raw = env.get(setting.name)
         if setting.production == REFUSED and _given(raw) and _value(setting, raw, {}, Path()):
             raise ConfigError(f"{setting.name}={raw} is refused when APP_ENV=production")
+        if setting.production in (HTTPS, REQUIRED_HTTPS) and _given(raw):
+            _check_public_url(setting.name, str(raw))
+
+
+def _check_public_url(name: str, address: str) -> None:
+    parts = urlsplit(address.strip())
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and _is_loopback(host):
+        return
+    raise ConfigError(f"{name} must be an https:// address in production (http:// only for "
+                      f"127.0.0.1 or localhost), not {address.strip()!r}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def celery_settings(redis_url: str | None, app_env: str, key_prefix: str) -> dict[str, Any]:

@@ -162,6 +162,22 @@ def derive_key(purpose: str, secret: str) -> bytes:
     return hmac.new(secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
 
 
+# --- password-reset codes ------------------------------------------------------------------
+
+
+def new_reset_code() -> tuple[str, str]:
+    """A six-digit code, uniformly drawn, and a fresh salt for its digest."""
+    return f"{secrets.randbelow(10**6):06d}", secrets.token_hex(16)
+
+
+def reset_code_digest(code: str, *, salt: str, merchant_id: int) -> str:
+    """HMAC-SHA256 of a reset code under a key derived from SECRET_KEY. A million codes
+    are too few for a plain hash: without the key, a copy of the table reveals none."""
+    key = derive_key("password-reset-code", current_app.config["SECRET_KEY"])
+    message = f"{merchant_id}|{salt}|{code}".encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 # --- Daraja SecurityCredential ----------------------------------------------------------
 
 

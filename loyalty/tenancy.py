@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import ForeignKey, event
 from sqlalchemy.orm import (
@@ -71,8 +71,25 @@ def tenant_context(merchant_id: int) -> Iterator[int]:
     token = _current_merchant.set(int(merchant_id))
     try:
         yield int(merchant_id)
+        _left()
     finally:
         _current_merchant.reset(token)
+
+
+# Called as a tenant context (or all_merchants) ends normally, while it still holds:
+# row-level security (db/row_security.py) flushes what the block changed here, so those
+# rows are written as the merchant that changed them, not as whoever commits later.
+_on_leaving: list[Callable[[], None]] = []
+
+
+def on_leaving_context(callback: Callable[[], None]) -> None:
+    if callback not in _on_leaving:
+        _on_leaving.append(callback)
+
+
+def _left() -> None:
+    for callback in _on_leaving:
+        callback()
 
 
 def set_current_merchant(merchant_id: int | None):
@@ -90,6 +107,7 @@ def all_merchants() -> Iterator[None]:
     token = _bypass.set(True)
     try:
         yield
+        _left()
     finally:
         _bypass.reset(token)
 

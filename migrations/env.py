@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from loyalty.tenancy import all_merchants
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -99,7 +101,9 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
+        # Migrations may move any merchant's rows: under row-level security
+        # (loyalty/db/row_security.py) they run as the one cross-tenant context.
+        with context.begin_transaction(), all_merchants():
             context.run_migrations()
 
 

@@ -3,4 +3,12 @@
 Importing this package registers every task on the current Celery app.
 """
 
-from tasks import callback_log, channels, ledger, payments, reconciliation, sms  # noqa: F401
+from tasks import (  # noqa: F401
+    accounts,
+    callback_log,
+    channels,
+    ledger,
+    payments,
+    reconciliation,
+    sms,
+)

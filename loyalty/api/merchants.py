@@ -10,8 +10,10 @@ from loyalty.schemas.merchants import (
     MerchantRegisteredSchema,
     MerchantSchema,
     MerchantUpdateSchema,
+    PasswordChangeSchema,
 )
 from loyalty.services import merchants as service
+from loyalty.services import passwords
 
 blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants",
                 description="Register a merchant and manage its profile")
@@ -42,3 +44,12 @@ def me():
 def update_me(changes):
     """Change the business profile."""
     return service.update_current_merchant(changes)
+
+
+@blp.route("/me/password", methods=["POST"])
+@blp.arguments(PasswordChangeSchema)
+@blp.response(204)
+def change_password(data):
+    """Change the password, given the current one (422 naming `current_password` when it is
+    not right). Every web session and remember-me cookie ends; API keys keep working."""
+    passwords.change_password(data["current_password"], data["new_password"])

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import event
 
+from loyalty.db import row_security
 from loyalty.db.statements import Statement
 from loyalty.extensions import db
 
@@ -37,7 +38,8 @@ def execute_alone(statement: Statement, params: dict[str, Any] | list[dict[str, 
     connection) it simply joins it. Either way the caller's unit of work commits as
     usual, so tasks queued with background.enqueue are published then.
     """
-    return run_alone(statement.sql, statement.check(params), rows=rows)
+    with statement.running_as(statement.check(params)):
+        return run_alone(statement.sql, params, rows=rows)
 
 
 def run_alone(executable: sa.Executable, params: dict[str, Any] | list[dict[str, Any]], *,
@@ -82,6 +84,8 @@ def alone_engine(main: sa.Engine) -> sa.Engine:
                 size = getattr(main.pool, "size", lambda: 5)()  # as many as the main pool
                 engine = sa.create_engine(main.url, isolation_level="AUTOCOMMIT",
                                           pool_pre_ping=False, pool_size=size, max_overflow=10)
+                row_security.install(engine, enforce=row_security.enforcing(main),
+                                     autocommit=True)
                 event.listen(main, "engine_disposed", lambda *_: engine.dispose())
                 engines[main] = engine
     return engine

@@ -48,7 +48,7 @@ CLAIM = Statement(
     # updated_at stays: it tells the outbox sweep how long the message has been waiting.
     .values(claimed_until=sa.bindparam("c_until"), updated_at=_SMS.c.updated_at)
     .returning(_SMS.c.id, _SMS.c.recipient, _SMS.c.recipient_form, _SMS.c.body,
-               _SMS.c.attempts),
+               _SMS.c.attempts, _SMS.c.purpose),
     doc="Claim these messages that are still queued and not held by another sender: the "
         "outbox sweep or a redelivered task that reads them meanwhile gets nothing, so no "
         "text goes out twice at once.",
@@ -87,3 +87,12 @@ RELEASE = Statement(
     .values(claimed_until=None, updated_at=_SMS.c.updated_at),
     doc="Messages claimed but not attempted: back to the queue at once, attempts unchanged.",
     tenant="r_merchant")
+
+MASK = Statement(
+    "sms.mask",
+    sa.update(_SMS)
+    .where(_SMS.c.id == sa.bindparam("k_id"), _SMS.c.merchant_id == sa.bindparam("k_merchant"))
+    .values(body=sa.bindparam("k_body"), updated_at=_SMS.c.updated_at),
+    doc="A sent (or given up) text whose body held a secret (a password-reset code) keeps "
+        "its body masked: run once per such text, in one call, only when there are some.",
+    tenant="k_merchant")

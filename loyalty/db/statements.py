@@ -9,11 +9,12 @@ pass over its merchant array), so the hot paths pay nothing measurable for it.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import sqlalchemy as sa
 
-from loyalty.tenancy import TenantNotSet, bypassing
+from loyalty.tenancy import TenantNotSet, all_merchants, bypassing, tenant_context
 
 ONE = "one"          # one merchant for the whole statement
 PER_ROW = "per_row"  # one merchant per row: an array expanded with unnest(), beside the
@@ -72,4 +73,19 @@ class Statement:
 
     def execute(self, connection: sa.Connection, params: dict[str, Any] | list[dict[str, Any]]):
         """Run it on `connection` (its result) once the tenant is checked."""
-        return connection.execute(self.sql, self.check(params))
+        with self.running_as(self.check(params)):
+            return connection.execute(self.sql, params)
+
+    def running_as(self, params: dict[str, Any] | list[dict[str, Any]]):
+        """The tenant context the statement runs in, for row-level security
+        (row_security.py), which binds a statement to one merchant or to all. A statement
+        of one merchant runs in its caller's context, so the policies check that the two
+        agree. A set-wise statement (one merchant per row, or any of a list) runs as its
+        one merchant when its rows have only one, else across merchants: its rows name
+        theirs, which `check` made sure of."""
+        if self.form == ONE or self.cross_tenant is not None or isinstance(params, list):
+            return nullcontext()
+        merchants = set(params[self.tenant])
+        if len(merchants) == 1:
+            return tenant_context(merchants.pop())
+        return all_merchants()

@@ -13,7 +13,7 @@ from loyalty.models.channels import (
 )
 from loyalty.models.customers import Balance, Customer
 from loyalty.models.ledger import EntryKind, LedgerEntry, Redemption
-from loyalty.models.merchants import ApiKey, BusinessType, Merchant
+from loyalty.models.merchants import ApiKey, BusinessType, Merchant, PasswordReset
 from loyalty.models.messages import SkipReason, SmsMessage, SmsStatus
 from loyalty.models.payments import (
     CallbackLog,
@@ -33,7 +33,8 @@ __all__ = [
     "Payment", "PaymentRequest", "PaymentRequestStatus", "PaymentSource", "PaymentStatus",
     "Redemption", "SkipReason", "SmsMessage", "SmsStatus",
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",
-    "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel", "StepState",
+    "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel",
+    "PasswordReset", "StepState",
     "ValidationPolicy",
     "ReconciliationRun", "RunState", "RunTrigger",
 ]

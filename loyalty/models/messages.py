@@ -31,6 +31,18 @@ class SkipReason(StrEnum):
     LINK = "link"            # a link, without an active production channel
 
 
+# A text to the merchant itself with its password-reset code (services/passwords.py). Its
+# body holds a secret: once the text is sent, or given up, the body kept in the outbox has
+# its digits masked (services/notifications.py), so a copy of the table reveals no code.
+PASSWORD_RESET = "password_reset"
+SECRET_PURPOSES = frozenset({PASSWORD_RESET})
+
+
+def mask_secret(body: str) -> str:
+    """The body of a text whose digits were a secret, as kept once it went out."""
+    return "".join("*" if ch.isdigit() else ch for ch in body)
+
+
 class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     """One text to a customer. Unique per (payment, purpose), so a duplicate callback or a
     replay never queues a second "You earned…" message."""

@@ -6,13 +6,19 @@ from loyalty.models.merchants import BusinessType
 from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
 
 
+def password_field(**kwargs) -> fields.String:
+    """A password as a merchant chooses it (sign-up, change, reset): 8 to 128 characters."""
+    return fields.String(required=True, load_only=True, validate=validate.Length(8, 128),
+                         **kwargs)
+
+
 class MerchantCreateSchema(BaseSchema):
     business_name = TrimmedString(required=True, validate=validate.Length(1, 200))
     owner_name = TrimmedString(required=True, validate=validate.Length(1, 200))
     email = fields.Email(required=True, validate=validate.Length(max=254))
     phone = KenyanPhone(required=True)
     business_type = fields.Enum(BusinessType, by_value=True, required=True)
-    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 128))
+    password = password_field()
 
 
 MAX_TEST_NUMBERS = 5
@@ -45,6 +51,28 @@ class MerchantSchema(BaseSchema):
     sms_test_numbers = fields.List(fields.String())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class PasswordChangeSchema(BaseSchema):
+    current_password = fields.String(required=True, load_only=True,
+                                     validate=validate.Length(1, 128))
+    new_password = password_field()
+
+
+class PasswordResetRequestSchema(BaseSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class PasswordResetConfirmSchema(BaseSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    code = fields.String(required=True, load_only=True,
+                         validate=validate.Regexp(r"^[0-9]{6}$", error="Six digits."),
+                         metadata={"description": "the six digits texted to the phone"})
+    new_password = password_field()
+
+
+class MessageSchema(BaseSchema):
+    message = fields.String()
 
 
 class ApiKeyCreateSchema(BaseSchema):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,12 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from loyalty import crypto
+from loyalty.db import api_keys as key_statements
+from loyalty.db.alone import execute_alone
 from loyalty.errors import Conflict, NotFound, Unauthorized
 from loyalty.extensions import db
 from loyalty.models import DEFAULT_PROGRAM_CODE, ApiKey, LoyaltyProgram, Merchant
 from loyalty.models.base import utcnow
 from loyalty.tenancy import all_merchants, current_merchant_id, tenant_context
-from loyalty.unit_of_work import transactional
+from loyalty.unit_of_work import transactional, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -135,16 +138,27 @@ def revoke_api_key(key_id: int) -> ApiKey:
     return record
 
 
+# How often a key's `last_used_at` is written: the time of its last use to the minute, for
+# the merchant's keys page, without a write on every API call.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
 def merchant_for_api_key(key: str) -> int:
-    """The merchant id an API key belongs to; Unauthorized when unknown or revoked."""
+    """The merchant id an API key belongs to; Unauthorized when unknown or revoked.
+
+    Each a statement of its own in autocommit (db.alone): the lookup, and — only when the
+    key's `last_used_at` is a minute old or more — the conditional write of it."""
     if not key.startswith(crypto.API_KEY_PREFIX):
         raise Unauthorized("The API key is not valid.")
     with all_merchants():  # authentication runs before any merchant is known
-        row = db.session.execute(
-            sa.select(ApiKey.merchant_id, ApiKey.revoked_at, Merchant.is_active)
-            .join(Merchant, Merchant.id == ApiKey.merchant_id)
-            .where(ApiKey.key_hash == crypto.hash_api_key(key))
-        ).first()
+        rows = execute_alone(key_statements.LOOKUP, {"key_hash": crypto.hash_api_key(key)},
+                             rows=True)
+    row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or not row.is_active:
         raise Unauthorized("The API key is not valid or has been revoked.")
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        with tenant_context(row.merchant_id), unit_of_work():
+            execute_alone(key_statements.TOUCH, {"t_id": row.id, "t_merchant": row.merchant_id,
+                                                 "t_now": now, "t_stale": now - LAST_USED_EVERY})
     return row.merchant_id

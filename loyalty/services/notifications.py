@@ -20,6 +20,7 @@ from loyalty.db.alone import execute_alone
 from loyalty.extensions import db
 from loyalty.models import SkipReason, SmsStatus
 from loyalty.models.base import utcnow
+from loyalty.models.messages import SECRET_PURPOSES, mask_secret
 from loyalty.services import sms_allowance
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
@@ -39,6 +40,7 @@ class Outgoing:
     form: str
     body: str
     attempts: int
+    purpose: str
 
 
 def _backend():
@@ -106,7 +108,7 @@ def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
                               "m_error": refused, "m_reason": SkipReason.LINK})
                 continue
             outcome = _attempt(outgoing, final_attempt=final_attempt)
-            outcomes.add(outcome)
+            outcomes.add(outcome, outgoing)
             if outcome["m_status"] == SmsStatus.QUEUED:  # to be retried
                 retry.append(outgoing.id)
             if outcome.get("unavailable"):
@@ -137,8 +139,8 @@ def _queued(message_ids: list[int]) -> list[Outgoing]:
             "c_ids": list(message_ids), "c_merchant": current_merchant_id(), "c_now": now,
             "c_until": now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"])},
             rows=True)
-    found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts)
-             for row in rows}
+    found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts,
+                              row.purpose) for row in rows}
     return [found[i] for i in message_ids if i in found]
 
 
@@ -195,13 +197,16 @@ class _Outcomes:
     def __init__(self) -> None:
         self.pending: list[dict] = []
         self.released: list[int] = []
+        self.masked: list[dict] = []  # texts whose body held a secret, now sent or given up
         self.flushed_at = time.monotonic()
         self.sent = 0
         self.size = current_app.config["SMS_CHUNK_SIZE"]
 
-    def add(self, outcome: dict) -> None:
+    def add(self, outcome: dict, outgoing: Outgoing) -> None:
         self.pending.append(outcome)
         self.sent += outcome["m_status"] == SmsStatus.SENT
+        if outgoing.purpose in SECRET_PURPOSES and outcome["m_status"] != SmsStatus.QUEUED:
+            self.masked.append({"k_id": outgoing.id, "k_body": mask_secret(outgoing.body)})
 
     def release(self, message_ids: list[int]) -> None:
         self.released += message_ids
@@ -218,7 +223,8 @@ class _Outcomes:
         rows = [{"m_merchant": merchant, "m_now": now,
                  **{k: v for k, v in outcome.items() if k.startswith("m_")}}
                 for outcome in self.pending]
-        released, self.pending, self.released = self.released, [], []
+        masked = [{**one, "k_merchant": merchant} for one in self.masked]
+        released, self.pending, self.released, self.masked = self.released, [], [], []
         # Its own transaction: these outcomes are durable before the next flush. Repeated
         # only when its connection was found dropped, which at worst counts attempts twice.
         with unit_of_work():
@@ -231,3 +237,5 @@ class _Outcomes:
                 execute_alone(statements.RECORD, rows)
             if released:  # not attempted: back to the queue at once, attempts unchanged
                 execute_alone(statements.RELEASE, {"r_ids": released, "r_merchant": merchant})
+            if masked:
+                execute_alone(statements.MASK, masked)

@@ -21,7 +21,8 @@ from loyalty.tenancy import reset_current_merchant, set_current_merchant
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
 
-PUBLIC_ENDPOINTS = {"web.login", "web.signup", "web.static", "web.index"}
+PUBLIC_ENDPOINTS = {"web.login", "web.signup", "web.static", "web.index",
+                    "web.forgot_password", "web.reset_password"}
 
 # Pages load only our own stylesheet and script: no CDN, no inline code to inject into.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "

@@ -221,3 +221,34 @@ class SettingsForm(FlaskForm):
         description="Up to 5 phones, one per line. A sandbox channel's payments are texted "
                     "only to your own phone and these.",
         render_kw={"rows": 5})
+
+
+NEW_PASSWORD_HINT = "At least 8 characters."
+
+
+def _new_password() -> tuple[PasswordField, PasswordField]:
+    return (PasswordField("New password", [InputRequired(), Length(min=8, max=128)],
+                          description=NEW_PASSWORD_HINT,
+                          render_kw={"autocomplete": "new-password"}),
+            PasswordField("Repeat the new password",
+                          [InputRequired(), EqualTo("new_password", "The passwords differ.")],
+                          render_kw={"autocomplete": "new-password"}))
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", [InputRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password, confirm = _new_password()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = StringField("Email", [InputRequired(), Length(max=254)],
+                        render_kw={"type": "email", "autocomplete": "username"})
+
+
+class ResetPasswordForm(FlaskForm):
+    email = StringField("Email", [InputRequired(), Length(max=254)],
+                        render_kw={"type": "email", "autocomplete": "username"})
+    code = StringField("Code", [InputRequired()], description="The six digits we texted you.",
+                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"})
+    new_password, confirm = _new_password()

@@ -11,5 +11,9 @@ from tests.e2e.stack import start_stack
 
 @pytest.fixture
 def stack(scratch_database, redis_prefix, tmp_path):
-    with start_stack(scratch_database, REDIS_URL, redis_prefix, tmp_path) as running:
+    """The stack under row-level security (the opt-in, not the default), so that onboarding,
+    C2B and STK payments, crediting and texts are shown to work with it over real processes;
+    the tests that start their own stacks run as shipped."""
+    with start_stack(scratch_database, REDIS_URL, redis_prefix, tmp_path,
+                     row_security=True) as running:
         yield running

@@ -2,7 +2,8 @@
 
 `start_stack(...)` migrates a scratch PostgreSQL database, then starts gunicorn (with the
 emulator mounted, playing Safaricom and Africa's Talking), a Celery worker and beat, all on
-loopback, and stops every one of them on the way out, also when the test fails. `Stack`
+loopback and connected as an ordinary database role (so under row-level security, as in
+production), and stops every one of them on the way out, also when the test fails. `Stack`
 holds what a test needs: HTTP helpers for the API, the emulator and the callbacks, SQL
 for the exact counts, and the processes themselves (to kill a worker, say).
 """
@@ -24,6 +25,8 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 from sqlalchemy.pool import NullPool
 
+from loyalty.db.row_security import switch as switch_row_security
+from loyalty.extensions import db
 from tests import processes
 from tests.conftest import make_test_app
 
@@ -236,9 +239,11 @@ class Shop:
 @contextmanager
 def start_stack(database_url: str, redis_url: str, redis_prefix: str, tmp: Path, *,
                 worker: bool = True, beat: bool = True, hooks: bool = False,
-                **settings: str) -> Iterator[Stack]:
+                row_security: bool = False, **settings: str) -> Iterator[Stack]:
     """Migrate `database_url`, then run gunicorn (+ emulator), a worker and beat on it;
-    with `hooks`, also the Procfile's `hooks` process, which the callback URLs point at.
+    with `hooks`, also the Procfile's `hooks` process, which the callback URLs point at;
+    with `row_security`, under PostgreSQL's row-level security (DB_ROW_SECURITY=on and
+    `flask row-security on`, the opt-in).
 
     Every run gets a Redis key prefix of its own under the session's prefix, so the
     emulator's state and the Celery queues of one test never leak into the next."""
@@ -246,12 +251,47 @@ def start_stack(database_url: str, redis_url: str, redis_prefix: str, tmp: Path,
     app = make_test_app(database_url, prefix)
     with app.app_context():
         upgrade()
+        if row_security:
+            with db.engine.begin() as connection:
+                switch_row_security(connection, True)
+            settings["DB_ROW_SECURITY"] = "on"
+    with ordinary_role(database_url) as app_url, _started(
+            database_url, app_url, redis_url, prefix, tmp, worker=worker, beat=beat,
+            hooks=hooks, **settings) as stack:
+        yield stack
+
+
+@contextmanager
+def ordinary_role(database_url: str) -> Iterator[str]:
+    """The database's URL for an ordinary role with the app's privileges, as in production,
+    so the processes run under row-level security (PostgreSQL exempts superusers)."""
+    role = f"loyalty_e2e_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+        conn.execute(sa.text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA '
+                             f'public TO "{role}"'))
+        conn.execute(sa.text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"'))
+    try:
+        yield database_url.replace("//postgres@", f"//{role}@", 1)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE usename = :r"), {"r": role})
+            conn.execute(sa.text(f'DROP OWNED BY "{role}"'))
+            conn.execute(sa.text(f'DROP ROLE "{role}"'))
+        admin.dispose()
+
+
+@contextmanager
+def _started(database_url: str, app_url: str, redis_url: str, prefix: str, tmp: Path, *,
+             worker: bool, beat: bool, hooks: bool, **settings: str) -> Iterator[Stack]:
     port, hooks_port = processes.free_port(), processes.free_port()
     base = f"http://127.0.0.1:{port}"
     hooks_base = f"http://127.0.0.1:{hooks_port}" if hooks else None
     if hooks_base:
         settings.setdefault("CALLBACK_BASE_URL", hooks_base)
-    env = processes.app_environment(database_url, redis_url, prefix, **{
+    env = processes.app_environment(app_url, redis_url, prefix, **{
         "DARAJA_EMULATOR": "1",
         "DARAJA_SANDBOX_URL": f"{base}/_emulator/daraja",
         "AT_BASE_URL": f"{base}/_emulator/sms",

@@ -1,6 +1,5 @@
 """Sending from the outbox through Africa's Talking (mocked at the HTTP edge)."""
 
-import pytest
 import responses
 import sqlalchemy as sa
 
@@ -8,24 +7,7 @@ from loyalty.background import TaskName
 from loyalty.phones import hash_msisdn
 from loyalty.services import crediting, notifications
 from loyalty.tenancy import tenant_context
-from tests.integration.conftest import JOHN, c2b_body, published
-
-AT = "https://sms.gateway.test"
-SENT = {"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.8000", "Recipients": [
-    {"statusCode": 101, "number": "+254712345678", "cost": "KES 0.8000", "status": "Success",
-     "messageId": "ATXid_1"}]}}
-
-
-@pytest.fixture
-def gateway(app):
-    saved = {k: app.config[k] for k in ("SMS_BACKEND", "AT_USERNAME", "AT_API_KEY", "AT_BASE_URL")}
-    app.config.update(SMS_BACKEND="africastalking", AT_USERNAME="acme", AT_API_KEY="at-secret-key",
-                      AT_BASE_URL=AT)
-    app.extensions.pop("sms_backend", None)
-    with responses.RequestsMock() as mock:
-        yield mock
-    app.config.update(saved)
-    app.extensions.pop("sms_backend", None)
+from tests.integration.conftest import AT, JOHN, SENT, c2b_body, published
 
 
 def _queued(acme, db_session, **body):

@@ -12,21 +12,22 @@ def test_production_names_every_missing_variable(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config({"APP_ENV": "production", "SECRET_KEY": "x"}, tmp_path)
     message = str(caught.value)
-    for name in ("DATABASE_URL", "REDIS_URL", "ENCRYPTION_KEY"):
+    for name in ("DATABASE_URL", "REDIS_URL", "ENCRYPTION_KEY", "PUBLIC_BASE_URL"):
         assert name in message
     assert "SECRET_KEY" not in message
 
 
 def test_production_refuses_the_emulator(tmp_path):
     env = {"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "REDIS_URL": "redis://r",
-           "ENCRYPTION_KEY": "k", "SECRET_KEY": "s", "DARAJA_EMULATOR": "1"}
+           "ENCRYPTION_KEY": "k", "SECRET_KEY": "s", "PUBLIC_BASE_URL": "https://loyalty.example",
+           "DARAJA_EMULATOR": "1"}
     with pytest.raises(ConfigError, match="DARAJA_EMULATOR"):
         load_config(env, tmp_path)
 
 
 def test_production_with_everything_set_starts(tmp_path):
     env = {"APP_ENV": "production", "DATABASE_URL": "postgres://u@db/x", "REDIS_URL": "redis://r:6379/0",
-           "ENCRYPTION_KEY": "k", "SECRET_KEY": "s"}
+           "ENCRYPTION_KEY": "k", "SECRET_KEY": "s", "PUBLIC_BASE_URL": "https://loyalty.example"}
     config = load_config(env, tmp_path)
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/x"
     assert config["CELERY"]["broker_url"] == "redis://r:6379/0"
@@ -144,3 +145,39 @@ def test_abuse_settings_default_to_the_safe_side_and_refuse_nonsense(tmp_path):
         load_config({"SANDBOX_SMS_POLICY": "anyone"}, tmp_path)
     with pytest.raises(ConfigError, match="RATE_LIMIT_LOGIN"):
         load_config({"RATE_LIMIT_LOGIN": "five a minute"}, tmp_path)
+
+
+PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "postgres://u@db/x",
+              "REDIS_URL": "redis://r:6379/0", "ENCRYPTION_KEY": "k", "SECRET_KEY": "s"}
+
+
+def test_production_needs_the_public_address(tmp_path):
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_config(PRODUCTION, tmp_path)
+
+
+@pytest.mark.parametrize("url", ["http://loyalty.example.com", "http://10.0.0.5:8000",
+                                 "ftp://loyalty.example.com", "loyalty.example.com",
+                                 "https://", "http://127.0.0.1.evil.example"])
+def test_production_refuses_a_public_address_that_is_not_https(tmp_path, url):
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be an https:// address"):
+        load_config({**PRODUCTION, "PUBLIC_BASE_URL": url}, tmp_path)
+
+
+@pytest.mark.parametrize("url", ["https://loyalty.example.com", "http://127.0.0.1:8000",
+                                 "http://127.8.9.10", "http://localhost:5000", "http://[::1]:80"])
+def test_production_takes_https_or_this_machine_over_http(tmp_path, url):
+    assert load_config({**PRODUCTION, "PUBLIC_BASE_URL": url}, tmp_path)["PUBLIC_BASE_URL"] == url
+
+
+def test_production_holds_the_hooks_address_to_the_same_rule(tmp_path):
+    env = {**PRODUCTION, "PUBLIC_BASE_URL": "https://loyalty.example.com"}
+    with pytest.raises(ConfigError, match="CALLBACK_BASE_URL"):
+        load_config({**env, "CALLBACK_BASE_URL": "http://hooks.loyalty.example.com"}, tmp_path)
+    assert load_config({**env, "CALLBACK_BASE_URL": "https://hooks.loyalty.example.com"},
+                       tmp_path)["CALLBACK_BASE_URL"] == "https://hooks.loyalty.example.com"
+
+
+def test_development_may_serve_plain_http_anywhere(tmp_path):
+    assert load_config({"PUBLIC_BASE_URL": "http://192.168.1.20:5000"}, tmp_path)[
+        "PUBLIC_BASE_URL"] == "http://192.168.1.20:5000"

@@ -58,8 +58,14 @@ def log_in(client, email: str, password: str = PASSWORD, **kwargs):
 def login_as(client, merchant_id: int) -> None:
     """Put a merchant in the session the way Flask-Login does after a log in."""
     with client.session_transaction() as session:
-        session["_user_id"] = str(merchant_id)
+        session["_user_id"] = f"{merchant_id}:0"  # Merchant.get_id(): id and session version
         session["_fresh"] = True
+
+
+def issued_key(response) -> str:
+    """The API key shown, once, on the page that created it."""
+    return re.search(r'id="new-key" class="key" readonly value="([^"]+)"',
+                     response.get_data(as_text=True)).group(1)
 
 
 def text(response) -> str:

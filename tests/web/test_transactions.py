@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from loyalty.services import crediting
 from tests.integration.conftest import c2b_body
-from tests.web.conftest import text
+from tests.web.conftest import issued_key, text
 
 
 def test_filters_narrow_the_list(client, shop):
@@ -55,9 +55,7 @@ def test_analytics_draws_a_chart_per_channel(client, shop):
 
 
 def test_api_key_is_shown_once_and_revoking_it_locks_it_out(client, shop):
-    created = client.post("/settings/api-keys", data={"name": "Till app"})
-    key = re.search(r'id="new-key" class="key" readonly value="([^"]+)"',
-                    created.get_data(as_text=True)).group(1)
+    key = issued_key(client.post("/settings/api-keys", data={"name": "Till app"}))
     ok = client.get("/api/v1/merchants/me", headers={"Authorization": f"Bearer {key}"})
     assert ok.status_code == 200
     listing = client.get("/settings/api-keys").get_data(as_text=True)
@@ -66,3 +64,12 @@ def test_api_key_is_shown_once_and_revoking_it_locks_it_out(client, shop):
     client.post(f"/settings/api-keys/{key_id}/revoke")
     refused = client.get("/api/v1/merchants/me", headers={"Authorization": f"Bearer {key}"})
     assert refused.status_code == 401
+
+
+def test_the_api_keys_page_shows_when_each_key_was_last_used(client, shop):
+    key = issued_key(client.post("/settings/api-keys", data={"name": "Till app"}))
+    unused = text(client.get("/settings/api-keys"))
+    assert re.search(r"Till app mpl_\S+… \d\d \w+ \d{4}, \d\d:\d\d – active", unused)
+    client.get("/api/v1/merchants/me", headers={"Authorization": f"Bearer {key}"})
+    used = text(client.get("/settings/api-keys"))
+    assert re.search(r"Till app mpl_\S+… (\d\d \w+ \d{4}, \d\d:\d\d) \1 active", used)

@@ -9,6 +9,7 @@ from loyalty.web.views import (  # noqa: F401
     customers,
     dashboard,
     mapping,
+    passwords,
     payments,
     programs,
     settings,

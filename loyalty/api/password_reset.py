@@ -1,0 +1,42 @@
+"""Password reset by a code texted to the merchant's phone (public: no API key)."""
+
+from flask_smorest import Blueprint
+
+from loyalty.api.base import public
+from loyalty.schemas.merchants import (
+    MessageSchema,
+    PasswordResetConfirmSchema,
+    PasswordResetRequestSchema,
+)
+from loyalty.services import passwords
+
+blp = Blueprint("password_reset", __name__, url_prefix="/api/v1/password-reset",
+                description="Forgot the password: a code texted to the merchant's phone")
+
+REQUESTED = ("If this email belongs to a merchant, a six-digit code is on its way to the "
+             f"merchant's phone. It works for {passwords.RESET_CODE_MINUTES} minutes.")
+DONE = "The password is changed. Every session that was logged in has ended."
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(PasswordResetRequestSchema)
+@blp.response(202, MessageSchema)
+@blp.doc(security=[])
+@public
+def request_code(data):
+    """Text a reset code to the phone of the merchant with this email. The answer is the
+    same whether or not the email is registered."""
+    passwords.request_reset(data["email"])
+    return {"message": REQUESTED}
+
+
+@blp.route("/confirm", methods=["POST"])
+@blp.arguments(PasswordResetConfirmSchema)
+@blp.response(200, MessageSchema)
+@blp.doc(security=[])
+@public
+def confirm(data):
+    """Set a new password with the texted code. A wrong or expired code, a code tried
+    five times, and an unknown email are all refused alike (422 naming `code`)."""
+    passwords.confirm_reset(data["email"], data["code"], data["new_password"])
+    return {"message": DONE}
