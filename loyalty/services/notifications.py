@@ -105,7 +105,7 @@ def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
             refused = links.refused(outgoing.body)
             if refused:  # the text itself, whatever template or name put the link there
                 outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id, "m_status": SmsStatus.SKIPPED,
-                              "m_error": refused, "m_reason": SkipReason.LINK})
+                              "m_error": refused, "m_reason": SkipReason.LINK}, outgoing)
                 continue
             outcome = _attempt(outgoing, final_attempt=final_attempt)
             outcomes.add(outcome, outgoing)
