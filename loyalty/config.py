@@ -99,6 +99,25 @@ def _number(kind, noun: str, minimum):
     return read
 
 
+RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate(value: str) -> str:
+    """A rate limit as Flask-Limiter writes one: '3 per hour'."""
+    parse_rate(value)
+    return value.strip().lower()
+
+
+def parse_rate(value: str) -> tuple[int, int]:
+    """'3 per hour' -> (3, 3600); ValueError saying what is wrong."""
+    count, _, unit = value.strip().lower().partition(" per ")
+    seconds = RATE_UNITS.get(unit.strip().rstrip("s"))
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ValueError(f"must read like '3 per hour' (per second, minute, hour or day), "
+                         f"not {value!r}")
+    return int(count), seconds
+
+
 def comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -217,6 +236,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_IP_ALLOWLIST", comma_list, DEFAULT_CALLBACK_IPS,
             "comma-separated source addresses of Safaricom's callbacks",
             shown="Safaricom's published list"),
+    Setting("RATE_LIMIT_PASSWORD_RESET", rate, "3 per hour",
+            "password-reset codes texted for one email (API and web UI together)"),
+    Setting("RATE_LIMIT_PASSWORD_RESET_ADDRESS", rate, "20 per hour",
+            "password-reset requests and code tries from one client address"),
     Setting("DB_ROW_SECURITY", flag, "0",
             "`1`: each statement's connection carries its tenant for PostgreSQL's row-level "
             "security, the opt-in second line of tenancy (turn it on everywhere, then "
