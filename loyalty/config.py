@@ -242,10 +242,11 @@ SETTINGS: tuple[Setting, ...] = (
             "password-reset requests and code tries from one client address"),
     Setting("DB_ROW_SECURITY", flag, "0",
             "`1`: each statement's connection carries its tenant for PostgreSQL's row-level "
-            "security, the opt-in second line of tenancy (turn it on everywhere, then "
-            "`flask row-security on`; README: Security)"),
+            "security, the opt-in second line of tenancy (on every process first, then "
+            "`flask row-security on`; see Security)"),
     Setting("PROXY_FIX_X_FOR", integer(minimum=0), "0",
-            "how many proxies in front of gunicorn set X-Forwarded-For (`0`: none)"),
+            "how many proxies in front of gunicorn set X-Forwarded-For (`0`: none; see "
+            "Behind a proxy)"),
     Setting("ROUTE_CACHE_SIZE", integer(minimum=1), "10000",
             "known channels each web process keeps in its callback route cache (least "
             "recently used go first)"),
