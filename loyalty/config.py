@@ -112,6 +112,20 @@ def rate(value: str) -> str:
     return value
 
 
+RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate(value: str) -> tuple[int, int]:
+    """'3 per hour' -> (3, 3600); ValueError saying what is wrong (the password-reset
+    windows count with it)."""
+    count, _, unit = value.strip().lower().partition(" per ")
+    seconds = RATE_UNITS.get(unit.strip().rstrip("s"))
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ValueError(f"must read like '3 per hour' (per second, minute, hour or day), "
+                         f"not {value!r}")
+    return int(count), seconds
+
+
 def comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -230,12 +244,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_IP_ALLOWLIST", comma_list, DEFAULT_CALLBACK_IPS,
             "comma-separated source addresses of Safaricom's callbacks",
             shown="Safaricom's published list"),
+    Setting("RATE_LIMIT_PASSWORD_RESET", rate, "3 per hour",
+            "password-reset codes texted for one email (API and web UI together)"),
+    Setting("RATE_LIMIT_PASSWORD_RESET_ADDRESS", rate, "20 per hour",
+            "password-reset requests and code tries from one client address"),
     Setting("DB_ROW_SECURITY", flag, "0",
             "`1`: each statement's connection carries its tenant for PostgreSQL's row-level "
-            "security, the opt-in second line of tenancy (turn it on everywhere, then "
-            "`flask row-security on`; README: Security)"),
+            "security, the opt-in second line of tenancy (on every process first, then "
+            "`flask row-security on`; see Security)"),
     Setting("PROXY_FIX_X_FOR", integer(minimum=0), "0",
-            "how many proxies in front of gunicorn set X-Forwarded-For (`0`: none)"),
+            "how many proxies in front of gunicorn set X-Forwarded-For (`0`: none; see "
+            "Behind a proxy)"),
     Setting("ROUTE_CACHE_SIZE", integer(minimum=1), "10000",
             "known channels each web process keeps in its callback route cache (least "
             "recently used go first)"),

@@ -184,3 +184,30 @@ def test_reset_endpoints_need_no_api_key_and_say_so(client):
     assert spec["/api/v1/password-reset"]["post"]["security"] == []
     assert spec["/api/v1/password-reset/confirm"]["post"]["security"] == []
     assert "202" in spec["/api/v1/password-reset"]["post"]["responses"]
+
+
+# --- rate limits ------------------------------------------------------------------------------
+
+
+def test_a_fourth_code_for_one_email_within_the_hour_is_429_known_or_not(client, owner, queued):
+    for email in (owner["email"], "nobody@nowhere.example"):
+        for _ in range(3):
+            assert _ask(client, email).status_code == 202
+        refused = _ask(client, email.upper())
+        assert refused.status_code == 429
+        assert refused.get_json()["error"]["code"] == "too_many_requests"
+        assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert len([n for n, _ in queued if n == TaskName.SEND_PASSWORD_RESET]) == 6
+
+
+def test_one_address_gets_twenty_resets_an_hour_whatever_the_emails(client, owner, queued):
+    elsewhere = {"REMOTE_ADDR": "10.9.8.7"}
+    for n in range(20):
+        response = client.post("/api/v1/password-reset/confirm", environ_base=elsewhere,
+                               json={"email": f"guess{n}@x.example", "code": "123456",
+                                     "new_password": NEW})
+        assert response.status_code == 422
+    refused = client.post("/api/v1/password-reset", environ_base=elsewhere,
+                          json={"email": owner["email"]})
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert _ask(client, owner["email"]).status_code == 202  # another address is not held up

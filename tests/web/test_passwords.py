@@ -146,3 +146,11 @@ def test_password_pages_for_visitors_and_merchants(client):
     assert client.get("/settings/password").status_code == 302  # needs a login
     sign_up(client)
     assert "Change your password" in text(client.get("/settings/password"))
+
+
+def test_forgot_password_is_rate_limited_with_a_page(client, published):
+    for _ in range(3):
+        assert client.post("/forgot-password", data={"email": "a@b.example"}).status_code == 302
+    refused = client.post("/forgot-password", data={"email": "a@b.example"})
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert "Too many codes were asked for this email." in text(refused)

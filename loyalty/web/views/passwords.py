@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, session, url_for
 
+from loyalty import password_limits
 from loyalty.errors import DomainError
 from loyalty.schemas.merchants import (
     PasswordChangeSchema,
@@ -44,6 +45,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     data = checked(form, PasswordResetRequestSchema(), lambda: values(form, ("email",)))
     if data is not None:
+        password_limits.code_asked(data["email"])
         passwords.request_reset(data["email"])
         session[RESET_EMAIL] = data["email"]
         flash(f"If {data['email']} belongs to a merchant, a six-digit code is on its way to "
@@ -61,6 +63,7 @@ def reset_password():
     data = checked(form, PasswordResetConfirmSchema(),
                    lambda: values(form, ("email", "code", "new_password")))
     if data is not None:
+        password_limits.code_tried()
         try:
             passwords.confirm_reset(data["email"], data["code"], data["new_password"])
         except DomainError as error:
