@@ -165,6 +165,10 @@ register_urls = _limit("RATE_LIMIT_CHANNEL_STEPS", "register-urls", _per_channel
                        "Too many URL registrations for this channel.")
 rotate_callback_token = _limit("RATE_LIMIT_CHANNEL_STEPS", "rotate-callback-token", _per_channel,
                                "Too many callback-token rotations for this channel.")
+pull_register = _limit("RATE_LIMIT_CHANNEL_STEPS", "pull-register", _per_channel,
+                       "Too many Pull Transactions registrations for this channel.")
+reconcile = _limit("RATE_LIMIT_CHANNEL_STEPS", "reconcile", _per_channel,
+                   "Too many reconciliation runs asked for this channel.")
 
 
 def limited(*limits):

@@ -150,6 +150,7 @@ def deactivate(channel_id):
 
 
 @blp.route("/<int:channel_id>/pull/register", methods=["POST"])
+@limited(ratelimits.pull_register)
 @blp.arguments(WaitArgsSchema, location="query")
 @blp.arguments(PullRegisterSchema)
 @blp.response(202, ChannelSchema)
@@ -161,6 +162,7 @@ def register_pull(args, body, channel_id):
 
 
 @blp.route("/<int:channel_id>/reconcile", methods=["POST"])
+@limited(ratelimits.reconcile)
 @blp.arguments(WaitArgsSchema, location="query")
 @blp.arguments(ReconcileSchema)
 @blp.response(202, RunEnvelopeSchema)

@@ -130,6 +130,12 @@ def test_channel_steps_are_limited_per_channel_and_per_tenant(client, db_session
                            headers=auth(key)).status_code != 429
     _assert_429(client.post(f"/api/v1/mpesa-channels/{channel['id']}/rotate-callback-token",
                             headers=auth(key)), within=60)
+    # Reconciliation runs (refused here: Pull is not registered) count on their own too.
+    for _ in range(10):
+        assert client.post(f"/api/v1/mpesa-channels/{channel['id']}/reconcile",
+                           headers=auth(key), json={}).status_code != 429
+    _assert_429(client.post(f"/api/v1/mpesa-channels/{channel['id']}/reconcile",
+                            headers=auth(key), json={}), within=60)
 
 
 def test_callbacks_and_the_health_probe_are_never_limited(app, client, db_session,
@@ -156,7 +162,9 @@ def test_the_openapi_document_lists_the_429s(client):
     for path, method in [("/api/v1/merchants", "post"),  # public, limited per address
                          ("/api/v1/merchants/me", "get"),  # every keyed call: per key
                          ("/api/v1/mpesa-channels/{channel_id}/stk-push", "post"),
-                         ("/api/v1/mpesa-channels/{channel_id}/verify", "post")]:
+                         ("/api/v1/mpesa-channels/{channel_id}/verify", "post"),
+                         ("/api/v1/mpesa-channels/{channel_id}/reconcile", "post"),
+                         ("/api/v1/mpesa-channels/{channel_id}/pull/register", "post")]:
         assert spec["paths"][path][method]["responses"]["429"] == ref, (path, method)
 
 
