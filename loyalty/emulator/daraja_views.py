@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from loyalty.emulator import results, rules, stk
+from loyalty.emulator import results, reversals, rules, stk
 from loyalty.emulator.c2b import simulate_payment
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.errors import DarajaError, invalid, no_product
@@ -29,7 +29,7 @@ KNOWN_PATHS = {
     "/oauth/v1/generate", "/mpesa/c2b/v1/registerurl", "/mpesa/c2b/v2/registerurl",
     "/mpesa/c2b/v1/simulate", "/mpesa/c2b/v2/simulate", "/mpesa/stkpush/v1/processrequest",
     "/mpesa/stkpushquery/v1/query", "/mpesa/accountbalance/v1/query",
-    "/mpesa/transactionstatus/v1/query",
+    "/mpesa/transactionstatus/v1/query", "/mpesa/reversal/v1/request",
 }
 # What an upstream proxy in front of Daraja returns when it breaks: not JSON at all.
 PROXY_ERROR_PAGE = ("<html><head><title>500 Internal Server Error</title></head><body>"
@@ -174,6 +174,11 @@ def account_balance():
 @bp.post("/mpesa/transactionstatus/v1/query")
 def transaction_status():
     return jsonify(results.transaction_status(emulator(), _grant("status"), _body()))
+
+
+@bp.post("/mpesa/reversal/v1/request")
+def reversal():
+    return jsonify(reversals.reverse(emulator(), _grant("reversal"), _body()))
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
