@@ -12,7 +12,7 @@ from loyalty.models.channels import (
     ValidationPolicy,
 )
 from loyalty.models.customers import Balance, Customer
-from loyalty.models.ledger import EntryKind, LedgerEntry, Redemption
+from loyalty.models.ledger import Adjustment, EntryKind, LedgerEntry, Redemption
 from loyalty.models.merchants import ApiKey, BusinessType, Merchant
 from loyalty.models.messages import SmsMessage, SmsStatus
 from loyalty.models.payments import (
@@ -25,11 +25,13 @@ from loyalty.models.payments import (
     PaymentStatus,
 )
 from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
+from loyalty.models.reversals import Reversal, ReversalMethod, ReversalState
 
 __all__ = [
-    "AsyncKind", "AsyncRequest", "AsyncState",
-    "Balance", "CallbackLog", "CallbackOutcome", "Customer", "EntryKind", "LedgerEntry", "Payment", "PaymentRequest",
-    "PaymentRequestStatus", "PaymentSource", "PaymentStatus", "Redemption", "SmsMessage",
+    "Adjustment", "AsyncKind", "AsyncRequest", "AsyncState", "Balance", "CallbackLog",
+    "CallbackOutcome", "Customer", "EntryKind", "LedgerEntry", "Payment", "PaymentRequest",
+    "PaymentRequestStatus", "PaymentSource", "PaymentStatus", "Redemption", "Reversal",
+    "ReversalMethod", "ReversalState", "SmsMessage",
     "SmsStatus",
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",
     "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel", "StepState",
