@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from loyalty.extensions import db
 from loyalty.models import Payment, PaymentStatus
@@ -22,7 +23,8 @@ def list_transactions(*, channel_id: int | None = None, status: PaymentStatus | 
                       until: datetime | None = None, limit: int = 50,
                       cursor: int | None = None) -> dict[str, Any]:
     """Newest first, keyset-paginated by id: {"items": [...], "next_cursor": id | None}."""
-    query = sa.select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
+    query = (sa.select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
+             .options(selectinload(Payment.reversals)))
     filters = ((channel_id, lambda v: Payment.channel_id == v),
                (status, lambda v: Payment.status == v),
                (customer_id, lambda v: Payment.customer_id == v),
