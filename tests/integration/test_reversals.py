@@ -12,7 +12,7 @@ import responses
 import sqlalchemy as sa
 
 from loyalty.daraja.errors import DarajaUnavailable
-from loyalty.services import crediting, ledger, reversals
+from loyalty.services import callback_log, crediting, ledger, reversals
 from loyalty.tenancy import tenant_context
 from tests.integration.conftest import DELIVERY, VIP, c2b_body, make_shop
 
@@ -413,3 +413,25 @@ def test_mpesa_reverses_whole_shillings_only(shop, db_session):
     with_initiator(shop, db_session)
     response = ask(shop, payment_id, amount="10.50")
     assert response.status_code == 422 and "amount" in response.get_json()["error"]["fields"]
+
+
+def test_a_result_spooled_while_the_database_was_down_is_applied_on_replay(
+        shop, app, db_session, daraja, monkeypatch, tmp_path):
+    payment_id = pay(shop, db_session)
+    with_initiator(shop, db_session)
+    reversal_id = ask(shop, payment_id).get_json()["reversal"]["id"]
+    accepted(daraja)
+    send(shop, reversal_id)
+    monkeypatch.setitem(app.config, "CALLBACK_SPOOL_DIR", str(tmp_path))
+    with monkeypatch.context() as down:
+        def database_down(*args, **kwargs):
+            raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
+
+        down.setattr(reversals, "record_result", database_down)
+        down.setattr(callback_log, "keep", database_down)
+        assert shop.hook(f"result/reversal/{reversal_id}", result()).status_code == 503
+    assert balance(db_session)[0] == 100
+    replayed = app.test_cli_runner().invoke(args=["callbacks", "replay-spool"])
+    assert replayed.exit_code == 0, replayed.output
+    assert balance(db_session)[0] == 0
+    assert shop.api("GET", "/transactions").get_json()["items"][0]["reversal"]["state"] == "done"
