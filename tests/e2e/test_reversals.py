@@ -21,9 +21,10 @@ def _paid(stack: Stack, shop, trans_id: str) -> dict:
                                    None), timeout=30, message=f"{trans_id} credited")
 
 
-def _reversal(shop, trans_id: str, state: str):
+def _reversal(shop, trans_id: str, state: str, status: str):
     payment = next(t for t in shop.transactions() if t["trans_id"] == trans_id)
-    return payment if payment["reversal"] and payment["reversal"]["state"] == state else None
+    found = payment["reversal"] and payment["reversal"]["state"] == state
+    return payment if found and payment["status"] == status else None
 
 
 def test_a_reversal_through_mpesa_takes_the_points_back_when_its_result_arrives(stack: Stack):
@@ -36,7 +37,7 @@ def test_a_reversal_through_mpesa_takes_the_points_back_when_its_result_arrives(
                      json={"reason": "Paid twice", "idempotency_key": "e2e-1"})
     assert asked.status_code == 202, asked.text
     assert asked.json()["reversal"]["state"] == "requested"
-    done = stack.wait(lambda: _reversal(shop, "REVE2E0001", "done"), timeout=30,
+    done = stack.wait(lambda: _reversal(shop, "REVE2E0001", "done", "reversed"), timeout=30,
                       message="the reversal's result applied")
     assert done["status"] == "reversed" and done["reversal"]["points"] == 100
     assert shop.balance(JOHN, "vip") == 0
@@ -60,7 +61,7 @@ def test_a_reversal_through_mpesa_takes_the_points_back_when_its_result_arrives(
     assert portal.status_code == 200, portal.text
     shop.api("POST", f"/transactions/{other['id']}/reverse",
              json={"reason": "Paid twice", "idempotency_key": "e2e-2"})
-    failed = stack.wait(lambda: _reversal(shop, "REVE2E0002", "failed"), timeout=30,
+    failed = stack.wait(lambda: _reversal(shop, "REVE2E0002", "failed", "credited"), timeout=30,
                         message="the R000001 result")
     assert failed["reversal"]["result_code"] == "R000001"
     assert "already reversed" in failed["reversal"]["message"]

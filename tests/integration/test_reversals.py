@@ -5,6 +5,7 @@ negative balance, idempotency, and the input a merchant can get wrong."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -239,7 +240,10 @@ def test_the_customer_is_texted_only_when_the_program_says_so(shop, db_session):
 
 
 def with_initiator(shop, db_session):
+    # A consumer key of its own: the token minted for it stays in this run's Redis cache,
+    # where another test's channel with the demo key would find it instead of its mock.
     patched = shop.api("PATCH", f"/mpesa-channels/{shop.channel['id']}", json={
+        "consumer_key": f"ck-reversals-{uuid.uuid4().hex[:8]}",
         "initiator_name": "apiop1", "initiator_password": "Initiator-Pass-1"})
     assert patched.status_code == 200, patched.get_json()
     db_session.execute(sa.text("UPDATE mpesa_channels SET status='active', is_active=true, "
