@@ -42,6 +42,7 @@ class TaskName(StrEnum):
     STK_QUERY = "daraja.stk_query"
     STK_FIND_RECEIPT = "daraja.stk_find_receipt"
     SWEEP_STK_REQUESTS = "stk.sweep_requests"
+    REVERSE_PAYMENT = "daraja.reverse"
     SEND_SMS_BATCH = "sms.send_batch"
     SWEEP_SMS_OUTBOX = "sms.sweep_outbox"
     EXPIRE_ALL_POINTS = "ledger.expire_all"

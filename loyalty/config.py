@@ -312,7 +312,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_LIMIT_STK_PHONE", rate, "5 per minute", "STK pushes per (channel, phone)"),
     Setting("RATE_LIMIT_STK_CHANNEL", rate, "60 per minute", "STK pushes per channel"),
     Setting("RATE_LIMIT_CHANNEL_STEPS", rate, "10 per minute",
-            "verifications, URL registrations and callback-token rotations, each per channel"),
+            "verifications, URL registrations and callback-token rotations, each per channel; "
+            "M-Pesa reversal requests per payment"),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -10,6 +10,7 @@
 | RATE_LIMIT_STK_CHANNEL, 60 per minute      | channel                | STK push                  |
 | RATE_LIMIT_CHANNEL_STEPS, 10 per minute    | channel, for each step | verify, register-urls,    |
 |                                            |                        | rotate-callback-token     |
+|                                            | payment                | reverse (M-Pesa)          |
 
 A channel is counted with its merchant (one tenant can never use up another's limit), an
 email and an API key only as a hash (neither reaches Redis in plain text). The client
@@ -86,6 +87,10 @@ def _per_account() -> str:
 
 def _per_channel() -> str:
     return f"{get_current_merchant_id()}:{(request.view_args or {}).get('channel_id')}"
+
+
+def _per_payment() -> str:
+    return f"{get_current_merchant_id()}:{(request.view_args or {}).get('payment_id')}"
 
 
 def _per_channel_and_phone() -> str:
@@ -169,6 +174,9 @@ pull_register = _limit("RATE_LIMIT_CHANNEL_STEPS", "pull-register", _per_channel
                        "Too many Pull Transactions registrations for this channel.")
 reconcile = _limit("RATE_LIMIT_CHANNEL_STEPS", "reconcile", _per_channel,
                    "Too many reconciliation runs asked for this channel.")
+# Each asks Safaricom's Reversal API (mark-reversed calls nobody and is not limited).
+reverse = _limit("RATE_LIMIT_CHANNEL_STEPS", "reverse", _per_payment,
+                 "Too many reversal requests for this payment.")
 
 
 def limited(*limits):

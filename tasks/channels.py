@@ -25,10 +25,11 @@ def _backoff(retries: int) -> float:
     return min(60.0, 2.0 ** (retries + 1)) * random.uniform(0.5, 1.0)
 
 
-def _with_retries(task, step, channel_id: int) -> None:
-    """Run a step; the last attempt records a failure instead of raising for a retry."""
+def with_retries(task, step, object_id: int) -> None:
+    """Run a step that calls Safaricom (a channel's, a reversal's): retried with backoff
+    while Safaricom is unreachable; the last attempt records a failure instead."""
     try:
-        step(channel_id, final_attempt=task.request.retries >= task.max_retries)
+        step(object_id, final_attempt=task.request.retries >= task.max_retries)
     except channel_setup.RETRYABLE as exc:
         raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from None
 
@@ -36,13 +37,13 @@ def _with_retries(task, step, channel_id: int) -> None:
 @shared_task(name=TaskName.VERIFY_CHANNEL, bind=True, acks_late=True, max_retries=MAX_RETRIES,
              owns_transaction=False)  # calls Safaricom between its steps
 def verify(self, merchant_id: int, channel_id: int) -> None:
-    _with_retries(self, channel_setup.verify_channel, channel_id)
+    with_retries(self, channel_setup.verify_channel, channel_id)
 
 
 @shared_task(name=TaskName.REGISTER_URLS, bind=True, acks_late=True, max_retries=MAX_RETRIES,
              owns_transaction=False)  # calls Safaricom between its steps
 def register_urls(self, merchant_id: int, channel_id: int) -> None:
-    _with_retries(self, channel_setup.register_urls, channel_id)
+    with_retries(self, channel_setup.register_urls, channel_id)
 
 
 @shared_task(name=TaskName.CHECK_HEALTH_BATCH, tenant_bound=False, acks_late=True,

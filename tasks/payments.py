@@ -14,7 +14,8 @@ from flask import current_app
 
 from loyalty import background, nudge
 from loyalty.background import TaskName
-from loyalty.services import crediting, stk, stk_receipts
+from loyalty.services import crediting, reversals, stk, stk_receipts
+from tasks.channels import MAX_RETRIES, with_retries
 
 # One run keeps draining for at most this long, then hands over to a fresh message so a
 # worker's other queues (SMS, Daraja) are not starved by a long backlog.
@@ -67,3 +68,11 @@ def stk_find_receipt(merchant_id: int, request_id: int, step: int = 0) -> None:
 @shared_task(name=TaskName.SWEEP_STK_REQUESTS, tenant_bound=False)
 def sweep_stk_requests() -> dict:
     return stk.sweep_requests()
+
+
+@shared_task(name=TaskName.REVERSE_PAYMENT, bind=True, acks_late=True, max_retries=MAX_RETRIES,
+             owns_transaction=False)  # calls Safaricom between its steps
+def reverse(self, merchant_id: int, reversal_id: int) -> None:
+    # acks_late is safe: a reversal whose request Safaricom acknowledged is never sent
+    # again, and one resent after a lost answer is refused as already reversed (R000001).
+    with_retries(self, reversals.send_reversal, reversal_id)

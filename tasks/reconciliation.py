@@ -13,13 +13,13 @@ from celery import shared_task
 
 from loyalty.background import TaskName
 from loyalty.services import reconciliation
-from tasks.channels import MAX_RETRIES, _with_retries
+from tasks.channels import MAX_RETRIES, with_retries
 
 
 @shared_task(name=TaskName.REGISTER_PULL, bind=True, acks_late=True, max_retries=MAX_RETRIES,
              owns_transaction=False)  # calls Safaricom between its steps
 def register_pull(self, merchant_id: int, channel_id: int) -> None:
-    _with_retries(self, reconciliation.register_pull, channel_id)
+    with_retries(self, reconciliation.register_pull, channel_id)
 
 
 # acks_late: a run killed half way is delivered again and resumes after its last page

@@ -1,8 +1,10 @@
-"""Customers: enrol, find by phone, balances, ledger, redemptions."""
+"""Customers: enrol, find by phone, balances, ledger, redemptions, adjustments."""
 
 from flask_smorest import Blueprint
 
 from loyalty.schemas.customers import (
+    AdjustmentCreateSchema,
+    AdjustmentSchema,
     CustomerCreateSchema,
     CustomerDetailSchema,
     CustomerQueryArgsSchema,
@@ -12,8 +14,8 @@ from loyalty.schemas.customers import (
     RedemptionCreateSchema,
     RedemptionSchema,
 )
+from loyalty.services import adjustments, redemptions
 from loyalty.services import customers as service
-from loyalty.services import redemptions
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers",
                 description="Customers, their points and stamps")
@@ -55,4 +57,16 @@ def redeem(data, customer_id):
     """Spend points; 409 when the balance is short. Repeating an idempotency key returns
     the first redemption instead of spending twice."""
     result, created = redemptions.redeem_points(customer_id, **data)
+    return result, 201 if created else 200
+
+
+@blp.route("/<int:customer_id>/adjustments", methods=["POST"])
+@blp.arguments(AdjustmentCreateSchema)
+@blp.response(201, AdjustmentSchema)
+@blp.alt_response(200, schema=AdjustmentSchema, description="the same idempotency key again")
+def adjust(data, customer_id):
+    """Add (positive `points`) or take away (negative) points by hand, with a reason; the
+    balance may go below zero. Repeating an idempotency key returns the first adjustment;
+    the same key with another body is 409."""
+    result, created = adjustments.adjust_points(customer_id, **data)
     return result, 201 if created else 200

@@ -1,4 +1,4 @@
-"""Pure parsers for what Safaricom POSTs to us (DARAJA.md 4.4, 6.4, 10).
+"""Pure parsers for what Safaricom POSTs to us (DARAJA.md 4.4, 6.4, 10, 16).
 
 Safaricom's payloads drift between samples: numbers arrive as strings or JSON numbers,
 lists arrive as single objects, `Value` goes missing. These parsers accept every shape seen
@@ -205,6 +205,36 @@ def _param(params: dict[str, Any], key: str) -> Any:
 
 def _key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+@dataclass(frozen=True)
+class ReversalResult:
+    """A Reversal API result. On success the parameters carry the reversed receipt
+    (OriginalTransactionID) and the envelope's TransactionID is the reversal's own receipt;
+    a failure carries no parameters (DARAJA.md 16)."""
+
+    result: AsyncResult
+    original_transaction_id: str  # "" when the result does not say
+    amount: Decimal | None
+    completed_at: datetime | None
+
+    @property
+    def receipt(self) -> str:
+        return self.result.transaction_id if self.result.succeeded else ""
+
+
+def parse_reversal_result(body: Any) -> ReversalResult:
+    result = parse_result(body)
+    values = result.parameters
+    try:
+        completed = eat_datetime(_param(values, "TransCompletedTime"), "TransCompletedTime")
+    except CallbackParseError:
+        completed = None  # informational: an odd time never holds up the reversal
+    return ReversalResult(
+        result=result,
+        original_transaction_id=_text(_param(values, "OriginalTransactionID")),
+        amount=_optional_decimal(_param(values, "Amount"), "Result.ResultParameters.Amount"),
+        completed_at=completed)
 
 
 def parse_account_balance(value: Any) -> list[dict[str, Any]]:

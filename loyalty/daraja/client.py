@@ -271,6 +271,22 @@ class DarajaClient:
         return self._async("/mpesa/transactionstatus/v1/query", body,
                            action="query the transaction status", secrets=(security_credential,))
 
+    # --- Reversal (the result arrives at ResultURL: DARAJA.md 16) ---------------------------
+
+    def reversal(self, *, initiator: str, security_credential: str, transaction_id: str,
+                 amount: object, receiver_party: str, result_url: str, timeout_url: str,
+                 remarks: str, occasion: str = "") -> AsyncAccepted:
+        """Ask M-Pesa to send a payment back to the payer. The acknowledgement only means
+        the request was queued: act on the result's ResultCode 0, never on this."""
+        self._check_url(result_url, "result_url")
+        self._check_url(timeout_url, "timeout_url")
+        body = payloads.reversal_body(
+            initiator=initiator, security_credential=security_credential,
+            transaction_id=transaction_id, amount=amount, receiver_party=receiver_party,
+            result_url=result_url, timeout_url=timeout_url, remarks=remarks, occasion=occasion)
+        return self._async("/mpesa/reversal/v1/request", body, action="reverse the payment",
+                           secrets=(security_credential,))
+
     def _async(self, path: str, body: dict[str, Any], *, action: str,
                secrets: tuple[str, ...]) -> AsyncAccepted:
         reply = self._post(path, body, action=action, secrets=secrets)

@@ -1,4 +1,4 @@
-"""Request bodies for Daraja, built and checked without any I/O (DARAJA.md 4, 6, 8, 9).
+"""Request bodies for Daraja, built and checked without any I/O (DARAJA.md 4, 6, 8, 9, 16).
 
 Field shapes follow the documented samples: STK push and C2B simulate send numeric fields
 as JSON numbers; URL registration, balance and status send shortcodes as strings.
@@ -261,6 +261,34 @@ def transaction_status_body(*, initiator: str, security_credential: str, transac
         "ResultURL": result_url,
         "QueueTimeOutURL": timeout_url,
         "Remarks": _remarks(remarks, "Status"),
+        "Occasion": (occasion or "")[:REMARKS_MAX],
+    }
+
+
+def reversal_body(*, initiator: str, security_credential: str, transaction_id: str,
+                  amount: object, receiver_party: str, result_url: str, timeout_url: str,
+                  remarks: str, occasion: str = "") -> dict[str, Any]:
+    """Reverse a C2B payment (DARAJA.md 16): the receipt, the whole shillings to send back,
+    the shortcode that received it. Remarks are required (2-100 characters)."""
+    _initiator(initiator, security_credential)
+    if not (transaction_id or "").strip():
+        raise InvalidRequest("The M-Pesa receipt to reverse (TransactionID) is required.",
+                             field="transaction_id")
+    text = (remarks or "").strip()[:REMARKS_MAX]
+    if len(text) < 2:
+        raise InvalidRequest("Say why the payment is reversed (2 to 100 characters).",
+                             field="remarks")
+    return {
+        "Initiator": initiator,
+        "SecurityCredential": security_credential,
+        "CommandID": "TransactionReversal",
+        "TransactionID": transaction_id.strip(),
+        "Amount": str(whole_shillings(amount)),
+        "ReceiverParty": shortcode_number(receiver_party, field="receiver_party"),
+        "RecieverIdentifierType": "11",  # sic: Safaricom's spelling; 11 = organisation
+        "ResultURL": result_url,
+        "QueueTimeOutURL": timeout_url,
+        "Remarks": text,
         "Occasion": (occasion or "")[:REMARKS_MAX],
     }
 

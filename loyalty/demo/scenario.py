@@ -68,6 +68,9 @@ CHANNEL = {
     "consumer_key": "demo-consumer-key",
     "consumer_secret": "demo-consumer-secret",
     "passkey": "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919",
+    # The public sandbox's API operator (DARAJA.md 13): the demo can reverse payments.
+    "initiator_name": "testapi",
+    "initiator_password": "Safaricom999!*!",
     "account_mapping": {"default": "loyalty", "VIP*": "vip", "DELIVERY": "delivery"},
 }
 STEP_WAIT = 30  # seconds a worker may take for verify / register-urls (the API clamps ?wait to 10)

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from loyalty.emulator import pull, results, rules, stk
+from loyalty.emulator import pull, results, reversals, rules, stk
 from loyalty.emulator.c2b import simulate_payment
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.errors import DarajaError, invalid, no_product
@@ -31,6 +31,7 @@ KNOWN_PATHS = {
     "/mpesa/stkpushquery/v1/query", "/mpesa/accountbalance/v1/query",
     "/mpesa/transactionstatus/v1/query", "/pulltransactions/v1/register",
     "/pulltransactions/v1/query",
+    "/mpesa/reversal/v1/request",
 }
 # What an upstream proxy in front of Daraja returns when it breaks: not JSON at all.
 PROXY_ERROR_PAGE = ("<html><head><title>500 Internal Server Error</title></head><body>"
@@ -187,6 +188,11 @@ def pull_register():
 @bp.post("/pulltransactions/v1/query")
 def pull_query():
     return jsonify(pull.query(emulator(), _grant("pull"), _body()))
+
+
+@bp.post("/mpesa/reversal/v1/request")
+def reversal():
+    return jsonify(reversals.reverse(emulator(), _grant("reversal"), _body()))
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

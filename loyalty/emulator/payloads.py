@@ -121,10 +121,11 @@ def stk_callback(stk: dict[str, Any]) -> dict[str, Any]:
     return {"Body": {"stkCallback": inner}}
 
 
-def result_envelope(*, code: int, desc: str, originator_id: str, conversation_id: str,
+def result_envelope(*, code: int | str, desc: str, originator_id: str, conversation_id: str,
                     transaction_id: str, parameters: list[dict[str, Any]] | None,
                     reference: dict[str, Any]) -> dict[str, Any]:
-    """The async Result body of Transaction Status and Account Balance (DARAJA.md 10)."""
+    """The async Result body of Transaction Status, Account Balance and Reversal
+    (DARAJA.md 10): numeric codes as numbers, `R000001`-style ones as strings."""
     result: dict[str, Any] = {
         "ResultType": 0,
         "ResultCode": code,

@@ -15,11 +15,11 @@ from typing import Any
 from loyalty.emulator.store import Store
 
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
-PRODUCTS = ("c2b_v1", "c2b_v2", "stk", "balance", "status", "pull")
+PRODUCTS = ("c2b_v1", "c2b_v2", "stk", "balance", "status", "pull", "reversal")
 ENVIRONMENTS = ("sandbox", "production")
 
 # The brief gives the demo app C2B v1+v2 and STK and lets it query balance and status (and
-# pull transactions) too; listing every product says exactly that.
+# pull transactions, and reverse payments) too; listing every product says exactly that.
 DEMO_APP: dict[str, Any] = {
     "consumer_key": "demo-consumer-key",
     "consumer_secret": "demo-consumer-secret",
@@ -172,6 +172,15 @@ class EmulatorState:
 
     def dropped_confirmations_armed(self) -> int:
         return int(self.store.get("drop_confirmations") or 0)
+
+    def claim_reversal(self, receipt: str) -> bool:
+        """True for the first reversal of a receipt (one atomic count per receipt, shared
+        by every process); later ones find it reversed already."""
+        return self.store.hincr("reversed_receipts", str(receipt)) == 1
+
+    def release_reversal(self, receipt: str) -> None:
+        """A claimed reversal that failed after all: the receipt can be reversed again."""
+        self.store.hdel("reversed_receipts", str(receipt))
 
     # Settings -----------------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:

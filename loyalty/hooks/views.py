@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from functools import partial
 from typing import Callable
 
 from flask import Blueprint, current_app, jsonify, request
@@ -25,7 +26,7 @@ from loyalty.db.errors import DATABASE_ERRORS, VALUE_REFUSED
 from loyalty.errors import DomainError, Forbidden, NotFound, ServiceUnavailable, error_body
 from loyalty.hooks import strangers
 from loyalty.models import CallbackOutcome
-from loyalty.services import async_results, callback_log, ingest
+from loyalty.services import async_results, callback_log, ingest, reversals
 from loyalty.services.callback_log import REFUSED_KEEP, Received
 
 log = logging.getLogger(__name__)
@@ -152,13 +153,19 @@ def stk_result(token: str, request_id: int | None = None):
 
 
 @bp.post("/result/<kind>")
+@bp.post("/result/<kind>/<int:ref>")
 @bp.post("/timeout/<kind>")
-def async_result(token: str, kind: str):
-    timed_out = request.path.rsplit("/", 2)[-2] == "timeout"
+@bp.post("/timeout/<kind>/<int:ref>")
+def async_result(token: str, kind: str, ref: int | None = None):
+    """Async results (and queue timeouts) of requests we made; `ref` names the request
+    (a reversal's id) so a result is matched even before its ids were recorded."""
+    timed_out = request.url_rule.rule.startswith(bp.url_prefix + "/timeout/")
     name = f"{'timeout' if timed_out else 'result'}_{kind}"[:40]
 
     def answer(route, received: Received):
         apply = async_results.apply_timeout if timed_out else async_results.apply_result
+        if kind == "reversal" and not timed_out:
+            apply = partial(reversals.record_result, reversal_id=ref)
         try:
             note = apply(route, received.body)
         except (DomainError, *DATABASE_ERRORS):
@@ -173,4 +180,4 @@ def async_result(token: str, kind: str):
                           error=note, route=route)
         return jsonify(ACCEPTED)
 
-    return _handle(name, token, answer)
+    return _handle(name, token, answer, ref)

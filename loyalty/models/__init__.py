@@ -12,7 +12,7 @@ from loyalty.models.channels import (
     ValidationPolicy,
 )
 from loyalty.models.customers import Balance, Customer
-from loyalty.models.ledger import EntryKind, LedgerEntry, Redemption
+from loyalty.models.ledger import Adjustment, EntryKind, LedgerEntry, Redemption
 from loyalty.models.merchants import ApiKey, BusinessType, Merchant, PasswordReset
 from loyalty.models.messages import SkipReason, SmsMessage, SmsStatus
 from loyalty.models.payments import (
@@ -26,12 +26,14 @@ from loyalty.models.payments import (
 )
 from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
 from loyalty.models.reconciliation import ReconciliationRun, RunState, RunTrigger
+from loyalty.models.reversals import Reversal, ReversalMethod, ReversalState
 
 __all__ = [
-    "AsyncKind", "AsyncRequest", "AsyncState",
+    "Adjustment", "AsyncKind", "AsyncRequest", "AsyncState",
     "Balance", "CallbackLog", "CallbackOutcome", "Customer", "EntryKind", "LedgerEntry",
     "Payment", "PaymentRequest", "PaymentRequestStatus", "PaymentSource", "PaymentStatus",
-    "Redemption", "SkipReason", "SmsMessage", "SmsStatus",
+    "Redemption", "Reversal", "ReversalMethod", "ReversalState", "SkipReason", "SmsMessage",
+    "SmsStatus",
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",
     "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel",
     "PasswordReset", "StepState",

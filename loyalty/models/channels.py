@@ -153,6 +153,11 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
         return None
 
     @property
+    def has_initiator(self) -> bool:
+        """An API operator is configured: Account Balance, Transaction Status, Reversal."""
+        return bool(self.initiator_name and self.initiator_password)
+
+    @property
     def c2b_shortcode(self) -> str:
         """The number C2B URLs are registered for and callbacks carry."""
         if self.channel_type == ChannelType.PAYBILL:
@@ -170,6 +175,8 @@ CALLBACK_PATHS = {
     "status_timeout": "timeout/status",
     # Pull registration asks for a CallBackURL; what (if anything) arrives is kept verbatim.
     "pull_result": "result/pull",
+    "reversal_result": "result/reversal",
+    "reversal_timeout": "timeout/reversal",
 }
 
 

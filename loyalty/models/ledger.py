@@ -1,4 +1,4 @@
-"""The append-only points ledger, and redemptions."""
+"""The append-only points ledger, redemptions and adjustments."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ class LedgerEntry(TenantScoped, db.Model):
     remaining: Mapped[int] = mapped_column(default=0)
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
     redemption_id: Mapped[int | None] = mapped_column(sa.ForeignKey("redemptions.id"))
+    adjustment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("adjustments.id"))
     description: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -60,5 +61,21 @@ class Redemption(TenantScoped, db.Model):
     program_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programs.id", ondelete="CASCADE"))
     points: Mapped[int] = mapped_column()
     description: Mapped[str | None] = mapped_column(sa.String(200))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Adjustment(TenantScoped, db.Model):
+    """Points added or taken away by the merchant by hand (a correction, a goodwill grant)."""
+
+    __tablename__ = "adjustments"
+    merchant_index = False  # the unique constraint leads with merchant_id
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    program_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programs.id", ondelete="CASCADE"))
+    points: Mapped[int] = mapped_column()  # signed, never 0
+    reason: Mapped[str] = mapped_column(sa.String(200))
     idempotency_key: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

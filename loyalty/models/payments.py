@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column, money, utcnow
 from loyalty.tenancy import TenantScoped
+
+if TYPE_CHECKING:
+    from loyalty.models.reversals import Reversal
 
 
 class PaymentSource(StrEnum):
@@ -28,6 +31,7 @@ class PaymentStatus(StrEnum):
     UNATTRIBUTED = "unattributed"  # masked payer: the merchant can attach it to a phone
     SKIPPED = "skipped"            # nothing to credit (below minimum, inactive channel…)
     FAILED = "failed"              # crediting raised; `error` says why, replay retries
+    REVERSED = "reversed"          # the money went back to the payer; points taken back
 
 
 class Payment(TenantScoped, TimestampMixin, db.Model):
@@ -65,7 +69,19 @@ class Payment(TenantScoped, TimestampMixin, db.Model):
     error: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)
     credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How much of `amount` went back to the payer (all of it, or part); None until then.
+    reversed_amount: Mapped[Decimal | None] = mapped_column(money())
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+    # Newest first. Loaded only where a payment is shown with its reversal (the API, the
+    # payment's page), never by crediting.
+    reversals: Mapped[list[Reversal]] = relationship(
+        "Reversal", order_by="Reversal.id.desc()", viewonly=True, lazy="select")
+
+    @property
+    def reversal(self) -> Reversal | None:
+        """The latest reversal asked for or recorded, if any."""
+        return self.reversals[0] if self.reversals else None
 
 
 class PaymentRequestStatus(StrEnum):

@@ -52,6 +52,7 @@ class LedgerEntrySchema(BaseSchema):
     stamps = fields.Integer()
     payment_id = fields.Integer(allow_none=True)
     redemption_id = fields.Integer(allow_none=True)
+    adjustment_id = fields.Integer(allow_none=True)
     description = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
@@ -73,6 +74,26 @@ class RedemptionSchema(BaseSchema):
     program = fields.String()
     points = fields.Integer()
     description = fields.String(allow_none=True)
+    idempotency_key = fields.String()
+    balance = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class AdjustmentCreateSchema(BaseSchema):
+    program = fields.String(required=True)
+    points = fields.Integer(required=True, validate=[
+        validate.Range(-1_000_000_000, 1_000_000_000),
+        validate.NoneOf([0], error="Add or take away at least one point.")],
+        metadata={"description": "signed: positive adds points, negative takes them away"})
+    reason = TrimmedString(required=True, validate=validate.Length(1, 200))
+    idempotency_key = fields.String(required=True, validate=validate.Length(1, 100))
+
+
+class AdjustmentSchema(BaseSchema):
+    id = fields.Integer()
+    program = fields.String()
+    points = fields.Integer()
+    reason = fields.String()
     idempotency_key = fields.String()
     balance = fields.Integer()
     created_at = fields.DateTime()

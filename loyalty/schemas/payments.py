@@ -1,9 +1,12 @@
-"""Transactions (payments), STK push requests, analytics and the routing dry run."""
+"""Transactions (payments), their reversals, STK push requests, analytics and the routing
+dry run."""
+
+from decimal import Decimal
 
 from marshmallow import fields, validate
 
 from loyalty.models import PaymentStatus
-from loyalty.schemas.base import BaseSchema, KenyanPhone
+from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
 
 MONEY = dict(as_string=True, places=2)
 
@@ -17,6 +20,26 @@ class TransactionQueryArgsSchema(BaseSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.Integer(validate=validate.Range(min=1),
                             metadata={"description": "the next_cursor of the previous page"})
+
+
+class ReversalSchema(BaseSchema):
+    id = fields.Integer()
+    state = fields.String(attribute="state.value",
+                          metadata={"description": "requested, done or failed"})
+    method = fields.String(attribute="method.value", metadata={
+        "description": "mpesa (asked of Safaricom's Reversal API) or manual (marked reversed)"})
+    amount = fields.Decimal(**MONEY)
+    reason = fields.String()
+    idempotency_key = fields.String()
+    points = fields.Integer(metadata={"description": "points taken back"})
+    stamps = fields.Integer(metadata={"description": "stamps taken back (0 or 1)"})
+    result_code = fields.String(allow_none=True)
+    result_desc = fields.String(allow_none=True)
+    message = fields.String(metadata={"description": "where the reversal stands, in words"})
+    receipt = fields.String(allow_none=True,
+                            metadata={"description": "the reversal's own M-Pesa receipt"})
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
 
 
 class TransactionSchema(BaseSchema):
@@ -36,6 +59,9 @@ class TransactionSchema(BaseSchema):
     status = fields.String(attribute="status.value")
     error = fields.String(allow_none=True)
     credited_at = fields.DateTime(allow_none=True)
+    reversed_amount = fields.Decimal(allow_none=True, **MONEY)
+    reversal = fields.Nested(ReversalSchema, allow_none=True,
+                             metadata={"description": "the latest reversal, if any"})
     created_at = fields.DateTime()
 
 
@@ -46,6 +72,15 @@ class TransactionPageSchema(BaseSchema):
 
 class AttributeSchema(BaseSchema):
     phone = KenyanPhone(required=True)
+
+
+class ReversalRequestSchema(BaseSchema):
+    reason = TrimmedString(required=True, validate=validate.Length(2, 100),
+                           metadata={"description": "why (sent to M-Pesa as the Remarks)"})
+    amount = fields.Decimal(validate=validate.Range(min=Decimal("0.01"), max=10_000_000),
+                            metadata={"description": "KES to reverse; the whole payment when "
+                                      "left out"}, **MONEY)
+    idempotency_key = fields.String(required=True, validate=validate.Length(1, 100))
 
 
 class StkPushSchema(BaseSchema):

@@ -30,7 +30,7 @@ from loyalty.errors import NotFound
 from loyalty.extensions import db
 from loyalty.models import CallbackLog, CallbackOutcome
 from loyalty.models.base import utcnow
-from loyalty.services import ingest
+from loyalty.services import ingest, reversals
 from loyalty.services.ingest import BadCallback, ChannelRoute
 from loyalty.unit_of_work import transactional, unit_of_work
 
@@ -147,8 +147,8 @@ def spooled() -> Iterator[tuple[Path, list[Received]]]:
 
 def replay(received: Received) -> str:
     """One spooled callback handled as its view would have, now that the database is
-    back: "stored" (a payment or STK result; idempotent), "kept" (in the callback log) or
-    "stranger" (the token is no channel's: dropped)."""
+    back: "stored" (a payment or STK result; idempotent), "kept" (in the callback log; a
+    Reversal result applied first) or "stranger" (the token is no channel's: dropped)."""
     try:
         route = ingest.route_for(received.token)
     except NotFound:
@@ -163,6 +163,11 @@ def replay(received: Received) -> str:
                 return "stored"
             keep(received, outcome=CallbackOutcome.DUPLICATE, status_code=200,
                  error=stored.late, route=route)
+            return "kept"
+        if received.kind == "result_reversal":  # the money went back: take the points back
+            note = reversals.record_result(route, received.body, received.request_id)
+            keep(received, outcome=CallbackOutcome.RESULT, status_code=200, error=note,
+                 route=route)
             return "kept"
     except BadCallback as exc:
         keep(received, outcome=CallbackOutcome.REJECTED, status_code=exc.status,

@@ -106,5 +106,6 @@ def ledger_of(customer_id: int, *, limit: int = 100, before_id: int | None = Non
 def _entry(entry: LedgerEntry, program: str) -> dict:
     return {"id": entry.id, "kind": entry.kind.value, "program": program, "points": entry.points,
             "stamps": entry.stamps, "payment_id": entry.payment_id,
-            "redemption_id": entry.redemption_id, "description": entry.description,
+            "redemption_id": entry.redemption_id, "adjustment_id": entry.adjustment_id,
+            "description": entry.description,
             "created_at": entry.created_at}

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from loyalty.extensions import db
 from loyalty.models import Payment, PaymentStatus
@@ -22,7 +23,10 @@ def list_transactions(*, channel_id: int | None = None, status: PaymentStatus | 
                       until: datetime | None = None, limit: int = 50,
                       cursor: int | None = None) -> dict[str, Any]:
     """Newest first, keyset-paginated by id: {"items": [...], "next_cursor": id | None}."""
-    query = sa.select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
+    # Joined, not a second SELECT: payments and their reversals come from one snapshot, so
+    # a reversal completing meanwhile never shows as done on a payment still credited.
+    query = (sa.select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
+             .options(joinedload(Payment.reversals)))
     filters = ((channel_id, lambda v: Payment.channel_id == v),
                (status, lambda v: Payment.status == v),
                (customer_id, lambda v: Payment.customer_id == v),
@@ -32,7 +36,7 @@ def list_transactions(*, channel_id: int | None = None, status: PaymentStatus | 
     for value, clause in filters:
         if value is not None:
             query = query.where(clause(value))
-    rows = list(db.session.scalars(query))
+    rows = list(db.session.scalars(query).unique())
     more = len(rows) > limit
     items = rows[:limit]
     return {"items": items, "next_cursor": items[-1].id if more else None}

@@ -99,6 +99,12 @@ class ChannelForm(FlaskForm):
 class ChannelEditForm(ChannelForm):
     validation_policy = SelectField("Payments with an unknown account", choices=POLICIES)
     is_primary = BooleanField("Primary channel")
+    initiator_name = StringField("API operator (initiator) name", [Optional(), Length(max=100)],
+                                 description="Optional: only to reverse payments from here. "
+                                 "An operator with the 'Org Reversals Initiator' role, created "
+                                 "on the M-PESA org portal.", render_kw={"autocomplete": "off"})
+    initiator_password = PasswordField("API operator password", [Optional()],
+                                       description=SECRET_HINT, render_kw={"autocomplete": "off"})
 
 
 class UrlsForm(FlaskForm):
@@ -147,6 +153,10 @@ class ProgramForm(FlaskForm):
                                  description="Leave empty for the default. Placeholders: "
                                  "{first_name} {points} {balance} {program_name} "
                                  "{stamps_left} {reward} {merchant}")
+    sms_on_reversal = BooleanField(
+        "Text the customer when a payment is reversed",
+        description="A transactional notice of the points taken back, e.g. “Hi John, your "
+                    "payment … was reversed: 100 VIP points were taken back.”")
     is_default = BooleanField("Default program (payments that match no rule earn here)")
 
 
@@ -163,6 +173,34 @@ class CustomerForm(FlaskForm):
     last_name = StringField("Last name", [Optional(), Length(max=100)])
     sms_opt_out = BooleanField("Do not text this customer",
                                description="Tick when the customer asked for no SMS receipts.")
+
+
+class AdjustForm(FlaskForm):
+    program = SelectField("Program", choices=[])
+    points = StringField("Points", [InputRequired()], render_kw={"inputmode": "numeric"},
+                         description="Positive adds points, negative takes them away (-50).")
+    reason = StringField("Why", [InputRequired(), Length(max=200)],
+                         description="Shown in the customer's ledger, e.g. 'Birthday bonus'.")
+    # One key per rendered form: a double-click or a resent form adjusts once.
+    idempotency_key = HiddenField()
+
+
+class ReversalAmountForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET that changes nothing: it shows what a reversal would take back
+
+    amount = StringField("Amount to reverse (KES)", [Optional()],
+                         render_kw={"inputmode": "decimal"},
+                         description="The whole payment unless you change it.")
+
+
+class ReversalForm(FlaskForm):
+    """Reverse with M-Pesa, or mark as reversed (two on one page: each has a prefix)."""
+
+    amount = HiddenField()
+    reason = StringField("Why", [InputRequired(), Length(min=2, max=100)],
+                         description="e.g. 'Paid twice' (2 to 100 characters).")
+    idempotency_key = HiddenField()
 
 
 class RedeemForm(FlaskForm):

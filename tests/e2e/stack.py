@@ -166,9 +166,10 @@ class Stack:
 
     # --- a merchant, onboarded over the API --------------------------------------------------
     def onboard(self, *, business_name: str = "Acme Electronics",
-                passkey: bool = True) -> Shop:
+                passkey: bool = True, initiator: bool = False) -> Shop:
         """Register, add the VIP and delivery programs, add a sandbox PayBill with the
-        emulator's demo app, verify, register URLs and activate: the merchant's own steps."""
+        emulator's demo app (and an API operator with `initiator`), verify, register URLs
+        and activate: the merchant's own steps."""
         registered = self.api("POST", "/merchants", json={
             "business_name": business_name, "owner_name": "John Doe",
             "email": f"owner-{uuid.uuid4().hex[:8]}@acme.example", "phone": "0722000111",
@@ -186,6 +187,8 @@ class Stack:
                                     "DELIVERY": "delivery"}}
         if passkey:
             body["passkey"] = SANDBOX_PASSKEY
+        if initiator:
+            body.update(initiator_name="testapi", initiator_password="Safaricom999!*!")
         channel = self.api("POST", "/mpesa-channels", key, json=body)
         assert channel.status_code == 201, channel.text
         channel_id = channel.json()["id"]

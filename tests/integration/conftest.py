@@ -11,12 +11,14 @@ import pytest
 import redis
 import responses
 import sqlalchemy as sa
+from flask_migrate import upgrade
 
 from loyalty import background
+from loyalty.extensions import db
 from loyalty.phones import hash_msisdn
 from loyalty.services.ingest import forget_routes
 from loyalty.tenancy import all_merchants
-from tests.conftest import REDIS_URL, auth, register_merchant
+from tests.conftest import REDIS_URL, auth, make_test_app, register_merchant
 
 JOHN = "254712345678"
 EAT = timezone(timedelta(hours=3))
@@ -144,3 +146,24 @@ def gateway(app):
         yield mock
     app.config.update(saved)
     app.extensions.pop("sms_backend", None)
+
+
+@pytest.fixture
+def live(scratch_database, redis_prefix):
+    """An app on its own committed database (for tests of concurrency: each thread commits)
+    with an active VIP channel: (app, callback token, API key)."""
+    app = make_test_app(scratch_database, redis_prefix, REDIS_URL="redis://127.0.0.1:1/0")
+    with app.app_context():
+        upgrade()
+    client = app.test_client()
+    _, key = register_merchant(client)
+    client.post("/api/v1/programs", headers=auth(key), json=VIP)
+    client.post("/api/v1/mpesa-channels", headers=auth(key), json={
+        "name": "Main", "shortcode": "174379", "channel_type": "paybill",
+        "consumer_key": "k", "consumer_secret": "s",
+        "account_mapping": {"default": "loyalty", "VIP*": "vip"}})
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE mpesa_channels SET status='active', is_active=true"))
+        token = conn.execute(sa.text("SELECT callback_token FROM mpesa_channels")).scalar()
+    forget_routes()
+    return app, token, key

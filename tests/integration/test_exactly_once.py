@@ -2,35 +2,12 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
 from loyalty.extensions import db
 from loyalty.services import crediting
 from loyalty.services.ingest import forget_routes
-from tests.conftest import auth, make_test_app, register_merchant
-from tests.integration.conftest import VIP, c2b_body
-
-
-@pytest.fixture
-def live(scratch_database, redis_prefix):
-    """An app on its own committed database with an active VIP channel."""
-    app = make_test_app(scratch_database, redis_prefix, REDIS_URL="redis://127.0.0.1:1/0")
-    with app.app_context():
-        upgrade()
-    client = app.test_client()
-    _, key = register_merchant(client)
-    client.post("/api/v1/programs", headers=auth(key), json=VIP)
-    channel = client.post("/api/v1/mpesa-channels", headers=auth(key), json={
-        "name": "Main", "shortcode": "174379", "channel_type": "paybill",
-        "consumer_key": "k", "consumer_secret": "s",
-        "account_mapping": {"default": "loyalty", "VIP*": "vip"}}).get_json()
-    with app.app_context(), db.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE mpesa_channels SET status='active', is_active=true"))
-        token = conn.execute(sa.text("SELECT callback_token FROM mpesa_channels")).scalar()
-    forget_routes()
-    return app, token, channel
+from tests.integration.conftest import c2b_body
 
 
 def _count(app, sql):

@@ -138,6 +138,21 @@ def test_channel_steps_are_limited_per_channel_and_per_tenant(client, db_session
                             headers=auth(key), json={}), within=60)
 
 
+def test_mpesa_reversal_requests_are_limited_per_payment(client, db_session):
+    key, _ = _shop(client, db_session)
+    body = {"reason": "Refund", "idempotency_key": "rl-1"}
+    for _ in range(10):  # no such payment: a 404, counted all the same
+        assert client.post("/api/v1/transactions/999999/reverse", headers=auth(key),
+                           json=body).status_code == 404
+    assert "reversal" in _assert_429(client.post("/api/v1/transactions/999999/reverse",
+                                                 headers=auth(key), json=body), within=60)
+    # Another payment has its own budget; recording a reversal done elsewhere is not limited.
+    assert client.post("/api/v1/transactions/999998/reverse", headers=auth(key),
+                       json=body).status_code == 404
+    assert client.post("/api/v1/transactions/999999/mark-reversed", headers=auth(key),
+                       json=body).status_code == 404
+
+
 def test_callbacks_and_the_health_probe_are_never_limited(app, client, db_session,
                                                           monkeypatch):
     for name in ("RATE_LIMIT_API_KEY", "RATE_LIMIT_SIGNUP"):
@@ -164,7 +179,8 @@ def test_the_openapi_document_lists_the_429s(client):
                          ("/api/v1/mpesa-channels/{channel_id}/stk-push", "post"),
                          ("/api/v1/mpesa-channels/{channel_id}/verify", "post"),
                          ("/api/v1/mpesa-channels/{channel_id}/reconcile", "post"),
-                         ("/api/v1/mpesa-channels/{channel_id}/pull/register", "post")]:
+                         ("/api/v1/mpesa-channels/{channel_id}/pull/register", "post"),
+                         ("/api/v1/transactions/{payment_id}/reverse", "post")]:
         assert spec["paths"][path][method]["responses"]["429"] == ref, (path, method)
 
 

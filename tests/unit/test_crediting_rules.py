@@ -277,3 +277,79 @@ def test_the_quota_day_is_the_nairobi_day():
     assert day_start(late) == datetime(2026, 3, 1, 21, 0, tzinfo=timezone.utc)
     early = datetime(2026, 3, 1, 20, 59, tzinfo=timezone.utc)  # 23:59 on 1 March
     assert day_start(early) == datetime(2026, 2, 28, 21, 0, tzinfo=timezone.utc)
+
+
+# --- reversals: taking back what a payment earned -------------------------------------------
+
+
+@pytest.mark.parametrize("amount, reversed_amount, points, expected", [
+    ("5000", "5000", 100, 100),      # a full reversal takes back every point
+    ("5000", "2500", 100, 50),       # half the money, half the points
+    ("5000", "1", 100, 1),           # the customer keeps floor(100 x 4,999 / 5,000) = 99
+    ("5000", "49.99", 100, 1),       # keeps floor(99.0002) = 99
+    ("5000", "50", 100, 1),          # keeps exactly 99
+    ("5000", "50.01", 100, 2),       # keeps floor(98.9998) = 98
+    ("1234.50", "1000", 12, 10),     # keeps floor(12 x 234.50 / 1,234.50) = floor(2.279) = 2
+    ("150", "75", 1, 1),             # keeps floor(0.5) = 0: what KES 75 would not have earned
+    ("5000", "2500", 0, 0),          # a stamp-only payment has no points to take
+])
+def test_a_reversal_takes_back_the_proportional_share_rounded_up(amount, reversed_amount,
+                                                                 points, expected):
+    back = rules.take_back(amount=Decimal(amount), reversed_amount=Decimal(reversed_amount),
+                           points=points, stamped=False)
+    assert back == rules.TakeBack(points=expected, stamp=False)
+
+
+@pytest.mark.parametrize("reversed_amount, min_amount, stamp_back", [
+    ("300", "0", True),        # all of it: the stamp comes off
+    ("100", "0", False),       # KES 200 kept still buys an order
+    ("100", "250", True),      # KES 200 kept is below the program's minimum
+    ("50", "250", False),      # KES 250 kept is exactly the minimum
+])
+def test_the_stamp_comes_off_when_what_is_kept_no_longer_qualifies(reversed_amount, min_amount,
+                                                                    stamp_back):
+    back = rules.take_back(amount=Decimal("300"), reversed_amount=Decimal(reversed_amount),
+                           points=0, stamped=True, min_amount=Decimal(min_amount))
+    assert back.stamp is stamp_back
+    unstamped = rules.take_back(amount=Decimal("300"), reversed_amount=Decimal("300"), points=3,
+                                stamped=False)
+    assert unstamped == rules.TakeBack(points=3, stamp=False)
+
+
+@pytest.mark.parametrize("reversed_amount", ["0", "-1", "5000.01"])
+def test_nothing_or_more_than_the_payment_is_not_a_reversal(reversed_amount):
+    with pytest.raises(ValueError):
+        rules.take_back(amount=Decimal("5000"), reversed_amount=Decimal(reversed_amount),
+                        points=100, stamped=False)
+
+
+def test_taking_back_may_leave_the_balance_and_the_card_below_zero():
+    spent = balance(points=30, lifetime_points=100, stamps=0, rewards_earned=1)
+    rules.apply_take_back(spent, rules.TakeBack(points=100, stamp=True))
+    assert (spent.points, spent.lifetime_points, spent.stamps, spent.rewards_earned) == (
+        -70, 0, -1, 1)
+    entry = rules.reversal_entry(payment(customer_id=5, program_id=7), rules.TakeBack(100, True),
+                                 "Reversed")
+    assert (entry["kind"], entry["points"], entry["stamps"], entry["remaining"],
+            entry["payment_id"]) == (EntryKind.REVERSE, -100, -1, 0, 41)
+
+
+def test_the_reversal_notice_says_what_went_back_and_what_is_left():
+    paid = payment()
+    notice = rules.render_reversal_notice(
+        program(name="VIP"), first_name="John", payment=paid, reversed_amount=Decimal("5000"),
+        back=rules.TakeBack(100, False), balance=balance(points=0), merchant_name="Acme")
+    assert notice == ("Hi John, your payment RKTQDM7W6S of KES 5,000 to Acme was reversed: "
+                      "100 VIP points were taken back. Total: 0 points.")
+    part = rules.render_reversal_notice(
+        program(name="VIP"), first_name=None, payment=paid, reversed_amount=Decimal("2500.50"),
+        back=rules.TakeBack(51, False), balance=balance(points=-1), merchant_name="Acme")
+    assert part == ("Hi Customer, KES 2,500.50 of your payment RKTQDM7W6S to Acme was "
+                    "reversed: 51 VIP points were taken back. Total: -1 points.")
+    card = program(stamps_required=5, stamp_reward="free delivery")
+    stamp = rules.render_reversal_notice(
+        card, first_name="John", payment=payment(amount=Decimal("300")),
+        reversed_amount=Decimal("300"), back=rules.TakeBack(0, True),
+        balance=balance(stamps=2), merchant_name="Taste")
+    assert stamp == ("Hi John, your payment RKTQDM7W6S of KES 300 to Taste was reversed: its "
+                     "stamp was taken back. 3 more orders for free delivery.")

@@ -78,7 +78,8 @@ def test_action_buttons_need_the_token(client, app, shop, monkeypatch):
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     channel_id = shop.channel["id"]
     for path in (f"/channels/{channel_id}/deactivate", f"/channels/{channel_id}/verify",
-                 "/settings/api-keys/1/revoke", "/transactions/1/replay"):
+                 "/settings/api-keys/1/revoke", "/transactions/1/replay",
+                 "/transactions/1/reverse", "/transactions/1/mark-reversed", "/customers/1/adjust"):
         assert client.post(path).status_code == 400, path
     assert shop.api("GET", f"/mpesa-channels/{channel_id}").get_json()["is_active"] is True
 

@@ -26,6 +26,7 @@ from loyalty.sms.templates import (
 )
 
 PAYMENT_RECEIPT = "payment_receipt"
+REVERSAL_NOTICE = "reversal_notice"
 UNATTRIBUTED = "The payer's number was masked; attach the payment to a phone to credit it."
 
 
@@ -186,13 +187,20 @@ def render_receipt(program, *, first_name: str | None, earned: Earned, merchant_
 
 
 def receipt(payment, customer, program, earned: Earned, sender, *, sandbox: bool) -> dict:
-    """The receipt's outbox row. Enrolled (or plainly identified) customers are texted at
-    their phone; payers known only by hash through the hashed-number send (transactional
-    only); opted-out customers get nothing, recorded as skipped with the reason. `sender`
+    """The receipt's outbox row (text_row's rules). `sender`
     (services/sms_allowance.Allowance) is the merchant's: whom a `sandbox` channel's
     payment may text and what is left of today's quota, which an admitted text uses."""
     body = render_receipt(program, first_name=customer.first_name or payment.first_name,
                           earned=earned, merchant_name=sender.merchant_name)
+    return text_row(payment, customer, PAYMENT_RECEIPT, body, sender, sandbox=sandbox)
+
+
+def text_row(payment, customer, purpose: str, body: str, sender, *, sandbox: bool) -> dict:
+    """The outbox row of a transactional text about a payment (a receipt, a reversal
+    notice). Enrolled (or plainly identified) customers are texted at their phone; payers
+    known only by hash through the hashed-number send (transactional only); opted-out
+    customers get nothing, recorded as skipped with the reason. `sender` decides whom a
+    `sandbox` channel may text and what is left of today's quota."""
     if customer.phone:
         recipient, form = customer.phone, "plain"
     else:
@@ -203,7 +211,7 @@ def receipt(payment, customer, program, earned: Earned, sender, *, sandbox: bool
     if refused is not None:
         status, (reason, error) = SmsStatus.SKIPPED, refused
     now = utcnow()
-    return {"customer_id": customer.id, "payment_id": payment.id, "purpose": PAYMENT_RECEIPT,
+    return {"customer_id": customer.id, "payment_id": payment.id, "purpose": purpose,
             "recipient": recipient, "recipient_form": form, "body": body,
             "encoding": encoding(body), "segments": segment_count(body), "status": status,
             "attempts": 0, "error": error, "reason": reason, "created_at": now,
@@ -218,3 +226,80 @@ def masked_receipt(payment) -> dict:
             "status": SmsStatus.SKIPPED, "attempts": 0,
             "error": "Masked payer: no number to text.", "reason": SkipReason.MASKED,
             "created_at": now, "updated_at": now}
+
+
+# --- reversals: taking back what a payment earned ----------------------------------------
+
+
+@dataclass(frozen=True)
+class TakeBack:
+    points: int   # how many of the payment's points come off the balance (0 or more)
+    stamp: bool   # whether the payment's stamp comes off the card
+
+
+def take_back(*, amount: Decimal, reversed_amount: Decimal, points: int, stamped: bool,
+              min_amount: Decimal = Decimal(0)) -> TakeBack:
+    """What reversing `reversed_amount` of a payment of `amount` takes back of what it earned
+    (`points`, and a stamp when `stamped`).
+
+    The customer keeps floor(points x kept / amount), where kept is the money they did not
+    get back: the earning rule's own floor, applied to the money the merchant kept. The rest
+    is taken back, so a partial claw-back is the proportional share rounded *up*, and a full
+    reversal takes back every point. KES 2,500 reversed of a KES 5,000 payment that earned
+    100 points takes back 50; KES 1 of it takes back 1 (99.98 kept -> 99).
+    The stamp comes off when what is kept no longer qualifies: nothing kept, or less than
+    the program's minimum payment.
+    """
+    amount, reversed_amount = Decimal(amount), Decimal(reversed_amount)
+    if amount <= 0 or not Decimal(0) < reversed_amount <= amount:
+        raise ValueError("a reversal takes more than nothing and at most the payment")
+    kept = amount - reversed_amount
+    keeps = int((Decimal(points) * kept / amount).to_integral_value(rounding=ROUND_FLOOR))
+    return TakeBack(points=points - keeps,
+                    stamp=stamped and (kept == 0 or kept < Decimal(min_amount)))
+
+
+def apply_take_back(balance, back: TakeBack) -> None:
+    """Take the points (and the stamp) off a locked balance. Either may go below zero: the
+    points were spent, or the card was emptied by the reward this stamp helped to earn;
+    what the customer earns next fills the gap first."""
+    balance.points -= back.points
+    balance.lifetime_points -= back.points
+    if back.stamp:
+        balance.stamps -= 1
+
+
+def reversal_entry(payment, back: TakeBack, description: str) -> dict:
+    """The `reverse` ledger entry of a payment (unique per payment, like its earn)."""
+    return {"customer_id": payment.customer_id, "program_id": payment.program_id,
+            "kind": EntryKind.REVERSE, "payment_id": payment.id, "points": -back.points,
+            "stamps": -1 if back.stamp else 0, "remaining": 0, "description": description}
+
+
+def render_reversal_notice(program, *, first_name: str | None, payment, reversed_amount: Decimal,
+                           back: TakeBack, balance, merchant_name: str) -> str:
+    """The text telling a customer that a payment was reversed and what it took back."""
+    name = first_name or FIRST_NAME_FALLBACK
+    if Decimal(reversed_amount) >= payment.amount:
+        what = f"your payment {payment.trans_id} of {_kes(payment.amount)} to {merchant_name}"
+    else:
+        what = (f"{_kes(reversed_amount)} of your payment {payment.trans_id} to "
+                f"{merchant_name}")
+    taken = [f"{back.points:,} {program.name} points"] if back.points else []
+    if back.stamp:
+        taken.append("its stamp")
+    text = f"Hi {name}, {what} was reversed"
+    if not taken:
+        return text + "."
+    text += f": {' and '.join(taken)} {'were' if back.points or len(taken) > 1 else 'was'} taken back."
+    if back.points or not program.stamps_required:
+        return text + f" Total: {balance.points:,} points."
+    return text + (f" {program.stamps_required - balance.stamps} more orders for "
+                   f"{program.stamp_reward}.")
+
+
+def _kes(amount: Decimal) -> str:
+    amount = Decimal(amount)
+    if amount == amount.to_integral_value():
+        return f"KES {int(amount):,}"
+    return f"KES {amount:,.2f}"

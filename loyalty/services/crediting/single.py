@@ -100,7 +100,7 @@ def credit_payment(payment_id: int, *, phone: str | None = None) -> int | None:
     sender = sms_allowance.allowances(db.session.connection(), [payment.merchant_id])
     row = rules.receipt(payment, customer, program, earned, sender[payment.merchant_id],
                         sandbox=channel.environment == Environment.SANDBOX)
-    new_id = _outbox(row)
+    new_id = queue_text(row)
     db.session.flush()
     return new_id if row["status"] == SmsStatus.QUEUED else None
 
@@ -108,12 +108,13 @@ def credit_payment(payment_id: int, *, phone: str | None = None) -> int | None:
 def _unattributed(payment: Payment) -> None:
     rules.mark(payment, PaymentStatus.UNATTRIBUTED, rules.UNATTRIBUTED)
     db.session.flush()
-    _outbox(rules.masked_receipt(payment))
+    queue_text(rules.masked_receipt(payment))
     return None
 
 
-def _outbox(row: dict) -> int | None:
-    """Write an outbox row unless the payment has its receipt already; the new id."""
+def queue_text(row: dict) -> int | None:
+    """Write an outbox row unless the payment has its text of that purpose already (a
+    receipt, a reversal notice); the new id."""
     return insert_ignore(SmsMessage, row, ["payment_id", "purpose"],
                          where=SmsMessage.payment_id.is_not(None))
 

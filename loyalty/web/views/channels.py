@@ -15,6 +15,8 @@ from loyalty.web.formtools import checked, load, page, show_error, values
 
 DETAIL_FIELDS = ("name", "shortcode", "channel_type", "environment", "store_number")
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey")
+# Edited only (the wizard leaves them out): blank keeps the stored ones, like the secrets.
+INITIATOR_FIELDS = ("initiator_name", "initiator_password")
 
 
 @bp.get("/channels")
@@ -49,11 +51,12 @@ def edit_channel(channel_id: int):
     current = service.get_channel(channel_id)
     form = ChannelEditForm(obj=current)
     if not form.is_submitted():
-        for name in SECRET_FIELDS:  # secrets are write-only: the inputs start empty
+        for name in SECRET_FIELDS + ("initiator_password",):  # write-only: start empty
             form[name].data = ""
     if form.validate_on_submit():
         # Blank secret inputs mean "keep the stored one"; a blank store number clears it.
-        data = {**values(form, SECRET_FIELDS), **values(form, DETAIL_FIELDS, blank="none"),
+        data = {**values(form, SECRET_FIELDS + INITIATOR_FIELDS),
+                **values(form, DETAIL_FIELDS, blank="none"),
                 "validation_policy": form.validation_policy.data}
         if form.is_primary.data and not current.is_primary:
             data["is_primary"] = True

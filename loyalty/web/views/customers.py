@@ -1,4 +1,4 @@
-"""Customers: find by phone, enrol, balances per program, ledger, texts, redeem."""
+"""Customers: find by phone, enrol, balances per program, ledger, texts, redeem, adjust."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from flask import flash, redirect, render_template, request, url_for
 
 from loyalty.errors import DomainError
 from loyalty.schemas.customers import (
+    AdjustmentCreateSchema,
     CustomerCreateSchema,
     CustomerQueryArgsSchema,
     RedemptionCreateSchema,
 )
+from loyalty.services import adjustments, programs, redemptions, transactions
 from loyalty.services import customers as service
-from loyalty.services import programs, redemptions, transactions
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
-from loyalty.web.forms import CustomerForm, FindCustomerForm, RedeemForm, options
+from loyalty.web.forms import AdjustForm, CustomerForm, FindCustomerForm, RedeemForm, options
 from loyalty.web.formtools import checked, load, page, show_error, values
 
 
@@ -50,44 +51,64 @@ def new_customer():
 
 @bp.get("/customers/<int:customer_id>")
 def customer(customer_id: int):
-    return _customer_page(customer_id, _redeem_form())
+    return _customer_page(customer_id)
 
 
 @bp.post("/customers/<int:customer_id>/redeem")
 def redeem(customer_id: int):
-    form = _redeem_form()
+    form = _with_programs(RedeemForm())
+    return _ledger_action(customer_id, form, RedemptionCreateSchema(), (
+        "program", "points", "description", "idempotency_key"), redemptions.redeem_points,
+        lambda r: f"Redeemed {r['points']:,} points. Balance now {r['balance']:,}.",
+        "redemption", redeem_form=form)
+
+
+@bp.post("/customers/<int:customer_id>/adjust")
+def adjust(customer_id: int):
+    form = _with_programs(AdjustForm(prefix="adjust"))
+    return _ledger_action(customer_id, form, AdjustmentCreateSchema(), (
+        "program", "points", "reason", "idempotency_key"), adjustments.adjust_points,
+        lambda a: f"Adjusted by {a['points']:+,} points. Balance now {a['balance']:,}.",
+        "adjustment", adjust_form=form)
+
+
+def _ledger_action(customer_id: int, form, schema, names, action, said, what, **forms):
+    """A redemption or an adjustment from its form: the same schema and service as the API,
+    once per rendered form (its idempotency key); errors shown on the form."""
     if form.validate_on_submit():
-        data = load(form, RedemptionCreateSchema(), values(
-            form, ("program", "points", "description", "idempotency_key")))
+        data = load(form, schema, values(form, names))
         if data is not None:
             try:
-                result, created = redemptions.redeem_points(customer_id, **data)
+                result, created = action(customer_id, **data)
             except DomainError as error:
                 if error.status == 404:
                     raise
                 show_error(form, error)
             else:
-                flash(f"Redeemed {result['points']:,} points. Balance now {result['balance']:,}."
-                      if created else "That redemption was already recorded.", "success")
+                flash(said(result) if created else f"That {what} was already recorded.",
+                      "success")
                 return redirect(url_for("web.customer", customer_id=customer_id))
-    return _customer_page(customer_id, form, status=422)
+    return _customer_page(customer_id, status=422, **forms)
 
 
-def _redeem_form() -> RedeemForm:
-    form = RedeemForm()
+def _with_programs(form):
     form.program.choices = options((p.code, p.name) for p in programs.list_programs())
     if not form.is_submitted():
         form.idempotency_key.data = uuid.uuid4().hex
     return form
 
 
-def _customer_page(customer_id: int, form: RedeemForm, status: int = 200):
+def _customer_page(customer_id: int, status: int = 200, redeem_form: RedeemForm | None = None,
+                   adjust_form: AdjustForm | None = None):
     detail = service.customer_detail(customer_id)
-    if not form.is_submitted() and detail.balances:
+    form = redeem_form or _with_programs(RedeemForm(formdata=None))
+    # Prefixed: its inputs must not share ids (and labels) with the redemption form's.
+    adjust_form = adjust_form or _with_programs(AdjustForm(prefix="adjust", formdata=None))
+    if redeem_form is None and detail.balances:
         # Offer the program the customer has most points in.
         form.program.data = max(detail.balances, key=lambda b: b["points"])["code"]
     return render_template(
-        "web/customer.html", customer=detail, form=form,
+        "web/customer.html", customer=detail, form=form, adjust_form=adjust_form,
         ledger=service.ledger_of(customer_id, limit=50),
         payments=transactions.list_transactions(customer_id=customer_id, limit=20)["items"],
         messages=reads.messages_for_customer(customer_id)), status

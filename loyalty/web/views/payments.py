@@ -1,22 +1,31 @@
 """Payments (the pages under /transactions): filtered list, the unattributed queue with
-attach-to-phone, replay."""
+attach-to-phone, replay, and a payment's own page where it is reversed."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time, timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 
+from loyalty import ratelimits
 from loyalty.errors import DomainError
 from loyalty.models import PaymentStatus
 from loyalty.schemas.base import INT32_MAX
-from loyalty.schemas.payments import AttributeSchema
-from loyalty.services import channels, crediting, programs, transactions
+from loyalty.schemas.payments import AttributeSchema, ReversalRequestSchema
+from loyalty.services import channels, crediting, programs, reversals, transactions
 from loyalty.services.transactions import EAT
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
-from loyalty.web.forms import ActionForm, AttachForm, TransactionFilterForm, options
-from loyalty.web.formtools import load, values
+from loyalty.web.forms import (
+    ActionForm,
+    AttachForm,
+    ReversalAmountForm,
+    ReversalForm,
+    TransactionFilterForm,
+    options,
+)
+from loyalty.web.formtools import load, show_error, values
 
 PAGE_SIZE = 50
 
@@ -66,6 +75,69 @@ def replay(payment_id: int):
         payment = crediting.replay_payment(payment_id)
         flash(f"Payment {payment.trans_id} is now {payment.status.value}.", "info")
     return redirect(url_for("web.transactions"))
+
+
+@bp.get("/transactions/<int:payment_id>")
+def payment(payment_id: int):
+    """One payment; a credited one shows what reversing it would take back, then the two
+    ways to reverse it."""
+    return _payment_page(payment_id)
+
+
+@bp.post("/transactions/<int:payment_id>/reverse")
+@ratelimits.reverse
+def reverse(payment_id: int):
+    return _reversal(payment_id, "mpesa", reversals.request_reversal)
+
+
+@bp.post("/transactions/<int:payment_id>/mark-reversed")
+def mark_reversed(payment_id: int):
+    return _reversal(payment_id, "manual", reversals.mark_reversed)
+
+
+def _reversal(payment_id: int, way: str, action):
+    form = ReversalForm(prefix=way)
+    if form.validate_on_submit():
+        data = load(form, ReversalRequestSchema(),
+                    values(form, ("amount", "reason", "idempotency_key")))
+        if data is not None:
+            try:
+                done, created = action(payment_id, **data)
+            except DomainError as error:
+                if error.status == 404:
+                    raise
+                show_error(form, error)
+            else:
+                flash(done.reversal.message if created else
+                      "That reversal was already recorded.", "success")
+                return redirect(url_for("web.payment", payment_id=payment_id))
+    return _payment_page(payment_id, form, status=422)
+
+
+def _payment_page(payment_id: int, failed: ReversalForm | None = None, status: int = 200):
+    amount_form = ReversalAmountForm(request.args)
+    amount = None
+    raw = failed.amount.data if failed is not None else amount_form.amount.data
+    if raw:
+        loaded = load(amount_form, ReversalRequestSchema(only=("amount",)), {"amount": raw})
+        amount = loaded["amount"] if loaded else None
+    preview = reversals.preview(payment_id, amount)
+    if preview["problem"] and amount is not None:
+        # The amount is the problem (more than the payment): say so, offer all of it.
+        amount_form.amount.errors = [preview["problem"]]
+        amount, preview = None, reversals.preview(payment_id)
+    forms = {}
+    for way in ("mpesa", "manual"):
+        form = failed if failed is not None and failed._prefix == way + "-" else \
+            ReversalForm(prefix=way, formdata=None)
+        form.amount.data = "" if amount is None else str(amount)
+        if not form.idempotency_key.data:
+            form.idempotency_key.data = uuid.uuid4().hex
+        forms[way] = form
+    if amount is not None:
+        amount_form.amount.data = str(amount)
+    return render_template("web/payment.html", p=preview["payment"], preview=preview,
+                           amount_form=amount_form, forms=forms, **_names()), status
 
 
 def _attempt(action, *args) -> bool:

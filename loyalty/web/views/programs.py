@@ -28,7 +28,7 @@ def new_program():
     form = ProgramForm()
     data = checked(form, ProgramCreateSchema(), lambda: {
         **values(form, ("code",) + RULE_FIELDS + OPTIONAL_FIELDS),
-        "is_default": form.is_default.data})
+        "sms_on_reversal": form.sms_on_reversal.data, "is_default": form.is_default.data})
     if data is not None:
         try:
             program = service.create_program(data)
@@ -59,7 +59,8 @@ def edit_program(code: str):
 
 def _changes(form: ProgramForm, program) -> dict:
     # Blank optional inputs clear the value (e.g. back to the default SMS template).
-    data = {**values(form, RULE_FIELDS), **values(form, OPTIONAL_FIELDS, blank="none")}
+    data = {**values(form, RULE_FIELDS), **values(form, OPTIONAL_FIELDS, blank="none"),
+            "sms_on_reversal": form.sms_on_reversal.data}
     if form.is_default.data and not program.is_default:
         data["is_default"] = True  # unticking is not how the default moves: see the hint
     return data

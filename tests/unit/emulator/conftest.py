@@ -153,3 +153,12 @@ def add_app(client: FlaskClient, **fields: Any) -> None:
             "products": ["c2b_v2"], "shortcodes": ["600111"], "environment": "sandbox", **fields}
     response = client.post("/_emulator/control/apps", json=body)
     assert response.status_code == 201, response.get_json()
+
+
+def pay(client: FlaskClient, emu: Emulator, amount: int, trans_id: str) -> None:
+    """A customer pays 600000 through the control API; waits for its callbacks."""
+    response = client.post("/_emulator/control/c2b-payment", json={
+        "ShortCode": "600000", "Amount": amount, "Msisdn": "0708374149",
+        "BillRefNumber": "VIP001", "TransID": trans_id})
+    assert response.status_code == 202 and response.get_json()["TransID"] == trans_id
+    assert emu.dispatcher.join(5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.emulator.conftest import add_app, bearer
+from tests.unit.emulator.conftest import add_app, bearer, pay
 from tests.unit.emulator.test_stk import PUSH, push_body, set_delay
 
 BALANCE = "/_emulator/daraja/mpesa/accountbalance/v1/query"
@@ -21,14 +21,6 @@ def status_body(base: str, receipt: str, **fields):
             "OriginalConversationID": "", "PartyA": "600000", "IdentifierType": "4",
             "ResultURL": f"{base}/status", "QueueTimeOutURL": f"{base}/timeout",
             "Remarks": "recon", "Occasion": "audit", **fields}
-
-
-def pay(client, emu, amount: int, trans_id: str) -> None:
-    response = client.post("/_emulator/control/c2b-payment", json={
-        "ShortCode": "600000", "Amount": amount, "Msisdn": "0708374149",
-        "BillRefNumber": "VIP001", "TransID": trans_id})
-    assert response.status_code == 202 and response.get_json()["TransID"] == trans_id
-    assert emu.dispatcher.join(5)
 
 
 def test_account_balance_answers_then_posts_the_result(emu_client, emu, receiver):
