@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import seed as seeding
-from bench.reconcile import bench_reconcile  # noqa: F401  (run by name, like the others)
 from bench.harness import (
     BIN,
     ROOT,
@@ -40,6 +39,7 @@ from bench.harness import (
     wait_http,
     wait_log,
 )
+from bench.reconcile import bench_reconcile  # noqa: F401  (run by name, like the others)
 
 ALL = ("ingest", "credit", "pipeline", "scale", "reconcile")
 

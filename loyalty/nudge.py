@@ -72,6 +72,7 @@ class _NudgeThrottle:
         self._pid = os.getpid()
         self._quiet_until = 0.0
         self._armed = False
+        self.timer: threading.Timer | None = None  # the trailing nudge, joinable in tests
 
     def nudge(self) -> None:
         now = time.monotonic()
@@ -84,6 +85,7 @@ class _NudgeThrottle:
                     timer = threading.Timer(self._quiet_until - now, self._trailing)
                     timer.daemon = True
                     timer.start()
+                    self.timer = timer
                 return
             self._quiet_until = now + self._window
         _nudge_now()

@@ -7,7 +7,7 @@ import random
 from celery import shared_task
 
 from loyalty.background import TaskName
-from loyalty.services import notifications, outbox
+from loyalty.services import messages
 
 MAX_RETRIES = 5
 
@@ -17,9 +17,10 @@ MAX_RETRIES = 5
 # committed as they come, which bounds what a crashed worker would send twice.
 @shared_task(name=TaskName.SEND_SMS_BATCH, bind=True, tenant_bound=False, acks_late=True,
              max_retries=MAX_RETRIES, owns_transaction=False)
-def send_batch(self, messages: list) -> None:
+def send_batch(self, pairs: list) -> None:
+    """Send these (merchant id, message id) pairs."""
     final = self.request.retries >= self.max_retries
-    retry = notifications.send_batch([tuple(m) for m in messages], final_attempt=final)
+    retry = messages.send_batch([tuple(pair) for pair in pairs], final_attempt=final)
     if retry and final:
         # Only messages never tried on this last run (the gateway went down first): still
         # queued and unclaimed, so the outbox sweep gives them a task of their own.
@@ -31,4 +32,4 @@ def send_batch(self, messages: list) -> None:
 
 @shared_task(name=TaskName.SWEEP_SMS_OUTBOX, tenant_bound=False)
 def sweep_outbox() -> int:
-    return outbox.sweep_outbox()
+    return messages.sweep_outbox()

@@ -32,9 +32,9 @@ from loyalty.services import (
     callback_tokens,
     channel_setup,
     channel_transfer,
+    payments,
     reconciliation,
     stk,
-    transactions,
 )
 from loyalty.services import channels as service
 
@@ -180,7 +180,7 @@ def reconcile(args, body, channel_id):
 @blp.response(200, ResolveSchema)
 def resolve(args, channel_id):
     """Dry run: which program an account reference lands in, and what an amount earns."""
-    return transactions.resolve_account(channel_id, args["account"], args["amount"])
+    return payments.resolve_account(channel_id, args["account"], args["amount"])
 
 
 @blp.route("/<int:channel_id>/stk-push", methods=["POST"])

@@ -14,7 +14,7 @@ from loyalty.schemas.payments import (
     TransactionQueryArgsSchema,
     TransactionSchema,
 )
-from loyalty.services import crediting, reversals, transactions
+from loyalty.services import crediting, payments, reversals
 
 blp = Blueprint("transactions", __name__, url_prefix="/api/v1/transactions",
                 description="Payments received through the merchant's channels")
@@ -25,9 +25,9 @@ analytics_blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics",
 @blp.route("", methods=["GET"])
 @blp.arguments(TransactionQueryArgsSchema, location="query")
 @blp.response(200, TransactionPageSchema)
-def list_transactions(args):
+def list_payments(args):
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    return transactions.list_transactions(**args)
+    return payments.list_payments(**args)
 
 
 @blp.route("/<int:payment_id>/replay", methods=["POST"])
@@ -78,4 +78,4 @@ def mark_reversed(data, payment_id):
 @analytics_blp.response(200, ChannelDaySchema(many=True))
 def channel_analytics(args):
     """Per channel and day (Nairobi time): payments, amount, points, unique customers."""
-    return transactions.channel_analytics(**args)
+    return payments.channel_analytics(**args)

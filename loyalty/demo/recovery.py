@@ -24,20 +24,16 @@ from loyalty.demo.scenario import (
     STEP_WAIT,
     DemoError,
     EmulatorUrls,
-    _check_reachable,
     _daraja_at,
     _demo_channel,
     _inbox,
     _latest_payment,
-    _refuse_production,
     _wait_for_sms,
-    emulator_urls,
-    find_demo_merchant,
+    demo_payer,
 )
 from loyalty.extensions import db
 from loyalty.models import Payment, StepState
 from loyalty.models.base import utcnow
-from loyalty.phones import InvalidPhone, normalise_msisdn
 from loyalty.services import channel_setup, customers, reconciliation
 from loyalty.tenancy import tenant_context
 
@@ -62,16 +58,7 @@ def recover(*, amount: int, account: str, phone: str, name: str | None = None,
             wait: float = 10.0) -> Recovered:
     """Pay the demo PayBill with the confirmation lost, reconcile, and return what the run
     found, the payment as the platform stored it, and the receipt SMS (None after `wait`)."""
-    _refuse_production()
-    try:
-        msisdn = normalise_msisdn(phone)
-    except InvalidPhone as exc:
-        raise DemoError(str(exc)) from None
-    merchant = find_demo_merchant()
-    if merchant is None:
-        raise DemoError("There is no demo merchant yet: run `flask demo seed` first.")
-    urls = emulator_urls()
-    _check_reachable(urls)
+    msisdn, merchant, urls = demo_payer(phone)
     with tenant_context(merchant.id), _daraja_at(urls.daraja):
         channel = _demo_channel()
         channel_id, shortcode = channel.id, channel.shortcode

@@ -252,10 +252,9 @@ def _demo_channel() -> MpesaChannel:
     return channel
 
 
-def pay(*, amount: int, account: str, phone: str, name: str | None = None,
-        wait: float = SMS_WAIT) -> Paid:
-    """Simulate a C2B payment to the demo PayBill; return the receipt SMS once it arrives
-    (None after `wait` seconds) and the payment as the platform recorded it."""
+def demo_payer(phone: str) -> tuple[str, Merchant, EmulatorUrls]:
+    """What paying the demo merchant needs: the payer's number, the demo merchant and the
+    emulator (reachable); a DemoError saying what to do otherwise."""
     _refuse_production()
     try:
         msisdn = normalise_msisdn(phone)
@@ -266,6 +265,14 @@ def pay(*, amount: int, account: str, phone: str, name: str | None = None,
         raise DemoError("There is no demo merchant yet: run `flask demo seed` first.")
     urls = emulator_urls()
     _check_reachable(urls)
+    return msisdn, merchant, urls
+
+
+def pay(*, amount: int, account: str, phone: str, name: str | None = None,
+        wait: float = SMS_WAIT) -> Paid:
+    """Simulate a C2B payment to the demo PayBill; return the receipt SMS once it arrives
+    (None after `wait` seconds) and the payment as the platform recorded it."""
+    msisdn, merchant, urls = demo_payer(phone)
     with tenant_context(merchant.id), _daraja_at(urls.daraja):
         channel = _demo_channel()
         if name:

@@ -12,7 +12,7 @@ email, a wrong code and an expired one are refused in the same words. A code is 
 digits, lives RESET_CODE_MINUTES and allows RESET_CODE_TRIES tries, each counted before
 the code is compared, in one statement, so guesses sent at the same time cannot get more.
 Only an HMAC of the code is stored (crypto.reset_code_digest), and the text's body in the
-outbox is masked once it is sent (notifications.py). The text goes through the outbox
+outbox is masked once it is sent (messages.py). The text goes through the outbox
 like any other, to the merchant's own phone, and is no customer's text: no quota, no
 sandbox rule applies to it.
 """

@@ -33,7 +33,7 @@ from loyalty.models import SkipReason
 from loyalty.sms.links import find_link
 from loyalty.tenancy import current_merchant_id
 
-# Kenya keeps UTC+3 all year (services/transactions.EAT): the quota restarts at midnight
+# Kenya keeps UTC+3 all year (services/payments.EAT): the quota restarts at midnight
 # in Nairobi, when the merchant's day does.
 _NAIROBI = timezone(timedelta(hours=3))
 

@@ -15,7 +15,7 @@ from flask import Blueprint, g, request
 from flask_login import current_user
 
 from loyalty.extensions import login_manager
-from loyalty.services.transactions import EAT
+from loyalty.services.payments import EAT
 from loyalty.tenancy import reset_current_merchant, set_current_merchant
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",

@@ -19,7 +19,7 @@ from loyalty.models import MpesaChannel, Payment, SmsMessage
 from loyalty.services.channels import list_channels
 from loyalty.services.crediting.rules import Earned, points_for, render_receipt, template_for
 from loyalty.services.merchants import get_current_merchant
-from loyalty.services.transactions import EAT, channel_analytics
+from loyalty.services.payments import EAT, channel_analytics
 from loyalty.sms.segments import encoding, segment_count
 from loyalty.sms.templates import TemplateError, validate_template
 

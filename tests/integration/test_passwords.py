@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from loyalty.background import TaskName
 from loyalty.models.base import utcnow
-from loyalty.services import merchants, notifications, passwords
+from loyalty.services import merchants, messages, passwords
 from tests.conftest import auth, register_merchant
 from tests.integration.conftest import AT, SENT
 
@@ -52,7 +52,7 @@ def _texted_code(gateway, queued) -> str:
     passwords.send_reset_code(*args)
     (name, args), = queued
     assert name == TaskName.SEND_SMS_BATCH
-    notifications.send_batch([tuple(pair) for pair in args[0]])
+    messages.send_batch([tuple(pair) for pair in args[0]])
     form = parse_qs(gateway.calls[-1].request.body)
     assert form["to"] == ["+254712345678"]  # the merchant's own phone
     return re.search(r"\b(\d{6})\b", form["message"][0]).group(1)

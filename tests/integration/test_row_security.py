@@ -18,7 +18,7 @@ from flask_migrate import upgrade
 from loyalty.db import row_security
 from loyalty.extensions import db
 from loyalty.models import LoyaltyProgram
-from loyalty.services import crediting, notifications
+from loyalty.services import crediting, messages
 from loyalty.tenancy import _tenant_tables, all_merchants, tenant_context
 from loyalty.unit_of_work import unit_of_work
 from tests import services
@@ -164,7 +164,7 @@ def test_a_payment_is_stored_credited_and_texted_under_row_security(client, admi
     with tenant_context(merchant_id):
         queued = _rows("SELECT id FROM sms_messages WHERE status = 'queued'")
         db.session.rollback()
-    notifications.send_batch([(merchant_id, message_id) for message_id in queued])
+    messages.send_batch([(merchant_id, message_id) for message_id in queued])
     with admin.connect() as conn:
         payment = conn.execute(sa.text("SELECT status, points FROM payments WHERE trans_id = :t"),
                                {"t": trans_id}).one()

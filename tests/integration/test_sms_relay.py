@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from loyalty.extensions import db
-from loyalty.services import crediting, notifications
+from loyalty.services import crediting, messages
 from loyalty.tenancy import tenant_context
 from tests.integration.conftest import JOHN, c2b_body
 from tests.integration.test_sms_sending import AT, SENT
@@ -43,7 +43,7 @@ def _pay(shop, trans_id, phone, **body):
 def _send_all(shop, db_session):
     ids = [row.id for row in db_session.execute(sa.text(
         "SELECT id FROM sms_messages WHERE status = 'queued' ORDER BY id"))]
-    notifications.send_batch([(shop.merchant_id, i) for i in ids])
+    messages.send_batch([(shop.merchant_id, i) for i in ids])
 
 
 def _production_channel(shop, db_session, *, active=True) -> int:

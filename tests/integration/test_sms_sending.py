@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from loyalty.background import TaskName
 from loyalty.phones import hash_msisdn
-from loyalty.services import crediting, notifications
+from loyalty.services import crediting, messages
 from loyalty.tenancy import tenant_context
 from tests.integration.conftest import AT, JOHN, SENT, c2b_body, published
 
@@ -27,7 +27,7 @@ def test_enrolled_customer_is_texted_at_their_phone(acme, db_session, gateway, c
     message_id = _queued(acme, db_session)
     gateway.add(responses.POST, f"{AT}/version1/messaging", json=SENT)
     with tenant_context(acme.merchant_id):
-        notifications.send_message(message_id)
+        messages.send_message(message_id)
     sent = gateway.calls[0].request
     assert sent.headers["apiKey"] == "at-secret-key"
     assert "to=%2B254712345678" in sent.body and "username=acme" in sent.body
@@ -35,7 +35,7 @@ def test_enrolled_customer_is_texted_at_their_phone(acme, db_session, gateway, c
     assert _row(db_session, message_id)["provider_message_id"] == "ATXid_1"
     assert "at-secret-key" not in caplog.text and JOHN not in caplog.text
     with tenant_context(acme.merchant_id):  # sending again is a no-op
-        notifications.send_message(message_id)
+        messages.send_message(message_id)
     assert len(gateway.calls) == 1
 
 
@@ -44,7 +44,7 @@ def test_hashed_payer_gets_the_transactional_text_by_hash(acme, db_session, gate
     message_id = _queued(acme, db_session)
     gateway.add(responses.POST, f"{AT}/version1/messaging/bulk", json=SENT)
     with tenant_context(acme.merchant_id):
-        notifications.send_message(message_id)
+        messages.send_message(message_id)
     body = gateway.calls[0].request.body
     assert f"maskedNumber={hash_msisdn(JOHN)}" in body and "telco=Safaricom" in body
     assert "You+earned+100+VIP+points" in body
@@ -58,10 +58,10 @@ def test_gateway_failures_are_retried_and_the_text_is_sent_once(acme, db_session
     gateway.add(responses.POST, f"{AT}/version1/messaging", json=SENT)
     retry = [(acme.merchant_id, message_id)]
     for _ in range(3):
-        retry = notifications.send_batch(retry, final_attempt=False)
+        retry = messages.send_batch(retry, final_attempt=False)
         assert retry == [(acme.merchant_id, message_id)]
         assert _row(db_session, message_id)["status"] == "queued"
-    assert notifications.send_batch(retry, final_attempt=False) == []
+    assert messages.send_batch(retry, final_attempt=False) == []
     row = _row(db_session, message_id)
     assert (row["status"], row["attempts"]) == ("sent", 4)
     assert len(gateway.calls) == 4
@@ -71,7 +71,7 @@ def test_the_last_failed_attempt_records_the_reason(acme, db_session, gateway):
     acme.api("POST", "/customers", json={"phone": JOHN})
     message_id = _queued(acme, db_session)
     gateway.add(responses.POST, f"{AT}/version1/messaging", status=503, body="down")
-    assert notifications.send_batch([(acme.merchant_id, message_id)], final_attempt=True) == []
+    assert messages.send_batch([(acme.merchant_id, message_id)], final_attempt=True) == []
     row = _row(db_session, message_id)
     assert row["status"] == "failed" and "unavailable" in row["error"]
 
@@ -82,7 +82,7 @@ def test_a_blacklisted_number_fails_without_retrying(acme, db_session, gateway):
     gateway.add(responses.POST, f"{AT}/version1/messaging", json={"SMSMessageData": {
         "Message": "Sent to 0/1", "Recipients": [{"statusCode": 406, "number": "+254712345678",
                                                   "status": "UserInBlacklist", "cost": "0"}]}})
-    assert notifications.send_batch([(acme.merchant_id, message_id)], final_attempt=False) == []
+    assert messages.send_batch([(acme.merchant_id, message_id)], final_attempt=False) == []
     row = _row(db_session, message_id)
     assert row["status"] == "failed" and "406" in row["error"]
 
@@ -101,9 +101,9 @@ def test_lost_send_tasks_are_swept_and_a_claimed_message_is_not_sent_twice(acme,
     assert run_task(TaskName.SWEEP_SMS_OUTBOX) == 0  # too young: its own task may still come
     db_session.execute(sa.text("UPDATE sms_messages SET updated_at = now() - interval '10 minutes'"))
     with tenant_context(acme.merchant_id):
-        claimed = notifications._queued([message_id])
+        claimed = messages._queued([message_id])
         assert [m.id for m in claimed] == [message_id]
-        assert notifications._queued([message_id]) == []  # held by the first sender
+        assert messages._queued([message_id]) == []  # held by the first sender
     assert run_task(TaskName.SWEEP_SMS_OUTBOX) == 0  # claimed: a sender is on it
     db_session.execute(sa.text("UPDATE sms_messages SET claimed_until = now() - interval '1 second'"))
     assert broker("sms") == []
@@ -145,7 +145,7 @@ def test_a_batch_is_claimed_and_recorded_with_a_statement_per_chunk(acme, app, d
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        retry = notifications.send_batch([(acme.merchant_id, i) for i in ids])
+        retry = messages.send_batch([(acme.merchant_id, i) for i in ids])
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert retry == []
@@ -162,7 +162,7 @@ def test_when_the_gateway_goes_down_the_rest_of_the_chunk_is_not_tried(acme, db_
     ids = _many(acme, db_session, 4)
     gateway.add(responses.POST, f"{AT}/version1/messaging", json=_sent_json(0))
     gateway.add(responses.POST, f"{AT}/version1/messaging", status=503, body="down")
-    retry = notifications.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
+    retry = messages.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
     assert retry == [(acme.merchant_id, i) for i in ids[1:]]
     assert len(gateway.calls) == 2  # the two after the failure waited for no timeout
     rows = db_session.execute(sa.text(
@@ -184,7 +184,7 @@ def test_a_slow_gateway_never_outlives_the_claim(acme, app, db_session, gateway)
     saved = app.config["SMS_CLAIM_SECONDS"]
     app.config["SMS_CLAIM_SECONDS"] = 0.5  # half of it is spent after the first text
     try:
-        retry = notifications.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
+        retry = messages.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
     finally:
         app.config["SMS_CLAIM_SECONDS"] = saved
     assert retry == [(acme.merchant_id, i) for i in ids[1:]]

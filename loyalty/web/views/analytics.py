@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from flask import request
 
-from loyalty.services import channels, transactions
-from loyalty.services.transactions import EAT
+from loyalty.services import channels, payments
+from loyalty.services.payments import EAT
 from loyalty.web import charts
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import AnalyticsForm
@@ -30,7 +30,7 @@ def analytics():
         form.since.errors = list(form.since.errors) + [
             f"Charts show at most {charts.MAX_DAYS} days: starting on {since:%d %b %Y}."]
     form.since.data, form.until.data = since, until  # show the period actually drawn
-    rows = transactions.channel_analytics(since, until)
+    rows = payments.channel_analytics(since, until)
     figures = charts.channel_figures(rows, channels.list_channels(), since, until)
     return page("web/analytics.html", form, status=200, figures=figures, since=since,
                 until=until)

@@ -13,7 +13,7 @@ from loyalty.schemas.customers import (
     CustomerQueryArgsSchema,
     RedemptionCreateSchema,
 )
-from loyalty.services import adjustments, programs, redemptions, transactions
+from loyalty.services import adjustments, payments, programs, redemptions
 from loyalty.services import customers as service
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
@@ -110,5 +110,5 @@ def _customer_page(customer_id: int, status: int = 200, redeem_form: RedeemForm 
     return render_template(
         "web/customer.html", customer=detail, form=form, adjust_form=adjust_form,
         ledger=service.ledger_of(customer_id, limit=50),
-        payments=transactions.list_transactions(customer_id=customer_id, limit=20)["items"],
+        payments=payments.list_payments(customer_id=customer_id, limit=20)["items"],
         messages=reads.messages_for_customer(customer_id)), status

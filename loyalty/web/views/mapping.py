@@ -7,7 +7,7 @@ from flask import flash, redirect, request, url_for
 from loyalty.errors import DomainError
 from loyalty.schemas.payments import ResolveArgsSchema
 from loyalty.services import channels as service
-from loyalty.services import programs, transactions
+from loyalty.services import payments, programs
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import DryRunForm, MappingForm, options
 from loyalty.web.formtools import load, page, show_error, values
@@ -63,4 +63,4 @@ def _dry_run(channel_id: int, form: DryRunForm):
     args = load(form, ResolveArgsSchema(), values(form, ("account", "amount")))
     if args is None:
         return None
-    return transactions.resolve_account(channel_id, args["account"], args["amount"])
+    return payments.resolve_account(channel_id, args["account"], args["amount"])

@@ -13,8 +13,8 @@ from loyalty.errors import DomainError
 from loyalty.models import PaymentStatus
 from loyalty.schemas.base import INT32_MAX
 from loyalty.schemas.payments import AttributeSchema, ReversalRequestSchema
-from loyalty.services import channels, crediting, programs, reversals, transactions
-from loyalty.services.transactions import EAT
+from loyalty.services import channels, crediting, payments, programs, reversals
+from loyalty.services.payments import EAT
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import (
@@ -37,7 +37,7 @@ def transactions_page():
     form.validate()  # only to read the dates; a bad date is shown and ignored
     cursor = request.args.get("cursor", type=int)
     channel, status = form.channel, form.status
-    page = transactions.list_transactions(
+    page = payments.list_payments(
         channel_id=int(channel.data) if channel.data and not channel.errors else None,
         status=PaymentStatus(status.data) if status.data and not status.errors else None,
         since=_start_of(form.since.data), until=_start_of(form.until.data, days=1),
@@ -51,7 +51,7 @@ def transactions_page():
 @bp.get("/transactions/unattributed")
 def unattributed():
     """Payments whose payer M-Pesa masked: the merchant attaches each to a phone."""
-    page = transactions.list_transactions(status=PaymentStatus.UNATTRIBUTED, limit=100)
+    page = payments.list_payments(status=PaymentStatus.UNATTRIBUTED, limit=100)
     return render_template("web/unattributed.html", page=page, forms={
         p.id: AttachForm(prefix=f"p{p.id}", formdata=None) for p in page["items"]}, **_names())
 

@@ -1,9 +1,15 @@
-"""Texting customers: sending from the SMS outbox.
+"""Texting customers: sending from the SMS outbox, and the sweep that re-queues lost sends.
 
 The outbox row is written in the crediting transaction (services/crediting/), unique per
 (payment, purpose), so a duplicate callback or a replay never queues a second text.
 Sending happens later, in a worker, outside any database transaction; its statements are
 loyalty/db/sms.py's.
+
+A send task can be lost: Redis was unreachable when the crediting commit tried to publish
+it, or the worker holding it died (Redis redelivers unacknowledged messages only after the
+visibility timeout). Payments have the same safety net in the `received` sweep; here
+`sweep_outbox` re-queues messages left `queued`. Sending claims each row first (`_queued`),
+so a swept message is never sent twice.
 """
 
 from __future__ import annotations
@@ -13,19 +19,22 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
 
+from loyalty import background
+from loyalty.background import TaskName
 from loyalty.db import sms as statements
 from loyalty.db.alone import execute_alone
 from loyalty.extensions import db
-from loyalty.models import SkipReason, SmsStatus
+from loyalty.models import SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.models.messages import SECRET_PURPOSES, mask_secret
 from loyalty.services import sms_allowance
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.links import find_link
-from loyalty.tenancy import current_merchant_id, tenant_context
+from loyalty.tenancy import all_merchants, current_merchant_id, tenant_context
 from loyalty.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -239,3 +248,22 @@ class _Outcomes:
                 execute_alone(statements.RELEASE, {"r_ids": released, "r_merchant": merchant})
             if masked:
                 execute_alone(statements.MASK, masked)
+
+
+SWEEP_BATCH = 100
+
+
+def sweep_outbox(limit: int = 2000) -> int:
+    """Beat (its task owns the transaction): queue send tasks for messages waiting longer than SMS_SWEEP_AGE and not claimed."""
+    now = utcnow()
+    older_than = now - timedelta(seconds=current_app.config["SMS_SWEEP_AGE"])
+    with all_merchants():  # lists ids only; sending runs as each message's merchant
+        rows = db.session.execute(
+            sa.select(SmsMessage.merchant_id, SmsMessage.id)
+            .where(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.updated_at < older_than,
+                   sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now))
+            .order_by(SmsMessage.id).limit(limit)).all()
+    pairs = [[merchant_id, message_id] for merchant_id, message_id in rows]
+    for start in range(0, len(pairs), SWEEP_BATCH):
+        background.enqueue(TaskName.SEND_SMS_BATCH, pairs[start:start + SWEEP_BATCH])
+    return len(pairs)

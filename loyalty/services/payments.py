@@ -18,7 +18,7 @@ from loyalty.services.crediting.rules import points_for
 EAT = timezone(timedelta(hours=3))  # Kenya keeps no daylight saving time
 
 
-def list_transactions(*, channel_id: int | None = None, status: PaymentStatus | None = None,
+def list_payments(*, channel_id: int | None = None, status: PaymentStatus | None = None,
                       customer_id: int | None = None, since: datetime | None = None,
                       until: datetime | None = None, limit: int = 50,
                       cursor: int | None = None) -> dict[str, Any]:
