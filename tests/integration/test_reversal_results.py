@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import responses
 import sqlalchemy as sa
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 
 from loyalty.extensions import db
 from loyalty.services import callback_log, channel_setup, crediting, reversals
@@ -263,3 +263,30 @@ def test_deliveries_of_one_task_at_once_send_one_request(committed):
     with app.app_context(), db.engine.connect() as conn:
         assert conn.execute(sa.text(
             "SELECT state, conversation_id FROM async_requests")).all() == [("pending", "AG_1")]
+
+
+def test_a_reversal_sent_before_revision_0015_is_still_matched_by_its_ids(committed):
+    """Downgraded to 0014 (the ids back on the reversal) and upgraded again: the request
+    is rebuilt from the reversal, and its result finds it by Safaricom's ids."""
+    app, merchant_id, reversal_id = committed
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE async_requests SET sent_at = now(), "
+                                 "conversation_id = 'AG_old', originator_conversation_id = '0-0'"))
+        downgrade(revision="0014")
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text(
+                "SELECT conversation_id FROM reversals")).scalar() == "AG_old"
+        upgrade()
+        with db.engine.connect() as conn:
+            rebuilt = conn.execute(sa.text(
+                "SELECT kind, state, reversal_id, conversation_id, sent_at IS NOT NULL "
+                "FROM async_requests")).all()
+        assert rebuilt == [("reversal", "pending", reversal_id, "AG_old", True)]
+        token = db.session.execute(sa.text("SELECT callback_token FROM mpesa_channels")).scalar()
+    answer = app.test_client().post(f"/hooks/{token}/result/reversal",
+                                    json=result(conversation="AG_old", originator="0-0"))
+    assert answer.status_code == 200
+    with app.app_context(), db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT state FROM reversals")).scalar() == "done"
+        assert conn.execute(sa.text("SELECT points FROM balances")).scalar() == 0
