@@ -224,11 +224,12 @@ def send_reversal(reversal_id: int, *, final_attempt: bool = True) -> None:
         if not (access.initiator_name and access.initiator_password):
             return _fail(asked, "initiator_missing",
                          "The channel's initiator was removed before the request was sent.")
+        # Before the claim commits: should it fail, the claim is rolled back with it.
+        credential = security_credential(access.initiator_password, access.environment)
     urls = access.callback_urls
     try:
         accepted = access.client().reversal(
-            initiator=access.initiator_name,
-            security_credential=security_credential(access.initiator_password, access.environment),
+            initiator=access.initiator_name, security_credential=credential,
             # The request's own id in the URL finds it even before we learn its ids.
             result_url=f"{urls['reversal_result']}/{asked_id}",
             timeout_url=f"{urls['reversal_timeout']}/{asked_id}", **args)
