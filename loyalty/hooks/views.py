@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from functools import partial
 from typing import Callable
 
 from flask import Blueprint, current_app, jsonify, request
@@ -26,7 +25,7 @@ from loyalty.db.errors import DATABASE_ERRORS, VALUE_REFUSED
 from loyalty.errors import DomainError, Forbidden, NotFound, ServiceUnavailable, error_body
 from loyalty.hooks import strangers
 from loyalty.models import CallbackOutcome
-from loyalty.services import async_results, callback_log, ingest, reversals
+from loyalty.services import async_results, callback_log, ingest
 from loyalty.services.callback_log import REFUSED_KEEP, Received
 
 log = logging.getLogger(__name__)
@@ -157,17 +156,15 @@ def stk_result(token: str, request_id: int | None = None):
 @bp.post("/timeout/<kind>")
 @bp.post("/timeout/<kind>/<int:ref>")
 def async_result(token: str, kind: str, ref: int | None = None):
-    """Async results (and queue timeouts) of requests we made; `ref` names the request
-    (a reversal's id) so a result is matched even before its ids were recorded."""
+    """Async results (and queue timeouts) of requests we made; `ref` names the async
+    request (a reversal's) so a result is matched even before its ids were recorded."""
     timed_out = request.url_rule.rule.startswith(bp.url_prefix + "/timeout/")
     name = f"{'timeout' if timed_out else 'result'}_{kind}"[:40]
 
     def answer(route, received: Received):
         apply = async_results.apply_timeout if timed_out else async_results.apply_result
-        if kind == "reversal" and not timed_out:
-            apply = partial(reversals.record_result, reversal_id=ref)
         try:
-            note = apply(route, received.body)
+            note = apply(route, received.body, kind=kind, ref=ref)
         except (DomainError, *DATABASE_ERRORS):
             raise  # kept by _handle: refused with its reason, or the database failed
         except Exception:

@@ -48,10 +48,14 @@ class AsyncRequest(TenantScoped, TimestampMixin, db.Model):
     originator_conversation_id: Mapped[str | None] = mapped_column(sa.String(64))
     conversation_id: Mapped[str | None] = mapped_column(sa.String(64))
     # What the request is about, when anything: the STK push whose receipt is asked for,
-    # the payment being reversed.
+    # the payment being reversed and the reversal asking for it.
     payment_request_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("payment_requests.id"), index=True)
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"), index=True)
+    reversal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reversals.id"), index=True)
+    # A request recorded before it is sent (the reversal): the worker's claim, committed
+    # before it calls Safaricom, so a redelivered task never sends it twice.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     state: Mapped[AsyncState] = mapped_column(enum_column(AsyncState),
                                               default=AsyncState.PENDING)
     result_code: Mapped[str | None] = mapped_column(sa.String(20))

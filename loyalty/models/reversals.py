@@ -16,6 +16,14 @@ from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column, money
 from loyalty.tenancy import TenantScoped
 
 SUPERSEDED = "Superseded: the merchant marked the payment as reversed."
+SUPERSEDED_BY_RESULT = ("Superseded: M-Pesa's late result says an earlier request reversed "
+                        "this payment.")
+# Safaricom's queue gave up (the QueueTimeOutURL notice). No Safaricom code goes with it;
+# this text is also how a late result recognises a reversal it may still complete.
+QUEUE_TIMED_OUT = ("M-Pesa's queue timed out before it processed the reversal, so nothing was "
+                   "taken back. Check the M-PESA statement: if the money went back after all, "
+                   "mark the payment as reversed; if not, reverse it again. Should M-Pesa's "
+                   "result still say the money went back, the points are taken back then.")
 
 
 class ReversalMethod(StrEnum):
@@ -39,9 +47,6 @@ class Reversal(TenantScoped, TimestampMixin, db.Model):
         sa.UniqueConstraint("merchant_id", "idempotency_key"),
         sa.Index("uq_reversals_payment_open", "payment_id", unique=True,
                  **partial("state <> 'failed'")),
-        # Safaricom's result is matched by either id (DARAJA.md 10).
-        sa.Index("ix_reversals_conversation_id", "conversation_id"),
-        sa.Index("ix_reversals_originator_conversation_id", "originator_conversation_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,8 +62,6 @@ class Reversal(TenantScoped, TimestampMixin, db.Model):
     stamps: Mapped[int] = mapped_column(default=0)
     result_code: Mapped[str | None] = mapped_column(sa.String(20))
     result_desc: Mapped[str | None] = mapped_column(sa.Text)
-    originator_conversation_id: Mapped[str | None] = mapped_column(sa.String(64))
-    conversation_id: Mapped[str | None] = mapped_column(sa.String(64))
     # The reversal's own M-Pesa receipt (the result envelope's TransactionID).
     receipt: Mapped[str | None] = mapped_column(sa.String(32))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -9,7 +9,8 @@ class CallbackLogQueryArgsSchema(BaseSchema):
     channel_id = fields.Integer(validate=validate.Range(min=1))
     kind = fields.String(validate=validate.Length(1, 40), metadata={
         "description": "c2b_confirmation, c2b_validation, stk_result, result_balance, "
-                       "result_status, timeout_balance, timeout_status"})
+                       "result_status, result_reversal, timeout_balance, timeout_status, "
+                       "timeout_reversal"})
     since = fields.DateTime(data_key="from")
     until = fields.DateTime(data_key="to")
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))

@@ -2,8 +2,11 @@
 
 Account Balance, Transaction Status and Reversal answer at once with an
 OriginatorConversationID and a ConversationID and POST the result later (DARAJA.md 10):
-`record` stores the ids when asking, `find` matches a result back by either one. Handling
-the result is async_results.py's (one handler per kind).
+`record` stores the ids when asking, `find` matches a result back by either one. A request
+may also be recorded before it is sent (`open_request`, the reversal): its result URL then names the
+row, `find` matches by that too, and the worker `claim`s the row before it calls Safaricom
+and records the ids with `acknowledged`. Handling the result is async_results.py's (one
+handler per kind).
 """
 
 from __future__ import annotations
@@ -30,19 +33,74 @@ def record(kind: AsyncKind, channel_id: int, accepted: AsyncAccepted, *,
     return asked
 
 
-def find(channel_id: int, conversation_id: str, originator_id: str) -> AsyncRequest | None:
-    """The request of this channel (current merchant) a result answers, locked; by the
-    ConversationID, else the OriginatorConversationID (either may be missing)."""
+class ResultMismatch(Exception):
+    """Raised by a handler: the result names something else than its request (another
+    receipt), so the request keeps waiting for its own result. The message is the note."""
+
+
+def open_request(kind: AsyncKind, channel_id: int, **about: int) -> AsyncRequest:
+    """A request recorded before it is sent (current merchant): pending, no ids yet."""
+    asked = AsyncRequest(kind=kind, channel_id=channel_id, **about)
+    db.session.add(asked)
+    db.session.flush()
+    return asked
+
+
+def claim(kind: AsyncKind, **about: int) -> AsyncRequest | None:
+    """Worker: lock the opened request of `kind` about this (`reversal_id=…`) and claim it
+    for sending; None when it was claimed before (a redelivered task) or answered already.
+    The caller commits the claim before calling Safaricom: no transaction stays open over
+    the call, and the lock makes two deliveries of one task take turns."""
+    query = (sa.select(AsyncRequest).where(AsyncRequest.kind == kind).with_for_update()
+             .execution_options(populate_existing=True))
+    for name, value in about.items():
+        query = query.where(getattr(AsyncRequest, name) == value)
+    asked = db.session.scalars(query.order_by(AsyncRequest.id.desc()).limit(1)).first()
+    if asked is None or asked.sent_at is not None or asked.state != AsyncState.PENDING:
+        return None
+    asked.sent_at = utcnow()
+    return asked
+
+
+def release(asked: AsyncRequest) -> None:
+    """The request did not reach Safaricom (it was unreachable): a retry may send it."""
+    asked.sent_at = None
+
+
+def acknowledged(asked: AsyncRequest, accepted: AsyncAccepted) -> None:
+    """Safaricom queued the request: keep the ids its result will carry (a result that
+    came first, by the id in its URL, may have recorded them already)."""
+    asked.originator_conversation_id = (asked.originator_conversation_id
+                                        or accepted.originator_conversation_id)
+    asked.conversation_id = asked.conversation_id or accepted.conversation_id
+
+
+def refused(asked: AsyncRequest, code: str | None, message: str) -> None:
+    """Safaricom refused the request when it was sent (or it never was): no result comes."""
+    asked.state, asked.result_code, asked.result_desc = AsyncState.FAILED, code, message
+    asked.finished_at = utcnow()
+
+
+def find(channel_id: int, conversation_id: str, originator_id: str, *,
+         kind: AsyncKind | None = None, ref: int | None = None) -> AsyncRequest | None:
+    """The request of this channel (current merchant) a result answers, locked: by the
+    ConversationID, else the OriginatorConversationID (either may be missing), else by
+    `ref`, the request id its result URL names (only among the channel's requests of
+    `kind`). The ids come first: Safaricom's are unique, and a URL may name a row of
+    another numbering (a reversal's id, in URLs sent before revision 0015)."""
     ids = []
     if conversation_id:
         ids.append(AsyncRequest.conversation_id == conversation_id)
     if originator_id:
         ids.append(AsyncRequest.originator_conversation_id == originator_id)
-    if not ids:
-        return None
-    return db.session.scalars(
-        sa.select(AsyncRequest).where(AsyncRequest.channel_id == channel_id, sa.or_(*ids))
-        .order_by(AsyncRequest.id.desc()).limit(1).with_for_update()).first()
+    query = (sa.select(AsyncRequest).where(AsyncRequest.channel_id == channel_id)
+             .order_by(AsyncRequest.id.desc()).limit(1).with_for_update()
+             .execution_options(populate_existing=True))
+    found = db.session.scalars(query.where(sa.or_(*ids))).first() if ids else None
+    if found is None and ref is not None and kind is not None:
+        found = db.session.scalars(query.where(AsyncRequest.id == ref,
+                                               AsyncRequest.kind == kind)).first()
+    return found
 
 
 def finish(asked: AsyncRequest, result: AsyncResult) -> None:

@@ -1,10 +1,15 @@
 """Async results (`/hooks/<token>/result/<kind>`, `/timeout/<kind>`) applied to what asked.
 
 The one place that says which handler takes which kind of request: a result is matched to
-its request by ConversationID / OriginatorConversationID (async_requests.find), recorded
-on it, and handed to the handler of the request's kind. A new kind (the reversal) plugs in
-by adding its handler to HANDLERS. Whatever happens, the body itself is kept in the
-callback log by the hooks blueprint; the note returned here says why nothing was applied.
+its request by ConversationID / OriginatorConversationID, or by the request id its URL
+names (async_requests.find), handed to the handler of the request's kind, and recorded on
+the request. A new kind plugs in by adding its handler to HANDLERS. Whatever happens, the
+body itself is kept in the callback log by the caller (the hooks blueprint, the spool
+replay); the note returned here says why nothing was applied.
+
+A queue-timeout notice is not an answer: the request is marked timed out and its handler
+says what that means (a reversal fails), but a result that still comes afterwards is
+applied like any other: it is what M-Pesa did.
 """
 
 from __future__ import annotations
@@ -15,16 +20,22 @@ from typing import Any, Callable
 
 from loyalty.daraja.callbacks import AsyncResult, CallbackParseError, parse_result
 from loyalty.models import AsyncKind, AsyncRequest, AsyncState
-from loyalty.services import account_balance, async_requests, stk_receipts
+from loyalty.services import account_balance, async_requests, reversals, stk_receipts
+from loyalty.services.async_requests import ResultMismatch
 from loyalty.services.ingest import ChannelRoute, parse_body
 from loyalty.tenancy import tenant_context
 from loyalty.unit_of_work import transactional
+
+# A request in one of these states still takes a result.
+ANSWERABLE = (AsyncState.PENDING, AsyncState.TIMED_OUT)
 
 
 @dataclass(frozen=True)
 class Handler:
     """What a kind of request does with its result (and with a queue-timeout notice).
-    Each returns a note for the callback log when the result changed nothing."""
+    Each returns a note for the callback log when the result changed nothing; on_result
+    sees the request before the result is recorded on it (its state says whether the
+    queue had timed out), and raises ResultMismatch when the result is not its own."""
 
     on_result: Callable[[AsyncRequest, AsyncResult, dict[str, Any]], str | None]
     on_timeout: Callable[[AsyncRequest], str | None] | None = None
@@ -33,55 +44,81 @@ class Handler:
 HANDLERS: dict[AsyncKind, Handler] = {
     AsyncKind.BALANCE: Handler(account_balance.on_result, account_balance.on_timeout),
     AsyncKind.STATUS: Handler(stk_receipts.on_status_result),
+    AsyncKind.REVERSAL: Handler(reversals.on_result, reversals.on_timeout),
 }
 
 
 @transactional
-def apply_result(route: ChannelRoute, raw: bytes) -> str | None:
-    """A result body: recorded on the request that asked and handled by its kind's
-    handler. BadCallback when the body is not a result envelope; else the note for the log
-    (None when it was applied)."""
+def apply_result(route: ChannelRoute, raw: bytes, *, kind: str | None = None,
+                 ref: int | None = None) -> str | None:
+    """A result body (posted to `/result/<kind>[/<ref>]`): handled by its request's kind's
+    handler and recorded on the request. BadCallback when the body is not a result
+    envelope; else the note for the log (None when it was applied)."""
     payload, result = parse_body(parse_result, raw)
     with tenant_context(route.merchant_id):
-        asked, note = _pending_request(route, result.conversation_id,
-                                       result.originator_conversation_id)
+        asked, note = _answerable(route, result, kind, ref)
         if asked is None:
             return note
-        async_requests.finish(asked, result)
+        if result.result_type == 1:
+            return "More messages follow (ResultType 1): waiting for the final one."
         handler = HANDLERS.get(asked.kind)
         try:
-            return handler.on_result(asked, result, payload) if handler else None
+            note = handler.on_result(asked, result, payload) if handler else None
+        except ResultMismatch as exc:
+            return str(exc)  # not this request's result: it keeps waiting for its own
         except CallbackParseError as exc:
-            return f"The result could not be applied: {exc}"
+            note = f"The result could not be applied: {exc}"
+        async_requests.finish(asked, result)
+        return note
 
 
 @transactional
-def apply_timeout(route: ChannelRoute, raw: bytes) -> str | None:
+def apply_timeout(route: ChannelRoute, raw: bytes, *, kind: str | None = None,
+                  ref: int | None = None) -> str | None:
     """A queue-timeout notice (its shape is undocumented: DARAJA.md 8): the request it
-    names is marked timed out. Never refused; the note says what was (not) done."""
+    names, by its ids or by `ref`, is marked timed out. Never refused; the note says what
+    was (not) done."""
+    ids = ("", "")
     try:
-        payload = json.loads(raw)
-        result = parse_result(payload)
+        result = parse_result(json.loads(raw))
+        ids = (result.conversation_id, result.originator_conversation_id)
     except (ValueError, UnicodeDecodeError, CallbackParseError) as exc:
-        return f"A timeout notice we cannot match to a request ({exc}); kept for review."
+        if ref is None:
+            return f"A timeout notice we cannot match to a request ({exc}); kept for review."
     with tenant_context(route.merchant_id):
-        asked, note = _pending_request(route, result.conversation_id,
-                                       result.originator_conversation_id)
+        asked = async_requests.find(route.channel_id, *ids, kind=_kind(kind), ref=ref)
         if asked is None:
-            return note
+            return _unmatched(*ids)
+        if asked.state != AsyncState.PENDING:
+            return _answered(asked)
         asked.state = AsyncState.TIMED_OUT
         handler = HANDLERS.get(asked.kind)
         return handler.on_timeout(asked) if handler and handler.on_timeout else None
 
 
-def _pending_request(route: ChannelRoute, conversation_id: str,
-                     originator_id: str) -> tuple[AsyncRequest | None, str | None]:
-    asked = async_requests.find(route.channel_id, conversation_id, originator_id)
+def _answerable(route: ChannelRoute, result: AsyncResult, kind: str | None,
+                ref: int | None) -> tuple[AsyncRequest | None, str | None]:
+    asked = async_requests.find(route.channel_id, result.conversation_id,
+                                result.originator_conversation_id, kind=_kind(kind), ref=ref)
     if asked is None:
-        return None, (f"No request of this channel has ConversationID {conversation_id or '-'} "
-                      f"/ OriginatorConversationID {originator_id or '-'}; kept, not applied.")
-    if asked.state != AsyncState.PENDING:
-        return None, (f"The {asked.kind.value} request {asked.id} was answered already "
-                      f"({asked.state.value}); kept, not applied again.")
+        return None, _unmatched(result.conversation_id, result.originator_conversation_id)
+    if asked.state not in ANSWERABLE:
+        return None, _answered(asked)
     return asked, None
 
+
+def _answered(asked: AsyncRequest) -> str:
+    return (f"The {asked.kind.value} request {asked.id} was answered already "
+            f"({asked.state.value}); kept, not applied again.")
+
+
+def _unmatched(conversation_id: str, originator_id: str) -> str:
+    return (f"No request of this channel has ConversationID {conversation_id or '-'} "
+            f"/ OriginatorConversationID {originator_id or '-'}; kept, not applied.")
+
+
+def _kind(kind: str | None) -> AsyncKind | None:
+    try:
+        return AsyncKind(kind) if kind else None
+    except ValueError:
+        return None

@@ -30,7 +30,7 @@ from loyalty.errors import NotFound
 from loyalty.extensions import db
 from loyalty.models import CallbackLog, CallbackOutcome
 from loyalty.models.base import utcnow
-from loyalty.services import ingest, reversals
+from loyalty.services import async_results, ingest
 from loyalty.services.ingest import BadCallback, ChannelRoute
 from loyalty.unit_of_work import transactional, unit_of_work
 
@@ -147,8 +147,9 @@ def spooled() -> Iterator[tuple[Path, list[Received]]]:
 
 def replay(received: Received) -> str:
     """One spooled callback handled as its view would have, now that the database is
-    back: "stored" (a payment or STK result; idempotent), "kept" (in the callback log; a
-    Reversal result applied first) or "stranger" (the token is no channel's: dropped)."""
+    back: "stored" (a payment or STK result; idempotent), "kept" (in the callback log; an
+    async result or timeout of any kind applied first, like its view does) or "stranger"
+    (the token is no channel's: dropped)."""
     try:
         route = ingest.route_for(received.token)
     except NotFound:
@@ -164,8 +165,12 @@ def replay(received: Received) -> str:
             keep(received, outcome=CallbackOutcome.DUPLICATE, status_code=200,
                  error=stored.late, route=route)
             return "kept"
-        if received.kind == "result_reversal":  # the money went back: take the points back
-            note = reversals.record_result(route, received.body, received.request_id)
+        if received.kind.startswith(("result_", "timeout_")):
+            # Safaricom never sends a result again: the spooled copy is the only one.
+            timed_out, kind = received.kind.split("_", 1)
+            apply = (async_results.apply_timeout if timed_out == "timeout"
+                     else async_results.apply_result)
+            note = apply(route, received.body, kind=kind, ref=received.request_id)
             keep(received, outcome=CallbackOutcome.RESULT, status_code=200, error=note,
                  route=route)
             return "kept"
@@ -173,10 +178,8 @@ def replay(received: Received) -> str:
         keep(received, outcome=CallbackOutcome.REJECTED, status_code=exc.status,
              error=exc.message, route=route)
         return "kept"
-    is_result = received.kind.startswith(("result_", "timeout_"))
-    keep(received, outcome=CallbackOutcome.RESULT if is_result else CallbackOutcome.STORE_FAILED,
-         status_code=200 if is_result else 503, error=None if is_result else "replayed from "
-         "the spool; answered 503 when it came", route=route)
+    keep(received, outcome=CallbackOutcome.STORE_FAILED, status_code=503,
+         error="replayed from the spool; answered 503 when it came", route=route)
     return "kept"
 
 

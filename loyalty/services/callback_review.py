@@ -37,6 +37,8 @@ KINDS = {
     "timeout_balance": "Balance check timed out",
     "result_status": "Transaction status result",
     "timeout_status": "Transaction status timed out",
+    "result_reversal": "Reversal result",
+    "timeout_reversal": "Reversal timed out",
 }
 
 

@@ -2,9 +2,11 @@
 
 A customer's money can go back two ways, and the points it earned come back with it:
 
-- `request_reversal`: the merchant asks us to reverse; a worker calls the Reversal API
-  (send_reversal) and the points are taken back only when Safaricom's result says ResultCode
-  0 (record_result, from the callback), never on the acknowledgement (DARAJA.md 16);
+- `request_reversal`: the merchant asks us to reverse; it is recorded with the async
+  request its result will answer, a worker calls the Reversal API (send_reversal) and the
+  points are taken back only when Safaricom's result says ResultCode 0 (on_result, the
+  `reversal` handler of async_results.py), never on the acknowledgement (DARAJA.md 16); a
+  queue timeout fails it (on_timeout);
 - `mark_reversed`: the money went back elsewhere (customer care, the M-PESA org portal),
   which Safaricom never tells us about; the points are taken back at once.
 
@@ -20,15 +22,19 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from loyalty import background
 from loyalty.background import TaskName
-from loyalty.daraja.callbacks import parse_reversal_result
+from loyalty.daraja.callbacks import AsyncResult, parse_reversal_result
 from loyalty.daraja.errors import DarajaError, DarajaUnavailable
 from loyalty.daraja.security import security_credential
 from loyalty.errors import Conflict, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import (
+    AsyncKind,
+    AsyncRequest,
+    AsyncState,
     Balance,
     Customer,
     LoyaltyProgram,
@@ -40,12 +46,11 @@ from loyalty.models import (
     ReversalState,
 )
 from loyalty.models.base import utcnow
-from loyalty.models.reversals import SUPERSEDED
-from loyalty.services import ingest, ledger
+from loyalty.models.reversals import QUEUE_TIMED_OUT, SUPERSEDED, SUPERSEDED_BY_RESULT
+from loyalty.services import async_requests, ledger
+from loyalty.services.async_requests import ResultMismatch
 from loyalty.services.channel_setup import channel_access
 from loyalty.services.crediting import reversal as clawback
-from loyalty.services.ingest import ChannelRoute
-from loyalty.tenancy import tenant_context
 from loyalty.unit_of_work import transactional, unit_of_work
 
 # Tasks retry these with backoff; anything else is final.
@@ -65,6 +70,9 @@ def request_reversal(payment_id: int, *, reason: str, idempotency_key: str,
     payment, reversal, created = _start(payment_id, ReversalMethod.MPESA, reason=reason,
                                         idempotency_key=idempotency_key, amount=amount)
     if created:
+        # Recorded now, so the result URL can name it and the worker can claim it.
+        async_requests.open_request(AsyncKind.REVERSAL, payment.channel_id,
+                                    payment_id=payment.id, reversal_id=reversal.id)
         background.enqueue(TaskName.REVERSE_PAYMENT, payment.merchant_id, reversal.id)
     return payment, created
 
@@ -169,7 +177,9 @@ def _complete(payment: Payment, reversal: Reversal, amount: Decimal) -> None:
 def preview(payment_id: int, amount: Decimal | None = None) -> dict[str, Any]:
     """What reversing `amount` (all of it by default) would take back, and the balance
     after; `problem` says why it cannot be reversed, if it cannot."""
-    payment = db.session.scalar(sa.select(Payment).where(Payment.id == payment_id))
+    # The payment and its reversals in one statement (the page lists them).
+    payment = db.session.scalars(sa.select(Payment).where(Payment.id == payment_id)
+                                 .options(joinedload(Payment.reversals))).unique().first()
     if payment is None:
         raise NotFound("Transaction not found.")
     amount = payment.amount if amount is None else amount
@@ -198,35 +208,41 @@ def send_reversal(reversal_id: int, *, final_attempt: bool = True) -> None:
     """Worker: send the Reversal API request once and record Safaricom's acknowledgement.
     Raises a RETRYABLE error while Safaricom is unreachable, unless this is the last try."""
     with unit_of_work():
-        reversal = _reversal(reversal_id)
-        if reversal.state != ReversalState.REQUESTED or reversal.conversation_id:
-            return  # answered already, or a redelivered task: never ask twice
+        # Locked and claimed before the call, the claim committed: a redelivered task (or
+        # one running at the same time) finds it claimed and never asks twice.
+        asked = async_requests.claim(AsyncKind.REVERSAL, reversal_id=reversal_id)
+        if asked is None:
+            return
+        reversal = db.session.get(Reversal, reversal_id)
+        if reversal.state != ReversalState.REQUESTED:  # marked reversed before it was sent
+            return async_requests.refused(asked, None, reversal.result_desc or "Not sent.")
         payment = db.session.get(Payment, reversal.payment_id)
         args = dict(transaction_id=payment.trans_id, amount=int(reversal.amount),
                     receiver_party=_receiver(payment), remarks=reversal.reason,
                     occasion=f"Reversal {reversal.id}")
-        channel_id = payment.channel_id
-    access = channel_access(channel_id)
-    if not (access.initiator_name and access.initiator_password):
-        return _record_refusal(reversal_id, "initiator_missing",
-                               "The channel's initiator was removed before the request was sent.")
+        access, asked_id = channel_access(payment.channel_id), asked.id
+        if not (access.initiator_name and access.initiator_password):
+            return _fail(asked, "initiator_missing",
+                         "The channel's initiator was removed before the request was sent.")
+        # Before the claim commits: should it fail, the claim is rolled back with it.
+        credential = security_credential(access.initiator_password, access.environment)
     urls = access.callback_urls
     try:
         accepted = access.client().reversal(
-            initiator=access.initiator_name,
-            security_credential=security_credential(access.initiator_password, access.environment),
-            # The reversal's own id in the URL finds it even before we learn its ids.
-            result_url=f"{urls['reversal_result']}/{reversal_id}",
-            timeout_url=f"{urls['reversal_timeout']}/{reversal_id}", **args)
+            initiator=access.initiator_name, security_credential=credential,
+            # The request's own id in the URL finds it even before we learn its ids.
+            result_url=f"{urls['reversal_result']}/{asked_id}",
+            timeout_url=f"{urls['reversal_timeout']}/{asked_id}", **args)
     except DarajaUnavailable as exc:
         if not final_attempt:
+            _settle(asked_id, async_requests.release)  # not sent: the retry may send it
             raise
-        return _record_refusal(reversal_id, exc.code, (
+        return _settle(asked_id, _fail, exc.code, (
             f"Safaricom could not be reached ({exc}). If the money did not go back, reverse "
             "again; if it did, mark the payment as reversed."))
     except DarajaError as exc:
-        return _record_refusal(reversal_id, exc.code, str(exc))
-    _record_accepted(reversal_id, accepted.originator_conversation_id, accepted.conversation_id)
+        return _settle(asked_id, _fail, exc.code, str(exc))
+    _settle(asked_id, async_requests.acknowledged, accepted)
 
 
 def _receiver(payment: Payment) -> str:
@@ -245,70 +261,83 @@ def _reversal(reversal_id: int) -> Reversal:
 
 
 @transactional
-def _record_refusal(reversal_id: int, code: str | None, message: str) -> None:
-    reversal = _reversal(reversal_id)
+def _settle(asked_id: int, step, *args) -> None:
+    """One step on the (locked) async request after the call: its own transaction."""
+    asked = db.session.scalar(sa.select(AsyncRequest).where(AsyncRequest.id == asked_id)
+                              .with_for_update().execution_options(populate_existing=True))
+    step(asked, *args)
+
+
+def _fail(asked: AsyncRequest, code: str | None, message: str) -> None:
+    """Safaricom refused the request, or it could not be sent: no result will come."""
+    if asked.state != AsyncState.PENDING:
+        return  # a result came first (by the id in its URL): it decided
+    async_requests.refused(asked, code, message)
+    reversal = _reversal(asked.reversal_id)
     if reversal.state == ReversalState.REQUESTED:
         reversal.state, reversal.result_code = ReversalState.FAILED, code
         reversal.result_desc, reversal.completed_at = message, utcnow()
 
 
-@transactional
-def _record_accepted(reversal_id: int, originator: str | None, conversation: str | None) -> None:
-    reversal = _reversal(reversal_id)
-    # Safaricom's result may have come back already (it names this reversal in its URL).
-    reversal.originator_conversation_id = reversal.originator_conversation_id or originator
-    reversal.conversation_id = reversal.conversation_id or conversation
+# --- Safaricom's answer (async_results.HANDLERS[AsyncKind.REVERSAL]) ----------------------
 
 
-# --- Safaricom's result (the callback) ---------------------------------------------------
-
-
-@transactional
-def record_result(route: ChannelRoute, raw: bytes, reversal_id: int | None = None) -> str | None:
-    """Apply a Reversal result posted to the channel's ResultURL: ResultCode 0 takes the
-    points back, anything else fails the reversal with Safaricom's reason. Matched by the
-    reversal named in the URL, else by ConversationID / OriginatorConversationID. Returns
-    why the result was not applied (the body is kept in the callback log either way)."""
-    parsed = ingest.parse_body(parse_reversal_result, raw)[1]
-    result = parsed.result
-    with tenant_context(route.merchant_id):
-        found = _match(route, reversal_id, result.conversation_id,
-                       result.originator_conversation_id)
-        if found is None:
-            return "No reversal of this channel matches this result: not applied."
-        # The payment first, then its reversal: the order mark_reversed locks them in.
-        payment = _locked_payment(found.payment_id)
-        reversal = _reversal(found.id)
-        if reversal.state != ReversalState.REQUESTED:
-            return f"Reversal {reversal.id} is {reversal.state.value} already: not applied."
-        if result.result_type == 1:
-            return "More messages follow (ResultType 1): waiting for the final one."
-        original = parsed.original_transaction_id
-        if original and original != payment.trans_id:
-            return f"The result reverses {original}, not {payment.trans_id}: not applied."
-        reversal.originator_conversation_id = (reversal.originator_conversation_id
-                                               or result.originator_conversation_id or None)
-        reversal.conversation_id = reversal.conversation_id or result.conversation_id or None
-        reversal.result_code, reversal.result_desc = result.result_code, result.result_desc
-        if not result.succeeded:
-            reversal.state, reversal.completed_at = ReversalState.FAILED, utcnow()
-            return None
-        reversal.receipt = parsed.receipt or None
-        amount = parsed.amount
-        if amount is None or not Decimal(0) < amount <= payment.amount:
-            amount = reversal.amount  # what we asked for, when the result does not say
-        _complete(payment, reversal, amount)
+def on_result(asked: AsyncRequest, result: AsyncResult, payload: dict[str, Any]) -> str | None:
+    """A Reversal result for the request `asked` (locked): ResultCode 0 takes the points
+    back, anything else fails the reversal with Safaricom's reason. Returns why the result
+    was not applied (the body is kept in the callback log either way)."""
+    parsed = parse_reversal_result(payload)
+    # The payment first, then its reversal: the order mark_reversed locks them in.
+    payment = _locked_payment(asked.payment_id)
+    reversal = _reversal(asked.reversal_id)
+    original = parsed.original_transaction_id
+    if original and original != payment.trans_id:
+        raise ResultMismatch(f"The result reverses {original}, not {payment.trans_id}: "
+                             "not applied.")
+    # Failed only because M-Pesa's queue timed out: what M-Pesa did after all still counts.
+    late = asked.state == AsyncState.TIMED_OUT and reversal.result_desc == QUEUE_TIMED_OUT
+    if reversal.state != ReversalState.REQUESTED and not late:
+        return f"Reversal {reversal.id} is {reversal.state.value} already: not applied."
+    if late and result.succeeded and (note := _reopen(payment, reversal, parsed.receipt)):
+        return note
+    reversal.result_code, reversal.result_desc = result.result_code, result.result_desc
+    if not result.succeeded:
+        reversal.state, reversal.completed_at = ReversalState.FAILED, utcnow()
+        return None
+    reversal.receipt = parsed.receipt or None
+    amount = parsed.amount
+    if amount is None or not Decimal(0) < amount <= payment.amount:
+        amount = reversal.amount  # what we asked for, when the result does not say
+    _complete(payment, reversal, amount)
     return None
 
 
-def _match(route: ChannelRoute, reversal_id: int | None, conversation: str,
-           originator: str) -> Reversal | None:
-    """The channel's reversal a result is about (not locked: see record_result)."""
-    query = (sa.select(Reversal).join(Payment, Payment.id == Reversal.payment_id)
-             .where(Payment.channel_id == route.channel_id))
-    if reversal_id is not None:
-        return db.session.scalar(query.where(Reversal.id == reversal_id))
-    ids = [clause for value, clause in (
-        (conversation, Reversal.conversation_id == conversation),
-        (originator, Reversal.originator_conversation_id == originator)) if value]
-    return db.session.scalar(query.where(sa.or_(*ids))) if ids else None
+def _reopen(payment: Payment, reversal: Reversal, receipt: str) -> str | None:
+    """A success that came after the queue timed out: the money went back, so the points
+    are taken back once — unless the payment was reversed meanwhile (then the note). A
+    request asked again meanwhile is superseded: M-Pesa will refuse it as already reversed."""
+    if payment.status == PaymentStatus.REVERSED:
+        return (f"M-Pesa's result came after its queue timed out and says reversal "
+                f"{reversal.id} went through (receipt {receipt or 'unknown'}), but payment "
+                f"{payment.trans_id} was reversed already: no more points were taken back. "
+                "Check the M-PESA statement for a second reversal.")
+    again = db.session.scalar(sa.select(Reversal).where(
+        Reversal.payment_id == payment.id, Reversal.state == ReversalState.REQUESTED)
+        .with_for_update())
+    if again is not None:
+        again.state, again.result_desc = ReversalState.FAILED, SUPERSEDED_BY_RESULT
+        again.completed_at = utcnow()
+        db.session.flush()  # before this one is done: one open reversal per payment
+    return None
+
+
+def on_timeout(asked: AsyncRequest) -> str | None:
+    """M-Pesa's queue gave up on the request: the reversal fails, so it never waits for
+    ever; a result that still comes afterwards is applied (on_result)."""
+    _locked_payment(asked.payment_id)  # the lock order of on_result and mark_reversed
+    reversal = _reversal(asked.reversal_id)
+    if reversal.state != ReversalState.REQUESTED:
+        return f"Reversal {reversal.id} is {reversal.state.value} already: not changed."
+    reversal.state, reversal.result_code = ReversalState.FAILED, None
+    reversal.result_desc, reversal.completed_at = QUEUE_TIMED_OUT, utcnow()
+    return None

@@ -1,5 +1,7 @@
-"""Claw-back and adjustments exactly once under real PostgreSQL concurrency: committed data,
-twenty threads at once (the `live` app of tests/integration/conftest.py)."""
+"""Claw-back, adjustments and redemptions exactly once under real PostgreSQL concurrency:
+committed data, twenty threads at once (the `live` app of tests/integration/conftest.py).
+Idempotency keys are claimed with INSERT … ON CONFLICT DO NOTHING (ledger.claim_key): the
+same key twenty times is one ledger entry and twenty answers, never a 500."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -75,6 +77,28 @@ def test_twenty_adjustments_with_one_key_add_once(paid):
     assert len({body["id"] for _, body in answers}) == 1
     assert _rows(app, "SELECT count(*) FROM ledger_entries WHERE kind = 'adjust'") == [(1,)]
     assert _rows(app, "SELECT points FROM balances") == [(110,)]
+
+
+def test_twenty_redemptions_with_one_key_spend_once(paid):
+    app, key, _, customer = paid
+    answers = _all_at_once(app, key, f"/api/v1/customers/{customer}/redemptions",
+                           lambda n: {"program": "vip", "points": 30, "description": "Mug",
+                                      "idempotency_key": "mug"})
+    assert sorted(status for status, _ in answers) == [200] * (THREADS - 1) + [201], answers
+    assert {(body["id"], body["balance"]) for _, body in answers} == {
+        (answers[0][1]["id"], 70)}
+    assert _rows(app, "SELECT points FROM ledger_entries WHERE kind = 'redeem'") == [(-30,)]
+    assert _rows(app, "SELECT points FROM balances") == [(70,)]
+
+
+def test_twenty_adjustments_with_their_own_keys_each_count_once(paid):
+    app, key, _, customer = paid
+    answers = _all_at_once(app, key, f"/api/v1/customers/{customer}/adjustments",
+                           lambda n: {"program": "vip", "points": -1, "reason": "Correction",
+                                      "idempotency_key": f"fix-{n}"})
+    assert {status for status, _ in answers} == {201}, answers
+    assert _rows(app, "SELECT count(*) FROM ledger_entries WHERE kind = 'adjust'") == [(THREADS,)]
+    assert _rows(app, "SELECT points FROM balances") == [(100 - THREADS,)]
 
 
 def test_redemptions_racing_with_a_reversal_never_overspend(paid):

@@ -13,7 +13,7 @@ import responses
 import sqlalchemy as sa
 
 from loyalty.daraja.errors import DarajaUnavailable
-from loyalty.services import callback_log, crediting, ledger, reversals
+from loyalty.services import async_results, callback_log, crediting, ledger, reversals
 from loyalty.tenancy import tenant_context
 from tests.integration.conftest import DELIVERY, VIP, c2b_body, make_shop
 
@@ -276,6 +276,12 @@ def result(code=0, receipt="RKTQDM7W6S", amount=5000.0, conversation="AG_2024071
     return body
 
 
+def asked(db_session, reversal_id) -> int:
+    """The async request a reversal's result answers (its ResultURL names it)."""
+    return db_session.execute(sa.text("SELECT id FROM async_requests WHERE reversal_id = :r"),
+                              {"r": reversal_id}).scalar_one()
+
+
 def send(shop, reversal_id, **kwargs):
     with tenant_context(shop.merchant_id):
         reversals.send_reversal(reversal_id, **kwargs)
@@ -302,23 +308,25 @@ def test_points_come_back_only_when_mpesa_confirms(shop, db_session, daraja, pub
     sent = json.loads(daraja.calls[-1].request.body)
     assert (sent["CommandID"], sent["TransactionID"], sent["Amount"], sent["ReceiverParty"]) == (
         "TransactionReversal", "RKTQDM7W6S", "5000", "174379")
+    ref = asked(db_session, reversal["id"])
     assert sent["ResultURL"].endswith(f"/hooks/{shop.channel['callback_token']}"
-                                      f"/result/reversal/{reversal['id']}")
+                                      f"/result/reversal/{ref}")
+    assert sent["QueueTimeOutURL"].endswith(f"/timeout/reversal/{ref}")
     assert "Initiator-Pass-1" not in daraja.calls[-1].request.body.decode()
     assert balance(db_session)[0] == 100  # the acknowledgement changes nothing
     send(shop, reversal["id"])  # a redelivered task never asks twice
     assert len([c for c in daraja.calls if "reversal" in c.request.url]) == 1
-    assert shop.hook(f"result/reversal/{reversal['id']}", result()).status_code == 200
+    assert shop.hook(f"result/reversal/{ref}", result()).status_code == 200
     body = shop.api("GET", "/transactions").get_json()["items"][0]
     assert (body["status"], body["reversal"]["state"], body["reversal"]["receipt"],
             body["reversal"]["points"]) == ("reversed", "done", "SGJ81CVBQF", 100)
     assert balance(db_session)[0] == 0
-    assert shop.hook(f"result/reversal/{reversal['id']}", result()).status_code == 200
+    assert shop.hook(f"result/reversal/{ref}", result()).status_code == 200
     assert reverse_entries(db_session) == [(-100, 0)]  # a second result takes nothing more
     logged = db_session.execute(sa.text(
         "SELECT kind, error FROM callback_log ORDER BY id")).all()
     assert logged[0] == ("result_reversal", None)
-    assert "done already: not applied" in logged[1][1]
+    assert "answered already" in logged[1][1]
 
 
 @pytest.mark.parametrize("code, words", [
@@ -333,7 +341,7 @@ def test_a_refused_reversal_is_shown_as_such_and_takes_nothing(shop, db_session,
     reversal_id = ask(shop, payment_id).get_json()["reversal"]["id"]
     accepted(daraja)
     send(shop, reversal_id)
-    shop.hook(f"result/reversal/{reversal_id}", result(code=code))
+    shop.hook(f"result/reversal/{asked(db_session, reversal_id)}", result(code=code))
     body = shop.api("GET", "/transactions").get_json()["items"][0]
     assert body["status"] == "credited" and balance(db_session)[0] == 100
     assert (body["reversal"]["state"], body["reversal"]["result_code"]) == ("failed", str(code))
@@ -363,13 +371,13 @@ def test_results_that_match_nothing_are_logged_not_applied(shop, db_session, dar
     send(shop, reversal_id)
     assert shop.hook("result/reversal", result(conversation="AG_unknown",
                                                originator="0-0-0")).status_code == 200
-    assert shop.hook(f"result/reversal/{reversal_id}",
+    assert shop.hook(f"result/reversal/{asked(db_session, reversal_id)}",
                      result(receipt="SOMEONEELS")).status_code == 200
     assert shop.hook("result/reversal", b"{not json").status_code == 400
     assert balance(db_session)[0] == 100
     logged = db_session.execute(sa.text(
         "SELECT status_code, error FROM callback_log ORDER BY id")).all()
-    assert "No reversal of this channel matches" in logged[0][1]
+    assert "No request of this channel has ConversationID AG_unknown" in logged[0][1]
     assert "reverses SOMEONEELS, not RKTQDM7W6S" in logged[1][1]
     assert logged[2][0] == 400
     state = shop.api("GET", "/transactions").get_json()["items"][0]["reversal"]["state"]
@@ -384,7 +392,7 @@ def test_a_pending_request_blocks_another_and_marking_reversed_supersedes_it(sho
     second = ask(shop, payment_id, key="mpesa-2")
     assert second.status_code == 409 and second.get_json()["error"]["code"] == "reversal_pending"
     assert mark(shop, payment_id).status_code == 200
-    shop.hook(f"result/reversal/{reversal_id}", result())  # late: changes nothing
+    shop.hook(f"result/reversal/{asked(db_session, reversal_id)}", result())  # late: changes nothing
     assert reverse_entries(db_session) == [(-100, 0)]
     states = db_session.execute(sa.text(
         "SELECT method, state, result_desc FROM reversals ORDER BY id")).all()
@@ -433,9 +441,9 @@ def test_a_result_spooled_while_the_database_was_down_is_applied_on_replay(
         def database_down(*args, **kwargs):
             raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
 
-        down.setattr(reversals, "record_result", database_down)
+        down.setattr(async_results, "apply_result", database_down)
         down.setattr(callback_log, "keep", database_down)
-        assert shop.hook(f"result/reversal/{reversal_id}", result()).status_code == 503
+        assert shop.hook(f"result/reversal/{asked(db_session, reversal_id)}", result()).status_code == 503
     assert balance(db_session)[0] == 100
     replayed = app.test_cli_runner().invoke(args=["callbacks", "replay-spool"])
     assert replayed.exit_code == 0, replayed.output
