@@ -177,9 +177,6 @@ def run_task(app: Flask, db_session):
 
 @pytest.fixture
 def client(app: Flask, db_session):
-    from loyalty import password_limits
-
-    password_limits.reset(app)  # rate limits count per client address: each test from zero
     return app.test_client()
 
 
