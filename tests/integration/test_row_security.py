@@ -73,17 +73,9 @@ def admin(owned):
 
 
 @pytest.fixture
-def client(rls_app, published):
+def client(rls_app, recorded_tasks):
     with rls_app.app_context():
         yield rls_app.test_client()
-
-
-@pytest.fixture
-def published(monkeypatch) -> list[tuple]:
-    sent: list[tuple] = []
-    monkeypatch.setattr("loyalty.background.publish",
-                        lambda name, args=(), kwargs=None, **kw: sent.append((name, args)) or True)
-    return sent
 
 
 def _merchant(client) -> tuple[int, str]:
