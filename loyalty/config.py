@@ -112,20 +112,6 @@ def rate(value: str) -> str:
     return value
 
 
-RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-
-
-def parse_rate(value: str) -> tuple[int, int]:
-    """'3 per hour' -> (3, 3600); ValueError saying what is wrong (the password-reset
-    windows count with it)."""
-    count, _, unit = value.strip().lower().partition(" per ")
-    seconds = RATE_UNITS.get(unit.strip().rstrip("s"))
-    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
-        raise ValueError(f"must read like '3 per hour' (per second, minute, hour or day), "
-                         f"not {value!r}")
-    return int(count), seconds
-
-
 def comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -244,10 +230,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_IP_ALLOWLIST", comma_list, DEFAULT_CALLBACK_IPS,
             "comma-separated source addresses of Safaricom's callbacks",
             shown="Safaricom's published list"),
-    Setting("RATE_LIMIT_PASSWORD_RESET", rate, "3 per hour",
-            "password-reset codes texted for one email (API and web UI together)"),
-    Setting("RATE_LIMIT_PASSWORD_RESET_ADDRESS", rate, "20 per hour",
-            "password-reset requests and code tries from one client address"),
     Setting("DB_ROW_SECURITY", flag, "0",
             "`1`: each statement's connection carries its tenant for PostgreSQL's row-level "
             "security, the opt-in second line of tenancy (on every process first, then "
@@ -314,6 +296,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_LIMIT_CHANNEL_STEPS", rate, "10 per minute",
             "verifications, URL registrations and callback-token rotations, each per channel; "
             "M-Pesa reversal requests per payment"),
+    Setting("RATE_LIMIT_PASSWORD_RESET", rate, "3 per hour",
+            "password-reset codes texted for one email (API and web UI together)"),
+    Setting("RATE_LIMIT_PASSWORD_RESET_ADDRESS", rate, "20 per hour",
+            "password-reset requests and code tries from one client address"),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 

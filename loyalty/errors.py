@@ -65,15 +65,6 @@ class ValidationFailed(DomainError):
     status, code, message = 422, "validation_error", "Some fields are invalid."
 
 
-class TooManyRequests(DomainError):
-    status, code, message = 429, "too_many_requests", "Too many attempts; try again later."
-
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None,
-                 **kwargs) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after  # seconds, answered as the Retry-After header
-
-
 class ServiceUnavailable(DomainError):
     status, code, message = 503, "service_unavailable", "A dependency is unavailable."
 

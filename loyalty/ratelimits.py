@@ -11,9 +11,17 @@
 | RATE_LIMIT_CHANNEL_STEPS, 10 per minute    | channel, for each step | verify, register-urls,    |
 |                                            |                        | rotate-callback-token     |
 |                                            | payment                | reverse (M-Pesa)          |
+| RATE_LIMIT_PASSWORD_RESET, 3 per hour      | email                  | asking for a reset code   |
+| RATE_LIMIT_PASSWORD_RESET_ADDRESS,         | client address         | asking for a reset code,  |
+|   20 per hour                              |                        | trying one                |
 
 A channel is counted with its merchant (one tenant can never use up another's limit), an
-email and an API key only as a hash (neither reaches Redis in plain text). The client
+email and an API key only as a hash (neither reaches Redis in plain text). A reset code is
+limited per email whether or not the email is registered, so a refusal tells nothing
+either; that limit is what keeps anyone from texting a merchant's phone over and over (the
+reset text counts against no SMS quota). A code allows five tries of its own
+(services/passwords.py); the per-address limit stops one address from spreading its
+guesses over many accounts. The client
 address is `request.remote_addr`, which ProxyFix sets from X-Forwarded-For when
 PROXY_FIX_X_FOR says how many proxies to trust.
 
@@ -75,6 +83,14 @@ def _per_api_key() -> str:
 
 def _email() -> str:
     return (request.form.get("email") or "").strip().lower()
+
+
+def _per_reset_email() -> str:
+    # The API sends JSON, the web UI's form a form: one count for both doors. Counted as
+    # the schema will read it (trimmed, any case), before the schema has checked it.
+    body = request.get_json(silent=True) if request.is_json else None
+    email = body.get("email") if isinstance(body, dict) else request.form.get("email")
+    return _digest(str(email or "").strip().lower())
 
 
 def _per_email_and_address() -> str:
@@ -177,6 +193,11 @@ reconcile = _limit("RATE_LIMIT_CHANNEL_STEPS", "reconcile", _per_channel,
 # Each asks Safaricom's Reversal API (mark-reversed calls nobody and is not limited).
 reverse = _limit("RATE_LIMIT_CHANNEL_STEPS", "reverse", _per_payment,
                  "Too many reversal requests for this payment.")
+reset_code = _limit("RATE_LIMIT_PASSWORD_RESET", "password-reset", _per_reset_email,
+                    "Too many codes were asked for this email.", methods=["POST"])
+reset_address = _limit("RATE_LIMIT_PASSWORD_RESET_ADDRESS", "password-reset-address",
+                       client_address, "Too many password resets from this address.",
+                       methods=["POST"])
 
 
 def limited(*limits):

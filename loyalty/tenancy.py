@@ -78,7 +78,11 @@ def tenant_context(merchant_id: int) -> Iterator[int]:
 
 # Called as a tenant context (or all_merchants) ends normally, while it still holds:
 # row-level security (db/row_security.py) flushes what the block changed here, so those
-# rows are written as the merchant that changed them, not as whoever commits later.
+# rows are written as the merchant that changed them, not as whoever commits later. An
+# all_merchants() block inside a merchant's context (a cross-merchant check, such as
+# "is this production number free?") hands what is pending to that merchant instead:
+# those are the merchant's own changes, and flushing them as the block ends would write
+# them before the check could refuse them.
 _on_leaving: list[Callable[[], None]] = []
 
 
@@ -107,7 +111,8 @@ def all_merchants() -> Iterator[None]:
     token = _bypass.set(True)
     try:
         yield
-        _left()
+        if _current_merchant.get() is None:
+            _left()
     finally:
         _bypass.reset(token)
 

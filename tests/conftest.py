@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -177,10 +178,40 @@ def run_task(app: Flask, db_session):
 
 @pytest.fixture
 def client(app: Flask, db_session):
-    from loyalty import password_limits
-
-    password_limits.reset(app)  # rate limits count per client address: each test from zero
     return app.test_client()
+
+
+class RecordedTask(NamedTuple):
+    name: str
+    args: tuple
+    countdown: float | None
+
+
+class RecordedTasks(list):
+    """The tasks published after their commit, in order, as `RecordedTask`s."""
+
+    def names(self) -> list[str]:
+        return [task.name for task in self]
+
+    def args_of(self, name: str) -> list[tuple]:
+        """The arguments of each task of that name."""
+        return [task.args for task in self if task.name == name]
+
+
+@pytest.fixture
+def recorded_tasks(monkeypatch) -> RecordedTasks:
+    """Tasks are recorded instead of being sent to Redis, so no worker ever runs what a
+    test queued: the test runs the worker's part itself, when it wants to. Recorded at
+    `background.publish`, i.e. only once their unit of work committed (a rolled-back one
+    publishes nothing, as in production)."""
+    recorded = RecordedTasks()
+
+    def publish(name, args=(), kwargs=None, *, countdown=None) -> bool:
+        recorded.append(RecordedTask(str(name), tuple(args), countdown))
+        return True
+
+    monkeypatch.setattr("loyalty.background.publish", publish)
+    return recorded
 
 
 def register_merchant(client, **overrides) -> tuple[dict, str]:

@@ -80,8 +80,6 @@ def domain_error_response(error: DomainError):
     response.status_code = error.status
     if error.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
-    if getattr(error, "retry_after", None):
-        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

@@ -2,8 +2,9 @@
 
 from flask_smorest import Blueprint
 
-from loyalty import password_limits
+from loyalty import ratelimits
 from loyalty.api.base import public
+from loyalty.ratelimits import limited
 from loyalty.schemas.merchants import (
     MessageSchema,
     PasswordResetConfirmSchema,
@@ -20,9 +21,9 @@ DONE = "The password is changed. Every session that was logged in has ended."
 
 
 @blp.route("", methods=["POST"])
+@limited(ratelimits.reset_code, ratelimits.reset_address)
 @blp.arguments(PasswordResetRequestSchema)
 @blp.response(202, MessageSchema)
-@blp.alt_response(429, description="Too many requests (README: Security); see Retry-After")
 @blp.doc(security=[])
 @public
 def request_code(data):
@@ -30,21 +31,19 @@ def request_code(data):
     same whether or not the email is registered. At most RATE_LIMIT_PASSWORD_RESET (3 an
     hour) per email and RATE_LIMIT_PASSWORD_RESET_ADDRESS (20 an hour) per client address,
     with the web UI's form: 429 with Retry-After beyond."""
-    password_limits.code_asked(data["email"])
     passwords.request_reset(data["email"])
     return {"message": REQUESTED}
 
 
 @blp.route("/confirm", methods=["POST"])
+@limited(ratelimits.reset_address)
 @blp.arguments(PasswordResetConfirmSchema)
 @blp.response(200, MessageSchema)
-@blp.alt_response(429, description="Too many tries (README: Security); see Retry-After")
 @blp.doc(security=[])
 @public
 def confirm(data):
     """Set a new password with the texted code. A wrong or expired code, a code tried
     five times, and an unknown email are all refused alike (422 naming `code`). Each try
     counts against RATE_LIMIT_PASSWORD_RESET_ADDRESS (429 with Retry-After beyond)."""
-    password_limits.code_tried()
     passwords.confirm_reset(data["email"], data["code"], data["new_password"])
     return {"message": DONE}

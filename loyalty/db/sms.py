@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from loyalty.db.statements import ANY_OF, Statement
 from loyalty.models import Environment, Merchant, MpesaChannel, SmsMessage, SmsStatus
+from loyalty.models.messages import QUOTA_EXEMPT_PURPOSE
 
 _SMS = SmsMessage.__table__
 _MERCHANTS = Merchant.__table__
@@ -29,12 +30,14 @@ ALLOWANCES = Statement(
         .label("production"),
         sa.select(sa.func.count()).where(_SMS.c.merchant_id == _MERCHANTS.c.id,
                                          _SMS.c.created_at >= sa.bindparam("since"),
-                                         _SMS.c.status != SmsStatus.SKIPPED)
+                                         _SMS.c.status != SmsStatus.SKIPPED,
+                                         _SMS.c.purpose != QUOTA_EXEMPT_PURPOSE)
         .scalar_subquery().label("texts_today"))
     .where(_MERCHANTS.c.id.in_(sa.bindparam("merchant_id", expanding=True))),
     doc="Per merchant: its name, its own numbers, whether a production channel is active "
-        "and how many texts it has had since `since` (skipped ones do not count: the "
-        "partial index ix_sms_messages_counted holds exactly the counted rows). One "
+        "and how many texts it has had since `since` (skipped ones and its own "
+        "password-reset texts do not count: the partial index ix_sms_messages_counted "
+        "holds exactly the counted rows). One "
         "statement for a whole crediting batch, however many payments it has.",
     tenant="merchant_id", form=ANY_OF)
 

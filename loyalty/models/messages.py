@@ -36,6 +36,11 @@ class SkipReason(StrEnum):
 # its digits masked (services/messages.py), so a copy of the table reveals no code.
 PASSWORD_RESET = "password_reset"
 SECRET_PURPOSES = frozenset({PASSWORD_RESET})
+# The daily SMS quota (services/sms_allowance.py) counts every text but these: a merchant
+# who used up its day can still reset its password, and the reset text takes nothing from
+# its customers' texts. Its own rate limits (ratelimits.reset_code) bound it instead. The
+# index the quota counts with, and its migration (0017), spell the same condition.
+QUOTA_EXEMPT_PURPOSE = PASSWORD_RESET
 
 
 def mask_secret(body: str) -> str:
@@ -54,10 +59,11 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
                  **partial("status = 'queued'")),
         sa.Index("uq_sms_messages_payment_purpose", "payment_id", "purpose", unique=True,
                  **partial("payment_id IS NOT NULL")),
-        # The daily SMS quota counts a merchant's texts of the day that were not skipped:
-        # skipped rows (e.g. forged sandbox payments) never make that count slower.
+        # The daily SMS quota counts a merchant's texts of the day that were not skipped
+        # and are not its password-reset texts: rows it does not count (e.g. forged
+        # sandbox payments) never make that count slower.
         sa.Index("ix_sms_messages_counted", "merchant_id", "created_at",
-                 **partial("status <> 'skipped'")),
+                 **partial("status <> 'skipped' AND purpose <> 'password_reset'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,9 @@ these rules that is free SMS, with the merchant's name on it, to any number. So:
   texted only to the merchant's own phone or its `sms_test_numbers`; hashed numbers,
   whoever they are, are never texted from a sandbox channel;
 - a merchant sends at most `SMS_DAILY_QUOTA` texts per Nairobi day, and
-  `SMS_DAILY_QUOTA_SANDBOX` until one of its production channels is active;
+  `SMS_DAILY_QUOTA_SANDBOX` until one of its production channels is active; its own
+  password-reset texts are not counted (models/messages.QUOTA_EXEMPT_PURPOSE: the reset's
+  rate limits bound them, and a merchant over its quota can still reset its password);
 - a link (sms/links.py) goes out only for a merchant with an active production channel:
   refused when a program is saved, and checked again on the text itself when it is sent.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app, make_response, render_template
+from flask import Response, make_response, render_template
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -46,10 +46,7 @@ def error_page(status: int, message: str, error: Exception | None = None):
 
 @bp.errorhandler(DomainError)
 def _domain_error_page(error: DomainError):
-    response = current_app.make_response(error_page(error.status, error.message, error))
-    if getattr(error, "retry_after", None):
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
+    return error_page(error.status, error.message, error)
 
 
 @bp.errorhandler(RateLimitExceeded)

@@ -4,26 +4,11 @@ one routed until its grace ends (also from the process's route cache)."""
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 import sqlalchemy as sa
 
 from loyalty.background import TaskName
 from loyalty.services.ingest import forget_routes
 from tests.integration.conftest import c2b_body
-
-
-@pytest.fixture
-def published(monkeypatch) -> list[tuple]:
-    """The URL registrations queued (crediting nudges are let through unrecorded)."""
-    sent: list[tuple] = []
-
-    def publish(name, args=(), kwargs=None, **options):
-        if name == TaskName.REGISTER_URLS:
-            sent.append((name, args))
-        return True
-
-    monkeypatch.setattr("loyalty.background.publish", publish)
-    return sent
 
 
 def _register_own_urls(db_session, shop):
@@ -39,7 +24,7 @@ def _stored(db_session, trans_id) -> bool:
 
 
 def test_rotation_registers_the_new_urls_and_honours_the_old_token_for_the_grace(
-        acme, db_session, published):
+        acme, db_session, recorded_tasks):
     _register_own_urls(db_session, acme)
     old = acme.channel["callback_token"]
     assert acme.hook("c2b/confirmation", c2b_body(trans_id="OLDTOKEN01")).status_code == 200
@@ -55,7 +40,8 @@ def test_rotation_registers_the_new_urls_and_honours_the_old_token_for_the_grace
     assert body["urls"]["validation_url"] == body["callback_urls"]["validation_url"]
     grace = datetime.fromisoformat(body["callback_urls"]["previous_token_expires_at"])
     assert abs(grace - datetime.now(timezone.utc) - timedelta(hours=72)) < timedelta(minutes=1)
-    assert published == [(TaskName.REGISTER_URLS, (acme.merchant_id, acme.channel["id"]))]
+    assert recorded_tasks.args_of(TaskName.REGISTER_URLS) == [
+        (acme.merchant_id, acme.channel["id"])]
 
     # Both tokens route while Safaricom's registration moves (the old one from the cache too).
     assert acme.hook("c2b/confirmation", c2b_body(trans_id="OLDTOKEN02")).status_code == 200
@@ -74,13 +60,13 @@ def test_rotation_registers_the_new_urls_and_honours_the_old_token_for_the_grace
         "callback_urls"]["previous_token_expires_at"] is None
 
 
-def test_a_cached_old_token_stops_when_its_grace_ends(acme, db_session, published, app,
+def test_a_cached_old_token_stops_when_its_grace_ends(acme, db_session, recorded_tasks, app,
                                                       monkeypatch):
     monkeypatch.setitem(app.config, "CALLBACK_TOKEN_GRACE_HOURS", 1.5 / 3600)  # 1.5 s
     old = acme.channel["callback_token"]
     assert acme.api("POST", f"/mpesa-channels/{acme.channel['id']}/rotate-callback-token"
                     ).status_code == 200  # no URLs registered yet: nothing to register again
-    assert published == []
+    assert recorded_tasks.args_of(TaskName.REGISTER_URLS) == []
     forget_routes()
     assert acme.hook("c2b/confirmation", c2b_body(trans_id="CACHED0001"), token=old).status_code == 200
     time.sleep(1.6)  # the route cache (15 s) must not outlive the grace
@@ -89,7 +75,7 @@ def test_a_cached_old_token_stops_when_its_grace_ends(acme, db_session, publishe
 
 
 def test_a_merchants_own_urls_stay_and_an_unverified_channel_is_not_registered(
-        acme, db_session, published):
+        acme, db_session, recorded_tasks):
     own_relay = "https://relay.shop.example/payments/confirm"
     db_session.execute(sa.text(
         "UPDATE mpesa_channels SET validation_url = :v, confirmation_url = :c, "
@@ -101,7 +87,7 @@ def test_a_merchants_own_urls_stay_and_an_unverified_channel_is_not_registered(
     assert urls["confirmation_url"] == own_relay
     assert urls["validation_url"] == rotated.get_json()["callback_urls"]["validation_url"]
     assert urls["state"] == "not_registered" and "verify the channel" in urls["error"]
-    assert published == []
+    assert recorded_tasks.args_of(TaskName.REGISTER_URLS) == []
 
 
 def test_another_merchants_channel_cannot_be_rotated(acme, client, db_session):

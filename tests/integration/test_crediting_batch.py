@@ -88,7 +88,7 @@ def test_a_batch_that_cannot_be_written_is_credited_one_by_one(acme, db_session)
 
 
 def test_a_batch_of_two_merchants_writes_each_table_with_one_statement_of_fixed_text(
-        client, acme, db_session, monkeypatch):
+        client, acme, db_session, recorded_tasks):
     """Every write of a batch is one statement (no executemany) whose text is the same for
     any batch size; rows of two merchants in one batch stay each merchant's own."""
     from sqlalchemy import event
@@ -96,16 +96,6 @@ def test_a_batch_of_two_merchants_writes_each_table_with_one_statement_of_fixed_
     from loyalty.extensions import db
 
     other = make_shop(client, db_session, business_name="Other Shop")
-    queued = []
-    enqueue = crediting.background.enqueue
-
-    def capture(name, *args, **kwargs):
-        if name == crediting.TaskName.SEND_SMS_BATCH:
-            queued.extend(args[0])
-        else:
-            enqueue(name, *args, **kwargs)
-
-    monkeypatch.setattr(crediting.background, "enqueue", capture)
     statements: list[list[tuple[str, bool]]] = []
     crediting_now = []
 
@@ -158,4 +148,6 @@ def test_a_batch_of_two_merchants_writes_each_table_with_one_statement_of_fixed_
                             "ORDER BY s.payment_id")
     assert [s.id for s in sms] == sorted(s.id for s in sms)  # inserted in payment order
     assert all(s.merchant_id == s.owner for s in sms) and len(sms) == 16
+    queued = [tuple(pair) for (pairs,) in recorded_tasks.args_of(crediting.TaskName.SEND_SMS_BATCH)
+              for pair in pairs]
     assert queued == [(s.merchant_id, s.id) for s in sms if s.status == "queued"]

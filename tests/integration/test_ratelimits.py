@@ -11,13 +11,8 @@ from tests.integration.conftest import c2b_body
 PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 
 
-@pytest.fixture(autouse=True)
-def published(monkeypatch):
-    """Tasks the limited steps queue are recorded, not sent to a worker."""
-    sent = []
-    monkeypatch.setattr("loyalty.background.publish",
-                        lambda name, args=(), kwargs=None, **kw: sent.append(name) or True)
-    return sent
+# Tasks the limited steps queue are recorded, not sent to a worker.
+pytestmark = pytest.mark.usefixtures("recorded_tasks")
 
 
 def _sign_up(client, n, address, **kwargs):

@@ -20,13 +20,8 @@ from tests.integration.conftest import DELIVERY, VIP, c2b_body, make_shop
 DARAJA = "https://sandbox.daraja.test"
 
 
-@pytest.fixture(autouse=True)
-def published(monkeypatch) -> list[tuple]:
-    """Tasks are recorded, not sent: the worker's part is called by the tests themselves."""
-    sent: list[tuple] = []
-    monkeypatch.setattr("loyalty.background.publish",
-                        lambda name, args=(), kwargs=None, **kw: sent.append((name, args)) or True)
-    return sent
+# Tasks are recorded, not sent: the worker's part is called by the tests themselves.
+pytestmark = pytest.mark.usefixtures("recorded_tasks")
 
 
 @pytest.fixture
@@ -295,14 +290,14 @@ def test_without_an_initiator_the_api_cannot_reverse(shop, db_session):
     assert error["code"] == "initiator_missing" and "mark the payment as reversed" in error["message"]
 
 
-def test_points_come_back_only_when_mpesa_confirms(shop, db_session, daraja, published):
+def test_points_come_back_only_when_mpesa_confirms(shop, db_session, daraja, recorded_tasks):
     payment_id = pay(shop, db_session)
     with_initiator(shop, db_session)
     response = ask(shop, payment_id)
     assert response.status_code == 202, response.get_json()
     reversal = response.get_json()["reversal"]
     assert (reversal["state"], reversal["method"], reversal["points"]) == ("requested", "mpesa", 0)
-    assert ("daraja.reverse", (shop.merchant_id, reversal["id"])) in published
+    assert recorded_tasks.args_of("daraja.reverse") == [(shop.merchant_id, reversal["id"])]
     accepted(daraja)
     send(shop, reversal["id"])
     sent = json.loads(daraja.calls[-1].request.body)

@@ -1,13 +1,17 @@
 """No SMS relay (services/sms_allowance.py): a sandbox channel texts only the merchant's own
 numbers, a daily quota per merchant, and links only with an active production channel."""
 
+import re
+from urllib.parse import parse_qs
+
 import pytest
 import responses
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from loyalty.background import TaskName
 from loyalty.extensions import db
-from loyalty.services import crediting, messages
+from loyalty.services import crediting, messages, passwords, sms_allowance
 from loyalty.tenancy import tenant_context
 from tests.integration.conftest import JOHN, c2b_body
 from tests.integration.test_sms_sending import AT, SENT
@@ -219,3 +223,56 @@ def test_a_link_is_checked_again_when_the_text_is_sent(acme, db_session, gateway
     row = db_session.execute(sa.text("SELECT status, reason, error FROM sms_messages")).one()
     assert (row.status, row.reason) == ("skipped", "link")
     assert "example.co.ke/x" in row.error
+
+
+# --- a merchant's own password-reset texts are outside the quota ------------------------------
+
+
+def _ask_reset(acme, recorded_tasks) -> int:
+    """Ask for reset codes over the API until refused; run the tasks the accepted asks
+    queued, as the worker would. How many were accepted."""
+    email = acme.api("GET", "/merchants/me").get_json()["email"]
+    accepted = 0
+    while acme.client.post("/api/v1/password-reset", json={"email": email}).status_code == 202:
+        accepted += 1
+    for args in recorded_tasks.args_of(TaskName.SEND_PASSWORD_RESET):
+        assert passwords.send_reset_code(*args)
+    return accepted
+
+
+def test_reset_texts_take_nothing_from_the_quota_and_stop_at_their_own_limit(
+        acme, db_session, app, monkeypatch, recorded_tasks):
+    monkeypatch.setitem(app.config, "SMS_DAILY_QUOTA_SANDBOX", 2)
+    assert _ask_reset(acme, recorded_tasks) == 3  # RATE_LIMIT_PASSWORD_RESET: 3 an hour
+    for n in range(3):
+        _pay(acme, f"AFTER0000{n}", JOHN)
+    crediting.credit_waiting()
+    # The customers still get the day's two texts; the third is over the quota.
+    assert [(t.trans_id, t.status) for t in _texts(db_session)] == [
+        ("AFTER00000", "queued"), ("AFTER00001", "queued"), ("AFTER00002", "skipped")]
+    resets = db_session.execute(sa.text(
+        "SELECT recipient, status FROM sms_messages WHERE purpose = 'password_reset'")).all()
+    assert resets == [(JOHN, "queued")] * 3
+    with tenant_context(acme.merchant_id):
+        assert sms_allowance.current_allowance().used == 2
+
+
+def test_a_merchant_over_its_quota_can_still_reset_its_password(
+        acme, db_session, app, monkeypatch, recorded_tasks, gateway):
+    monkeypatch.setitem(app.config, "SMS_DAILY_QUOTA_SANDBOX", 1)
+    for n in range(2):
+        _pay(acme, f"OVER00000{n}", JOHN)
+    crediting.credit_waiting()
+    assert [t.status for t in _texts(db_session)] == ["queued", "skipped"]
+    recorded_tasks.clear()
+    _ask_reset(acme, recorded_tasks)
+    gateway.add(responses.POST, f"{AT}/version1/messaging", json=SENT)
+    *_, (pairs,) = recorded_tasks.args_of(TaskName.SEND_SMS_BATCH)  # the latest code's text
+    messages.send_batch([tuple(pair) for pair in pairs])
+    sent = parse_qs(gateway.calls[-1].request.body)
+    assert sent["to"] == ["+254712345678"] and "password reset code" in sent["message"][0]
+    code = re.search(r"\b(\d{6})\b", sent["message"][0]).group(1)
+    email = acme.api("GET", "/merchants/me").get_json()["email"]
+    done = acme.client.post("/api/v1/password-reset/confirm", json={
+        "email": email, "code": code, "new_password": "a brand new passphrase"})
+    assert done.status_code == 200, done.get_json()

@@ -27,16 +27,7 @@ STILL_WAITING = {"requestId": "1", "errorCode": "500.001.1001",
 
 
 @pytest.fixture
-def published(monkeypatch) -> list[tuple]:
-    """Tasks published after commit: (name, args, countdown), instead of sending them."""
-    sent: list[tuple] = []
-    monkeypatch.setattr(background, "publish", lambda name, args=(), kwargs=None, **kw:
-                        sent.append((name, tuple(args), kw.get("countdown"))) or True)
-    return sent
-
-
-@pytest.fixture
-def shop(acme, db_session, published):
+def shop(acme, db_session, recorded_tasks):
     changes = {"passkey": PASSKEY}
     acme.api("PATCH", f"/mpesa-channels/{acme.channel['id']}", json=changes)
     _activate(db_session)
@@ -108,16 +99,17 @@ def _payments(db_session) -> list:
         "SELECT trans_id, source, status, points FROM payments ORDER BY id")).all()
 
 
-def test_without_a_callback_the_worker_queries_at_30s_2min_10min_and_1h(shop, daraja, published):
+def test_without_a_callback_the_worker_queries_at_30s_2min_10min_and_1h(shop, daraja,
+                                                                        recorded_tasks):
     request_id = _push(shop, daraja)
     for step in range(4):
-        name, args, countdown = published[-1]
+        name, args, countdown = recorded_tasks[-1]
         assert (name, args) == (TaskName.STK_QUERY, (shop.merchant_id, request_id, step))
         assert countdown == pytest.approx(stk.QUERY_AFTER[step], abs=5)
         daraja.add(responses.POST, QUERY, status=500, json=STILL_WAITING)
         _query(shop, request_id, step)
     queries = [c for c in daraja.calls if c.request.url == QUERY]
-    queued = [p for p in published if p[0] == TaskName.STK_QUERY]
+    queued = [p for p in recorded_tasks if p[0] == TaskName.STK_QUERY]
     assert len(queries) == 4 and len(queued) == 4  # no fifth query: expiry decides
     assert json.loads(queries[0].request.body)["CheckoutRequestID"] == "ws_CO_1"
     # A redelivered message of a step already done asks Safaricom nothing.
@@ -131,27 +123,27 @@ def test_without_a_callback_the_worker_queries_at_30s_2min_10min_and_1h(shop, da
     ("1037", "DS timeout user cannot be reached", "failed"),
     ("0", "The service request is processed successfully.", "succeeded"),
 ])
-def test_a_query_settles_the_request(shop, daraja, published, code, desc, status):
+def test_a_query_settles_the_request(shop, daraja, recorded_tasks, code, desc, status):
     request_id = _push(shop, daraja)
     _answer(daraja, code, desc)
     _query(shop, request_id, 0)
     shown = _request(shop, request_id)
     assert (shown["status"], shown["result_code"], shown["result_desc"]) == (status, code, desc)
     assert shown["finished_at"] is not None and shown["receipt"] is None
-    assert [p[0] for p in published][-1] == (
+    assert [p[0] for p in recorded_tasks][-1] == (
         TaskName.STK_FIND_RECEIPT if status == "succeeded" else TaskName.STK_QUERY)
 
 
-def test_a_rate_limited_push_is_failed_not_pending(shop, daraja, published):
+def test_a_rate_limited_push_is_failed_not_pending(shop, daraja, recorded_tasks):
     request_id = _push(shop, daraja, status=500, answer={
         "requestId": "1", "errorCode": "500.003.02", "errorMessage": "Spike arrest violation"})
     shown = _request(shop, request_id)
     assert (shown["status"], shown["result_code"]) == ("failed", "500.003.02")
     assert "not asked to pay" in shown["result_desc"]
-    assert [p[0] for p in published] == [TaskName.STK_PUSH]  # no prompt reached the phone
+    assert [p[0] for p in recorded_tasks] == [TaskName.STK_PUSH]  # no prompt reached the phone
 
 
-def test_a_final_state_never_changes(shop, daraja, db_session, published):
+def test_a_final_state_never_changes(shop, daraja, db_session, recorded_tasks):
     request_id = _push(shop, daraja)
     assert shop.hook("stk", _callback(receipt="FIRST00001")).status_code == 200
     # A second callback with another receipt, a cancellation, a query: none changes it.
@@ -183,15 +175,15 @@ def test_a_success_after_a_cancelled_query_is_logged_not_credited(shop, daraja, 
 
 
 def test_a_success_known_only_from_a_query_is_credited_once_when_the_c2b_row_arrives(
-        shop, daraja, db_session, published):
+        shop, daraja, db_session, recorded_tasks):
     request_id = _push(shop, daraja)
     _answer(daraja, "0", "The service request is processed successfully.")
     _query(shop, request_id, 0)
-    assert published[-1] == (TaskName.STK_FIND_RECEIPT, (shop.merchant_id, request_id, 0), 0.0)
+    assert recorded_tasks[-1] == (TaskName.STK_FIND_RECEIPT, (shop.merchant_id, request_id, 0), 0.0)
     with tenant_context(shop.merchant_id):
         stk_receipts.find_receipt(request_id, 0)  # nothing to match yet, no initiator to ask
     assert _request(shop, request_id)["receipt"] is None
-    assert published[-1][:2] == (TaskName.STK_FIND_RECEIPT, (shop.merchant_id, request_id, 1))
+    assert recorded_tasks[-1][:2] == (TaskName.STK_FIND_RECEIPT, (shop.merchant_id, request_id, 1))
     # Safaricom also confirms the STK payment to the shortcode's C2B URL.
     shop.hook("c2b/confirmation", c2b_body(trans_id="QRY0000001", amount="100.00",
                                            bill_ref="VIP7", msisdn=hash_msisdn(JOHN)))
@@ -221,7 +213,7 @@ def test_two_payments_that_could_match_are_left_alone(shop, daraja, db_session):
 
 
 def test_transaction_status_supplies_the_receipt_and_it_is_credited_once(
-        shop, daraja, db_session, published, client):
+        shop, daraja, db_session, recorded_tasks, client):
     shop.api("PATCH", f"/mpesa-channels/{shop.channel['id']}",
              json={"initiator_name": "testapi", "initiator_password": "Safaricom999!*!"})
     _activate(db_session)
@@ -259,7 +251,7 @@ def test_transaction_status_supplies_the_receipt_and_it_is_credited_once(
     assert notes[0] is None and "answered already" in notes[1]
 
 
-def test_a_request_still_pending_after_24_hours_expires(shop, daraja, db_session, published):
+def test_a_request_still_pending_after_24_hours_expires(shop, daraja, db_session, recorded_tasks):
     request_id = _push(shop, daraja)
     db_session.execute(sa.text("UPDATE payment_requests SET created_at = now() - interval "
                                "'25 hours', next_check_at = NULL"))
@@ -271,13 +263,13 @@ def test_a_request_still_pending_after_24_hours_expires(shop, daraja, db_session
     assert _payments(db_session) == []
 
 
-def test_the_sweep_queues_a_lost_follow_up_again(shop, daraja, db_session, published):
+def test_the_sweep_queues_a_lost_follow_up_again(shop, daraja, db_session, recorded_tasks):
     request_id = _push(shop, daraja)
     db_session.execute(sa.text("UPDATE payment_requests SET query_step = 2, "
                                "next_check_at = now() - interval '20 minutes'"))
-    published.clear()
+    recorded_tasks.clear()
     background.run_here(TaskName.SWEEP_STK_REQUESTS)
-    assert published == [(TaskName.STK_QUERY, (shop.merchant_id, request_id, 2), None)]
+    assert recorded_tasks == [(TaskName.STK_QUERY, (shop.merchant_id, request_id, 2), None)]
 
 
 def test_a_payment_request_is_the_merchants_own(shop, daraja, client, merchant_b):

@@ -20,11 +20,8 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(autouse=True)
-def published(monkeypatch) -> list[tuple]:
-    sent: list[tuple] = []
-    monkeypatch.setattr("loyalty.background.publish",
-                        lambda name, args=(), kwargs=None, **kw: sent.append((name, args)) or True)
-    return sent
+def _tasks_never_published(recorded_tasks):
+    """Every web test records its tasks (tests that look at them ask for recorded_tasks)."""
 
 
 @pytest.fixture(autouse=True)

@@ -22,13 +22,14 @@ def _merchant_id(db_session, channel_id):
                               {"i": channel_id}).scalar()
 
 
-def test_the_wizard_queues_verification_and_shows_it_live(client, db_session, published):
+def test_the_wizard_queues_verification_and_shows_it_live(client, db_session, recorded_tasks):
     sign_up(client)
     channel_id = _new_channel(client)
     setup = text(client.get(f"/channels/{channel_id}/setup"))
     assert "Verify with Safaricom" in setup and "Not started" in setup
     assert client.post(f"/channels/{channel_id}/verify").status_code == 302
-    assert (TaskName.VERIFY_CHANNEL, (_merchant_id(db_session, channel_id), channel_id)) in published
+    assert recorded_tasks.args_of(TaskName.VERIFY_CHANNEL) == [
+        (_merchant_id(db_session, channel_id), channel_id)]
     page = client.get(f"/channels/{channel_id}/setup").get_data(as_text=True)
     assert 'data-pending="true"' in page and "Checking with Safaricom…" in page
     status = client.get(f"/channels/{channel_id}/status.json").get_json()
@@ -48,7 +49,7 @@ def test_refused_credentials_show_the_reason_and_the_next_step(client, db_sessio
     assert "edit the credentials" in page and "Verify again" in page
 
 
-def test_register_urls_refuses_a_forbidden_word_on_its_field(client, db_session, published):
+def test_register_urls_refuses_a_forbidden_word_on_its_field(client, db_session, recorded_tasks):
     sign_up(client)
     channel_id = _new_channel(client)
     db_session.execute(sa.text("UPDATE mpesa_channels SET verification_state='done', "
@@ -58,9 +59,9 @@ def test_register_urls_refuses_a_forbidden_word_on_its_field(client, db_session,
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="confirmation_url-error"' in html and "mpesa" in text(response)
-    assert not any(name == TaskName.REGISTER_URLS for name, _ in published)
+    assert recorded_tasks.args_of(TaskName.REGISTER_URLS) == []
     assert client.post(f"/channels/{channel_id}/register-urls", data={}).status_code == 302
-    assert any(name == TaskName.REGISTER_URLS for name, _ in published)
+    assert len(recorded_tasks.args_of(TaskName.REGISTER_URLS)) == 1
 
 
 def test_activation_names_the_missing_step(client):

@@ -100,7 +100,7 @@ def test_sessions_from_before_versioned_cookies_are_not_taken(client, db_session
     assert not _logged_in(client)
 
 
-def test_forgot_password_texts_a_code_and_the_code_sets_a_new_one(app, client, published,
+def test_forgot_password_texts_a_code_and_the_code_sets_a_new_one(app, client, recorded_tasks,
                                                                   monkeypatch):
     form = sign_up(client)
     client.post("/logout")
@@ -117,7 +117,7 @@ def test_forgot_password_texts_a_code_and_the_code_sets_a_new_one(app, client, p
     codes = []
     monkeypatch.setattr("loyalty.crypto.new_reset_code", lambda: (codes.append("402913") or
                                                                   ("402913", "ab" * 16)))
-    (name, args), = [(n, a) for n, a in published if n == TaskName.SEND_PASSWORD_RESET]
+    args, = recorded_tasks.args_of(TaskName.SEND_PASSWORD_RESET)
     assert passwords.send_reset_code(*args)
 
     wrong = client.post("/reset-password", data={"email": form["email"], "code": "000000",
@@ -130,7 +130,7 @@ def test_forgot_password_texts_a_code_and_the_code_sets_a_new_one(app, client, p
     assert log_in(client, form["email"], NEW).status_code == 302
 
 
-def test_forgot_password_answers_the_same_for_an_unknown_email(app, client, published):
+def test_forgot_password_answers_the_same_for_an_unknown_email(app, client):
     known = sign_up(client)
     pages = []
     for email in (known["email"], "nobody@nowhere.example"):
@@ -148,7 +148,7 @@ def test_password_pages_for_visitors_and_merchants(client):
     assert "Change your password" in text(client.get("/settings/password"))
 
 
-def test_forgot_password_is_rate_limited_with_a_page(client, published):
+def test_forgot_password_is_rate_limited_with_a_page(client):
     for _ in range(3):
         assert client.post("/forgot-password", data={"email": "a@b.example"}).status_code == 302
     refused = client.post("/forgot-password", data={"email": "a@b.example"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, session, url_for
 
-from loyalty import password_limits
+from loyalty import ratelimits
 from loyalty.errors import DomainError
 from loyalty.schemas.merchants import (
     PasswordChangeSchema,
@@ -41,11 +41,12 @@ def change_password():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
+@ratelimits.reset_code
+@ratelimits.reset_address
 def forgot_password():
     form = ForgotPasswordForm()
     data = checked(form, PasswordResetRequestSchema(), lambda: values(form, ("email",)))
     if data is not None:
-        password_limits.code_asked(data["email"])
         passwords.request_reset(data["email"])
         session[RESET_EMAIL] = data["email"]
         flash(f"If {data['email']} belongs to a merchant, a six-digit code is on its way to "
@@ -56,6 +57,7 @@ def forgot_password():
 
 
 @bp.route("/reset-password", methods=["GET", "POST"])
+@ratelimits.reset_address
 def reset_password():
     form = ResetPasswordForm()
     if not form.is_submitted():
@@ -63,7 +65,6 @@ def reset_password():
     data = checked(form, PasswordResetConfirmSchema(),
                    lambda: values(form, ("email", "code", "new_password")))
     if data is not None:
-        password_limits.code_tried()
         try:
             passwords.confirm_reset(data["email"], data["code"], data["new_password"])
         except DomainError as error:
