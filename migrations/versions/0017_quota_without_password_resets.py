@@ -6,13 +6,13 @@ limits, so it leaves the count, and the index holds exactly the counted rows aga
 the index's condition changes; no row does.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0017'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -37,7 +37,8 @@ from tests.integration.test_reversals import (
 )
 
 # The fixtures of the reversal tests: a shop with VIP, Daraja mocked, tasks recorded.
-shop, daraja, published = base.shop, base.daraja, base.published
+shop, daraja = base.shop, base.daraja
+pytestmark = pytest.mark.usefixtures("recorded_tasks")
 
 TIMED_OUT = {"Result": {"ResultType": 0, "ResultCode": 1, "ResultDesc": "The request timed out.",
                         "OriginatorConversationID": "7788-1234-1",
