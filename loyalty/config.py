@@ -276,6 +276,12 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds after which a text still queued (its task was lost) is sent again"),
     Setting("SMS_CLAIM_SECONDS", number(minimum=0.1), "60",
             "how long a sender holds the texts it claimed: more than one gateway call can take"),
+    Setting("SMS_CONCURRENCY", integer(minimum=1), "32",
+            "SMS gateway calls each worker process makes at once (and HTTP connections it "
+            "keeps to the gateway)"),
+    Setting("SMS_PAUSE_SECONDS", number(minimum=1), "900",
+            "how long an SMS account that ran out of credit stays paused before sending is "
+            "tried again (`flask sms resume` ends it sooner)"),
     Setting("CALLBACK_LOG_RETENTION_DAYS", integer(minimum=0), "90",
             "beat deletes `callback_log` rows older than this"),
     Setting("CALLBACK_SPOOL_DIR", text, _spool_folder,
