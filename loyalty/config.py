@@ -126,6 +126,13 @@ def parse_rate(value: str) -> tuple[int, int]:
     return int(count), seconds
 
 
+def token(value: str) -> str:
+    value = value.strip()
+    if value and len(value) < 16:
+        raise ValueError("must be at least 16 characters (or unset)")
+    return value
+
+
 def comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -282,6 +289,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMS_PAUSE_SECONDS", number(minimum=1), "900",
             "how long an SMS account that ran out of credit stays paused before sending is "
             "tried again (`flask sms resume` ends it sooner)"),
+    # Operators' numbers (api/metrics.py, docs/OPERATIONS.md).
+    Setting("METRICS_TOKEN", token, "",
+            "bearer token `GET /metrics` requires (at least 16 characters); unset: "
+            "`/metrics` is off (404)"),
+    Setting("METRICS_DIR", text, "",
+            "folder for the metrics of every process on this machine, one subfolder per "
+            "process group (`python -m loyalty.metrics_dir` in the Procfile); unset: each "
+            "process reports only its own"),
     Setting("CALLBACK_LOG_RETENTION_DAYS", integer(minimum=0), "90",
             "beat deletes `callback_log` rows older than this"),
     Setting("CALLBACK_SPOOL_DIR", text, _spool_folder,

@@ -12,8 +12,7 @@ prometheus-client keeps each process's values in a small memory-mapped file; the
 the files up per group (docs/OPERATIONS.md). Without it (`make run`, the tests) the values
 live in the process, which is then the only one.
 
-Every metric here has labels: a labelled metric makes its values when first counted, so
-nothing is written before a process counts something. Only counters and histograms: a
+Only counters and histograms: a
 gauge of a process's own would need a mode to add processes up and tidying when they die;
 the numbers that are gauges by nature are worked out at scrape time instead.
 """
@@ -56,10 +55,38 @@ OAUTH_MINTS = Counter("loyalty_daraja_oauth_mints", "Daraja access tokens minted
 RECONCILIATIONS = Counter("loyalty_reconciliation_runs",
                           "Pull Transactions reconciliation runs finished, by state", ["state"])
 RECOVERED = Counter("loyalty_reconciliation_recovered_payments",
-                    "Payments recovered by reconciliation (their callback never came)",
-                    ["environment"])
+                    "Payments recovered by reconciliation (their callback never came)")
 RATE_LIMITED = Counter("loyalty_rate_limited", "Requests refused by a rate limit (429)",
                        ["endpoint"])
+
+def callback_outcome(status: int) -> str:
+    """A callback's answer as the `outcome` label."""
+    if status < 300:
+        return "accepted"
+    if status >= 500:
+        return "failed"
+    return {403: "refused", 404: "unknown"}.get(status, "rejected")
+
+
+def daraja_api(path: str) -> str:
+    """A Daraja path as the `api` label (a fixed set: never a shortcode or an id)."""
+    for fragment, name in _DARAJA_APIS:
+        if fragment in path:
+            return name
+    return "other"
+
+
+_DARAJA_APIS = (("/oauth/", "oauth"), ("/registerurl", "c2b_register"),
+                ("/simulate", "c2b_simulate"), ("/stkpushquery/", "stk_query"),
+                ("/stkpush/", "stk_push"), ("/accountbalance/", "balance"),
+                ("/transactionstatus/", "status"), ("/reversal/", "reversal"),
+                ("/pulltransactions/v1/register", "pull_register"),
+                ("/pulltransactions/v1/query", "pull_query"))
+
+
+def daraja_result(status: int) -> str:
+    return "ok" if status < 300 else "unavailable" if status >= 500 or status == 429 else "refused"
+
 
 ALL = (CALLBACKS, PAYMENTS_STORED, PAYMENTS_CREDITED, CREDITING_LAG, SMS, SMS_GATEWAY_SECONDS,
        SMS_PAUSES, DARAJA_CALLS, DARAJA_SECONDS, OAUTH_MINTS, RECONCILIATIONS, RECOVERED,

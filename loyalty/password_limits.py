@@ -27,6 +27,7 @@ import time
 
 from flask import Flask, current_app, request
 
+from loyalty import metrics
 from loyalty.config import parse_rate
 from loyalty.errors import TooManyRequests
 
@@ -57,6 +58,7 @@ def _hit(setting: str, scope: str, key: str, message: str) -> None:
     if _count(name, window) > allowed:
         seconds = max(1, int(window - now % window))
         wait = f"{seconds} seconds" if seconds < 90 else f"{-(-seconds // 60)} minutes"
+        metrics.RATE_LIMITED.labels(endpoint=scope).inc()
         raise TooManyRequests(f"{message} Try again in {wait}.", retry_after=seconds)
 
 
