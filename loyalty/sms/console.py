@@ -28,6 +28,7 @@ class ConsoleBackend:
     """
 
     account = "console"
+    networked = False  # nothing to wait for: the outbox calls it inline (services/sms_calls.py)
 
     def __init__(self, outbox_size: int = OUTBOX_SIZE) -> None:
         self.outbox: list[dict[str, Any]] = []
