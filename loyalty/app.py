@@ -20,6 +20,7 @@ from loyalty.api import (
     health,
     input_guard,
     merchants,
+    metrics,
     password_reset,
     payment_requests,
     payments,
@@ -88,6 +89,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, hooks_only: bool =
 
 def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)  # off (404) unless METRICS_TOKEN is set
     app.register_blueprint(hooks.bp)
     csrf.exempt(hooks.bp)  # Safaricom posts JSON; the opaque token is the credential
     if hooks_only:

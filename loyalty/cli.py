@@ -1,5 +1,5 @@
 """Flask commands for operators: `flask keys ...`, `flask channels ...`, `flask callbacks ...`,
-`flask row-security ...` (and `flask demo ...`)."""
+`flask row-security ...`, `flask sms ...` (and `flask demo ...`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from loyalty.db import row_security
 from loyalty.demo.cli import demo
 from loyalty.errors import DomainError
 from loyalty.extensions import db
+from loyalty.services import sms_pause
 from loyalty.services.callback_log import replay, spooled
 from loyalty.services.channel_transfer import import_env_credentials
 from loyalty.services.secrets import rotate_secrets
@@ -108,9 +109,31 @@ def row_security_off() -> None:
     click.echo(f"Row security is off for {len(names)} tables.")
 
 
+sms_group = AppGroup("sms", help="The SMS outbox: accounts paused for lack of credit.")
+
+
+@sms_group.command("status")
+def sms_status() -> None:
+    """List the SMS accounts paused now, and since when."""
+    pauses = sms_pause.paused_accounts()
+    for pause in pauses:
+        click.echo(f"{pause.account}: paused since {pause.since:%Y-%m-%d %H:%M} UTC until "
+                   f"{pause.until:%H:%M} UTC ({pause.reason})")
+    if not pauses:
+        click.echo("No SMS account is paused.")
+
+
+@sms_group.command("resume")
+@click.option("--account", default="platform", show_default=True, help="the account to resume")
+def sms_resume(account: str) -> None:
+    """End a pause now (after topping the account up): queued texts go out with the next sweep."""
+    click.echo(f"Resumed {account}." if sms_pause.resume(account) else f"{account} was not paused.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys)
     app.cli.add_command(channels)
     app.cli.add_command(callbacks)
     app.cli.add_command(row_security_group)
+    app.cli.add_command(sms_group)
     app.cli.add_command(demo)

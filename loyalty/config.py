@@ -112,6 +112,13 @@ def rate(value: str) -> str:
     return value
 
 
+def token(value: str) -> str:
+    value = value.strip()
+    if value and len(value) < 16:
+        raise ValueError("must be at least 16 characters (or unset)")
+    return value
+
+
 def comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -258,6 +265,20 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds after which a text still queued (its task was lost) is sent again"),
     Setting("SMS_CLAIM_SECONDS", number(minimum=0.1), "60",
             "how long a sender holds the texts it claimed: more than one gateway call can take"),
+    Setting("SMS_CONCURRENCY", integer(minimum=1), "32",
+            "SMS gateway calls each worker process makes at once (and HTTP connections it "
+            "keeps to the gateway)"),
+    Setting("SMS_PAUSE_SECONDS", number(minimum=1), "900",
+            "how long an SMS account that ran out of credit stays paused before sending is "
+            "tried again (`flask sms resume` ends it sooner)"),
+    # Operators' numbers (api/metrics.py, docs/OPERATIONS.md).
+    Setting("METRICS_TOKEN", token, "",
+            "bearer token `GET /metrics` requires (at least 16 characters); unset: "
+            "`/metrics` is off (404)"),
+    Setting("METRICS_DIR", text, "",
+            "folder for the metrics of every process on this machine, one subfolder per "
+            "process group (`python -m loyalty.metrics_dir` in the Procfile); unset: each "
+            "process reports only its own"),
     Setting("CALLBACK_LOG_RETENTION_DAYS", integer(minimum=0), "90",
             "beat deletes `callback_log` rows older than this"),
     Setting("CALLBACK_SPOOL_DIR", text, _spool_folder,

@@ -46,6 +46,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import FixedWindowRateLimiter
 
+from loyalty import metrics
 from loyalty.errors import error_body
 from loyalty.phones import InvalidPhone, normalise_msisdn
 from loyalty.tenancy import get_current_merchant_id
@@ -319,6 +320,7 @@ def _in_words(seconds: int) -> str:
 
 def refusal(error: RateLimitExceeded) -> tuple[str, int]:
     """The sentence a refusal is explained with, and its Retry-After in seconds."""
+    metrics.RATE_LIMITED.labels(endpoint=request.endpoint or "unknown").inc()
     seconds = retry_after()
     return f"{error.description} Try again in {_in_words(seconds)}.", seconds
 

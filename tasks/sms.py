@@ -12,6 +12,13 @@ from loyalty.services import messages
 MAX_RETRIES = 5
 
 
+def backoff(retries: int) -> float:
+    """Seconds before the next try: doubling, at most 5 minutes, and jittered (half to all
+    of it), so senders turned away together (a 429, a gateway outage) do not all come back
+    at the same moment."""
+    return min(300.0, 2.0 ** (retries + 1)) * random.uniform(0.5, 1.0)
+
+
 # Commits in steps of its own (owns_transaction=False): each chunk's claim is committed
 # before the gateway is called, so no other sender takes the same texts, and outcomes are
 # committed as they come, which bounds what a crashed worker would send twice.
@@ -26,8 +33,7 @@ def send_batch(self, pairs: list) -> None:
         # queued and unclaimed, so the outbox sweep gives them a task of their own.
         return
     if retry:
-        countdown = min(300.0, 2.0 ** (self.request.retries + 1)) * random.uniform(0.5, 1.0)
-        raise self.retry(args=(retry,), countdown=countdown)
+        raise self.retry(args=(retry,), countdown=backoff(self.request.retries))
 
 
 @shared_task(name=TaskName.SWEEP_SMS_OUTBOX, tenant_bound=False)

@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from loyalty import metrics
 from loyalty.daraja.errors import BadCredentials, DarajaUnavailable
 from loyalty.daraja.replies import (
     RATE_LIMIT_CODES,
@@ -87,17 +88,22 @@ class Transport:
                 f"{self.base_url}/oauth/v1/generate", params={"grant_type": "client_credentials"},
                 headers={"Authorization": f"Basic {self._basic}"}, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise self._unreachable(exc, "issue an access token") from None
+            metrics.OAUTH_MINTS.labels(result="unavailable").inc()
+            raise self._unreachable(exc, "issue an access token", "/oauth/v1/generate",
+                                    started) from None
         # A 2xx body may hold the token itself (even a truncated one): never excerpt it.
         reply = read_reply(response, self._secrets, keep_excerpt=response.status_code >= 300)
         self._log("GET", "/oauth/v1/generate", reply, started)
         if reply.status == 200 and reply.data is not None:
             token = reply.data.get("access_token")
             if isinstance(token, str) and token.strip():
+                metrics.OAUTH_MINTS.labels(result="ok").inc()
                 log.info("Issued a Daraja access token for %s app %s", self.environment, self.app)
                 return token.strip(), _ttl(reply.data.get("expires_in"))
+            metrics.OAUTH_MINTS.labels(result="unavailable").inc()
             raise DarajaUnavailable("Safaricom's OAuth answer held no access token (HTTP 200).",
                                     http_status=200)
+        metrics.OAUTH_MINTS.labels(result=metrics.daraja_result(reply.status)).inc()
         if reply.status in (400, 401) and reply.code not in RATE_LIMIT_CODES:
             # A wrong key/secret comes back as 400 with an empty or non-JSON body.
             raise BadCredentials(
@@ -137,12 +143,16 @@ class Transport:
                 self.base_url + path, json=body, timeout=self.timeout,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         except requests.RequestException as exc:
-            raise self._unreachable(exc, action) from None
+            raise self._unreachable(exc, action, path, started) from None
         reply = read_reply(response, (*self._secrets, token, *secrets))
         self._log("POST", path, reply, started)
         return reply
 
-    def _unreachable(self, exc: requests.RequestException, action: str) -> DarajaUnavailable:
+    def _unreachable(self, exc: requests.RequestException, action: str, path: str,
+                     started: float) -> DarajaUnavailable:
+        api = metrics.daraja_api(path)
+        metrics.DARAJA_CALLS.labels(api=api, result="unavailable").inc()
+        metrics.DARAJA_SECONDS.labels(api=api).observe(time.monotonic() - started)
         # requests' own text names only host and path (no secret is ever in a URL); log it
         # for operators, but keep the raised message to a fixed sentence.
         log.warning("Daraja call to %s failed for app %s: %s", action, self.app,
@@ -154,6 +164,9 @@ class Transport:
                                  f"asked to {action}; it may still have processed it.")
 
     def _log(self, method: str, path: str, reply: Reply, started: float) -> None:
+        api = metrics.daraja_api(path)
+        metrics.DARAJA_CALLS.labels(api=api, result=metrics.daraja_result(reply.status)).inc()
+        metrics.DARAJA_SECONDS.labels(api=api).observe(time.monotonic() - started)
         # Status and code only: request bodies hold passwords and credentials.
         log.info("Daraja %s %s -> %s%s in %.0f ms (app %s)", method, path, reply.status,
                  f" {reply.code}" if reply.code else "", (time.monotonic() - started) * 1000,

@@ -37,7 +37,7 @@ def arrays(rows: Iterable[Any], names: Iterable[str], *, attrs: bool = False) ->
 PAYMENT_COLUMNS = ("id", "merchant_id", "channel_id", "trans_id", "amount", "bill_ref",
                    "msisdn", "msisdn_form", "first_name", "middle_name", "last_name",
                    "status", "error", "attempts", "program_id", "matched_pattern",
-                   "customer_id", "points", "credited_at")
+                   "customer_id", "points", "credited_at", "created_at")
 
 WAITING = Statement(
     "crediting.waiting",

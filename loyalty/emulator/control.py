@@ -165,7 +165,24 @@ def settings():
         changes["pull_page_size"] = int(_number(body, "pull_page_size", 100, minimum=1))
     if "drop_confirmations" in body:
         changes["drop_confirmations"] = bool(body["drop_confirmations"])
+    # A gateway at real speed, and a flaky one (DESIGN.md 14; the bench's 200 ms row).
+    for name in ("sms_latency_ms", "daraja_latency_ms"):
+        if name in body:
+            changes[name] = _bounded(body, name, MAX_LATENCY_MS)
+    for name in ("sms_error_rate", "daraja_error_rate"):
+        if name in body:
+            changes[name] = _bounded(body, name, 1.0)
     return jsonify(emulator().state.update_settings(changes))
+
+
+MAX_LATENCY_MS = 60_000
+
+
+def _bounded(body: dict[str, Any], name: str, maximum: float) -> float:
+    value = _number(body, name, 0.0)
+    if value != value or value > maximum:  # NaN compares unequal to itself
+        raise ControlError(f"{name} must be between 0 and {maximum:g}")
+    return value
 
 
 @bp.post("/control/faults")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import random
 import time
 from typing import Any
 
@@ -58,6 +59,11 @@ def _daraja_error(error: DarajaError):
 @bp.before_request
 def _inject_faults():
     path = request.path.removeprefix(PREFIX) or "/"
+    settings = emulator().state.settings()
+    if settings["daraja_latency_ms"]:
+        time.sleep(settings["daraja_latency_ms"] / 1000)
+    if settings["daraja_error_rate"] and random.random() < settings["daraja_error_rate"]:
+        return jsonify(DarajaError(500, "500.003.02", "Spike arrest violation").body()), 500
     for rule in emulator().state.due_faults("daraja", path):
         if rule["mode"] == "delay":
             time.sleep(float(rule["delay"]))

@@ -7,6 +7,7 @@ accepted message lands in the inbox that tests and the emulator page read.
 from __future__ import annotations
 
 import math
+import random
 import re
 import secrets
 import time
@@ -46,6 +47,11 @@ def _fields() -> dict[str, Any]:
 def _inject_faults():
     if not request.path.startswith(PREFIX + "/version1/"):
         return None
+    settings = emulator().state.settings()
+    if settings["sms_latency_ms"]:
+        time.sleep(settings["sms_latency_ms"] / 1000)
+    if settings["sms_error_rate"] and random.random() < settings["sms_error_rate"]:
+        return Response("Service Unavailable", status=503, mimetype="text/plain")
     for rule in emulator().state.due_faults("sms", request.path.removeprefix(PREFIX)):
         if rule["mode"] == "delay":
             time.sleep(float(rule["delay"]))

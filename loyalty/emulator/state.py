@@ -39,6 +39,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "callback_timeout": 5.0,   # seconds the emulator waits for the platform's callback answer
     "pull_page_size": 100,     # rows per Pull Transactions page (Safaricom publishes none)
     "drop_confirmations": False,  # lose every C2B confirmation (Safaricom does not retry)
+    "sms_latency_ms": 0.0,     # every SMS send waits this long before answering
+    "sms_error_rate": 0.0,     # share of SMS sends answered 503 (0 to 1)
+    "daraja_latency_ms": 0.0,  # every Daraja call waits this long before answering
+    "daraja_error_rate": 0.0,  # share of Daraja calls answered with a spike arrest (0 to 1)
 }
 PULL_KEEP_SECONDS = 7 * 86400  # rows are served for 48 h; kept a little longer
 

@@ -25,6 +25,7 @@ import logging
 import uuid
 from typing import Any, Callable, Iterable
 
+from loyalty import metrics
 from loyalty.services import ingest
 
 log = logging.getLogger(__name__)
@@ -88,4 +89,5 @@ class FastConfirmations:
         except Exception as exc:  # the view tries again and answers the error (idempotent)
             log.warning("confirmation fast path: %s; handing it to the view", type(exc).__name__)
             return None
+        metrics.CALLBACKS.labels(kind="c2b_confirmation", outcome="accepted").inc()
         return _ACCEPTED

@@ -21,6 +21,7 @@ from typing import Callable
 
 from flask import Blueprint, current_app, jsonify, request
 
+from loyalty import metrics
 from loyalty.db.errors import DATABASE_ERRORS, VALUE_REFUSED
 from loyalty.errors import DomainError, Forbidden, NotFound, ServiceUnavailable, error_body
 from loyalty.hooks import strangers
@@ -76,7 +77,20 @@ def _received(kind: str, token: str, request_id: int | None = None, *,
                     body_bytes=request.content_length, request_id=request_id)
 
 
+_COUNTED_KINDS = ("c2b_validation", "c2b_confirmation", "stk_result")
+
+
 def _handle(kind: str, token: str, action: Callable, request_id: int | None = None):
+    response = _answer(kind, token, action, request_id)
+    # Async kinds come from the URL: counted as `result` or `timeout`, never by what a
+    # stranger typed (each label value is a series kept forever).
+    counted = kind if kind in _COUNTED_KINDS else kind.split("_", 1)[0]
+    metrics.CALLBACKS.labels(kind=counted,
+                             outcome=metrics.callback_outcome(response.status_code)).inc()
+    return response
+
+
+def _answer(kind: str, token: str, action: Callable, request_id: int | None):
     refused = _source_refused(kind)
     try:
         route = ingest.route_for(token)

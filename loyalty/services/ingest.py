@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from loyalty import nudge
+from loyalty import background, metrics, nudge
 from loyalty.daraja.callbacks import CallbackParseError, parse_c2b, parse_stk_callback
 from loyalty.db import channels as channel_statements
 from loyalty.db.alone import execute_alone
@@ -192,6 +192,7 @@ def store_confirmation(route: ChannelRoute, confirmation: tuple[Any, Any]) -> bo
     new_id = insert_ignore_alone(Payment, confirmation_row(route, confirmation),
                                  ["merchant_id", "trans_id"], merchant_id=route.merchant_id)
     if new_id is not None:
+        metrics.PAYMENTS_STORED.labels(source="c2b").inc()  # committed: it ran alone
         nudge.nudge_crediting()
     return new_id is not None
 
@@ -253,6 +254,8 @@ def store_stk_result(route: ChannelRoute, raw: bytes, request_id: int | None = N
         new_id = stk_receipts.credit_receipt(
             request, result.receipt, amount=result.amount, when=result.transaction_date,
             payload=payload)
+        if new_id is not None:
+            background.after_commit(metrics.PAYMENTS_STORED.labels(source="stk").inc)
         return StkStored(payment_id=request.payment_id, new=new_id is not None)
 
 

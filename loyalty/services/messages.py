@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
-from loyalty import background
+from loyalty import background, metrics
 from loyalty.background import TaskName
 from loyalty.db import sms as statements
 from loyalty.db.alone import execute_alone
@@ -30,7 +31,7 @@ from loyalty.extensions import db
 from loyalty.models import SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.models.messages import SECRET_PURPOSES, mask_secret
-from loyalty.services import sms_allowance
+from loyalty.services import sms_allowance, sms_calls, sms_pause
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.links import find_link
@@ -93,43 +94,74 @@ def send_batch(messages: list[tuple[int, int]], *, final_attempt: bool = True) -
 
 def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
     """Claim these messages (those still queued and not held by another sender), send them
-    in order and record each outcome; the ids to retry later.
+    SMS_CONCURRENCY at a time (services/sms_calls.py) and record each outcome; the ids to
+    retry later.
 
-    Once the gateway is unavailable the rest of the chunk is not tried (each would wait for
-    its own timeout): they are released, unattempted, and retried with the others. The
-    same happens to whatever is left when half the claim has run out, so a slow gateway
-    never lets a claim lapse while its message is still being sent."""
+    Once the gateway is unavailable (no answer, 429, 5xx) no further call starts (each
+    would wait for its own timeout, or add to the gateway's trouble): the calls in flight
+    finish, the rest is released unattempted and retried with the task's backoff. An
+    account out of credit pauses its sending (services/sms_pause.py): the message that
+    found out and the rest are released and left queued for when the pause ends, not
+    retried. The claim bounds everything: no call starts once half of it is spent, each
+    call's timeout is what is left of it, and a call still unanswered when it is nearly
+    over is recorded as a timeout (the message may have gone) rather than waited for."""
+    backend = _backend()
+    if sms_pause.current(backend.account):
+        return []  # left queued and unclaimed: the sweep sends them once the pause ends
     claimed = _queued(message_ids)
-    give_up_at = time.monotonic() + current_app.config["SMS_CLAIM_SECONDS"] / 2
-    outcomes = _Outcomes()
-    links = _LinkCheck()
+    claim = current_app.config["SMS_CLAIM_SECONDS"]
+    started = time.monotonic()
+    stop_starting_at = started + claim / 2
+    # Outcomes are written before the claim runs out, so nobody else holds them meanwhile.
+    deadline = started + claim - min(2.0, claim / 10)
+    outcomes, links = _Outcomes(), _LinkCheck()
+    calls = sms_calls.GatewayCalls(backend, current_app.config["SMS_CONCURRENCY"])
+    waiting = deque(claimed)
     retry: list[int] = []
+    stopped: str | None = None  # why no further call starts: unavailable, paused, claim
     try:
-        for index, outgoing in enumerate(claimed):
-            if time.monotonic() > give_up_at:
-                rest = [o.id for o in claimed[index:]]
-                outcomes.release(rest)
-                retry += rest
+        while waiting or calls.busy:
+            while waiting and not stopped and calls.room:
+                if time.monotonic() > stop_starting_at:
+                    stopped = "claim"
+                    break
+                outgoing = waiting.popleft()
+                refused = links.refused(outgoing.body)
+                if refused:  # the text itself, whatever template or name put the link there
+                    outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id,
+                                  "m_status": SmsStatus.SKIPPED, "m_error": refused,
+                                  "m_reason": SkipReason.LINK}, outgoing, code="link")
+                    continue
+                calls.start(outgoing, deadline - time.monotonic())
+            if not calls.busy:
                 break
-            refused = links.refused(outgoing.body)
-            if refused:  # the text itself, whatever template or name put the link there
-                outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id, "m_status": SmsStatus.SKIPPED,
-                              "m_error": refused, "m_reason": SkipReason.LINK}, outgoing)
-                continue
-            outcome = _attempt(outgoing, final_attempt=final_attempt)
-            outcomes.add(outcome, outgoing)
-            if outcome["m_status"] == SmsStatus.QUEUED:  # to be retried
-                retry.append(outgoing.id)
-            if outcome.get("unavailable"):
-                rest = [o.id for o in claimed[index + 1:]]
-                outcomes.release(rest)
-                retry += rest
-                break
+            for answer in calls.answers(min(FLUSH_SECONDS, deadline - time.monotonic())):
+                metrics.SMS_GATEWAY_SECONDS.labels(account=backend.account).observe(answer.seconds)
+                outcome = _outcome(answer, final_attempt=final_attempt)
+                if outcome.get("out_of_credit"):
+                    outcomes.release([answer.item.id])
+                    if stopped != "paused":
+                        sms_pause.pause(backend.account, outcome["m_error"])
+                    stopped = "paused"
+                    continue
+                outcomes.add(outcome, answer.item, code=outcome["code"])
+                if outcome["m_status"] == SmsStatus.QUEUED:  # to be retried
+                    retry.append(answer.item.id)
+                if outcome.get("unavailable") and not stopped:
+                    stopped = "unavailable"
+            if time.monotonic() >= deadline:
+                for outgoing in calls.abandon():
+                    outcomes.add(_no_answer(outgoing, final_attempt), outgoing, code="timeout")
+                    retry += [] if final_attempt else [outgoing.id]
             outcomes.flush_if_due()
+        rest = [o.id for o in waiting]
+        outcomes.release(rest)
+        retry += [] if stopped == "paused" else rest
     finally:
         outcomes.flush()
         # One line per chunk, not per text (each text's outcome is on its outbox row).
-        log.info("SMS: %d of %d claimed sent, %d to retry", outcomes.sent, len(claimed), len(retry))
+        log.info("SMS: %d of %d claimed sent, %d to retry%s", outcomes.sent, len(claimed),
+                 len(retry), f" (stopped: {stopped})" if stopped else "")
     return retry
 
 
@@ -173,29 +205,45 @@ class _LinkCheck:
 _NO_OUTCOME = {"m_provider": None, "m_sent_at": None, "m_error": None, "m_reason": None}
 
 
-def _attempt(outgoing: Outgoing, *, final_attempt: bool) -> dict:
-    """Send one text; its outcome as the parameters of db.sms.RECORD (not yet written)."""
-    backend = _backend()
+def _outcome(answer: sms_calls.Answer, *, final_attempt: bool) -> dict:
+    """One call's outcome as the parameters of db.sms.RECORD (not yet written), with
+    `code` for the metrics and the flags the sender acts on."""
+    outgoing = answer.item
     outcome = {**_NO_OUTCOME, "m_id": outgoing.id}
-    try:
-        if outgoing.form == "hashed":
-            result = backend.send_hashed(outgoing.recipient, outgoing.body)
-        else:
-            result = backend.send(outgoing.recipient, outgoing.body)
-    except SmsUnavailable as exc:
+    if answer.unavailable is not None:
+        exc = answer.unavailable
         outcome.update(m_error=f"SMS gateway unavailable: {exc}", unavailable=True,
+                       code=exc.code,
                        m_status=SmsStatus.FAILED if final_attempt else SmsStatus.QUEUED)
         log.info("SMS %s to %s: gateway unavailable", outgoing.id, mask_msisdn(outgoing.recipient))
         return outcome
+    result = answer.result
+    outcome["code"] = result.code or result.status
     if result.status == "sent":
         outcome.update(m_status=SmsStatus.SENT, m_provider=result.provider_message_id,
                        m_sent_at=utcnow())
+    elif result.out_of_credit:
+        outcome.update(m_error=result.error, out_of_credit=True)
     else:
         again = result.retryable and not final_attempt
         outcome.update(m_status=SmsStatus.QUEUED if again else SmsStatus.FAILED,
                        m_error=result.error)
     log.debug("SMS %s to %s: %s", outgoing.id, mask_msisdn(outgoing.recipient), result.status)
     return outcome
+
+
+def _no_answer(outgoing: Outgoing, final_attempt: bool) -> dict:
+    """A call still unanswered when the claim is nearly over: counted as a timeout."""
+    return {**_NO_OUTCOME, "m_id": outgoing.id,
+            "m_status": SmsStatus.FAILED if final_attempt else SmsStatus.QUEUED,
+            "m_error": "SMS gateway unavailable: no answer before the claim ran out "
+                       "(the message may have been sent)"}
+
+
+def sending_account() -> str:
+    """The SMS account the current merchant's texts go through (the platform's, until
+    merchants bring their own): what the dashboard asks sms_pause about."""
+    return _backend().account
 
 
 class _Outcomes:
@@ -211,14 +259,18 @@ class _Outcomes:
         self.sent = 0
         self.size = current_app.config["SMS_CHUNK_SIZE"]
 
-    def add(self, outcome: dict, outgoing: Outgoing) -> None:
+    def add(self, outcome: dict, outgoing: Outgoing, *, code: str | None = None) -> None:
         self.pending.append(outcome)
         self.sent += outcome["m_status"] == SmsStatus.SENT
+        status = "retry" if outcome["m_status"] == SmsStatus.QUEUED else str(outcome["m_status"])
+        metrics.SMS.labels(status=status, code=code or "none").inc()
         if outgoing.purpose in SECRET_PURPOSES and outcome["m_status"] != SmsStatus.QUEUED:
             self.masked.append({"k_id": outgoing.id, "k_body": mask_secret(outgoing.body)})
 
     def release(self, message_ids: list[int]) -> None:
         self.released += message_ids
+        if message_ids:
+            metrics.SMS.labels(status="released", code="none").inc(len(message_ids))
 
     def flush_if_due(self) -> None:
         if len(self.pending) >= self.size or time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
@@ -255,6 +307,8 @@ SWEEP_BATCH = 100
 
 def sweep_outbox(limit: int = 2000) -> int:
     """Beat (its task owns the transaction): queue send tasks for messages waiting longer than SMS_SWEEP_AGE and not claimed."""
+    if sms_pause.current(_backend().account):
+        return 0  # nothing can go out until the account has credit (services/sms_pause.py)
     now = utcnow()
     older_than = now - timedelta(seconds=current_app.config["SMS_SWEEP_AGE"])
     with all_merchants():  # lists ids only; sending runs as each message's merchant

@@ -32,6 +32,7 @@ def backend_from_config(config: Mapping[str, Any]) -> SmsBackend:
             api_key=str(config["AT_API_KEY"]),
             sender_id=str(config.get("AT_SENDER_ID") or "").strip() or None,
             base_url=base_url,
+            pool_size=int(config.get("SMS_CONCURRENCY") or 10),
         )
     raise ValueError(f"SMS_BACKEND must be one of {', '.join(BACKENDS)}, not {name!r}")
 

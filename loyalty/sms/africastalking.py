@@ -1,7 +1,10 @@
 """Africa's Talking bulk SMS over its REST API (SMS.md sections 3.1 and 3.7).
 
 One recipient per call: the outbox sends message by message, so each row gets its own
-status, provider id and error.
+status, provider id and error. The outbox makes several calls at once
+(services/messages.py, `SMS_CONCURRENCY`), so the backend keeps one requests.Session whose
+connection pool holds that many connections: every call reuses a kept-alive connection
+instead of opening (and TLS-handshaking) its own.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import logging
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from loyalty.sms.base import (
     SendResult,
@@ -32,6 +36,8 @@ _CODE_NAMES = {
     407: "CouldNotRoute", 409: "DoNotDisturbRejection",
     500: "InternalServerError", 501: "GatewayError", 502: "RejectedByGateway",
 }
+_INSUFFICIENT_BALANCE = 405
+_OUT_OF_CREDIT = "InsufficientBalance"
 _SENT_WORDS = frozenset({"success", "sent", "queued", "processed", "submitted", "buffered"})
 _FAILED_WORDS = frozenset({"failed", "failure", "rejected", "error", "invalid"})
 # AT writes absent values as the string "None" (e.g. messageId of a failed recipient).
@@ -50,6 +56,8 @@ class AfricasTalkingBackend:
         base_url: str,
         session: requests.Session | None = None,
         timeout: float = 10,
+        pool_size: int = 10,
+        account: str = "platform",
     ) -> None:
         if not username:
             raise ValueError("Africa's Talking needs a username (AT_USERNAME)")
@@ -59,14 +67,15 @@ class AfricasTalkingBackend:
         self.sender_id = sender_id or None
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.account = account
         self._api_key = api_key
-        self._session = session or requests.Session()
+        self._session = session or _pooled_session(pool_size)
 
     def __repr__(self) -> str:
         # Never the key: backends end up in tracebacks and debug logs.
         return f"AfricasTalkingBackend(username={self.username!r}, base_url={self.base_url!r})"
 
-    def send(self, to: str, message: str) -> SendResult:
+    def send(self, to: str, message: str, *, timeout: float | None = None) -> SendResult:
         """Text one Kenyan number; AT wants it in international `+254…` form."""
         problem = check_recipient(to) or check_message(message)
         if problem:
@@ -75,11 +84,12 @@ class AfricasTalkingBackend:
         if self.sender_id:
             # Without `from`, AT uses its shared sender: right for sandbox and unregistered IDs.
             data["from"] = self.sender_id
-        response = self._post("/version1/messaging", data)
+        response = self._post("/version1/messaging", data, timeout)
         result = self._http_failure(response) or self._messaging_result(_json(response))
         return self._logged(mask_msisdn(to), result)
 
-    def send_hashed(self, phone_hash: str, message: str) -> SendResult:
+    def send_hashed(self, phone_hash: str, message: str, *,
+                    timeout: float | None = None) -> SendResult:
         """Text a Safaricom payer known only by their hashed MSISDN (transactional only)."""
         problem = check_phone_hash(phone_hash) or check_message(message)
         if problem:
@@ -93,32 +103,37 @@ class AfricasTalkingBackend:
         }
         if self.sender_id:
             data["senderId"] = self.sender_id
-        response = self._post("/version1/messaging/bulk", data)
+        response = self._post("/version1/messaging/bulk", data, timeout)
         result = self._http_failure(response) or self._hashed_result(_json(response))
         return self._logged(mask_msisdn(phone_hash), result)
 
-    def _post(self, path: str, data: dict[str, str]) -> requests.Response:
+    def _post(self, path: str, data: dict[str, str], timeout: float | None) -> requests.Response:
         """POST a form; raise SmsUnavailable when no usable answer came back."""
         headers = {"apiKey": self._api_key, "Accept": "application/json"}
+        # The caller's bound (what is left of its claim on the message) wins over ours.
+        seconds = self.timeout if timeout is None else max(0.01, min(self.timeout, timeout))
         try:
             # No redirects: requests would replay the apiKey header to wherever AT points and
             # turn the POST into a GET; a redirect here means AT_BASE_URL is wrong.
             response = self._session.post(
                 self.base_url + path, data=data, headers=headers,
-                timeout=self.timeout, allow_redirects=False,
+                timeout=seconds, allow_redirects=False,
             )
         except requests.ConnectTimeout as exc:
-            raise SmsUnavailable("Africa's Talking: connection timed out") from exc
+            raise SmsUnavailable("Africa's Talking: connection timed out",
+                                 code="timeout") from exc
         except requests.Timeout as exc:
             # The request went out, so a retry may text the customer twice.
             raise SmsUnavailable(
-                "Africa's Talking: timed out waiting for an answer (the message may have been sent)"
-            ) from exc
+                "Africa's Talking: timed out waiting for an answer (the message may have been sent)",
+                may_have_sent=True, code="timeout") from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise SmsUnavailable(f"Africa's Talking unreachable: {type(exc).__name__}") from exc
+            raise SmsUnavailable(f"Africa's Talking unreachable: {type(exc).__name__}",
+                                 code="unreachable") from exc
         if response.status_code == 429 or response.status_code >= 500:
             log.warning("Africa's Talking answered HTTP %s; will retry", response.status_code)
-            raise SmsUnavailable(f"Africa's Talking answered HTTP {response.status_code}")
+            raise SmsUnavailable(f"Africa's Talking answered HTTP {response.status_code}",
+                                 code=f"http_{response.status_code}")
         return response
 
     def _http_failure(self, response: requests.Response) -> SendResult | None:
@@ -132,8 +147,8 @@ class AfricasTalkingBackend:
         detail = scrub(" ".join(response.text.split()), self._api_key)[:200]
         hint = " (check AT_USERNAME and AT_API_KEY)" if status in (401, 403) else ""
         return SendResult.failed(
-            f"Africa's Talking rejected the request: HTTP {status} {detail}".rstrip() + hint
-        )
+            f"Africa's Talking rejected the request: HTTP {status} {detail}".rstrip() + hint,
+            code=f"http_{status}", out_of_credit=_OUT_OF_CREDIT in detail)
 
     def _messaging_result(self, body: Any) -> SendResult:
         """Read the documented `SMSMessageData.Recipients[]` answer of a send."""
@@ -145,7 +160,9 @@ class AfricasTalkingBackend:
         recipients = data.get("Recipients")
         if not isinstance(recipients, list) or not recipients or not isinstance(recipients[0], dict):
             reason = scrub(str(data.get("Message") or "no recipient accepted"), self._api_key)
-            return SendResult.failed(f"Africa's Talking sent nothing: {reason}")
+            # An account without credit may be answered so, with no recipient at all.
+            return SendResult.failed(f"Africa's Talking sent nothing: {reason}",
+                                     out_of_credit=_OUT_OF_CREDIT in reason)
         return _outcome(recipients[0], lenient=False)
 
     def _hashed_result(self, body: Any) -> SendResult:
@@ -173,10 +190,12 @@ def _outcome(item: dict[str, Any], *, lenient: bool) -> SendResult:
     if code is not None:
         # The hashed endpoint is undocumented and might echo an HTTP-style 2xx code.
         if code in _SENT_CODES or (lenient and 200 <= code < 300):
-            return SendResult.sent(message_id, cost)
+            return SendResult.sent(message_id, cost, code=str(code))
         name = status or _CODE_NAMES.get(code, "Unknown")
-        # 5xx recipient codes are AT's or the telco's trouble; 4xx are about this recipient.
-        return SendResult.failed(scrub(f"{code} {name}"), retryable=500 <= code <= 599)
+        # 5xx recipient codes are AT's or the telco's trouble; 4xx are about this recipient,
+        # but for 405: the account is out of credit, and the message is not at fault.
+        return SendResult.failed(scrub(f"{code} {name}"), retryable=500 <= code <= 599,
+                                 code=str(code), out_of_credit=code == _INSUFFICIENT_BALANCE)
     if status.lower() in _SENT_WORDS:
         return SendResult.sent(message_id, cost)
     error = _text(item.get("errorMessage"))
@@ -185,6 +204,17 @@ def _outcome(item: dict[str, Any], *, lenient: bool) -> SendResult:
     if lenient:
         return SendResult.sent(message_id, cost)
     return SendResult.failed("Africa's Talking gave no status for the message")
+
+
+def _pooled_session(pool_size: int) -> requests.Session:
+    """A session keeping up to `pool_size` connections to the gateway, shared by every
+    thread that sends (urllib3's pool is thread-safe; the session adds no state of its
+    own that calls would share: no cookies are set by AT's API)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(1, pool_size))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def _json(response: requests.Response) -> Any:

@@ -30,18 +30,27 @@ class SendResult:
     cost: str | None = None
     # Only meaningful when failed: True when the same message may succeed later.
     retryable: bool = False
+    # The gateway's own code for this message (AT's statusCode, `http_401`, …), for the
+    # metrics; never shown to a customer.
+    code: str | None = None
+    # The account paying for texts has run out of credit (AT's 405 InsufficientBalance):
+    # nothing is wrong with this message, and every other one would fail the same way.
+    out_of_credit: bool = False
 
     @property
     def ok(self) -> bool:
         return self.status == "sent"
 
     @classmethod
-    def sent(cls, provider_message_id: str | None = None, cost: str | None = None) -> SendResult:
-        return cls("sent", provider_message_id=provider_message_id, cost=cost)
+    def sent(cls, provider_message_id: str | None = None, cost: str | None = None,
+             code: str | None = None) -> SendResult:
+        return cls("sent", provider_message_id=provider_message_id, cost=cost, code=code)
 
     @classmethod
-    def failed(cls, error: str, *, retryable: bool = False) -> SendResult:
-        return cls("failed", error=error, retryable=retryable)
+    def failed(cls, error: str, *, retryable: bool = False, code: str | None = None,
+               out_of_credit: bool = False) -> SendResult:
+        return cls("failed", error=error, retryable=retryable, code=code,
+                   out_of_credit=out_of_credit)
 
 
 class SmsUnavailable(Exception):
@@ -52,20 +61,28 @@ class SmsUnavailable(Exception):
     a lost receipt or not.
     """
 
-    def __init__(self, message: str, *, may_have_sent: bool = False) -> None:
+    def __init__(self, message: str, *, may_have_sent: bool = False,
+                 code: str = "unavailable") -> None:
         super().__init__(message)
         self.may_have_sent = may_have_sent
+        self.code = code  # `timeout`, `unreachable`, `http_429`, … (for the metrics)
 
 
 @runtime_checkable
 class SmsBackend(Protocol):
     """Anything that can text a customer."""
 
-    def send(self, to: str, message: str) -> SendResult:
-        """Text a 12-digit Kenyan number (`2547XXXXXXXX` / `2541XXXXXXXX`)."""
+    # Which account pays for the texts ("platform" for the one in the settings): sending
+    # pauses per account when it runs out of credit.
+    account: str
+
+    def send(self, to: str, message: str, *, timeout: float | None = None) -> SendResult:
+        """Text a 12-digit Kenyan number (`2547XXXXXXXX` / `2541XXXXXXXX`); `timeout`
+        (seconds) bounds the call when given."""
         ...
 
-    def send_hashed(self, phone_hash: str, message: str) -> SendResult:
+    def send_hashed(self, phone_hash: str, message: str, *,
+                    timeout: float | None = None) -> SendResult:
         """Text a payer known only by the SHA-256 hex of their `254…` number.
 
         Transactional messages only: hashed sending must never carry promotions (SMS.md 3.7).

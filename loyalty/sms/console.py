@@ -27,13 +27,16 @@ class ConsoleBackend:
     Validates recipients like the real backend, so a bad number fails in development too.
     """
 
+    account = "console"
+    networked = False  # nothing to wait for: the outbox calls it inline (services/sms_calls.py)
+
     def __init__(self, outbox_size: int = OUTBOX_SIZE) -> None:
         self.outbox: list[dict[str, Any]] = []
         self._outbox_size = outbox_size
         # Eager Celery and the dev server's threads may send at the same time.
         self._lock = threading.Lock()
 
-    def send(self, to: str, message: str) -> SendResult:
+    def send(self, to: str, message: str, *, timeout: float | None = None) -> SendResult:
         """Record a text to a 12-digit Kenyan number."""
         problem = check_recipient(to) or check_message(message)
         if problem:
@@ -41,7 +44,8 @@ class ConsoleBackend:
             return SendResult.failed(problem)
         return self._record(message, to=to, phone_hash=None)
 
-    def send_hashed(self, phone_hash: str, message: str) -> SendResult:
+    def send_hashed(self, phone_hash: str, message: str, *,
+                    timeout: float | None = None) -> SendResult:
         """Record a text to a payer known only by their phone hash."""
         problem = check_phone_hash(phone_hash) or check_message(message)
         if problem:

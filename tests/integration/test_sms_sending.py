@@ -134,6 +134,7 @@ def test_a_batch_is_claimed_and_recorded_with_a_statement_per_chunk(acme, app, d
     from loyalty.extensions import db
 
     monkeypatch.setitem(app.config, "SMS_CHUNK_SIZE", 4)
+    monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 1)  # the gateway's ids in order
     ids = _many(acme, db_session, 4 + 2)
     for n in range(len(ids)):
         gateway.add(responses.POST, f"{AT}/version1/messaging", json=_sent_json(n))
@@ -158,7 +159,11 @@ def test_a_batch_is_claimed_and_recorded_with_a_statement_per_chunk(acme, app, d
     assert updates == [False, True, False, True]
 
 
-def test_when_the_gateway_goes_down_the_rest_of_the_chunk_is_not_tried(acme, db_session, gateway):
+def test_when_the_gateway_goes_down_the_rest_of_the_chunk_is_not_tried(acme, app, db_session,
+                                                                       gateway, monkeypatch):
+    # One call at a time, so the gateway's answers come in the order they are listed (the
+    # concurrent case: test_sms_concurrency.py).
+    monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 1)
     ids = _many(acme, db_session, 4)
     gateway.add(responses.POST, f"{AT}/version1/messaging", json=_sent_json(0))
     gateway.add(responses.POST, f"{AT}/version1/messaging", status=503, body="down")
@@ -171,9 +176,11 @@ def test_when_the_gateway_goes_down_the_rest_of_the_chunk_is_not_tried(acme, db_
                                         ("queued", 0, None), ("queued", 0, None)]
 
 
-def test_a_slow_gateway_never_outlives_the_claim(acme, app, db_session, gateway):
+def test_no_call_starts_once_half_the_claim_is_spent(acme, app, db_session, gateway,
+                                                   monkeypatch):
     import time as clock
 
+    monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 1)
     ids = _many(acme, db_session, 3)
 
     def slow(request):
@@ -181,12 +188,8 @@ def test_a_slow_gateway_never_outlives_the_claim(acme, app, db_session, gateway)
         return 200, {}, __import__("json").dumps(_sent_json(len(gateway.calls)))
 
     gateway.add_callback(responses.POST, f"{AT}/version1/messaging", callback=slow)
-    saved = app.config["SMS_CLAIM_SECONDS"]
-    app.config["SMS_CLAIM_SECONDS"] = 0.5  # half of it is spent after the first text
-    try:
-        retry = messages.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
-    finally:
-        app.config["SMS_CLAIM_SECONDS"] = saved
+    monkeypatch.setitem(app.config, "SMS_CLAIM_SECONDS", 0.5)  # half spent after the first
+    retry = messages.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
     assert retry == [(acme.merchant_id, i) for i in ids[1:]]
     rows = db_session.execute(sa.text(
         "SELECT status, attempts, claimed_until FROM sms_messages ORDER BY id")).all()

@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from loyalty import background, metrics
 from loyalty.db import crediting as sql
 from loyalty.models import Environment, PaymentStatus, SmsStatus
 from loyalty.models.base import utcnow
@@ -45,10 +46,22 @@ def credit_batch(connection, limit: int) -> tuple[int, list[tuple[int, int]]]:
                     len(payments), exc_info=True)
     else:
         savepoint.commit()
+        settled = [(str(p.status), p.created_at) for p in payments]
+        background.after_commit(lambda: _count(settled))
         return len(payments), sms
     sms = []
     single.credit_one_by_one(limit, sms, rows=[(p.id, p.merchant_id) for p in payments])
     return len(payments), sms
+
+
+def _count(settled: list[tuple[str, object]]) -> None:
+    """The metrics of a committed batch: outcomes, and how long each payment waited."""
+    now = utcnow()
+    for status, stored_at in settled:
+        metrics.PAYMENTS_CREDITED.labels(outcome=status).inc()
+        if stored_at is not None:
+            metrics.CREDITING_LAG.labels(outcome=status).observe(
+                max(0.0, (now - stored_at).total_seconds()))
 
 
 def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, int]]:

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import background, nudge
+from loyalty import background, metrics, nudge
 from loyalty.background import TaskName
 from loyalty.daraja.errors import DarajaError, DarajaUnavailable
 from loyalty.daraja.pull import IgnoredRow, PulledPayment, PullPage, SkippedRow, classify
@@ -237,12 +237,19 @@ def record_page(run_id: int, channel_id: int, rows: list[Any], zone: ZoneGuess) 
                 held[row.trans_id] = row.trans_time
         if counts["recovered"]:
             nudge.nudge_crediting()
+            recovered = counts["recovered"]
+            background.after_commit(lambda: _count_recovered(recovered))
         run = db.session.get(ReconciliationRun, run_id)
         run.pages += 1
         for name, value in counts.items():
             setattr(run, name, getattr(run, name) + value)
         if reasons:
             run.skipped_reasons = dict(Counter(run.skipped_reasons or {}) + reasons)
+
+
+def _count_recovered(count: int) -> None:
+    metrics.PAYMENTS_STORED.labels(source="pull").inc(count)
+    metrics.RECOVERED.inc(count)
 
 
 def _held(receipts: set[str]) -> dict[str, datetime]:
@@ -262,6 +269,7 @@ def _finish(run_id: int, error: str | None = None) -> None:
         channel.pull_last_run_at, channel.pull_error = run.finished_at, error
         summary = (run.id, run.channel_id, run.rows_seen, run.already_known, run.recovered,
                    run.ignored, run.skipped)
+    metrics.RECONCILIATIONS.labels(state="failed" if error else "done").inc()
     if error:
         log.warning("reconciliation run %s of channel %s failed: %s", run_id, summary[1], error)
     log.info("reconciliation run %s of channel %s: %s rows, %s known, %s recovered, "

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from flask import render_template
 
-from loyalty.services import sms_allowance
+from loyalty.services import messages, sms_allowance, sms_pause
 from loyalty.services.merchants import get_current_merchant
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
@@ -20,4 +20,5 @@ def dashboard_page():
               "points": sum(s.today_points for s in overview)}
     return render_template("web/dashboard.html", merchant=get_current_merchant(),
                            overview=overview, totals=totals, quiet_after=reads.QUIET_AFTER,
-                           allowance=sms_allowance.current_allowance())
+                           allowance=sms_allowance.current_allowance(),
+                           sms_pause=sms_pause.current(messages.sending_account()))

@@ -307,3 +307,34 @@ def test_repr_does_not_show_the_key(backend):
 def test_missing_credentials_are_refused():
     with pytest.raises(ValueError, match="AT_API_KEY"):
         AfricasTalkingBackend(username="acme", api_key="", sender_id=None, base_url=BASE)
+
+
+def test_insufficient_balance_says_the_account_is_out_of_credit(http, backend):
+    http.post(SEND_URL, json=at_answer(recipient(405, "InsufficientBalance")), status=201)
+    by_recipient = backend.send(PHONE, MESSAGE)
+    http.replace(responses.POST, SEND_URL, json=at_answer(message="InsufficientBalance"),
+                 status=201)
+    without_recipients = backend.send(PHONE, MESSAGE)
+
+    assert (by_recipient.out_of_credit, by_recipient.code) == (True, "405")
+    assert without_recipients.out_of_credit is True
+    http.replace(responses.POST, SEND_URL, json=at_answer(recipient(406, "UserInBlacklist")),
+                 status=201)
+    assert backend.send(PHONE, MESSAGE).out_of_credit is False
+
+
+def test_the_callers_timeout_bounds_the_call_within_the_backends_own(http, backend):
+    http.post(SEND_URL, json=SUCCESS, status=201)
+
+    backend.send(PHONE, MESSAGE, timeout=0.25)
+    backend.send(PHONE, MESSAGE, timeout=60)
+    backend.send(PHONE, MESSAGE)
+
+    assert [call.request.req_kwargs["timeout"] for call in http.calls] == [0.25, 10, 10]
+
+
+def test_one_connection_pool_sized_for_the_concurrent_calls():
+    backend = AfricasTalkingBackend(username="acme", api_key=KEY, sender_id=None, base_url=BASE,
+                                    pool_size=32)
+    assert backend._session.get_adapter(BASE)._pool_maxsize == 32
+    assert backend.account == "platform"

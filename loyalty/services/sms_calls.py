@@ -1,0 +1,104 @@
+"""Gateway calls made concurrently: how the outbox keeps up with a gateway that takes
+100–300 ms per text (DESIGN.md section 14).
+
+Africa's Talking takes one recipient per call, and a call spends nearly all its time
+waiting for the answer, so one sender making its calls one after another sends 3–10 texts a
+second. Here the calls of a chunk run on a thread pool kept per process, at most
+`SMS_CONCURRENCY` at once in the whole process (the pool's size), through the backend's one
+connection pool (sms/africastalking.py). The threads only call the gateway: claiming,
+recording outcomes and every other database statement stay on the sender's own thread,
+which owns its session (services/messages.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from loyalty.sms.base import SendResult, SmsBackend, SmsUnavailable
+
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def pool(size: int) -> ThreadPoolExecutor:
+    """This process's pool of `size` threads. Keyed by pid as well: a pool made before a
+    fork (Celery's prefork pool) has no threads in the child, so each child makes its own."""
+    key = (os.getpid(), size)
+    with _pools_lock:
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-gateway")
+        return _pools[key]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One call's end: the gateway's result, or why there was none."""
+
+    item: Any
+    result: SendResult | None
+    unavailable: SmsUnavailable | None
+    seconds: float
+
+
+def _call(backend: SmsBackend, item: Any, timeout: float) -> Answer:
+    started = time.monotonic()
+    try:
+        if item.form == "hashed":
+            result = backend.send_hashed(item.recipient, item.body, timeout=timeout)
+        else:
+            result = backend.send(item.recipient, item.body, timeout=timeout)
+    except SmsUnavailable as exc:
+        return Answer(item, None, exc, time.monotonic() - started)
+    return Answer(item, result, None, time.monotonic() - started)
+
+
+class GatewayCalls:
+    """One chunk's calls in flight, at most `window` of them at a time."""
+
+    def __init__(self, backend: SmsBackend, window: int) -> None:
+        self.backend = backend
+        self.window = window
+        # A backend that never waits on a network (the console) is called inline: a
+        # thread hand-off per text would cost more than the call.
+        self._inline = not getattr(backend, "networked", True)
+        self._pool = None if self._inline else pool(window)
+        self._in_flight: dict[Future, Any] = {}
+        self._ready: list[Answer] = []
+
+    @property
+    def room(self) -> bool:
+        return len(self._in_flight) + len(self._ready) < self.window
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight or self._ready)
+
+    def start(self, item: Any, timeout: float) -> None:
+        """Send `item` (an outbox message) on the pool; `timeout` bounds the call."""
+        if self._inline:
+            self._ready.append(_call(self.backend, item, timeout))
+            return
+        future = self._pool.submit(_call, self.backend, item, timeout)
+        self._in_flight[future] = item
+
+    def answers(self, timeout: float) -> list[Answer]:
+        """The calls that ended within `timeout` seconds (at least one, unless none did)."""
+        if self._ready:
+            ready, self._ready = self._ready, []
+            return ready
+        done, _ = wait(self._in_flight, timeout=max(0.0, timeout), return_when=FIRST_COMPLETED)
+        for future in done:
+            del self._in_flight[future]
+        return [future.result() for future in done]
+
+    def abandon(self) -> list[Any]:
+        """Stop waiting for the calls still running: their items, whatever they get. The
+        threads finish on their own, bounded by the timeout each call was given."""
+        items = list(self._in_flight.values())
+        self._in_flight.clear()
+        return items

@@ -1,0 +1,169 @@
+"""Texts at gateway speed: a chunk's gateway calls run concurrently, bounded, inside the
+claim; a rate-limited gateway is backed off from; an account out of credit pauses sending
+(Africa's Talking mocked at the HTTP edge)."""
+
+import json
+import logging
+import threading
+import time
+
+import pytest
+import responses
+import sqlalchemy as sa
+
+from loyalty.background import TaskName
+from loyalty.services import messages, sms_pause
+from tests.integration.conftest import AT
+from tests.integration.test_sms_sending import _many, _sent_json
+from tests.web.conftest import login_as, text
+
+SEND = f"{AT}/version1/messaging"
+NO_CREDIT = {"SMSMessageData": {"Message": "Sent to 0/1 Total Cost: 0", "Recipients": [
+    {"statusCode": 405, "number": "+254712345678", "cost": "0", "status": "InsufficientBalance",
+     "messageId": "None"}]}}
+
+
+@pytest.fixture(autouse=True)
+def _no_pause_left_behind(app):
+    yield
+    with app.app_context():
+        sms_pause.resume("platform")
+
+
+def _rows(db_session):
+    return [tuple(r) for r in db_session.execute(sa.text(
+        "SELECT status, attempts, claimed_until IS NULL FROM sms_messages ORDER BY id"))]
+
+
+class Gateway:
+    """A gateway that takes `delay` seconds per call and counts the calls in flight."""
+
+    def __init__(self, delay, answer=lambda n: (201, _sent_json(n))):
+        self.delay, self.answer = delay, answer
+        self.lock = threading.Lock()
+        self.in_flight = self.most = self.calls = self.finished = 0
+        self.timeouts = []
+
+    def __call__(self, request):
+        with self.lock:
+            self.in_flight += 1
+            self.calls += 1
+            number = self.calls
+            self.most = max(self.most, self.in_flight)
+            self.timeouts.append(request.req_kwargs.get("timeout"))
+        time.sleep(self.delay(number) if callable(self.delay) else self.delay)
+        with self.lock:
+            self.in_flight -= 1
+            self.finished += 1
+        status, body = self.answer(number)
+        return status, {}, json.dumps(body)
+
+    def wait_idle(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+def test_calls_run_concurrently_never_more_than_sms_concurrency(acme, app, db_session, gateway,
+                                                               monkeypatch):
+    monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 4)
+    ids = _many(acme, db_session, 12)
+    slow = Gateway(delay=0.2)
+    gateway.add_callback(responses.POST, SEND, callback=slow)
+    started = time.monotonic()
+    assert messages.send_batch([(acme.merchant_id, i) for i in ids]) == []
+    elapsed = time.monotonic() - started
+    assert slow.most == 4  # four at once, never a fifth
+    assert elapsed < 12 * 0.2 / 2  # one after another would take 2.4 s; 4 at a time ~0.6 s
+    assert _rows(db_session) == [("sent", 1, True)] * 12
+    # One connection pool, sized to the concurrency, for every call of the process.
+    adapter = app.extensions["sms_backend"]._session.get_adapter(AT)
+    assert adapter._pool_maxsize == 4
+
+
+def test_a_hanging_gateway_cannot_hold_a_chunk_past_its_claim(acme, app, db_session, gateway,
+                                                              monkeypatch):
+    monkeypatch.setitem(app.config, "SMS_CLAIM_SECONDS", 0.6)
+    ids = _many(acme, db_session, 3)
+    hanging = Gateway(delay=1.2)
+    gateway.add_callback(responses.POST, SEND, callback=hanging)
+    started = time.monotonic()
+    retry = messages.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
+    elapsed = time.monotonic() - started
+    hanging.wait_idle()
+    assert elapsed < 0.6  # done, outcomes written, before the claim ran out
+    # Each call was told to give up within what was left of the claim.
+    assert len(hanging.timeouts) == 3 and all(0 < t <= 0.6 for t in hanging.timeouts)
+    # Unanswered: a timeout like any other (queued for a retry, the attempt counted).
+    assert sorted(retry) == [(acme.merchant_id, i) for i in ids]
+    assert _rows(db_session) == [("queued", 1, True)] * 3
+    error = db_session.execute(sa.text("SELECT error FROM sms_messages LIMIT 1")).scalar()
+    assert "no answer before the claim ran out" in error
+
+
+def test_a_rate_limited_gateway_is_backed_off_from(acme, app, db_session, gateway, monkeypatch):
+    monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 2)
+    ids = _many(acme, db_session, 6)
+    # The first call is refused with 429 at once; the one beside it in flight is accepted.
+    busy = Gateway(delay=lambda n: 0 if n == 1 else 0.2,
+                   answer=lambda n: (429, {}) if n == 1 else (201, _sent_json(n)))
+    gateway.add_callback(responses.POST, SEND, callback=busy)
+    retry = messages.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
+    assert busy.calls == 2  # nothing started after the 429
+    assert len(retry) == 5
+    assert sorted(_rows(db_session)) == sorted(
+        [("sent", 1, True), ("queued", 1, True)] + [("queued", 0, True)] * 4)
+
+
+def test_the_send_task_backs_off_exponentially_with_jitter():
+    from tasks.sms import backoff
+
+    for retries in range(5):
+        waits = {backoff(retries) for _ in range(50)}
+        ceiling = min(300.0, 2.0 ** (retries + 1))
+        assert all(ceiling / 2 <= w <= ceiling for w in waits)
+        assert len(waits) > 40  # jittered: senders refused together do not return together
+
+
+def test_an_account_out_of_credit_pauses_sending_instead_of_spending_retries(
+        acme, app, db_session, gateway, monkeypatch, client, caplog, run_task):
+    from loyalty import metrics
+
+    monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 1)
+    ids = _many(acme, db_session, 5)
+    pauses = metrics.SMS_PAUSES.labels(account="platform")._value.get()
+    gateway.add(responses.POST, SEND, json=NO_CREDIT, status=201)
+    with caplog.at_level(logging.ERROR):
+        retry = messages.send_batch([(acme.merchant_id, i) for i in ids], final_attempt=False)
+    assert retry == []  # nothing for the task to retry: the texts wait for the pause
+    assert len(gateway.calls) == 1
+    assert _rows(db_session) == [("queued", 0, True)] * 5  # no attempt spent, none failed
+    assert "SMS sending paused for account 'platform'" in caplog.text
+    assert metrics.SMS_PAUSES.labels(account="platform")._value.get() == pauses + 1
+
+    # While paused: no call, the sweep queues nothing, the dashboard says why.
+    assert messages.send_batch([(acme.merchant_id, i) for i in ids]) == []
+    assert len(gateway.calls) == 1
+    db_session.execute(sa.text("UPDATE sms_messages SET updated_at = now() - interval '1 hour'"))
+    assert run_task(TaskName.SWEEP_SMS_OUTBOX) == 0
+    login_as(client, acme.merchant_id)
+    assert "Texts are paused: the SMS account the platform sends them through has run out of " \
+           "credit" in text(client.get("/dashboard"))
+
+    # Topped up and resumed: everything goes out, each text attempted once.
+    assert sms_pause.resume("platform")
+    gateway.replace(responses.POST, SEND, json=_sent_json(1), status=201)
+    assert run_task(TaskName.SWEEP_SMS_OUTBOX) == 5
+    assert messages.send_batch([(acme.merchant_id, i) for i in ids]) == []
+    assert _rows(db_session) == [("sent", 1, True)] * 5
+    assert "Texts are paused" not in text(client.get("/dashboard"))
+
+
+def test_operators_see_and_end_a_pause_from_the_command_line(app):
+    runner = app.test_cli_runner()
+    assert "No SMS account is paused." in runner.invoke(args=["sms", "status"]).output
+    with app.app_context():
+        sms_pause.pause("platform", "405 InsufficientBalance")
+    assert "platform: paused since" in runner.invoke(args=["sms", "status"]).output
+    assert "Resumed platform." in runner.invoke(args=["sms", "resume"]).output
+    assert "platform was not paused." in runner.invoke(args=["sms", "resume"]).output
