@@ -19,6 +19,7 @@ class SmsStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
+    CANCELLED = "cancelled"  # queued, then withdrawn: the customer opted out or was erased
 
 
 class SkipReason(StrEnum):
@@ -35,6 +36,15 @@ class SkipReason(StrEnum):
 # body holds a secret: once the text is sent, or given up, the body kept in the outbox has
 # its digits masked (services/messages.py), so a copy of the table reveals no code.
 PASSWORD_RESET = "password_reset"
+
+
+class MessageKind(StrEnum):
+    """What the law and Safaricom allow a text (SMS.md 4.4, 4.5): a transactional text (a
+    payment's receipt, its reward, a reversal notice) goes at any time; a promotional one
+    only with marketing consent, 08:00-18:00 Nairobi time, never by hash, with an opt-out."""
+
+    TRANSACTIONAL = "transactional"
+    PROMOTIONAL = "promotional"
 SECRET_PURPOSES = frozenset({PASSWORD_RESET})
 
 
@@ -64,6 +74,10 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
     purpose: Mapped[str] = mapped_column(sa.String(30))
+    # The crediting batch's set-wise INSERT (db/crediting.py) leaves it to the server default.
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind),
+                                              default=MessageKind.TRANSACTIONAL,
+                                              server_default=MessageKind.TRANSACTIONAL.value)
     # A 12-digit phone, or the payer's SHA-256 when only the hash is known.
     recipient: Mapped[str | None] = mapped_column(sa.String(64))
     recipient_form: Mapped[str | None] = mapped_column(sa.String(10))

@@ -9,7 +9,19 @@ class CustomerCreateSchema(BaseSchema):
     phone = KenyanPhone(required=True)
     first_name = TrimmedString(validate=validate.Length(1, 100))
     last_name = TrimmedString(validate=validate.Length(1, 100))
-    sms_opt_out = fields.Boolean(load_default=False)
+    # Left out: unchanged (enrolling again never flips a customer's opt-out).
+    sms_opt_out = fields.Boolean()
+    marketing_consent = fields.Boolean(metadata={
+        "description": "the customer's express consent to offers and reminders (never "
+                       "implied by a payment)"})
+
+
+class CustomerUpdateSchema(BaseSchema):
+    phone = KenyanPhone()
+    first_name = TrimmedString(allow_none=True, validate=validate.Length(max=100))
+    last_name = TrimmedString(allow_none=True, validate=validate.Length(max=100))
+    sms_opt_out = fields.Boolean()
+    marketing_consent = fields.Boolean()
 
 
 class CustomerQueryArgsSchema(BaseSchema):
@@ -35,13 +47,26 @@ class CustomerSchema(BaseSchema):
     first_name = fields.String(allow_none=True)
     last_name = fields.String(allow_none=True)
     sms_opt_out = fields.Boolean()
+    marketing_consent = fields.Boolean()
     enrolled = fields.Function(lambda c: c.enrolled_at is not None)
     enrolled_at = fields.DateTime(allow_none=True)
+    erased = fields.Function(lambda c: c.erased_at is not None)
+    erased_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ConsentEventSchema(BaseSchema):
+    kind = fields.String(metadata={"description": "`sms_opt_out` or `marketing_consent`"})
+    value = fields.Boolean()
+    source = fields.String(metadata={"description": "`api`, `web`, `sms` or `gateway`"})
+    detail = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
 
 class CustomerDetailSchema(CustomerSchema):
     balances = fields.List(fields.Nested(BalanceSchema))
+    consent_history = fields.List(fields.Nested(ConsentEventSchema), metadata={
+        "description": "every change of consent, newest first (the last 50)"})
 
 
 class LedgerEntrySchema(BaseSchema):
