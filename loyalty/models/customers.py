@@ -84,3 +84,10 @@ class Balance(TenantScoped, db.Model):
     lifetime_points: Mapped[int] = mapped_column(default=0)
     stamps: Mapped[int] = mapped_column(default=0)
     rewards_earned: Mapped[int] = mapped_column(default=0)
+    # Rewards handed over; rewards_earned - rewards_redeemed are waiting for the customer.
+    # The crediting batch's set-wise INSERT leaves it to the server default.
+    rewards_redeemed: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    @property
+    def rewards_available(self) -> int:
+        return max(0, self.rewards_earned - self.rewards_redeemed)

@@ -17,6 +17,7 @@ from loyalty.tenancy import TenantScoped
 class SmsStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
+    DELIVERED = "delivered"  # the delivery report said Success
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"  # queued, then withdrawn: the customer opted out or was erased
@@ -68,6 +69,9 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
         # skipped rows (e.g. forged sandbox payments) never make that count slower.
         sa.Index("ix_sms_messages_counted", "merchant_id", "created_at",
                  **partial("status <> 'skipped'")),
+        # Delivery reports name a message by Africa's Talking's id only.
+        sa.Index("ix_sms_messages_provider_message_id", "provider_message_id",
+                 **partial("provider_message_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,6 +94,13 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     error: Mapped[str | None] = mapped_column(sa.Text)
     reason: Mapped[SkipReason | None] = mapped_column(enum_column(SkipReason))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What Africa's Talking charged ("KES 0.8000"), as its send answer said.
+    cost: Mapped[str | None] = mapped_column(sa.String(30))
+    # From the delivery report: when it reached the phone, or why it did not.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(100))
+    # A promotional text is held until its sending window opens (08:00 Nairobi time).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A sender holds the row until then: the outbox sweep and a redelivered task never send
     # the same message at the same time.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

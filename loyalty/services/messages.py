@@ -30,7 +30,7 @@ from loyalty.extensions import db
 from loyalty.models import SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.models.messages import SECRET_PURPOSES, mask_secret
-from loyalty.services import sms_allowance
+from loyalty.services import sms_allowance, sms_callbacks
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.links import find_link
@@ -170,7 +170,11 @@ class _LinkCheck:
         return None if self.production else sms_allowance.link_refusal(link)
 
 
-_NO_OUTCOME = {"m_provider": None, "m_sent_at": None, "m_error": None, "m_reason": None}
+_NO_OUTCOME = {"m_provider": None, "m_sent_at": None, "m_error": None, "m_reason": None,
+               "m_cost": None}
+# Africa's Talking's answer for a subscriber who blocked the sender (SMS.md 3.1, 3.4): the
+# customer is opted out, as for a delivery report saying UserInBlackList.
+BLACKLISTED = "406"
 
 
 def _attempt(outgoing: Outgoing, *, final_attempt: bool) -> dict:
@@ -189,7 +193,7 @@ def _attempt(outgoing: Outgoing, *, final_attempt: bool) -> dict:
         return outcome
     if result.status == "sent":
         outcome.update(m_status=SmsStatus.SENT, m_provider=result.provider_message_id,
-                       m_sent_at=utcnow())
+                       m_sent_at=utcnow(), m_cost=result.cost)
     else:
         again = result.retryable and not final_attempt
         outcome.update(m_status=SmsStatus.QUEUED if again else SmsStatus.FAILED,
@@ -207,6 +211,7 @@ class _Outcomes:
         self.pending: list[dict] = []
         self.released: list[int] = []
         self.masked: list[dict] = []  # texts whose body held a secret, now sent or given up
+        self.blacklisted: list[int] = []  # refused 406 UserInBlacklist: opt their customers out
         self.flushed_at = time.monotonic()
         self.sent = 0
         self.size = current_app.config["SMS_CHUNK_SIZE"]
@@ -214,6 +219,9 @@ class _Outcomes:
     def add(self, outcome: dict, outgoing: Outgoing) -> None:
         self.pending.append(outcome)
         self.sent += outcome["m_status"] == SmsStatus.SENT
+        if outcome["m_status"] == SmsStatus.FAILED and \
+                (outcome.get("m_error") or "").startswith(BLACKLISTED):
+            self.blacklisted.append(outgoing.id)
         if outgoing.purpose in SECRET_PURPOSES and outcome["m_status"] != SmsStatus.QUEUED:
             self.masked.append({"k_id": outgoing.id, "k_body": mask_secret(outgoing.body)})
 
@@ -234,6 +242,7 @@ class _Outcomes:
                 for outcome in self.pending]
         masked = [{**one, "k_merchant": merchant} for one in self.masked]
         released, self.pending, self.released, self.masked = self.released, [], [], []
+        blacklisted, self.blacklisted = self.blacklisted, []
         # Its own transaction: these outcomes are durable before the next flush. Repeated
         # only when its connection was found dropped, which at worst counts attempts twice.
         with unit_of_work():
@@ -241,13 +250,16 @@ class _Outcomes:
                 execute_alone(statements.RECORD_ALL, {
                     "merchant": merchant, "now": now, "id": [r["m_id"] for r in rows],
                     **{name: [r["m_" + name] for r in rows]
-                       for name in ("status", "error", "reason", "provider", "sent_at")}})
+                       for name in ("status", "error", "reason", "provider", "sent_at", "cost")}})
             elif rows:
                 execute_alone(statements.RECORD, rows)
             if released:  # not attempted: back to the queue at once, attempts unchanged
                 execute_alone(statements.RELEASE, {"r_ids": released, "r_merchant": merchant})
             if masked:
                 execute_alone(statements.MASK, masked)
+        if blacklisted:  # after the outcomes: opting out cancels what is still queued
+            with unit_of_work():
+                sms_callbacks.opt_out_blacklisted(blacklisted)
 
 
 SWEEP_BATCH = 100
@@ -261,7 +273,9 @@ def sweep_outbox(limit: int = 2000) -> int:
         rows = db.session.execute(
             sa.select(SmsMessage.merchant_id, SmsMessage.id)
             .where(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.updated_at < older_than,
-                   sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now))
+                   sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now),
+                   # held promotional texts are queued by the sweep once their window opens
+                   sa.or_(SmsMessage.not_before.is_(None), SmsMessage.not_before <= now))
             .order_by(SmsMessage.id).limit(limit)).all()
     pairs = [[merchant_id, message_id] for merchant_id, message_id in rows]
     for start in range(0, len(pairs), SWEEP_BATCH):
