@@ -243,6 +243,10 @@ SETTINGS: tuple[Setting, ...] = (
             "path secret of Africa's Talking's callbacks (`/hooks/sms/<token>/delivery`, "
             "`…/inbound`, `…/optout`); unset: they are refused (404)",
             shown="unset: SMS callbacks refused"),
+    Setting("SMS_SHORTCODE", text, "",
+            "the platform's two-way shortcode where customers text STOP; promotional texts "
+            "name it in their opt-out line (unset: Safaricom's `*456*9*5#` menu)",
+            shown="unset"),
     Setting("CALLBACK_IP_POLICY", one_of(*CALLBACK_IP_POLICIES), "off",
             "`off`, `flag` or `enforce` the Safaricom source-IP allow-list"),
     Setting("CALLBACK_IP_ALLOWLIST", comma_list, DEFAULT_CALLBACK_IPS,

@@ -50,7 +50,7 @@ CLAIM = Statement(
     # updated_at stays: it tells the outbox sweep how long the message has been waiting.
     .values(claimed_until=sa.bindparam("c_until"), updated_at=_SMS.c.updated_at)
     .returning(_SMS.c.id, _SMS.c.recipient, _SMS.c.recipient_form, _SMS.c.body,
-               _SMS.c.attempts, _SMS.c.purpose),
+               _SMS.c.attempts, _SMS.c.purpose, _SMS.c.kind),
     doc="Claim these messages that are still queued, due, and not held by another sender: the "
         "outbox sweep or a redelivered task that reads them meanwhile gets nothing, so no "
         "text goes out twice at once.",
@@ -89,6 +89,15 @@ RELEASE = Statement(
     .values(claimed_until=None, updated_at=_SMS.c.updated_at),
     doc="Messages claimed but not attempted: back to the queue at once, attempts unchanged.",
     tenant="r_merchant")
+
+HOLD = Statement(
+    "sms.hold",
+    sa.update(_SMS)
+    .where(_SMS.c.id == sa.bindparam("h_id"), _SMS.c.merchant_id == sa.bindparam("h_merchant"))
+    .values(claimed_until=None, not_before=sa.bindparam("h_until"), updated_at=_SMS.c.updated_at),
+    doc="A promotional text claimed outside its sending window (a retry that slipped past "
+        "18:00 Nairobi time): back to the queue, held until the window opens.",
+    tenant="h_merchant")
 
 MASK = Statement(
     "sms.mask",

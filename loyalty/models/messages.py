@@ -31,6 +31,8 @@ class SkipReason(StrEnum):
     SANDBOX = "sandbox"      # a sandbox channel's payment to a number not the merchant's own
     QUOTA = "quota"          # the merchant's daily SMS quota was used up
     LINK = "link"            # a link, without an active production channel
+    NO_CONSENT = "no_consent"  # a promotional text to a customer without marketing consent
+    HASHED = "hashed"        # a promotional text to a payer known only by hash
 
 
 # A text to the merchant itself with its password-reset code (services/passwords.py). Its

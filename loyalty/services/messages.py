@@ -27,10 +27,10 @@ from loyalty.background import TaskName
 from loyalty.db import sms as statements
 from loyalty.db.alone import execute_alone
 from loyalty.extensions import db
-from loyalty.models import SkipReason, SmsMessage, SmsStatus
+from loyalty.models import MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.models.messages import SECRET_PURPOSES, mask_secret
-from loyalty.services import sms_allowance, sms_callbacks
+from loyalty.services import promotions, sms_allowance, sms_callbacks
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.links import find_link
@@ -50,6 +50,7 @@ class Outgoing:
     body: str
     attempts: int
     purpose: str
+    kind: str = MessageKind.TRANSACTIONAL
 
 
 def _backend():
@@ -111,6 +112,9 @@ def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
                 outcomes.release(rest)
                 retry += rest
                 break
+            if outgoing.kind == MessageKind.PROMOTIONAL and not promotions.in_window(utcnow()):
+                outcomes.hold(outgoing.id, promotions.window_start(utcnow()))
+                continue
             refused = links.refused(outgoing.body)
             if refused:  # the text itself, whatever template or name put the link there
                 outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id, "m_status": SmsStatus.SKIPPED,
@@ -149,7 +153,7 @@ def _queued(message_ids: list[int]) -> list[Outgoing]:
             "c_until": now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"])},
             rows=True)
     found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts,
-                              row.purpose) for row in rows}
+                              row.purpose, row.kind) for row in rows}
     return [found[i] for i in message_ids if i in found]
 
 
@@ -212,6 +216,7 @@ class _Outcomes:
         self.released: list[int] = []
         self.masked: list[dict] = []  # texts whose body held a secret, now sent or given up
         self.blacklisted: list[int] = []  # refused 406 UserInBlacklist: opt their customers out
+        self.held: list[dict] = []  # promotional texts outside their window: back, held
         self.flushed_at = time.monotonic()
         self.sent = 0
         self.size = current_app.config["SMS_CHUNK_SIZE"]
@@ -228,13 +233,16 @@ class _Outcomes:
     def release(self, message_ids: list[int]) -> None:
         self.released += message_ids
 
+    def hold(self, message_id: int, until) -> None:
+        self.held.append({"h_id": message_id, "h_until": until})
+
     def flush_if_due(self) -> None:
         if len(self.pending) >= self.size or time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
         self.flushed_at = time.monotonic()
-        if not (self.pending or self.released):
+        if not (self.pending or self.released or self.held):
             return
         merchant, now = current_merchant_id(), utcnow()
         rows = [{"m_merchant": merchant, "m_now": now,
@@ -243,6 +251,7 @@ class _Outcomes:
         masked = [{**one, "k_merchant": merchant} for one in self.masked]
         released, self.pending, self.released, self.masked = self.released, [], [], []
         blacklisted, self.blacklisted = self.blacklisted, []
+        held, self.held = [{**one, "h_merchant": merchant} for one in self.held], []
         # Its own transaction: these outcomes are durable before the next flush. Repeated
         # only when its connection was found dropped, which at worst counts attempts twice.
         with unit_of_work():
@@ -257,6 +266,8 @@ class _Outcomes:
                 execute_alone(statements.RELEASE, {"r_ids": released, "r_merchant": merchant})
             if masked:
                 execute_alone(statements.MASK, masked)
+            if held:
+                execute_alone(statements.HOLD, held)
         if blacklisted:  # after the outcomes: opting out cancels what is still queued
             with unit_of_work():
                 sms_callbacks.opt_out_blacklisted(blacklisted)

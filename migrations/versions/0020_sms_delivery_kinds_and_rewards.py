@@ -18,6 +18,14 @@ branch_labels = None
 depends_on = None
 
 SMS_STATUSES = ('queued', 'sent', 'failed', 'skipped', 'cancelled')
+SKIP_REASONS = ('opted_out', 'masked', 'sandbox', 'quota', 'link')
+
+
+def _skip_reason_check(batch_op, values):
+    batch_op.drop_constraint(op.f('ck_sms_messages_skipreason'), type_='check')
+    batch_op.create_check_constraint(
+        op.f('ck_sms_messages_skipreason'),
+        sa.text("reason IN (%s)" % ", ".join(f"'{v}'" for v in values)))
 
 
 def _sms_status_check(batch_op, values):
@@ -30,6 +38,8 @@ def _sms_status_check(batch_op, values):
 def upgrade():
     with op.batch_alter_table('sms_messages', schema=None) as batch_op:
         _sms_status_check(batch_op, SMS_STATUSES + ('delivered',))
+        # Promotional texts refused for want of consent, or to a hashed payer.
+        _skip_reason_check(batch_op, SKIP_REASONS + ('no_consent', 'hashed'))
         batch_op.add_column(sa.Column('cost', sa.String(length=30), nullable=True))
         batch_op.add_column(sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('failure_reason', sa.String(length=100), nullable=True))
@@ -72,3 +82,6 @@ def downgrade():
         batch_op.drop_column('delivered_at')
         batch_op.drop_column('cost')
         _sms_status_check(batch_op, SMS_STATUSES)
+    op.execute("UPDATE sms_messages SET reason = 'opted_out' WHERE reason IN ('no_consent', 'hashed')")
+    with op.batch_alter_table('sms_messages', schema=None) as batch_op:
+        _skip_reason_check(batch_op, SKIP_REASONS)
