@@ -1,6 +1,6 @@
 """Customers, balances, ledger and redemptions."""
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
 
@@ -38,6 +38,9 @@ class BalanceSchema(BaseSchema):
     stamps = fields.Integer()
     stamps_required = fields.Integer(allow_none=True)
     rewards_earned = fields.Integer()
+    rewards_redeemed = fields.Integer()
+    rewards_available = fields.Integer(metadata={
+        "description": "stamp-card rewards earned and not yet handed over"})
 
 
 class CustomerSchema(BaseSchema):
@@ -89,18 +92,30 @@ class LedgerQueryArgsSchema(BaseSchema):
 
 class RedemptionCreateSchema(BaseSchema):
     program = fields.String(required=True)
-    points = fields.Integer(required=True, validate=validate.Range(min=1))
+    points = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "points to spend; required unless `reward` is true"})
+    reward = fields.Boolean(load_default=False, metadata={
+        "description": "hand over one stamp-card reward instead of spending points"})
     description = TrimmedString(validate=validate.Length(1, 200))
     idempotency_key = fields.String(required=True, validate=validate.Length(1, 100))
+
+    @validates_schema
+    def _points_or_reward(self, data, **kwargs):
+        if data.get("reward") and "points" in data:
+            raise ValidationError("Send either points or reward: true, not both.", "points")
+        if not data.get("reward") and "points" not in data:
+            raise ValidationError("Missing data for required field.", "points")
 
 
 class RedemptionSchema(BaseSchema):
     id = fields.Integer()
     program = fields.String()
     points = fields.Integer()
+    reward = fields.Boolean()
     description = fields.String(allow_none=True)
     idempotency_key = fields.String()
     balance = fields.Integer()
+    rewards_available = fields.Integer()
     created_at = fields.DateTime()
 
 

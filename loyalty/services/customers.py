@@ -132,10 +132,13 @@ def balances_of(customer_id: int) -> list[dict]:
     """Points and stamps per program."""
     rows = db.session.execute(
         sa.select(LoyaltyProgram.code, LoyaltyProgram.name, Balance.points, Balance.lifetime_points,
-                  Balance.stamps, LoyaltyProgram.stamps_required, Balance.rewards_earned)
+                  Balance.stamps, LoyaltyProgram.stamps_required, Balance.rewards_earned,
+                  Balance.rewards_redeemed)
         .join(LoyaltyProgram, LoyaltyProgram.id == Balance.program_id)
         .where(Balance.customer_id == customer_id).order_by(LoyaltyProgram.code)).all()
-    return [dict(row._mapping) for row in rows]
+    return [{**row._mapping,
+             "rewards_available": max(0, row.rewards_earned - row.rewards_redeemed)}
+            for row in rows]
 
 
 def ledger_of(customer_id: int, *, limit: int = 100, before_id: int | None = None) -> list[dict]:
