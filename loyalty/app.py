@@ -92,6 +92,8 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     app.register_blueprint(metrics.bp)  # off (404) unless METRICS_TOKEN is set
     app.register_blueprint(hooks.bp)
     csrf.exempt(hooks.bp)  # Safaricom posts JSON; the opaque token is the credential
+    app.register_blueprint(hooks.sms_bp)
+    csrf.exempt(hooks.sms_bp)  # Africa's Talking posts forms; the path secret is the credential
     if hooks_only:
         return
     app.register_blueprint(docs.bp)

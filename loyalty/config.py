@@ -232,6 +232,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AT_SENDER_ID", text, "", "Africa's Talking sender ID (alphanumeric or shortcode)"),
     Setting("AT_BASE_URL", url, _at_host, "Africa's Talking API host",
             shown="the sandbox host for `AT_USERNAME=sandbox`, else the production one"),
+    Setting("SMS_CALLBACK_TOKEN", text, "",
+            "path secret of Africa's Talking's callbacks (`/hooks/sms/<token>/delivery`, "
+            "`…/inbound`, `…/optout`); unset: they are refused (404)",
+            shown="unset: SMS callbacks refused"),
+    Setting("SMS_SHORTCODE", text, "",
+            "the platform's two-way shortcode where customers text STOP; promotional texts "
+            "name it in their opt-out line (unset: Safaricom's `*456*9*5#` menu)",
+            shown="unset"),
     Setting("CALLBACK_IP_POLICY", one_of(*CALLBACK_IP_POLICIES), "off",
             "`off`, `flag` or `enforce` the Safaricom source-IP allow-list"),
     Setting("CALLBACK_IP_ALLOWLIST", comma_list, DEFAULT_CALLBACK_IPS,

@@ -9,12 +9,13 @@ from loyalty.schemas.customers import (
     CustomerDetailSchema,
     CustomerQueryArgsSchema,
     CustomerSchema,
+    CustomerUpdateSchema,
     LedgerEntrySchema,
     LedgerQueryArgsSchema,
     RedemptionCreateSchema,
     RedemptionSchema,
 )
-from loyalty.services import adjustments, redemptions
+from loyalty.services import adjustments, erasure, redemptions
 from loyalty.services import customers as service
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers",
@@ -25,8 +26,10 @@ blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers",
 @blp.arguments(CustomerCreateSchema)
 @blp.response(201, CustomerDetailSchema)
 def enrol(data):
-    """Enrol a phone; earlier payments from the same number (seen as a hash) are claimed."""
-    return service.customer_detail(service.enrol_customer(**data).id)
+    """Enrol a phone; earlier payments from the same number (seen as a hash) are claimed.
+    Enrolling a customer again leaves `sms_opt_out` and `marketing_consent` as they are
+    unless sent."""
+    return service.customer_detail(service.enrol_customer(source="api", **data).id)
 
 
 @blp.route("", methods=["GET"])
@@ -40,6 +43,26 @@ def list_customers(args):
 @blp.response(200, CustomerDetailSchema)
 def get(customer_id):
     return service.customer_detail(customer_id)
+
+
+@blp.route("/<int:customer_id>", methods=["PATCH"])
+@blp.arguments(CustomerUpdateSchema)
+@blp.response(200, CustomerDetailSchema)
+def update(data, customer_id):
+    """Correct names or phone, or change consent; each consent change is recorded with
+    its time and source `api`. Opting out cancels the customer's queued texts."""
+    service.update_customer(customer_id, source="api", **data)
+    return service.customer_detail(customer_id)
+
+
+@blp.route("/<int:customer_id>", methods=["DELETE"])
+@blp.response(204)
+def erase(customer_id):
+    """Erase the customer's personal data: names and phone, the payer names and MSISDN of
+    their payments (raw payloads and stored callback bodies too), the numbers and words of
+    their texts; queued texts are cancelled. Amounts, receipts, ledger and balances stay,
+    under the customer's id. A later payment from the number starts a new customer."""
+    erasure.erase_customer(customer_id, source="api")
 
 
 @blp.route("/<int:customer_id>/ledger", methods=["GET"])

@@ -47,12 +47,14 @@ CLAIM = Statement(
     .where(_SMS.c.id.in_(sa.bindparam("c_ids", expanding=True)),
            _SMS.c.merchant_id == sa.bindparam("c_merchant"),
            _SMS.c.status == SmsStatus.QUEUED,
-           sa.or_(_SMS.c.claimed_until.is_(None), _SMS.c.claimed_until < sa.bindparam("c_now")))
+           sa.or_(_SMS.c.claimed_until.is_(None), _SMS.c.claimed_until < sa.bindparam("c_now")),
+           # A promotional text held until its window opens is not sent before.
+           sa.or_(_SMS.c.not_before.is_(None), _SMS.c.not_before <= sa.bindparam("c_now")))
     # updated_at stays: it tells the outbox sweep how long the message has been waiting.
     .values(claimed_until=sa.bindparam("c_until"), updated_at=_SMS.c.updated_at)
     .returning(_SMS.c.id, _SMS.c.recipient, _SMS.c.recipient_form, _SMS.c.body,
-               _SMS.c.attempts, _SMS.c.purpose),
-    doc="Claim these messages that are still queued and not held by another sender: the "
+               _SMS.c.attempts, _SMS.c.purpose, _SMS.c.kind),
+    doc="Claim these messages that are still queued, due, and not held by another sender: the "
         "outbox sweep or a redelivered task that reads them meanwhile gets nothing, so no "
         "text goes out twice at once.",
     tenant="c_merchant")
@@ -64,7 +66,7 @@ RECORD = Statement(
     .values(attempts=_SMS.c.attempts + 1, updated_at=sa.bindparam("m_now"),
             claimed_until=None, status=sa.bindparam("m_status"), error=sa.bindparam("m_error"),
             reason=sa.bindparam("m_reason"), provider_message_id=sa.bindparam("m_provider"),
-            sent_at=sa.bindparam("m_sent_at")),
+            sent_at=sa.bindparam("m_sent_at"), cost=sa.bindparam("m_cost")),
     doc="One send's outcome (SQLite; run once per outcome in one call).",
     tenant="m_merchant")
 
@@ -72,11 +74,11 @@ RECORD_ALL = Statement("sms.record_all", sa.text("""
     UPDATE sms_messages AS s
     SET attempts = s.attempts + 1, updated_at = CAST(:now AS timestamptz), claimed_until = NULL,
         status = v.status, error = v.error, reason = v.reason, provider_message_id = v.provider,
-        sent_at = v.sent_at
+        sent_at = v.sent_at, cost = v.cost
     FROM unnest(CAST(:id AS integer[]), CAST(:status AS text[]), CAST(:error AS text[]),
                 CAST(:reason AS text[]), CAST(:provider AS text[]),
-                CAST(:sent_at AS timestamptz[]))
-         AS v(id, status, error, reason, provider, sent_at)
+                CAST(:sent_at AS timestamptz[]), CAST(:cost AS text[]))
+         AS v(id, status, error, reason, provider, sent_at, cost)
     WHERE s.id = v.id AND s.merchant_id = CAST(:merchant AS integer)"""),
     doc="PostgreSQL: RECORD for a whole flush in one statement of constant text (one array "
         "per column, as the crediting writes), not one execution per text.",
@@ -90,6 +92,15 @@ RELEASE = Statement(
     .values(claimed_until=None, updated_at=_SMS.c.updated_at),
     doc="Messages claimed but not attempted: back to the queue at once, attempts unchanged.",
     tenant="r_merchant")
+
+HOLD = Statement(
+    "sms.hold",
+    sa.update(_SMS)
+    .where(_SMS.c.id == sa.bindparam("h_id"), _SMS.c.merchant_id == sa.bindparam("h_merchant"))
+    .values(claimed_until=None, not_before=sa.bindparam("h_until"), updated_at=_SMS.c.updated_at),
+    doc="A promotional text claimed outside its sending window (a retry that slipped past "
+        "18:00 Nairobi time): back to the queue, held until the window opens.",
+    tenant="h_merchant")
 
 MASK = Statement(
     "sms.mask",

@@ -11,10 +11,16 @@ from loyalty.models.channels import (
     StepState,
     ValidationPolicy,
 )
-from loyalty.models.customers import Balance, Customer
+from loyalty.models.customers import (
+    Balance,
+    ConsentEvent,
+    ConsentKind,
+    ConsentSource,
+    Customer,
+)
 from loyalty.models.ledger import Adjustment, EntryKind, LedgerEntry, Redemption
 from loyalty.models.merchants import ApiKey, BusinessType, Merchant, PasswordReset
-from loyalty.models.messages import SkipReason, SmsMessage, SmsStatus
+from loyalty.models.messages import MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.payments import (
     CallbackLog,
     CallbackOutcome,
@@ -30,8 +36,9 @@ from loyalty.models.reversals import Reversal, ReversalMethod, ReversalState
 
 __all__ = [
     "Adjustment", "AsyncKind", "AsyncRequest", "AsyncState",
-    "Balance", "CallbackLog", "CallbackOutcome", "Customer", "EntryKind", "LedgerEntry",
-    "Payment", "PaymentRequest", "PaymentRequestStatus", "PaymentSource", "PaymentStatus",
+    "Balance", "CallbackLog", "CallbackOutcome", "ConsentEvent", "ConsentKind",
+    "ConsentSource", "Customer", "EntryKind", "LedgerEntry",
+    "MessageKind", "Payment", "PaymentRequest", "PaymentRequestStatus", "PaymentSource", "PaymentStatus",
     "Redemption", "Reversal", "ReversalMethod", "ReversalState", "SkipReason", "SmsMessage",
     "SmsStatus",
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",

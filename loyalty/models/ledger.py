@@ -60,6 +60,8 @@ class Redemption(TenantScoped, db.Model):
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
     program_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programs.id", ondelete="CASCADE"))
     points: Mapped[int] = mapped_column()
+    # Stamp-card rewards handed over by this redemption (points is then 0).
+    rewards: Mapped[int] = mapped_column(default=0, server_default="0")
     description: Mapped[str | None] = mapped_column(sa.String(200))
     idempotency_key: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -44,6 +44,9 @@ class Merchant(UserMixin, TimestampMixin, db.Model):
     # Part of every web session and remember-me cookie (get_id): a password change raises
     # it, and the user loader refuses a cookie that carries an older one (web/auth.py).
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The word a customer texts after STOP to stop this merchant's texts only ("STOP ACME");
+    # unique across merchants, upper case (services/inbound_sms.py).
+    sms_keyword: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
 
     def get_id(self) -> str:
         """What Flask-Login keeps in the session and the remember-me cookie (both signed

@@ -17,8 +17,10 @@ from loyalty.tenancy import TenantScoped
 class SmsStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
+    DELIVERED = "delivered"  # the delivery report said Success
     FAILED = "failed"
     SKIPPED = "skipped"
+    CANCELLED = "cancelled"  # queued, then withdrawn: the customer opted out or was erased
 
 
 class SkipReason(StrEnum):
@@ -29,12 +31,25 @@ class SkipReason(StrEnum):
     SANDBOX = "sandbox"      # a sandbox channel's payment to a number not the merchant's own
     QUOTA = "quota"          # the merchant's daily SMS quota was used up
     LINK = "link"            # a link, without an active production channel
+    NO_CONSENT = "no_consent"  # a promotional text to a customer without marketing consent
+    HASHED = "hashed"        # a promotional text to a payer known only by hash
 
 
 # A text to the merchant itself with its password-reset code (services/passwords.py). Its
 # body holds a secret: once the text is sent, or given up, the body kept in the outbox has
 # its digits masked (services/messages.py), so a copy of the table reveals no code.
 PASSWORD_RESET = "password_reset"
+
+
+class MessageKind(StrEnum):
+    """What the law and Safaricom allow a text (SMS.md 4.4, 4.5): a transactional text (a
+    payment's receipt, its reward, a reversal notice) goes at any time; a promotional one
+    only with marketing consent, 08:00-18:00 Nairobi time, never by hash, with an opt-out."""
+
+    TRANSACTIONAL = "transactional"
+    PROMOTIONAL = "promotional"
+
+
 SECRET_PURPOSES = frozenset({PASSWORD_RESET})
 # The daily SMS quota (services/sms_allowance.py) counts every text but these: a merchant
 # who used up its day can still reset its password, and the reset text takes nothing from
@@ -64,12 +79,19 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
         # sandbox payments) never make that count slower.
         sa.Index("ix_sms_messages_counted", "merchant_id", "created_at",
                  **partial("status <> 'skipped' AND purpose <> 'password_reset'")),
+        # Delivery reports name a message by Africa's Talking's id only.
+        sa.Index("ix_sms_messages_provider_message_id", "provider_message_id",
+                 **partial("provider_message_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
     purpose: Mapped[str] = mapped_column(sa.String(30))
+    # The crediting batch's set-wise INSERT (db/crediting.py) leaves it to the server default.
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind),
+                                              default=MessageKind.TRANSACTIONAL,
+                                              server_default=MessageKind.TRANSACTIONAL.value)
     # A 12-digit phone, or the payer's SHA-256 when only the hash is known.
     recipient: Mapped[str | None] = mapped_column(sa.String(64))
     recipient_form: Mapped[str | None] = mapped_column(sa.String(10))
@@ -82,6 +104,13 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     error: Mapped[str | None] = mapped_column(sa.Text)
     reason: Mapped[SkipReason | None] = mapped_column(enum_column(SkipReason))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What Africa's Talking charged ("KES 0.8000"), as its send answer said.
+    cost: Mapped[str | None] = mapped_column(sa.String(30))
+    # From the delivery report: when it reached the phone, or why it did not.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(100))
+    # A promotional text is held until its sending window opens (08:00 Nairobi time).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A sender holds the row until then: the outbox sweep and a redelivered task never send
     # the same message at the same time.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

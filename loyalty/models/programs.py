@@ -42,6 +42,8 @@ class LoyaltyProgram(TenantScoped, TimestampMixin, db.Model):
     stamp_reward: Mapped[str | None] = mapped_column(sa.String(100))
     points_expiry_days: Mapped[int | None] = mapped_column()
     sms_template: Mapped[str | None] = mapped_column(sa.Text)
+    # The text sent the moment a stamp card completes (DEFAULT_REWARD_TEMPLATE when unset).
+    reward_template: Mapped[str | None] = mapped_column(sa.Text)
     # Text the customer when a payment of theirs is reversed and its points taken back.
     sms_on_reversal: Mapped[bool] = mapped_column(default=False)
     is_default: Mapped[bool] = mapped_column(default=False)

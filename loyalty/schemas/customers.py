@@ -1,6 +1,6 @@
 """Customers, balances, ledger and redemptions."""
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
 
@@ -9,7 +9,19 @@ class CustomerCreateSchema(BaseSchema):
     phone = KenyanPhone(required=True)
     first_name = TrimmedString(validate=validate.Length(1, 100))
     last_name = TrimmedString(validate=validate.Length(1, 100))
-    sms_opt_out = fields.Boolean(load_default=False)
+    # Left out: unchanged (enrolling again never flips a customer's opt-out).
+    sms_opt_out = fields.Boolean()
+    marketing_consent = fields.Boolean(metadata={
+        "description": "the customer's express consent to offers and reminders (never "
+                       "implied by a payment)"})
+
+
+class CustomerUpdateSchema(BaseSchema):
+    phone = KenyanPhone()
+    first_name = TrimmedString(allow_none=True, validate=validate.Length(max=100))
+    last_name = TrimmedString(allow_none=True, validate=validate.Length(max=100))
+    sms_opt_out = fields.Boolean()
+    marketing_consent = fields.Boolean()
 
 
 class CustomerQueryArgsSchema(BaseSchema):
@@ -26,6 +38,9 @@ class BalanceSchema(BaseSchema):
     stamps = fields.Integer()
     stamps_required = fields.Integer(allow_none=True)
     rewards_earned = fields.Integer()
+    rewards_redeemed = fields.Integer()
+    rewards_available = fields.Integer(metadata={
+        "description": "stamp-card rewards earned and not yet handed over"})
 
 
 class CustomerSchema(BaseSchema):
@@ -35,13 +50,26 @@ class CustomerSchema(BaseSchema):
     first_name = fields.String(allow_none=True)
     last_name = fields.String(allow_none=True)
     sms_opt_out = fields.Boolean()
+    marketing_consent = fields.Boolean()
     enrolled = fields.Function(lambda c: c.enrolled_at is not None)
     enrolled_at = fields.DateTime(allow_none=True)
+    erased = fields.Function(lambda c: c.erased_at is not None)
+    erased_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ConsentEventSchema(BaseSchema):
+    kind = fields.String(metadata={"description": "`sms_opt_out` or `marketing_consent`"})
+    value = fields.Boolean()
+    source = fields.String(metadata={"description": "`api`, `web`, `sms` or `gateway`"})
+    detail = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
 
 class CustomerDetailSchema(CustomerSchema):
     balances = fields.List(fields.Nested(BalanceSchema))
+    consent_history = fields.List(fields.Nested(ConsentEventSchema), metadata={
+        "description": "every change of consent, newest first (the last 50)"})
 
 
 class LedgerEntrySchema(BaseSchema):
@@ -64,18 +92,30 @@ class LedgerQueryArgsSchema(BaseSchema):
 
 class RedemptionCreateSchema(BaseSchema):
     program = fields.String(required=True)
-    points = fields.Integer(required=True, validate=validate.Range(min=1))
+    points = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "points to spend; required unless `reward` is true"})
+    reward = fields.Boolean(load_default=False, metadata={
+        "description": "hand over one stamp-card reward instead of spending points"})
     description = TrimmedString(validate=validate.Length(1, 200))
     idempotency_key = fields.String(required=True, validate=validate.Length(1, 100))
+
+    @validates_schema
+    def _points_or_reward(self, data, **kwargs):
+        if data.get("reward") and "points" in data:
+            raise ValidationError("Send either points or reward: true, not both.", "points")
+        if not data.get("reward") and "points" not in data:
+            raise ValidationError("Missing data for required field.", "points")
 
 
 class RedemptionSchema(BaseSchema):
     id = fields.Integer()
     program = fields.String()
     points = fields.Integer()
+    reward = fields.Boolean()
     description = fields.String(allow_none=True)
     idempotency_key = fields.String()
     balance = fields.Integer()
+    rewards_available = fields.Integer()
     created_at = fields.DateTime()
 
 

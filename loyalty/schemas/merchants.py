@@ -33,11 +33,22 @@ class MerchantUpdateSchema(BaseSchema):
         KenyanPhone(), validate=validate.Length(max=MAX_TEST_NUMBERS),
         metadata={"description": "up to 5 phones a sandbox channel's receipts may go to "
                                  "besides your own (SANDBOX_SMS_POLICY=restricted)"})
+    sms_keyword = TrimmedString(allow_none=True, validate=[
+        validate.Regexp(r"^[A-Za-z0-9]{2,20}$",
+                        error="2 to 20 letters or digits, no spaces (customers text STOP <keyword>)."),
+        validate.NoneOf(["STOP", "START", "ALL", "stop", "start", "all"],
+                        error="STOP, START and ALL are the commands themselves.")],
+        metadata={"description": "customers text `STOP <keyword>` to stop your texts only; "
+                                 "unique across merchants (409 when taken)"})
 
     @post_load
     def _each_number_once(self, data, **kwargs):
         if "sms_test_numbers" in data:
             data["sms_test_numbers"] = list(dict.fromkeys(data["sms_test_numbers"]))
+        if data.get("sms_keyword"):
+            data["sms_keyword"] = data["sms_keyword"].upper()
+        elif "sms_keyword" in data:
+            data["sms_keyword"] = None
         return data
 
 
@@ -49,6 +60,7 @@ class MerchantSchema(BaseSchema):
     phone = fields.String()
     business_type = fields.Enum(BusinessType, by_value=True)
     sms_test_numbers = fields.List(fields.String())
+    sms_keyword = fields.String(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

@@ -19,6 +19,9 @@ class _ProgramFields(BaseSchema):
     stamp_reward = TrimmedString(allow_none=True, validate=validate.Length(1, 100))
     points_expiry_days = fields.Integer(allow_none=True, validate=validate.Range(1, 3650))
     sms_template = fields.String(allow_none=True, validate=validate.Length(1, 480))
+    reward_template = fields.String(allow_none=True, validate=validate.Length(1, 480), metadata={
+        "description": "the text sent the moment a stamp card completes; default "
+                       "`Congrats {first_name}! Your {reward} is ready.`"})
     sms_on_reversal = fields.Boolean(metadata={
         "description": "text the customer when a payment is reversed and its points taken back"})
     is_default = fields.Boolean()
@@ -51,6 +54,7 @@ class ProgramSchema(BaseSchema):
     stamp_reward = fields.String(allow_none=True)
     points_expiry_days = fields.Integer(allow_none=True)
     sms_template = fields.String(allow_none=True)
+    reward_template = fields.String(allow_none=True)
     sms_on_reversal = fields.Boolean()
     is_default = fields.Boolean()
     created_at = fields.DateTime()

@@ -7,11 +7,12 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from loyalty.db.inserts import insert_ignore
-from loyalty.errors import NotFound
+from loyalty.errors import Conflict, NotFound
 from loyalty.extensions import db
-from loyalty.models import Balance, Customer, LedgerEntry, LoyaltyProgram
+from loyalty.models import Balance, ConsentSource, Customer, LedgerEntry, LoyaltyProgram
 from loyalty.models.base import utcnow
 from loyalty.phones import hash_msisdn
+from loyalty.services import consent
 from loyalty.unit_of_work import transactional
 
 
@@ -42,33 +43,78 @@ def missing_details(customer, **values: str | None) -> dict[str, str]:
 
 @transactional
 def enrol_customer(*, phone: str, first_name: str | None = None, last_name: str | None = None,
-                   sms_opt_out: bool = False) -> Customer:
+                   sms_opt_out: bool | None = None, marketing_consent: bool | None = None,
+                   source: ConsentSource | str = ConsentSource.API) -> Customer:
     """Enrol a phone (already normalised to 254…). A payer seen before only by hash is the
-    same customer: enrolling claims every payment and point that came with that hash."""
+    same customer: enrolling claims every payment and point that came with that hash.
+
+    Enrolling again never changes consent that is not sent: a customer who said STOP stays
+    opted out when the cashier enrols the phone a second time."""
     customer = customer_by_hash(hash_msisdn(phone), phone=phone)
     if first_name:
         customer.first_name = first_name
     if last_name:
         customer.last_name = last_name
-    customer.sms_opt_out = sms_opt_out
     if customer.enrolled_at is None:
         customer.enrolled_at = utcnow()
     db.session.flush()
+    consent.change(customer, source=source, sms_opt_out=sms_opt_out,
+                   marketing_consent=marketing_consent)
     return customer
 
 
-def get_customer(customer_id: int) -> Customer:
-    customer = db.session.scalar(sa.select(Customer).where(Customer.id == customer_id))
+UNSET = object()
+
+
+@transactional
+def update_customer(customer_id: int, *, source: ConsentSource | str, phone=UNSET,
+                    first_name=UNSET, last_name=UNSET, sms_opt_out: bool | None = None,
+                    marketing_consent: bool | None = None) -> Customer:
+    """Correct a customer's details (DPA s.40: the right to rectification) and consent.
+
+    A new phone moves the customer to that number's hash, so later payments from it are
+    theirs; a number that is already another customer's is a 409. An erased customer has
+    nothing left to correct (409)."""
+    customer = get_customer(customer_id, lock=True)
+    if customer.erased_at is not None:
+        raise Conflict("This customer's personal data was erased.", code="customer_erased")
+    if phone is not UNSET and phone != customer.phone:
+        if phone is None:
+            raise Conflict("A customer's phone can be replaced, not removed; erase the "
+                           "customer to remove it.", code="phone_required")
+        phone_hash = hash_msisdn(phone)
+        taken = db.session.scalar(sa.select(Customer.id).where(
+            Customer.phone_hash == phone_hash, Customer.id != customer.id))
+        if taken is not None:
+            raise Conflict("Another customer has this phone number.", code="phone_taken")
+        customer.phone, customer.phone_hash = phone, phone_hash
+        if customer.enrolled_at is None:
+            customer.enrolled_at = utcnow()
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if value is not UNSET:
+            setattr(customer, field, value or None)
+    db.session.flush()
+    consent.change(customer, source=source, sms_opt_out=sms_opt_out,
+                   marketing_consent=marketing_consent)
+    return customer
+
+
+def get_customer(customer_id: int, *, lock: bool = False) -> Customer:
+    query = sa.select(Customer).where(Customer.id == customer_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    customer = db.session.scalar(query)
     if customer is None:
         raise NotFound("Customer not found.")
     return customer
 
 
 def customer_detail(customer_id: int) -> SimpleNamespace:
-    """A customer with balances per program."""
+    """A customer with balances per program and their consent history."""
     customer = get_customer(customer_id)
     return SimpleNamespace(**{c.key: getattr(customer, c.key) for c in Customer.__table__.columns},
-                           balances=balances_of(customer.id))
+                           balances=balances_of(customer.id),
+                           consent_history=consent.history(customer.id))
 
 
 def list_customers(*, phone: str | None = None, limit: int = 50,
@@ -86,10 +132,13 @@ def balances_of(customer_id: int) -> list[dict]:
     """Points and stamps per program."""
     rows = db.session.execute(
         sa.select(LoyaltyProgram.code, LoyaltyProgram.name, Balance.points, Balance.lifetime_points,
-                  Balance.stamps, LoyaltyProgram.stamps_required, Balance.rewards_earned)
+                  Balance.stamps, LoyaltyProgram.stamps_required, Balance.rewards_earned,
+                  Balance.rewards_redeemed)
         .join(LoyaltyProgram, LoyaltyProgram.id == Balance.program_id)
         .where(Balance.customer_id == customer_id).order_by(LoyaltyProgram.code)).all()
-    return [dict(row._mapping) for row in rows]
+    return [{**row._mapping,
+             "rewards_available": max(0, row.rewards_earned - row.rewards_redeemed)}
+            for row in rows]
 
 
 def ledger_of(customer_id: int, *, limit: int = 100, before_id: int | None = None) -> list[dict]:

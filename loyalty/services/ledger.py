@@ -108,7 +108,7 @@ def redeem(*, customer_id: int, program: LoyaltyProgram, points: int, descriptio
         "created_at": utcnow()}, ("customer_id", "program_id", "points"), "redemption")
     balance = balance_row(customer_id, program.id)
     if not created:
-        return redemption, balance.points, False
+        return redemption, balance, False
     _refuse_negative(balance)
     if balance.points < points:
         raise Conflict(f"Not enough points: the balance is {balance.points:,}, the redemption "
@@ -118,7 +118,33 @@ def redeem(*, customer_id: int, program: LoyaltyProgram, points: int, descriptio
                                points=-points, redemption_id=redemption.id, description=description))
     balance.points -= points
     db.session.flush()
-    return redemption, balance.points, True
+    return redemption, balance, True
+
+
+@transactional
+def redeem_reward(*, customer_id: int, program: LoyaltyProgram, description: str | None,
+                  idempotency_key: str) -> tuple[Redemption, Balance, bool]:
+    """Hand over one stamp-card reward; (redemption, balance after, created), idempotent
+    like a points redemption. Conflict when none is waiting."""
+    if not program.stamps_required:
+        raise Conflict(f"'{program.code}' is not a stamp card: it has no rewards to redeem.",
+                       code="not_a_stamp_card")
+    redemption, created = claim_key(Redemption, {
+        "customer_id": customer_id, "program_id": program.id, "points": 0, "rewards": 1,
+        "description": description, "idempotency_key": idempotency_key,
+        "created_at": utcnow()}, ("customer_id", "program_id", "points", "rewards"), "redemption")
+    balance = balance_row(customer_id, program.id)
+    if not created:
+        return redemption, balance, False
+    if balance.rewards_available < 1:
+        raise Conflict("No reward is waiting: the stamp card is not complete yet.",
+                       code="no_reward_available")
+    balance.rewards_redeemed += 1
+    db.session.add(LedgerEntry(customer_id=customer_id, program_id=program.id,
+                               kind=EntryKind.REDEEM, points=0, redemption_id=redemption.id,
+                               description=description or f"Reward: {program.stamp_reward}"))
+    db.session.flush()
+    return redemption, balance, True
 
 
 @transactional

@@ -76,6 +76,13 @@ def get_merchant(merchant_id: int) -> Merchant | None:
 def update_current_merchant(changes: dict[str, Any]) -> Merchant:
     """Change the caller's profile fields (email and password are not editable here)."""
     merchant = get_current_merchant()
+    keyword = changes.get("sms_keyword")
+    if keyword and keyword != merchant.sms_keyword:
+        with all_merchants():  # keywords are unique across merchants (STOP <keyword>)
+            taken = db.session.scalar(sa.select(Merchant.id).where(Merchant.sms_keyword == keyword))
+        if taken is not None:
+            raise Conflict("Another merchant uses this SMS keyword; choose another.",
+                           code="sms_keyword_taken")
     for name, value in changes.items():
         setattr(merchant, name, value)
     return merchant

@@ -28,10 +28,10 @@ from loyalty.background import TaskName
 from loyalty.db import sms as statements
 from loyalty.db.alone import execute_alone
 from loyalty.extensions import db
-from loyalty.models import SkipReason, SmsMessage, SmsStatus
+from loyalty.models import MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.models.messages import SECRET_PURPOSES, mask_secret
-from loyalty.services import sms_allowance, sms_calls, sms_pause
+from loyalty.services import promotions, sms_allowance, sms_callbacks, sms_calls, sms_pause
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.links import find_link
@@ -51,6 +51,7 @@ class Outgoing:
     body: str
     attempts: int
     purpose: str
+    kind: str = MessageKind.TRANSACTIONAL
 
 
 def _backend():
@@ -126,6 +127,9 @@ def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
                     stopped = "claim"
                     break
                 outgoing = waiting.popleft()
+                if outgoing.kind == MessageKind.PROMOTIONAL and not promotions.in_window(utcnow()):
+                    outcomes.hold(outgoing.id, promotions.window_start(utcnow()))
+                    continue
                 refused = links.refused(outgoing.body)
                 if refused:  # the text itself, whatever template or name put the link there
                     outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id,
@@ -181,7 +185,7 @@ def _queued(message_ids: list[int]) -> list[Outgoing]:
             "c_until": now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"])},
             rows=True)
     found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts,
-                              row.purpose) for row in rows}
+                              row.purpose, row.kind) for row in rows}
     return [found[i] for i in message_ids if i in found]
 
 
@@ -202,7 +206,11 @@ class _LinkCheck:
         return None if self.production else sms_allowance.link_refusal(link)
 
 
-_NO_OUTCOME = {"m_provider": None, "m_sent_at": None, "m_error": None, "m_reason": None}
+_NO_OUTCOME = {"m_provider": None, "m_sent_at": None, "m_error": None, "m_reason": None,
+               "m_cost": None}
+# Africa's Talking's answer for a subscriber who blocked the sender (SMS.md 3.1, 3.4): the
+# customer is opted out, as for a delivery report saying UserInBlackList.
+BLACKLISTED = "406"
 
 
 def _outcome(answer: sms_calls.Answer, *, final_attempt: bool) -> dict:
@@ -221,7 +229,7 @@ def _outcome(answer: sms_calls.Answer, *, final_attempt: bool) -> dict:
     outcome["code"] = result.code or result.status
     if result.status == "sent":
         outcome.update(m_status=SmsStatus.SENT, m_provider=result.provider_message_id,
-                       m_sent_at=utcnow())
+                       m_sent_at=utcnow(), m_cost=result.cost)
     elif result.out_of_credit:
         outcome.update(m_error=result.error, out_of_credit=True)
     else:
@@ -255,6 +263,8 @@ class _Outcomes:
         self.pending: list[dict] = []
         self.released: list[int] = []
         self.masked: list[dict] = []  # texts whose body held a secret, now sent or given up
+        self.blacklisted: list[int] = []  # refused 406 UserInBlacklist: opt their customers out
+        self.held: list[dict] = []  # promotional texts outside their window: back, held
         self.flushed_at = time.monotonic()
         self.sent = 0
         self.size = current_app.config["SMS_CHUNK_SIZE"]
@@ -264,6 +274,9 @@ class _Outcomes:
         self.sent += outcome["m_status"] == SmsStatus.SENT
         status = "retry" if outcome["m_status"] == SmsStatus.QUEUED else str(outcome["m_status"])
         metrics.SMS.labels(status=status, code=code or "none").inc()
+        if outcome["m_status"] == SmsStatus.FAILED and (
+                code == BLACKLISTED or (outcome.get("m_error") or "").startswith(BLACKLISTED)):
+            self.blacklisted.append(outgoing.id)
         if outgoing.purpose in SECRET_PURPOSES and outcome["m_status"] != SmsStatus.QUEUED:
             self.masked.append({"k_id": outgoing.id, "k_body": mask_secret(outgoing.body)})
 
@@ -272,13 +285,16 @@ class _Outcomes:
         if message_ids:
             metrics.SMS.labels(status="released", code="none").inc(len(message_ids))
 
+    def hold(self, message_id: int, until) -> None:
+        self.held.append({"h_id": message_id, "h_until": until})
+
     def flush_if_due(self) -> None:
         if len(self.pending) >= self.size or time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
         self.flushed_at = time.monotonic()
-        if not (self.pending or self.released):
+        if not (self.pending or self.released or self.held):
             return
         merchant, now = current_merchant_id(), utcnow()
         rows = [{"m_merchant": merchant, "m_now": now,
@@ -286,6 +302,8 @@ class _Outcomes:
                 for outcome in self.pending]
         masked = [{**one, "k_merchant": merchant} for one in self.masked]
         released, self.pending, self.released, self.masked = self.released, [], [], []
+        blacklisted, self.blacklisted = self.blacklisted, []
+        held, self.held = [{**one, "h_merchant": merchant} for one in self.held], []
         # Its own transaction: these outcomes are durable before the next flush. Repeated
         # only when its connection was found dropped, which at worst counts attempts twice.
         with unit_of_work():
@@ -293,13 +311,18 @@ class _Outcomes:
                 execute_alone(statements.RECORD_ALL, {
                     "merchant": merchant, "now": now, "id": [r["m_id"] for r in rows],
                     **{name: [r["m_" + name] for r in rows]
-                       for name in ("status", "error", "reason", "provider", "sent_at")}})
+                       for name in ("status", "error", "reason", "provider", "sent_at", "cost")}})
             elif rows:
                 execute_alone(statements.RECORD, rows)
             if released:  # not attempted: back to the queue at once, attempts unchanged
                 execute_alone(statements.RELEASE, {"r_ids": released, "r_merchant": merchant})
             if masked:
                 execute_alone(statements.MASK, masked)
+            if held:
+                execute_alone(statements.HOLD, held)
+        if blacklisted:  # after the outcomes: opting out cancels what is still queued
+            with unit_of_work():
+                sms_callbacks.opt_out_blacklisted(blacklisted)
 
 
 SWEEP_BATCH = 100
@@ -315,7 +338,9 @@ def sweep_outbox(limit: int = 2000) -> int:
         rows = db.session.execute(
             sa.select(SmsMessage.merchant_id, SmsMessage.id)
             .where(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.updated_at < older_than,
-                   sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now))
+                   sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now),
+                   # held promotional texts are queued by the sweep once their window opens
+                   sa.or_(SmsMessage.not_before.is_(None), SmsMessage.not_before <= now))
             .order_by(SmsMessage.id).limit(limit)).all()
     pairs = [[merchant_id, message_id] for merchant_id, message_id in rows]
     for start in range(0, len(pairs), SWEEP_BATCH):

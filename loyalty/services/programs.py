@@ -36,6 +36,7 @@ def create_program(data: dict[str, Any]) -> LoyaltyProgram:
     """Add a program; Conflict when the code exists, ValidationFailed for a bad template."""
     data = dict(data)
     _check_template(data.get("sms_template"))
+    _check_template(data.get("reward_template"), "reward_template")
     _check_links(data)
     if db.session.scalar(sa.select(sa.exists().where(LoyaltyProgram.code == data["code"]))):
         raise Conflict(f"A program with code '{data['code']}' already exists.", code="code_taken")
@@ -59,6 +60,8 @@ def update_program(code: str, changes: dict[str, Any]) -> LoyaltyProgram:
     changes = dict(changes)
     if "sms_template" in changes:
         _check_template(changes["sms_template"])
+    if "reward_template" in changes:
+        _check_template(changes["reward_template"], "reward_template")
     _check_links(changes)
     make_default = changes.pop("is_default", None)
     for name, value in changes.items():
@@ -96,18 +99,18 @@ def delete_program(code: str) -> None:
                        code="program_in_use") from None
 
 
-def _check_template(template: str | None) -> None:
+def _check_template(template: str | None, field: str = "sms_template") -> None:
     if template is None:
         return
     try:
         validate_template(template)
     except TemplateError as exc:
         raise ValidationFailed("The SMS template cannot be used.",
-                               fields={"sms_template": list(exc.problems)}) from None
+                               fields={field: list(exc.problems)}) from None
 
 
-# What a program puts into its receipts: the template, and {program_name} and {reward}.
-TEXT_FIELDS = ("sms_template", "name", "stamp_reward")
+# What a program puts into its receipts: the templates, and {program_name} and {reward}.
+TEXT_FIELDS = ("sms_template", "reward_template", "name", "stamp_reward")
 
 
 def _check_links(data: dict[str, Any]) -> None:

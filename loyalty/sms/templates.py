@@ -28,6 +28,9 @@ DEFAULT_POINTS_TEMPLATE = (
     "Hi {first_name}! You earned {points} {program_name} points. Total: {balance} points."
 )
 DEFAULT_STAMPS_TEMPLATE = "Thanks {first_name}! {stamps_left} more orders for {reward}."
+# Sent instead of the stamps text the moment a card completes (DESIGN.md 11): the stamps
+# text would say "5 more orders for free delivery" just as the delivery is earned.
+DEFAULT_REWARD_TEMPLATE = "Congrats {first_name}! Your {reward} is ready."
 # Reads naturally in both defaults ("Hi Customer!", "Thanks Customer!").
 FIRST_NAME_FALLBACK = "Customer"
 

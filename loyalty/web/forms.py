@@ -173,6 +173,24 @@ class CustomerForm(FlaskForm):
     last_name = StringField("Last name", [Optional(), Length(max=100)])
     sms_opt_out = BooleanField("Do not text this customer",
                                description="Tick when the customer asked for no SMS receipts.")
+    marketing_consent = BooleanField(
+        "The customer agreed to offers and reminders by SMS",
+        description="Only with their express yes: paying by M-Pesa is not consent.")
+
+
+class CustomerEditForm(FlaskForm):
+    phone = StringField("Phone", [InputRequired()], render_kw={"type": "tel"})
+    first_name = StringField("First name", [Optional(), Length(max=100)])
+    last_name = StringField("Last name", [Optional(), Length(max=100)])
+    sms_opt_out = BooleanField("Do not text this customer",
+                               description="Cancels texts still waiting to be sent.")
+    marketing_consent = BooleanField(
+        "The customer agreed to offers and reminders by SMS",
+        description="Only with their express yes: paying by M-Pesa is not consent.")
+
+
+class EraseForm(FlaskForm):
+    confirm = StringField("Type ERASE to confirm", [InputRequired()])
 
 
 class AdjustForm(FlaskForm):

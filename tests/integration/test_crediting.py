@@ -94,7 +94,7 @@ def test_delivery_stamps_count_down_to_the_reward(client, db_session):
         bodies.append(_sms(db_session)[-1].body)
     assert bodies[0] == "Thanks Mary! 4 more orders for free delivery."
     assert bodies[3] == "Thanks Mary! 1 more orders for free delivery."
-    assert bodies[4] == "Thanks Mary! 5 more orders for free delivery."  # reward issued, card reset
+    assert bodies[4] == "Congrats Mary! Your free delivery is ready."  # reward issued, card reset
     balance = db_session.execute(sa.text(
         "SELECT stamps, rewards_earned, points FROM balances")).one()
     assert tuple(balance) == (1, 1, 0)

@@ -56,3 +56,37 @@ def test_redeeming_more_than_the_balance_is_refused_on_the_page(client, shop):
     assert response.status_code == 422
     assert "Not enough points" in text(response)
     assert "100 VIP points" in text(response)
+
+
+def test_the_customer_page_edits_consent_and_shows_its_history(client, shop):
+    url = _customer_url(client)
+    response = client.post(url + "/edit", data={"phone": "0712345678", "first_name": "John",
+                                                "last_name": "", "sms_opt_out": "y"})
+    assert response.status_code == 302
+    page = text(client.get(url))
+    assert "no SMS" in page and "Opted out of SMS" in page and "this site" in page
+    # Enrolling the phone again from the web form leaves the opt-out alone.
+    client.post("/customers/new", data={"phone": "0712345678", "first_name": "John"})
+    assert "no SMS" in text(client.get(url))
+
+
+def test_a_bad_phone_on_the_edit_form_is_shown_next_to_it(client, shop):
+    url = _customer_url(client)
+    response = client.post(url + "/edit", data={"phone": "12"})
+    assert response.status_code == 422
+    assert 'id="phone-error"' in response.get_data(as_text=True)
+
+
+def test_erasing_from_the_page_needs_the_confirmation(client, shop):
+    client.post("/customers/new", data={"phone": "0712345678", "first_name": "John",
+                                        "last_name": "Doe"})
+    url = _customer_url(client)
+    confirm = client.get(url + "/erase")
+    assert confirm.status_code == 200 and "cannot be undone" in text(confirm)
+    refused = client.post(url + "/erase", data={"confirm": "yes"})
+    assert refused.status_code == 422 and "John Doe" in text(client.get(url))
+    done = client.post(url + "/erase", data={"confirm": "ERASE"})
+    assert done.status_code == 302
+    page = text(client.get(url))
+    assert "Personal data erased" in page and "John Doe" not in page
+    assert "100 VIP points" in page  # the balance stays

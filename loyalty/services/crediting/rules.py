@@ -20,6 +20,7 @@ from loyalty.services.account_mapping import resolve
 from loyalty.sms.segments import encoding, segment_count
 from loyalty.sms.templates import (
     DEFAULT_POINTS_TEMPLATE,
+    DEFAULT_REWARD_TEMPLATE,
     DEFAULT_STAMPS_TEMPLATE,
     FIRST_NAME_FALLBACK,
     render,
@@ -177,9 +178,14 @@ def template_for(program) -> str:
     return DEFAULT_STAMPS_TEMPLATE if program.stamps_required else DEFAULT_POINTS_TEMPLATE
 
 
+def reward_template_for(program) -> str:
+    return getattr(program, "reward_template", None) or DEFAULT_REWARD_TEMPLATE
+
+
 def render_receipt(program, *, first_name: str | None, earned: Earned, merchant_name: str) -> str:
-    """The "You earned…" text for a payment."""
-    return render(template_for(program), {
+    """The "You earned…" text for a payment; the reward text when it completed a card."""
+    template = reward_template_for(program) if earned.reward_earned else template_for(program)
+    return render(template, {
         "first_name": first_name or FIRST_NAME_FALLBACK, "points": earned.points,
         "balance": earned.balance, "program_name": program.name,
         "stamps_left": earned.stamps_left, "reward": program.stamp_reward,

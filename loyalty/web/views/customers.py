@@ -11,13 +11,22 @@ from loyalty.schemas.customers import (
     AdjustmentCreateSchema,
     CustomerCreateSchema,
     CustomerQueryArgsSchema,
+    CustomerUpdateSchema,
     RedemptionCreateSchema,
 )
-from loyalty.services import adjustments, payments, programs, redemptions
+from loyalty.services import adjustments, erasure, payments, programs, redemptions
 from loyalty.services import customers as service
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
-from loyalty.web.forms import AdjustForm, CustomerForm, FindCustomerForm, RedeemForm, options
+from loyalty.web.forms import (
+    AdjustForm,
+    CustomerEditForm,
+    CustomerForm,
+    EraseForm,
+    FindCustomerForm,
+    RedeemForm,
+    options,
+)
 from loyalty.web.formtools import checked, load, page, show_error, values
 
 
@@ -39,11 +48,12 @@ def customers():
 @bp.route("/customers/new", methods=["GET", "POST"])
 def new_customer():
     form = CustomerForm()
+    # An unticked box says nothing: enrolling a known phone again must not undo its STOP.
     data = checked(form, CustomerCreateSchema(), lambda: {
         **values(form, ("phone", "first_name", "last_name")),
-        "sms_opt_out": form.sms_opt_out.data})
+        **{name: True for name in ("sms_opt_out", "marketing_consent") if form[name].data}})
     if data is not None:
-        customer = service.enrol_customer(**data)
+        customer = service.enrol_customer(source="web", **data)
         flash("Customer enrolled. Earlier payments from this phone are now theirs.", "success")
         return redirect(url_for("web.customer", customer_id=customer.id))
     return page("web/customer_new.html", form)
@@ -52,6 +62,49 @@ def new_customer():
 @bp.get("/customers/<int:customer_id>")
 def customer(customer_id: int):
     return _customer_page(customer_id)
+
+
+@bp.post("/customers/<int:customer_id>/edit")
+def edit_customer(customer_id: int):
+    """Correct details and consent; the same schema and service as PATCH, source `web`."""
+    form = CustomerEditForm()
+    data = checked(form, CustomerUpdateSchema(), lambda: {
+        **values(form, ("phone",)), **values(form, ("first_name", "last_name"), blank="none"),
+        "sms_opt_out": form.sms_opt_out.data, "marketing_consent": form.marketing_consent.data})
+    if data is not None:
+        try:
+            service.update_customer(customer_id, source="web", **data)
+        except DomainError as error:
+            if error.status == 404:
+                raise
+            show_error(form, error)
+        else:
+            flash("Customer updated.", "success")
+            return redirect(url_for("web.customer", customer_id=customer_id))
+    return _customer_page(customer_id, status=422, edit_form=form)
+
+
+@bp.route("/customers/<int:customer_id>/erase", methods=["GET", "POST"])
+def erase_customer(customer_id: int):
+    """Erasure with a confirmation step: the page says what goes and what stays, and the
+    merchant types ERASE."""
+    detail = service.customer_detail(customer_id)
+    if detail.erased_at is not None:
+        flash("This customer's personal data was already erased.", "success")
+        return redirect(url_for("web.customer", customer_id=customer_id))
+    form = EraseForm()
+    if form.validate_on_submit():
+        if form.confirm.data.strip().upper() == "ERASE":
+            erasure.erase_customer(customer_id, source="web")
+            flash("Personal data erased. The points and payments stay, under the customer's "
+                  "number.", "success")
+            return redirect(url_for("web.customer", customer_id=customer_id))
+        form.confirm.errors = ["Type ERASE to confirm."]
+    name = " ".join(filter(None, [detail.first_name, detail.last_name])) or f"customer #{customer_id}"
+    return render_template(
+        "web/customer_erase.html", form=form, name=name, customer_id=customer_id,
+        payments=erasure.payment_count(customer_id)), (
+        422 if form.is_submitted() else 200)
 
 
 @bp.post("/customers/<int:customer_id>/redeem")
@@ -99,8 +152,13 @@ def _with_programs(form):
 
 
 def _customer_page(customer_id: int, status: int = 200, redeem_form: RedeemForm | None = None,
-                   adjust_form: AdjustForm | None = None):
+                   adjust_form: AdjustForm | None = None,
+                   edit_form: CustomerEditForm | None = None):
     detail = service.customer_detail(customer_id)
+    if edit_form is None:
+        edit_form = CustomerEditForm(formdata=None, data={
+            name: getattr(detail, name) for name in (
+                "phone", "first_name", "last_name", "sms_opt_out", "marketing_consent")})
     form = redeem_form or _with_programs(RedeemForm(formdata=None))
     # Prefixed: its inputs must not share ids (and labels) with the redemption form's.
     adjust_form = adjust_form or _with_programs(AdjustForm(prefix="adjust", formdata=None))
@@ -109,6 +167,7 @@ def _customer_page(customer_id: int, status: int = 200, redeem_form: RedeemForm 
         form.program.data = max(detail.balances, key=lambda b: b["points"])["code"]
     return render_template(
         "web/customer.html", customer=detail, form=form, adjust_form=adjust_form,
+        edit_form=edit_form,
         ledger=service.ledger_of(customer_id, limit=50),
         payments=payments.list_payments(customer_id=customer_id, limit=20)["items"],
         messages=reads.messages_for_customer(customer_id)), status
