@@ -2,7 +2,13 @@
 
 from flask_smorest import Blueprint
 
-from loyalty.schemas.merchants import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
+from loyalty.schemas.base import PageArgsSchema
+from loyalty.schemas.merchants import (
+    ApiKeyCreatedSchema,
+    ApiKeyCreateSchema,
+    ApiKeyPageSchema,
+    ApiKeySchema,
+)
 from loyalty.services import merchants as service
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api/v1/api-keys",
@@ -18,10 +24,11 @@ def create(data):
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, ApiKeySchema(many=True))
-def list_keys():
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ApiKeyPageSchema)
+def list_keys(args):
     """Every key of the merchant, revoked ones included (never the keys themselves)."""
-    return service.list_api_keys()
+    return service.api_key_page(**args)
 
 
 @blp.route("/<int:key_id>", methods=["DELETE"])

@@ -5,10 +5,13 @@ from flask_smorest import Blueprint
 
 from loyalty import ratelimits
 from loyalty.ratelimits import limited
+from loyalty.schemas.base import PageArgsSchema
 from loyalty.schemas.channels import (
+    ChannelAnswerSchema,
     ChannelCreateSchema,
-    ChannelExportSchema,
+    ChannelExportPageSchema,
     ChannelImportSchema,
+    ChannelPageSchema,
     ChannelSchema,
     ChannelUpdateSchema,
     RegisterUrlsSchema,
@@ -32,8 +35,10 @@ from loyalty.services import (
     callback_tokens,
     channel_setup,
     channel_transfer,
+    pages,
     payments,
     reconciliation,
+    sandbox_sharing,
     stk,
 )
 from loyalty.services import channels as service
@@ -43,10 +48,13 @@ blp = Blueprint("channels", __name__, url_prefix="/api/v1/mpesa-channels",
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, ChannelSchema(many=True))
-def list_channels():
-    """Every channel of the merchant, primary first (credentials masked)."""
-    return service.list_channels()
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ChannelPageSchema)
+def list_channels(args):
+    """List the merchant's channels, oldest first (credentials masked).
+
+    `is_primary` marks the primary channel; archived channels are left out."""
+    return service.channel_page(**args)
 
 
 @blp.route("", methods=["POST"])
@@ -58,18 +66,24 @@ def create(data):
 
 
 @blp.route("/export", methods=["GET"])
-@blp.response(200, ChannelExportSchema(many=True))
+@blp.response(200, ChannelExportPageSchema)
 def export():
-    """Every channel's configuration, without any secret."""
-    return service.list_channels()
+    """Export every channel's configuration, without any secret.
+
+    Always one page (`next_cursor` null): the items are what POST /mpesa-channels/import
+    takes as `channels`, once their credentials are added."""
+    return pages.whole(service.list_channels())
 
 
 @blp.route("/import", methods=["POST"])
 @blp.arguments(ChannelImportSchema)
-@blp.response(201, ChannelSchema(many=True))
+@blp.response(201, ChannelPageSchema)
 def import_channels(data):
-    """Create many channels at once: all of them, or none (errors listed per row)."""
-    return channel_transfer.import_channels(data["channels"])
+    """Create many channels at once: all of them, or none (errors listed per row).
+
+    The answer lists the channels created, as one page. A row's error is named by its
+    position: `channels.2.shortcode`."""
+    return pages.whole(channel_transfer.import_channels(data["channels"]))
 
 
 @blp.route("/<int:channel_id>", methods=["GET"])
@@ -96,8 +110,9 @@ def archive(channel_id):
 @blp.route("/<int:channel_id>/verify", methods=["POST"])
 @limited(ratelimits.verify)
 @blp.arguments(WaitArgsSchema, location="query")
-@blp.response(202, ChannelSchema)
-@blp.alt_response(200, description="`?wait=N` and the worker finished: the verification result")
+@blp.response(202, ChannelAnswerSchema)
+@blp.alt_response(200, schema=VerificationResultSchema,
+                  description="`?wait=N` and the worker finished: the verification result")
 def verify(args, channel_id):
     """Ask Safaricom whether the credentials work (done by a worker); at most
     RATE_LIMIT_CHANNEL_STEPS (10 a minute) per channel."""
@@ -109,21 +124,25 @@ def verify(args, channel_id):
 @limited(ratelimits.register_urls)
 @blp.arguments(WaitArgsSchema, location="query")
 @blp.arguments(RegisterUrlsSchema)
-@blp.response(202, ChannelSchema)
-@blp.alt_response(200, description="`?wait=N` and the worker finished: the registration result")
+@blp.response(202, ChannelAnswerSchema)
+@blp.alt_response(200, schema=RegistrationResultSchema,
+                  description="`?wait=N` and the worker finished: the registration result")
 def register_urls(args, body, channel_id):
     """Register the C2B validation and confirmation URLs (the platform's own by default);
     at most RATE_LIMIT_CHANNEL_STEPS (10 a minute) per channel."""
     channel_setup.request_url_registration(channel_id, **body)
-    return _step_answer(channel_id, "urls", args["wait"])
+    warnings = sandbox_sharing.registration_warnings(channel_id)
+    return _step_answer(channel_id, "urls", args["wait"], warnings)
 
 
 @blp.route("/<int:channel_id>/rotate-callback-token", methods=["POST"])
 @limited(ratelimits.rotate_callback_token)
 @blp.arguments(WaitArgsSchema, location="query")
-@blp.response(202, ChannelSchema, description="A new token; the URLs are being registered again")
-@blp.alt_response(200, description="No URLs to register again (the channel), or `?wait=N` and "
-                  "the worker finished (the registration result)")
+@blp.response(202, ChannelAnswerSchema,
+              description="A new token; the URLs are being registered again")
+@blp.alt_response(200, schema=RegistrationResultSchema,
+                  description="No URLs to register again (then the body is the channel), or "
+                  "`?wait=N` and the worker finished (the registration result)")
 def rotate_callback_token(args, channel_id):
     """Issue a new callback token and register the C2B URLs again (done by a worker).
 
@@ -132,7 +151,7 @@ def rotate_callback_token(args, channel_id):
     RATE_LIMIT_CHANNEL_STEPS (10 a minute) per channel."""
     channel, registering = callback_tokens.rotate_callback_token(channel_id)
     if not registering:
-        return channel, 200
+        return jsonify(ChannelAnswerSchema().dump(_Answer(channel))), 200
     return _step_answer(channel_id, "urls", args["wait"])
 
 
@@ -153,8 +172,9 @@ def deactivate(channel_id):
 @limited(ratelimits.pull_register)
 @blp.arguments(WaitArgsSchema, location="query")
 @blp.arguments(PullRegisterSchema)
-@blp.response(202, ChannelSchema)
-@blp.alt_response(200, description="`?wait=N` and the worker finished: the registration result")
+@blp.response(202, ChannelAnswerSchema)
+@blp.alt_response(200, schema=PullRegistrationResultSchema,
+                  description="`?wait=N` and the worker finished: the registration result")
 def register_pull(args, body, channel_id):
     """Register the channel's shortcode for Pull Transactions (reconciliation)."""
     reconciliation.request_pull_registration(channel_id, body["nominated_number"])
@@ -200,10 +220,22 @@ _OUTCOMES = {"verification": channel_setup.step_outcome, "urls": channel_setup.s
              "pull": lambda channel, step: reconciliation.pull_outcome(channel)}
 
 
-def _step_answer(channel_id: int, step: str, wait: int):
+class _Answer:
+    """A channel with the warnings its step's answer carries (ChannelAnswerSchema)."""
+
+    def __init__(self, channel, warnings: list[dict] | None = None) -> None:
+        self._channel, self.warnings = channel, warnings or []
+
+    def __getattr__(self, name):
+        return getattr(self._channel, name)
+
+
+def _step_answer(channel_id: int, step: str, wait: int, warnings: list[dict] | None = None):
     """202 with the channel while the worker runs; with ?wait=N, the result once it is done."""
     channel = channel_setup.wait_for_step(channel_id, step, wait)
     outcome = _OUTCOMES[step](channel, step)
     if outcome is None:
-        return channel, 202
+        return _Answer(channel, warnings), 202
+    if step == "urls":
+        outcome["warnings"] = warnings or []
     return jsonify(_RESULT_SCHEMAS[step].dump(outcome))

@@ -7,9 +7,9 @@ from loyalty.schemas.customers import (
     AdjustmentSchema,
     CustomerCreateSchema,
     CustomerDetailSchema,
+    CustomerPageSchema,
     CustomerQueryArgsSchema,
-    CustomerSchema,
-    LedgerEntrySchema,
+    LedgerPageSchema,
     LedgerQueryArgsSchema,
     RedemptionCreateSchema,
     RedemptionSchema,
@@ -31,9 +31,9 @@ def enrol(data):
 
 @blp.route("", methods=["GET"])
 @blp.arguments(CustomerQueryArgsSchema, location="query")
-@blp.response(200, CustomerSchema(many=True))
+@blp.response(200, CustomerPageSchema)
 def list_customers(args):
-    return service.list_customers(**args)
+    return service.customer_page(**args)
 
 
 @blp.route("/<int:customer_id>", methods=["GET"])
@@ -44,9 +44,9 @@ def get(customer_id):
 
 @blp.route("/<int:customer_id>/ledger", methods=["GET"])
 @blp.arguments(LedgerQueryArgsSchema, location="query")
-@blp.response(200, LedgerEntrySchema(many=True))
+@blp.response(200, LedgerPageSchema)
 def ledger(args, customer_id):
-    return service.ledger_of(customer_id, **args)
+    return service.ledger_page(customer_id, **args)
 
 
 @blp.route("/<int:customer_id>/redemptions", methods=["POST"])

@@ -2,11 +2,26 @@
 
 from flask_smorest import Blueprint
 
-from loyalty.schemas.payments import PaymentRequestSchema
+from loyalty.schemas.payments import (
+    PaymentRequestPageSchema,
+    PaymentRequestQueryArgsSchema,
+    PaymentRequestSchema,
+)
 from loyalty.services import stk
 
 blp = Blueprint("payment_requests", __name__, url_prefix="/api/v1/payment-requests",
                 description="M-Pesa Express prompts sent to customers' phones")
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(PaymentRequestQueryArgsSchema, location="query")
+@blp.response(200, PaymentRequestPageSchema)
+def list_requests(args):
+    """List M-Pesa Express prompts, newest first.
+
+    Filter by `channel_id` and `status` (pending, succeeded, failed, cancelled, expired);
+    pass `next_cursor` back as `cursor` for the next page."""
+    return stk.list_payment_requests(**args)
 
 
 @blp.route("/<int:request_id>", methods=["GET"])

@@ -8,7 +8,7 @@ from loyalty.ratelimits import limited
 from loyalty.schemas.payments import (
     AnalyticsArgsSchema,
     AttributeSchema,
-    ChannelDaySchema,
+    ChannelDayPageSchema,
     ReversalRequestSchema,
     TransactionPageSchema,
     TransactionQueryArgsSchema,
@@ -75,7 +75,7 @@ def mark_reversed(data, payment_id):
 
 @analytics_blp.route("/channels", methods=["GET"])
 @analytics_blp.arguments(AnalyticsArgsSchema, location="query")
-@analytics_blp.response(200, ChannelDaySchema(many=True))
+@analytics_blp.response(200, ChannelDayPageSchema)
 def channel_analytics(args):
     """Per channel and day (Nairobi time): payments, amount, points, unique customers."""
-    return payments.channel_analytics(**args)
+    return payments.analytics_page(**args)

@@ -2,7 +2,13 @@
 
 from flask_smorest import Blueprint
 
-from loyalty.schemas.programs import ProgramCreateSchema, ProgramSchema, ProgramUpdateSchema
+from loyalty.schemas.base import PageArgsSchema
+from loyalty.schemas.programs import (
+    ProgramCreateSchema,
+    ProgramPageSchema,
+    ProgramSchema,
+    ProgramUpdateSchema,
+)
 from loyalty.services import programs as service
 
 blp = Blueprint("programs", __name__, url_prefix="/api/v1/programs",
@@ -10,9 +16,10 @@ blp = Blueprint("programs", __name__, url_prefix="/api/v1/programs",
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, ProgramSchema(many=True))
-def list_programs():
-    return service.list_programs()
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ProgramPageSchema)
+def list_programs(args):
+    return service.program_page(**args)
 
 
 @blp.route("", methods=["POST"])
