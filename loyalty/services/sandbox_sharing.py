@@ -52,6 +52,7 @@ def registration_warnings(channel_id: int) -> list[dict[str, str]]:
     which = "another channel" if others == 1 else f"{others} other channels"
     return [{"code": SHARED, "message": (
         f"Sandbox shortcode {channel.c2b_shortcode} is shared by every Daraja sandbox app, and "
-        f"{which} on this platform had its URLs registered for it. Safaricom keeps one URL "
-        f"pair per shortcode, so its test payments now come to this channel, and the other "
-        f"stops receiving them until its URLs are registered again.")}]
+        f"{which} on this platform has its URLs registered for it. Safaricom keeps one URL "
+        f"pair per shortcode: registering this channel's URLs moves the shortcode's test "
+        f"payments here, and the other stops receiving them until its URLs are registered "
+        f"again.")}]
