@@ -27,6 +27,9 @@ def list_requests(args):
 @blp.route("/<int:request_id>", methods=["GET"])
 @blp.response(200, PaymentRequestSchema)
 def get(request_id):
-    """Where a prompt stands: pending, then succeeded (with its receipt once known),
-    failed, cancelled or expired."""
+    """Show an M-Pesa Express prompt.
+
+    Where a prompt stands: `pending`, then `succeeded` (with its `receipt` and `payment_id`
+    once known), `failed`, `cancelled` or `expired`, which never changes; `result_code` and
+    `result_desc` are Safaricom's."""
     return stk.get_payment_request(request_id)

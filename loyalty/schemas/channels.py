@@ -12,9 +12,20 @@ from loyalty.models.channels import (
     callback_urls,
 )
 from loyalty.schemas.base import BaseSchema, TrimmedString, page_schema
+from loyalty.schemas.programs import CODE
 
 SHORTCODE = validate.Regexp(r"^\d{5,7}$", error="Must be a 5 to 7 digit M-Pesa number.")
 SECRET = dict(load_only=True, allow_none=True, validate=validate.Length(1, 500))
+MAPPING = {
+    "description": (
+        "Which loyalty program a payment's account reference earns in. Keys: `default`, an "
+        "exact reference (`CORPORATE`) or a prefix ending in `*` (`VIP*`): letters, digits, "
+        "spaces or - _ . / # &, up to 20 characters, `*` only at the end; Till and Buy Goods "
+        "payments carry no reference, so they map `default` only. Values: program codes of "
+        "the same merchant (an unknown code is a 422 listing the known ones). Matching trims "
+        "and ignores case: exact, then the longest prefix, then `default`, then the "
+        "merchant's default program."),
+    "example": {"default": "loyalty", "VIP*": "vip", "PREMIUM": "premium"}}
 
 
 class _ChannelFields(BaseSchema):
@@ -29,7 +40,8 @@ class _ChannelFields(BaseSchema):
     passkey = fields.String(**SECRET)
     initiator_name = fields.String(allow_none=True, validate=validate.Length(1, 100))
     initiator_password = fields.String(**SECRET)
-    account_mapping = fields.Dict(keys=fields.String(), values=fields.String())
+    account_mapping = fields.Dict(keys=fields.String(), values=fields.String(validate=CODE),
+                                  metadata=MAPPING)
     validation_policy = fields.Enum(ValidationPolicy, by_value=True)
     is_primary = fields.Boolean()
 
@@ -66,7 +78,7 @@ class ChannelExportSchema(BaseSchema):
     store_number = fields.String(allow_none=True)
     c2b_version = fields.Enum(C2BVersion, by_value=True)
     initiator_name = fields.String(allow_none=True)
-    account_mapping = fields.Dict()
+    account_mapping = fields.Dict(keys=fields.String(), values=fields.String(), metadata=MAPPING)
     validation_policy = fields.Enum(ValidationPolicy, by_value=True)
     is_primary = fields.Boolean()
 
