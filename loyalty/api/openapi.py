@@ -120,7 +120,10 @@ class OpenApiConventions(BasePlugin):
                 name = rule.endpoint.replace(".", "_")
                 operation.setdefault("operationId", name if len(operations) == 1
                                      else f"{name}_{method}")
-            responses = operation.setdefault("responses", {})
+            # flask-smorest keys statuses as ints, apispec plugins (ours, 429's) as strings
+            responses = {str(status): response
+                         for status, response in operation.get("responses", {}).items()}
+            operation["responses"] = responses
             has_body = "requestBody" in operation
             if has_body:
                 responses.setdefault("400", BAD_REQUEST)
@@ -133,13 +136,21 @@ class OpenApiConventions(BasePlugin):
                 responses["422"] = UNPROCESSABLE
             if getattr(view, "_conflict", None):
                 responses.setdefault("409", _error_response(view._conflict))
+            for status, response in responses.items():
+                # An error declared with words only (alt_response) has the one body too.
+                if status[0] in "45" and isinstance(response, dict) and "content" not in response:
+                    responses[status] = _error_response(response.get("description", ""))
 
 
 # --- field types as they travel -------------------------------------------------------------
 
 
 def _bounds_in_words(ret: dict) -> str:
+    """A string has no minimum or maximum in OpenAPI 3.0: the bounds move to the words,
+    and to x-minimum / x-maximum (numbers) for tools that read them."""
     low, high = ret.pop("minimum", None), ret.pop("maximum", None)
+    ret.update({name: value for name, value in (("x-minimum", low), ("x-maximum", high))
+                if value is not None})
     if low is not None and high is not None:
         return f" From {low} to {high}."
     if low is not None:
