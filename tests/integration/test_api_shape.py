@@ -115,7 +115,10 @@ def _push(shop, daraja, reference: str) -> int:
 
 def test_payment_requests_are_listed_and_filtered_by_channel_and_status(shop, client,
                                                                        db_session):
-    shop.api("PATCH", f"/mpesa-channels/{shop.channel['id']}", json={"passkey": PASSKEY})
+    # Credentials of its own: the Daraja token this test mints stays out of other tests'
+    # token cache (it is kept per consumer key in the run's Redis).
+    shop.api("PATCH", f"/mpesa-channels/{shop.channel['id']}", json={
+        "passkey": PASSKEY, "consumer_key": "api-shape-key", "consumer_secret": "api-shape"})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as daraja:
         daraja.add(responses.GET, f"{DARAJA}/oauth/v1/generate",
                    json={"access_token": "t", "expires_in": "3599"})
