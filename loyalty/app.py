@@ -21,6 +21,7 @@ from loyalty.api import (
     input_guard,
     merchants,
     metrics,
+    openapi,
     password_reset,
     payment_requests,
     payments,
@@ -69,6 +70,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, hooks_only: bool =
         api.init_app(app)  # the OpenAPI document and its routes
     # Odd input is a 4xx, never a 500: int URL parts, NUL characters, strict JSON.
     input_guard.init_app(app, documented=not hooks_only)
+    if not hooks_only:
+        openapi.init_app(app, api)  # errors, operationIds, servers, types as they travel
     celery_init_app(app)
     if app.config["REDIS_URL"]:
         # One shared client for the app's own Redis use (nudges, caches); Celery has its own.

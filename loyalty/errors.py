@@ -61,6 +61,10 @@ class Conflict(DomainError):
     status, code, message = 409, "conflict", "The request conflicts with the current state."
 
 
+class UnsupportedMediaType(DomainError):
+    status, code, message = 415, "unsupported_media_type", "Send the body as application/json."
+
+
 class ValidationFailed(DomainError):
     status, code, message = 422, "validation_error", "Some fields are invalid."
 

@@ -8,6 +8,7 @@ from flask import Flask, g, request
 from flask_smorest import Api
 
 from loyalty.api.errors import http_error_response
+from loyalty.api.openapi import ErrorSchema
 from loyalty.errors import Unauthorized
 from loyalty.services.merchants import merchant_for_api_key
 from loyalty.tenancy import reset_current_merchant, set_current_merchant
@@ -16,7 +17,9 @@ API_PREFIX = "/api/v1"
 
 
 class LoyaltyApi(Api):
-    """flask-smorest's Api with the project's one error body."""
+    """flask-smorest's Api with the project's one error body (also in the document)."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error):
         return http_error_response(error)

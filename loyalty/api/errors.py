@@ -48,6 +48,25 @@ def _fields_from_webargs(messages: Any) -> dict[str, Any]:
     return fields
 
 
+def sentence(errors: Any) -> str:
+    """A field's errors as readable text: several join into one sentence, nested ones
+    (a mapping's key, a list's item) are named; never a Python list or tuple."""
+    if isinstance(errors, dict):
+        return "; ".join(f"{name}: {sentence(inner)}" for name, inner in errors.items())
+    if isinstance(errors, (list, tuple)):
+        return " ".join(sentence(inner) for inner in errors)
+    text = str(errors).strip()
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def invalid_fields_message(fields: dict[str, Any]) -> str:
+    """The 422's message: each invalid field with why, the first few in full."""
+    shown = [f"{name} ({sentence(fields[name]).rstrip('.')})" for name in sorted(fields)[:4]]
+    more = len(fields) - len(shown)
+    return ("Some fields are invalid: " + "; ".join(shown)
+            + (f"; and {more} more" if more > 0 else "") + ".")
+
+
 def http_error_response(error: HTTPException):
     """One body for every HTTPException, flask-smorest's validation errors included."""
     status = error.code or 500
@@ -55,8 +74,7 @@ def http_error_response(error: HTTPException):
     messages = data.get("messages")
     if status == 422:
         fields = _fields_from_webargs(messages)
-        message = "Some fields are invalid: " + ", ".join(sorted(fields)) + "."
-        body = error_body(422, message, fields=fields)
+        body = error_body(422, invalid_fields_message(fields), fields=fields)
     elif status == 400 and messages:
         detail = _fields_from_webargs(messages)
         flat = "; ".join(str(v[0] if isinstance(v, list) and v else v) for v in detail.values())

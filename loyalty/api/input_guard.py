@@ -8,6 +8,9 @@ endpoint:
   `/customers/759121185484426` is a 404 like any other unknown id;
 - query strings, form fields and the path: a NUL character (which PostgreSQL text cannot
   hold) is a 422 naming the field (a 404 in the path);
+- API bodies are JSON: a body sent with any other Content-Type (or none: curl's `-d`
+  says form-urlencoded) is a 415 naming the header, rather than being read as an empty
+  form and answered "Missing data for required field" for fields that were sent;
 - JSON bodies: parsed strictly (loyalty/strict_json.py) before any view: a NUL or a lone
   surrogate in any string, a non-finite or huge number is a 422 naming the field; JSON
   that is not JSON (NaN, too deeply nested) is a 400;
@@ -25,8 +28,8 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from loyalty.api.base import api
-from loyalty.errors import DomainError, NotFound, ValidationFailed
+from loyalty.api.base import API_PREFIX, api
+from loyalty.errors import DomainError, NotFound, UnsupportedMediaType, ValidationFailed
 from loyalty.schemas.base import INT32_MAX
 from loyalty.strict_json import StrictJsonError, text_problem
 from loyalty.strict_json import loads as strict_loads
@@ -78,6 +81,8 @@ def check_request() -> None:
     if problems:
         raise ValidationFailed("Some fields are invalid: " + ", ".join(sorted(problems)) + ".",
                                fields=problems)
+    if request.path.startswith(API_PREFIX + "/"):
+        _require_json_body()
     body = request.get_data(cache=True) if request.is_json else b""
     if body:
         try:
@@ -87,6 +92,17 @@ def check_request() -> None:
                 raise MalformedJson(exc.message) from None
             raise ValidationFailed(f"Some fields are invalid: {exc.field}.",
                                    fields={exc.field: [exc.message]}) from None
+
+
+def _require_json_body() -> None:
+    """A non-empty API body must say it is JSON (see the module's docstring)."""
+    if request.is_json or not (request.content_length or request.get_data(cache=True)):
+        return
+    sent = (request.headers.get("Content-Type") or "")[:100]
+    said = f"this request said 'Content-Type: {sent}'" if sent else "it had no Content-Type"
+    raise UnsupportedMediaType(
+        f"Send the body as JSON with the header 'Content-Type: application/json' ({said}; "
+        "with curl: -H 'Content-Type: application/json').")
 
 
 def numeric_bounds(self, field, ret: dict, **kwargs: Any) -> dict:

@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 
 from loyalty import ratelimits
 from loyalty.api.base import public
+from loyalty.api.openapi import conflict
 from loyalty.ratelimits import limited
 from loyalty.schemas.merchants import (
     MerchantCreateSchema,
@@ -21,20 +22,28 @@ blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants",
 
 @blp.route("", methods=["POST"])
 @limited(ratelimits.signup)
-@blp.arguments(MerchantCreateSchema)
+@blp.arguments(MerchantCreateSchema, example={
+    "business_name": "Acme Electronics", "owner_name": "John Doe", "email": "john@acme.com",
+    "phone": "254712345678", "business_type": "RETAIL", "password": "a long secret"})
 @blp.response(201, MerchantRegisteredSchema)
 @blp.doc(security=[])
+@conflict("`email_taken`: a merchant with this email is registered already.")
 @public
 def register(data):
-    """Register a merchant (public); the API key is shown only in this response. At most
-    RATE_LIMIT_SIGNUP (5 an hour) per client address, with the web sign-up."""
+    """Register a merchant (public, no API key).
+
+    Creates the merchant with its default loyalty program and answers its first API key,
+    shown only in this response. At most RATE_LIMIT_SIGNUP (5 an hour) per client address,
+    with the web sign-up."""
     return service.register_merchant(**data)
 
 
 @blp.route("/me", methods=["GET"])
 @blp.response(200, MerchantSchema)
 def me():
-    """The merchant the API key belongs to."""
+    """Show the caller's merchant.
+
+    The merchant the API key belongs to: its business profile and SMS test numbers."""
     return service.get_current_merchant()
 
 
@@ -42,7 +51,9 @@ def me():
 @blp.arguments(MerchantUpdateSchema)
 @blp.response(200, MerchantSchema)
 def update_me(changes):
-    """Change the business profile."""
+    """Change the business profile.
+
+    Only the fields sent change; `sms_test_numbers` replaces the list (at most 5)."""
     return service.update_current_merchant(changes)
 
 
@@ -50,6 +61,8 @@ def update_me(changes):
 @blp.arguments(PasswordChangeSchema)
 @blp.response(204)
 def change_password(data):
-    """Change the password, given the current one (422 naming `current_password` when it is
-    not right). Every web session and remember-me cookie ends; API keys keep working."""
+    """Change the web UI password.
+
+    Needs the current one (422 naming `current_password` when it is not right). Every web
+    session and remember-me cookie ends; API keys keep working."""
     passwords.change_password(data["current_password"], data["new_password"])

@@ -27,7 +27,9 @@ DONE = "The password is changed. Every session that was logged in has ended."
 @blp.doc(security=[])
 @public
 def request_code(data):
-    """Text a reset code to the phone of the merchant with this email. The answer is the
+    """Ask for a password reset code.
+
+    Texts a six-digit code to the phone of the merchant with this email. The answer is the
     same whether or not the email is registered. At most RATE_LIMIT_PASSWORD_RESET (3 an
     hour) per email and RATE_LIMIT_PASSWORD_RESET_ADDRESS (20 an hour) per client address,
     with the web UI's form: 429 with Retry-After beyond."""
@@ -42,7 +44,9 @@ def request_code(data):
 @blp.doc(security=[])
 @public
 def confirm(data):
-    """Set a new password with the texted code. A wrong or expired code, a code tried
+    """Set a new password with the texted code.
+
+    A wrong or expired code, a code tried
     five times, and an unknown email are all refused alike (422 naming `code`). Each try
     counts against RATE_LIMIT_PASSWORD_RESET_ADDRESS (429 with Retry-After beyond)."""
     passwords.confirm_reset(data["email"], data["code"], data["new_password"])

@@ -115,6 +115,9 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verification_details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     verification_error: Mapped[str | None] = mapped_column(sa.Text)
+    # A stable snake_case code beside the message (the API shows {code, message}); read
+    # only while the message is set.
+    verification_error_code: Mapped[str | None] = mapped_column(sa.String(40))
 
     urls_state: Mapped[StepState] = mapped_column(enum_column(StepState, name="urls_state"),
                                                   default=StepState.NONE)
@@ -123,6 +126,7 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
     response_type: Mapped[str | None] = mapped_column(sa.String(10))
     urls_registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     urls_error: Mapped[str | None] = mapped_column(sa.Text)
+    urls_error_code: Mapped[str | None] = mapped_column(sa.String(40))
 
     health_state: Mapped[HealthState] = mapped_column(enum_column(HealthState),
                                                       default=HealthState.UNKNOWN)

@@ -23,6 +23,11 @@ class EntryKind(StrEnum):
     ADJUST = "adjust"
 
 
+# The description of the stamp entry that completed a card: "Reward: free delivery". The
+# API reads the reward a payment issued back from it (Payment.reward_issued).
+REWARD_PREFIX = "Reward: "
+
+
 class LedgerEntry(TenantScoped, db.Model):
     """One change of a customer's points or stamps. Never updated except `remaining`, the
     unspent part of an earn (redemptions and expiry spend the oldest earns first)."""

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column, money, utcnow
+from loyalty.models.ledger import REWARD_PREFIX
 from loyalty.tenancy import TenantScoped
 
 if TYPE_CHECKING:
+    from loyalty.models.ledger import LedgerEntry
     from loyalty.models.reversals import Reversal
 
 
@@ -78,10 +80,31 @@ class Payment(TenantScoped, TimestampMixin, db.Model):
     reversals: Mapped[list[Reversal]] = relationship(
         "Reversal", order_by="Reversal.id.desc()", viewonly=True, lazy="select")
 
+    # What crediting wrote for it: read only where a payment is shown (its stamp and the
+    # reward that stamp completed), never by crediting.
+    ledger_entries: Mapped[list[LedgerEntry]] = relationship(
+        "LedgerEntry", order_by="LedgerEntry.id", viewonly=True, lazy="select")
+
     @property
     def reversal(self) -> Reversal | None:
         """The latest reversal asked for or recorded, if any."""
         return self.reversals[0] if self.reversals else None
+
+    def _stamp_entries(self) -> list[LedgerEntry]:
+        return [entry for entry in self.ledger_entries if entry.kind == "stamp"]
+
+    @property
+    def stamps_earned(self) -> int:
+        """Stamps the payment put on a card (0 or 1; a reversal's are on the reversal)."""
+        return sum(entry.stamps for entry in self._stamp_entries())
+
+    @property
+    def reward_issued(self) -> str | None:
+        """The reward the payment's stamp completed the card for, if it did."""
+        for entry in self._stamp_entries():
+            if (entry.description or "").startswith(REWARD_PREFIX):
+                return entry.description[len(REWARD_PREFIX):]
+        return None
 
 
 class PaymentRequestStatus(StrEnum):

@@ -62,3 +62,27 @@ class TrimmedString(fields.String):
         if not text and self.required:
             raise ValidationError("Must not be blank.")
         return text
+
+
+class PageArgsSchema(BaseSchema):
+    """`limit` and `cursor`, as every paged collection takes them."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200),
+                           metadata={"description": "items per page (1 to 200)"})
+    cursor = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "the `next_cursor` of the previous page; leave out for the first"})
+
+
+_PAGES: dict[str, type] = {}
+
+
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """The page schema of a collection: `{"items": [item, ...], "next_cursor": int|null}`.
+    `name` is its name in the OpenAPI document (one class per name)."""
+    if name not in _PAGES:
+        _PAGES[name] = type(name, (BaseSchema,), {
+            "items": fields.List(fields.Nested(item), required=True),
+            "next_cursor": fields.Integer(allow_none=True, required=True, metadata={
+                "description": "pass as `cursor` for the next page; null on the last page"}),
+            "__doc__": "One page of a collection; pass `next_cursor` back as `cursor`."})
+    return _PAGES[name]

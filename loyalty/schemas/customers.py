@@ -1,8 +1,8 @@
 """Customers, balances, ledger and redemptions."""
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
+from loyalty.schemas.base import BaseSchema, KenyanPhone, PageArgsSchema, TrimmedString, page_schema
 
 
 class CustomerCreateSchema(BaseSchema):
@@ -24,10 +24,17 @@ class CustomerUpdateSchema(BaseSchema):
     marketing_consent = fields.Boolean()
 
 
-class CustomerQueryArgsSchema(BaseSchema):
+class CustomerQueryArgsSchema(PageArgsSchema):
     phone = KenyanPhone()
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    after_id = fields.Integer(validate=validate.Range(min=1))
+    after_id = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "deprecated: the same as `cursor`", "deprecated": True})
+
+    @post_load
+    def _old_cursor(self, data, **kwargs):
+        after = data.pop("after_id", None)
+        if after and "cursor" not in data:
+            data["cursor"] = after
+        return data
 
 
 class BalanceSchema(BaseSchema):
@@ -85,9 +92,18 @@ class LedgerEntrySchema(BaseSchema):
     created_at = fields.DateTime()
 
 
-class LedgerQueryArgsSchema(BaseSchema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    before_id = fields.Integer(validate=validate.Range(min=1))
+class LedgerQueryArgsSchema(PageArgsSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500),
+                           metadata={"description": "items per page (1 to 500)"})
+    before_id = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "deprecated: the same as `cursor`", "deprecated": True})
+
+    @post_load
+    def _old_cursor(self, data, **kwargs):
+        before = data.pop("before_id", None)
+        if before and "cursor" not in data:
+            data["cursor"] = before
+        return data
 
 
 class RedemptionCreateSchema(BaseSchema):
@@ -137,3 +153,7 @@ class AdjustmentSchema(BaseSchema):
     idempotency_key = fields.String()
     balance = fields.Integer()
     created_at = fields.DateTime()
+
+
+CustomerPageSchema = page_schema(CustomerSchema, "CustomerPageSchema")
+LedgerPageSchema = page_schema(LedgerEntrySchema, "LedgerPageSchema")

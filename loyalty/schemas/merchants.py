@@ -3,7 +3,7 @@
 from marshmallow import fields, post_load, validate
 
 from loyalty.models.merchants import BusinessType
-from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
+from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString, page_schema
 
 
 def password_field(**kwargs) -> fields.String:
@@ -107,3 +107,6 @@ class ApiKeyCreatedSchema(ApiKeySchema):
 class MerchantRegisteredSchema(BaseSchema):
     merchant = fields.Nested(MerchantSchema)
     api_key = fields.String(metadata={"description": "shown only this once; store it safely"})
+
+
+ApiKeyPageSchema = page_schema(ApiKeySchema, "ApiKeyPageSchema")

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from marshmallow import fields, validate
 
-from loyalty.models import PaymentStatus
-from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString
+from loyalty.models import PaymentRequestStatus, PaymentStatus
+from loyalty.schemas.base import BaseSchema, KenyanPhone, PageArgsSchema, TrimmedString, page_schema
 
 MONEY = dict(as_string=True, places=2)
 
@@ -55,9 +55,15 @@ class TransactionSchema(BaseSchema):
     customer_id = fields.Integer(allow_none=True)
     program_id = fields.Integer(allow_none=True)
     matched_pattern = fields.String(allow_none=True)
-    points = fields.Integer()
+    points = fields.Integer(metadata={"description": "points the payment earned"})
+    stamps = fields.Integer(attribute="stamps_earned", metadata={
+        "description": "stamps it put on a stamp card (0 or 1)"})
+    reward = fields.String(attribute="reward_issued", allow_none=True, metadata={
+        "description": "the reward its stamp completed the card for (e.g. 'free delivery'), "
+                       "else null"})
     status = fields.String(attribute="status.value")
-    error = fields.String(allow_none=True)
+    error = fields.String(allow_none=True, metadata={
+        "description": "why it was skipped, is unattributed or failed, in words"})
     credited_at = fields.DateTime(allow_none=True)
     reversed_amount = fields.Decimal(allow_none=True, **MONEY)
     reversal = fields.Nested(ReversalSchema, allow_none=True,
@@ -108,6 +114,14 @@ class PaymentRequestSchema(BaseSchema):
     finished_at = fields.DateTime(allow_none=True)
 
 
+PaymentRequestPageSchema = page_schema(PaymentRequestSchema, "PaymentRequestPageSchema")
+
+
+class PaymentRequestQueryArgsSchema(PageArgsSchema):
+    channel_id = fields.Integer(validate=validate.Range(min=1))
+    status = fields.Enum(PaymentRequestStatus, by_value=True)
+
+
 class ResolveArgsSchema(BaseSchema):
     account = fields.String(load_default="")
     amount = fields.Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0))
@@ -134,3 +148,6 @@ class ChannelDaySchema(BaseSchema):
     amount = fields.Decimal(**MONEY)
     points = fields.Integer()
     unique_customers = fields.Integer()
+
+
+ChannelDayPageSchema = page_schema(ChannelDaySchema, "ChannelDayPageSchema")

@@ -2,7 +2,7 @@
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from loyalty.schemas.base import BaseSchema, TrimmedString
+from loyalty.schemas.base import BaseSchema, TrimmedString, page_schema
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$",
                        error="Use 1-40 lower-case letters, digits, '-' or '_'.")
@@ -59,3 +59,6 @@ class ProgramSchema(BaseSchema):
     is_default = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+ProgramPageSchema = page_schema(ProgramSchema, "ProgramPageSchema")

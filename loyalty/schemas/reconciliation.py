@@ -5,6 +5,7 @@ from datetime import timezone
 from marshmallow import fields, validate
 
 from loyalty.schemas.base import BaseSchema, KenyanPhone
+from loyalty.schemas.channels import ChannelSchema
 
 
 class PullRegisterSchema(BaseSchema):
@@ -19,7 +20,8 @@ class PullRegistrationResultSchema(BaseSchema):
     registered = fields.Boolean()
     nominated_number = fields.String(allow_none=True)
     registered_at = fields.DateTime(allow_none=True)
-    error = fields.String(allow_none=True)
+    channel = fields.Nested(ChannelSchema, metadata={
+        "description": "the channel; a failure's {code, message} is in `pull.error`"})
 
 
 class ReconcileSchema(BaseSchema):

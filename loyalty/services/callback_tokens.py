@@ -39,6 +39,7 @@ def rotate_callback_token(channel_id: int) -> tuple[MpesaChannel, bool]:
         return channel, False  # nothing registered with Safaricom points at the old token
     if channel.verification_state != StepState.DONE:
         channel.urls_state = StepState.NONE
+        channel.urls_error_code = "callback_token_changed"
         channel.urls_error = ("The callback token changed: verify the channel, then register "
                               "the callback URLs again before the old token expires.")
         return channel, False

@@ -123,13 +123,13 @@ def _verification(access: ChannelAccess, final_attempt: bool) -> dict[str, Any]:
         access.client().access_token(force_refresh=True)
         balance, balance_error, asked = _try_account_balance(access)
     except BadCredentials:
-        return {"ok": False, "error": (
+        return {"ok": False, "code": "bad_credentials", "error": (
             "Safaricom refused the consumer key and secret. Copy them again from your app on "
             "the Daraja portal (sandbox and production apps have different keys).")}
     except DarajaUnavailable as exc:
         if not final_attempt:
             raise
-        return {"ok": False, "error": (
+        return {"ok": False, "code": "safaricom_unreachable", "error": (
             f"Safaricom could not be reached ({exc}). Try verifying again in a few minutes.")}
     # Accessible only once the balance result arrives with ResultCode 0 (account_balance.py).
     details = {"shortcode": access.shortcode, "account_balance_accessible": False,
@@ -156,7 +156,7 @@ def _try_account_balance(access: ChannelAccess) -> tuple[str, str | None, AsyncA
 
 
 def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] | None = None,
-                         error: str | None = None,
+                         error: str | None = None, code: str | None = None,
                          balance_asked: AsyncAccepted | None = None) -> None:
     channel = get_channel(channel_id)
     if balance_asked is not None:
@@ -170,7 +170,7 @@ def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] |
             channel.status = ChannelStatus.VERIFIED
     else:
         channel.verification_state = StepState.FAILED
-        channel.verification_error = error
+        channel.verification_error, channel.verification_error_code = error, code
 
 
 # --- URL registration ----------------------------------------------------------------------
@@ -218,21 +218,23 @@ def _registration(access: ChannelAccess, final_attempt: bool) -> dict[str, Any]:
             validation_url=access.validation_url, response_type=access.response_type or "Completed",
             version=access.c2b_version)
     except UrlsAlreadyRegistered as exc:
-        return {"error": str(exc)}
+        return {"code": "urls_already_registered", "error": str(exc)}
     except BadCredentials:
-        return {"error": "Safaricom refused the consumer key and secret; verify the channel again."}
+        return {"code": "bad_credentials",
+                "error": "Safaricom refused the consumer key and secret; verify the channel again."}
     except RequestRejected as exc:
-        return {"error": f"Safaricom refused the URLs: {exc}"}
+        return {"code": "urls_refused", "error": f"Safaricom refused the URLs: {exc}"}
     except DarajaUnavailable as exc:
         if not final_attempt:
             raise
-        return {"error": (f"Safaricom could not be reached ({exc}). "
+        return {"code": "safaricom_unreachable",
+                "error": (f"Safaricom could not be reached ({exc}). "
                           "Try registering again in a few minutes.")}
     return {"version": result.version}
 
 
 def _record_registration(channel_id: int, *, version: str | None = None,
-                         error: str | None = None) -> None:
+                         error: str | None = None, code: str | None = None) -> None:
     channel = get_channel(channel_id)
     if error is None:
         channel.urls_state = StepState.DONE
@@ -241,7 +243,7 @@ def _record_registration(channel_id: int, *, version: str | None = None,
         channel.c2b_version = version or channel.c2b_version  # remember which one worked
     else:
         channel.urls_state = StepState.FAILED
-        channel.urls_error = error
+        channel.urls_error, channel.urls_error_code = error, code
 
 
 # --- activation ------------------------------------------------------------------------------
@@ -271,14 +273,15 @@ def deactivate_channel(channel_id: int) -> MpesaChannel:
 
 
 def step_outcome(channel: MpesaChannel, step: str) -> dict[str, Any] | None:
-    """The seed's answer for a finished step, or None while it is still pending."""
+    """The seed's answer for a finished step, or None while it is still pending. A failure
+    is in the channel's step (`verification.error`, `urls.error`: {code, message}), never
+    a bare string beside `verified`."""
     if step == "verification":
         if channel.verification_state in (StepState.PENDING, StepState.NONE):
             return None
         return {"verified": channel.verification_state == StepState.DONE,
                 "status": channel.status.value,
-                "verification_details": channel.verification_details,
-                "error": channel.verification_error}
+                "verification_details": channel.verification_details, "channel": channel}
     if channel.urls_state in (StepState.PENDING, StepState.NONE):
         return None
     return {"registered": channel.urls_state == StepState.DONE, "status": channel.status.value,
@@ -286,7 +289,7 @@ def step_outcome(channel: MpesaChannel, step: str) -> dict[str, Any] | None:
                      "confirmation_url": channel.confirmation_url,
                      "response_type": channel.response_type,
                      "c2b_version": channel.c2b_version.value},
-            "error": channel.urls_error}
+            "channel": channel}
 
 
 WAIT_POLL = 0.25  # seconds between two looks at a step's state while a caller waits

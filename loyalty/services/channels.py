@@ -25,6 +25,7 @@ from loyalty.models import (
 )
 from loyalty.models.base import utcnow
 from loyalty.services.account_mapping import normalise_mapping
+from loyalty.services.pages import keyset_page
 from loyalty.tenancy import all_merchants, current_merchant_id
 from loyalty.unit_of_work import transactional
 
@@ -39,6 +40,13 @@ def list_channels() -> list[MpesaChannel]:
     return list(db.session.scalars(
         sa.select(MpesaChannel).where(MpesaChannel.archived_at.is_(None))
         .order_by(MpesaChannel.is_primary.desc(), MpesaChannel.id)))
+
+
+def channel_page(*, limit: int = 50, cursor: int | None = None) -> dict[str, Any]:
+    """The API's list: live channels oldest first (`is_primary` marks the primary),
+    {"items", "next_cursor"} (services/pages.py)."""
+    return keyset_page(sa.select(MpesaChannel).where(MpesaChannel.archived_at.is_(None)),
+                       MpesaChannel.id, limit=limit, cursor=cursor, newest_first=False)
 
 
 def get_channel(channel_id: int) -> MpesaChannel:
@@ -125,7 +133,10 @@ def _checked_mapping(mapping: dict[str, str], channel_type: ChannelType) -> dict
     try:
         return normalise_mapping(mapping, channel_type=channel_type.value, program_codes=codes)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), fields={"account_mapping": list(exc.args)}) from None
+        # One problem per argument: the message joins them into sentences (str() of a
+        # ValueError with several arguments would show a Python tuple).
+        raise ValidationFailed(" ".join(exc.args), fields={"account_mapping": list(exc.args)}) \
+            from None
 
 
 def _check_type_rules(channel: MpesaChannel) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -13,6 +14,7 @@ from loyalty.models import Balance, ConsentSource, Customer, LedgerEntry, Loyalt
 from loyalty.models.base import utcnow
 from loyalty.phones import hash_msisdn
 from loyalty.services import consent
+from loyalty.services.pages import keyset_page, page_of
 from loyalty.unit_of_work import transactional
 
 
@@ -128,6 +130,15 @@ def list_customers(*, phone: str | None = None, limit: int = 50,
     return list(db.session.scalars(query))
 
 
+def customer_page(*, phone: str | None = None, limit: int = 50,
+                  cursor: int | None = None) -> dict[str, Any]:
+    """The API's list: newest first, {"items", "next_cursor"}; `phone` finds one."""
+    query = sa.select(Customer)
+    if phone:
+        query = query.where(Customer.phone_hash == hash_msisdn(phone))
+    return keyset_page(query, Customer.id, limit=limit, cursor=cursor)
+
+
 def balances_of(customer_id: int) -> list[dict]:
     """Points and stamps per program."""
     rows = db.session.execute(
@@ -150,6 +161,13 @@ def ledger_of(customer_id: int, *, limit: int = 100, before_id: int | None = Non
     if before_id:
         query = query.where(LedgerEntry.id < before_id)
     return [_entry(entry, code) for entry, code in db.session.execute(query)]
+
+
+def ledger_page(customer_id: int, *, limit: int = 100,
+                cursor: int | None = None) -> dict[str, Any]:
+    """The API's list: newest first, {"items", "next_cursor"}."""
+    rows = ledger_of(customer_id, limit=limit + 1, before_id=cursor)
+    return page_of(rows, limit, lambda row: row["id"])
 
 
 def _entry(entry: LedgerEntry, program: str) -> dict:

@@ -17,6 +17,7 @@ from loyalty.errors import Conflict, NotFound, Unauthorized
 from loyalty.extensions import db
 from loyalty.models import DEFAULT_PROGRAM_CODE, ApiKey, LoyaltyProgram, Merchant
 from loyalty.models.base import utcnow
+from loyalty.services.pages import keyset_page
 from loyalty.tenancy import all_merchants, current_merchant_id, tenant_context
 from loyalty.unit_of_work import transactional, unit_of_work
 
@@ -128,6 +129,12 @@ def create_api_key(name: str) -> IssuedKey:
     record, key = _add_api_key(name)
     db.session.flush()
     return IssuedKey(record, key)
+
+
+def api_key_page(*, limit: int = 50, cursor: int | None = None) -> dict[str, Any]:
+    """The API's list: oldest first, revoked keys included, {"items", "next_cursor"}."""
+    return keyset_page(sa.select(ApiKey), ApiKey.id, limit=limit, cursor=cursor,
+                       newest_first=False)
 
 
 def list_api_keys() -> list[ApiKey]:

@@ -7,13 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from loyalty.extensions import db
 from loyalty.models import Payment, PaymentStatus
 from loyalty.services.channels import get_channel
 from loyalty.services.crediting import route_payment
 from loyalty.services.crediting.rules import points_for
+from loyalty.services.pages import whole
 
 EAT = timezone(timedelta(hours=3))  # Kenya keeps no daylight saving time
 
@@ -26,7 +27,7 @@ def list_payments(*, channel_id: int | None = None, status: PaymentStatus | None
     # Joined, not a second SELECT: payments and their reversals come from one snapshot, so
     # a reversal completing meanwhile never shows as done on a payment still credited.
     query = (sa.select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
-             .options(joinedload(Payment.reversals)))
+             .options(joinedload(Payment.reversals), selectinload(Payment.ledger_entries)))
     filters = ((channel_id, lambda v: Payment.channel_id == v),
                (status, lambda v: Payment.status == v),
                (customer_id, lambda v: Payment.customer_id == v),
@@ -74,6 +75,11 @@ def channel_analytics(since: date | None = None, until: date | None = None) -> l
         .where(Payment.trans_time >= start, Payment.trans_time < end)
         .group_by(Payment.channel_id, day).order_by(day, Payment.channel_id)).all()
     return [{**row._mapping, "day": _as_date(row.day)} for row in rows]
+
+
+def analytics_page(since: date | None = None, until: date | None = None) -> dict[str, Any]:
+    """The API's shape of channel_analytics: one page (the window bounds it)."""
+    return whole(channel_analytics(since, until))
 
 
 def _nairobi_day(column):

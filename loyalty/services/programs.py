@@ -11,12 +11,19 @@ from loyalty.errors import Conflict, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import LoyaltyProgram, MpesaChannel
 from loyalty.services import sms_allowance
+from loyalty.services.pages import keyset_page
 from loyalty.sms.templates import TemplateError, validate_template
 from loyalty.unit_of_work import transactional
 
 
 def list_programs() -> list[LoyaltyProgram]:
     return list(db.session.scalars(sa.select(LoyaltyProgram).order_by(LoyaltyProgram.id)))
+
+
+def program_page(*, limit: int = 50, cursor: int | None = None) -> dict[str, Any]:
+    """The API's list: oldest first, {"items", "next_cursor"} (services/pages.py)."""
+    return keyset_page(sa.select(LoyaltyProgram), LoyaltyProgram.id, limit=limit, cursor=cursor,
+                       newest_first=False)
 
 
 def get_program(code: str) -> LoyaltyProgram:

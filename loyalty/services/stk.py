@@ -38,6 +38,7 @@ from loyalty.models.base import utcnow
 from loyalty.services import stk_receipts
 from loyalty.services.channel_setup import channel_access
 from loyalty.services.channels import get_channel
+from loyalty.services.pages import keyset_page
 from loyalty.tenancy import all_merchants
 from loyalty.unit_of_work import transactional, unit_of_work
 
@@ -99,6 +100,18 @@ def request_stk_push(channel_id: int, *, phone: str, amount: Decimal,
 def get_payment_request(request_id: int) -> PaymentRequest:
     """One of the merchant's STK push requests; NotFound otherwise."""
     return _request(request_id)
+
+
+def list_payment_requests(*, channel_id: int | None = None,
+                          status: PaymentRequestStatus | None = None, limit: int = 50,
+                          cursor: int | None = None) -> dict:
+    """The merchant's STK push requests, newest first: {"items", "next_cursor"}."""
+    query = sa.select(PaymentRequest)
+    if channel_id is not None:
+        query = query.where(PaymentRequest.channel_id == channel_id)
+    if status is not None:
+        query = query.where(PaymentRequest.status == status)
+    return keyset_page(query, PaymentRequest.id, limit=limit, cursor=cursor)
 
 
 def _request(request_id: int, *, lock: bool = False) -> PaymentRequest:

@@ -7,7 +7,7 @@ Texts gain the status `cancelled` (queued, then withdrawn) and their `kind`
 table: it gets 0013's row-level policy (created, row security left off).
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0017
 """
 import sqlalchemy as sa
 from alembic import op
@@ -17,7 +17,7 @@ POLICY = ("(SELECT current_setting('app.all_merchants', true)) = 'on' "
           "OR merchant_id = (SELECT NULLIF(current_setting('app.merchant_id', true), '')::integer)")
 
 revision = '0019'
-down_revision = '0014'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

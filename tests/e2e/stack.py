@@ -229,7 +229,7 @@ class Shop:
     def customer(self, phone: str) -> dict[str, Any]:
         found = self.api("GET", "/customers", params={"phone": phone})
         assert found.status_code == 200, found.text
-        [customer] = found.json()
+        [customer] = found.json()["items"]
         detail = self.api("GET", f"/customers/{customer['id']}")
         assert detail.status_code == 200, detail.text
         return detail.json()

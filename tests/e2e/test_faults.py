@@ -232,8 +232,9 @@ def test_safaricom_failing_during_verify_ends_failed_and_a_retry_succeeds(slow_d
     failed = stack.wait(lambda: (lambda c: c if c["verification"]["state"] != "pending" else None)(
         stack.api("GET", url, key).json()), timeout=60, message="the verification to give up")
     assert failed["verification"]["state"] == "failed", failed
-    assert "could not be reached" in failed["verification"]["error"]
-    assert "Try verifying again" in failed["verification"]["error"]
+    error = failed["verification"]["error"]
+    assert error["code"] == "safaricom_unreachable"
+    assert "could not be reached" in error["message"] and "Try verifying again" in error["message"]
     assert failed["status"] == "configured" and failed["is_active"] is False
     worker_log = processes.read_log(stack.procs["worker"])
     assert worker_log.count("channels.verify") >= 4 and "retry" in worker_log.lower()

@@ -40,7 +40,7 @@ def test_an_adjustment_adds_points_once_per_key(acme, customer, db_session):
         refused = adjust(acme, customer, **changed)
         assert refused.status_code == 409, changed
         assert refused.get_json()["error"]["code"] == "idempotency_key_reused"
-    entries = acme.api("GET", f"/customers/{customer}/ledger").get_json()
+    entries = acme.api("GET", f"/customers/{customer}/ledger").get_json()["items"]
     assert [(e["kind"], e["points"], e["description"], e["adjustment_id"]) for e in entries] == [
         ("adjust", 25, "Birthday bonus", body["id"]), ("earn", 100, "Payment RKTQDM7W6S", None)]
 

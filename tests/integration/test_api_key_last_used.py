@@ -28,7 +28,7 @@ def key_writes(db_session) -> list[str]:
 
 
 def _keys(client, key) -> dict:
-    return {k["prefix"]: k for k in client.get("/api/v1/api-keys", headers=auth(key)).get_json()}
+    return {k["prefix"]: k for k in client.get("/api/v1/api-keys", headers=auth(key)).get_json()["items"]}
 
 
 def test_last_used_at_is_written_at_most_once_a_minute(client, key_writes, monkeypatch):

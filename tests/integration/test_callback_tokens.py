@@ -86,7 +86,8 @@ def test_a_merchants_own_urls_stay_and_an_unverified_channel_is_not_registered(
     urls = rotated.get_json()["urls"]
     assert urls["confirmation_url"] == own_relay
     assert urls["validation_url"] == rotated.get_json()["callback_urls"]["validation_url"]
-    assert urls["state"] == "not_registered" and "verify the channel" in urls["error"]
+    assert urls["state"] == "not_registered" and "verify the channel" in urls["error"]["message"]
+    assert urls["error"]["code"] == "callback_token_changed"
     assert recorded_tasks.args_of(TaskName.REGISTER_URLS) == []
 
 

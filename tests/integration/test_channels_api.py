@@ -91,12 +91,12 @@ def test_exactly_one_primary_channel(api):
                                                          account_mapping={})).get_json()
     assert first["is_primary"] and not second["is_primary"]
     api("PATCH", f"/mpesa-channels/{second['id']}", json={"is_primary": True})
-    primaries = [c["id"] for c in api("GET", "/mpesa-channels").get_json() if c["is_primary"]]
+    primaries = [c["id"] for c in api("GET", "/mpesa-channels").get_json()["items"] if c["is_primary"]]
     assert primaries == [second["id"]]
     refused = api("PATCH", f"/mpesa-channels/{second['id']}", json={"is_primary": False})
     assert refused.status_code == 409
     assert api("DELETE", f"/mpesa-channels/{second['id']}").status_code == 204
-    remaining = api("GET", "/mpesa-channels").get_json()
+    remaining = api("GET", "/mpesa-channels").get_json()["items"]
     assert [(c["id"], c["is_primary"]) for c in remaining] == [(first["id"], True)]
     assert api("GET", f"/mpesa-channels/{second['id']}").status_code == 404
 
@@ -168,8 +168,9 @@ def test_another_merchants_channel_is_not_found_everywhere(client, api, merchant
     channel = api("POST", "/mpesa-channels", json=paybill()).get_json()
     other = auth(merchant_b[1])
     base = f"/api/v1/mpesa-channels/{channel['id']}"
-    assert client.get("/api/v1/mpesa-channels", headers=other).get_json() == []
-    assert client.get("/api/v1/mpesa-channels/export", headers=other).get_json() == []
+    assert client.get("/api/v1/mpesa-channels", headers=other).get_json() == {
+        "items": [], "next_cursor": None}
+    assert client.get("/api/v1/mpesa-channels/export", headers=other).get_json()["items"] == []
     for method, path, body in [("GET", "", None), ("PATCH", "", {"name": "x"}), ("DELETE", "", None),
                                ("POST", "/verify", None), ("POST", "/register-urls", {}),
                                ("POST", "/activate", None), ("POST", "/deactivate", None)]:
@@ -183,7 +184,8 @@ def test_export_never_contains_secrets_and_import_is_all_or_nothing(api):
     api("POST", "/mpesa-channels", json=paybill(initiator_name="apiop", initiator_password="pw!"))
     exported = api("GET", "/mpesa-channels/export")
     text = exported.get_data(as_text=True)
-    assert exported.get_json()[0]["shortcode"] == "174379"
+    assert exported.get_json()["items"][0]["shortcode"] == "174379"
+    assert exported.get_json()["next_cursor"] is None
     for secret in (SECRET, PASSKEY, "ck-abcdefgh", "pw!", "consumer_secret", "passkey"):
         assert secret not in text
     rows = [paybill(name="A", environment="production", shortcode="700001"),
@@ -193,9 +195,10 @@ def test_export_never_contains_secrets_and_import_is_all_or_nothing(api):
     assert refused.status_code == 422
     per_row = refused.get_json()["error"]["fields"]["channels"]
     assert set(per_row) == {"1", "2"}
-    assert len(api("GET", "/mpesa-channels").get_json()) == 1
+    assert len(api("GET", "/mpesa-channels").get_json()["items"]) == 1
     accepted = api("POST", "/mpesa-channels/import", json={"channels": rows[:1]})
-    assert accepted.status_code == 201 and len(api("GET", "/mpesa-channels").get_json()) == 2
+    assert accepted.get_json()["items"][0]["shortcode"] == "700001"
+    assert accepted.status_code == 201 and len(api("GET", "/mpesa-channels").get_json()["items"]) == 2
 
 
 def test_activate_names_the_missing_step(api, db_session):

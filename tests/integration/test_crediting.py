@@ -182,5 +182,5 @@ def test_redemptions_are_idempotent_and_refuse_overdraft(acme, db_session):
     short = acme.api("POST", f"/customers/{customer_id}/redemptions",
                      json={**body, "idempotency_key": "order-2"})
     assert short.status_code == 409 and short.get_json()["error"]["code"] == "insufficient_points"
-    ledger = acme.api("GET", f"/customers/{customer_id}/ledger").get_json()
+    ledger = acme.api("GET", f"/customers/{customer_id}/ledger").get_json()["items"]
     assert [(e["kind"], e["points"]) for e in ledger] == [("redeem", -60), ("earn", 100)]

@@ -61,7 +61,7 @@ def test_patch_corrects_names_and_phone(acme):
     body = response.get_json()
     assert response.status_code == 200
     assert (body["first_name"], body["last_name"], body["phone"]) == ("John", "Doe", "254722000111")
-    found = acme.api("GET", "/customers", query_string={"phone": "0722 000 111"}).get_json()
+    found = acme.api("GET", "/customers", query_string={"phone": "0722 000 111"}).get_json()["items"]
     assert [c["id"] for c in found] == [customer["id"]]
 
 

@@ -85,7 +85,7 @@ def test_a_later_payment_from_the_number_starts_a_new_customer(shop, db_session)
     _pay(shop, trans_id="RKT0000001", msisdn=FORMS[4])
     shop.api("DELETE", f"/customers/{customer['id']}")
     _pay(shop, trans_id="RKT0000002", msisdn=FORMS[4])
-    found = shop.api("GET", "/customers", query_string={"phone": PHONE}).get_json()
+    found = shop.api("GET", "/customers", query_string={"phone": PHONE}).get_json()["items"]
     assert len(found) == 1 and found[0]["id"] != customer["id"]
     new_points = shop.api("GET", f"/customers/{found[0]['id']}").get_json()["balances"]
     assert [b["points"] for b in new_points] == [100]

@@ -16,7 +16,7 @@ def test_register_returns_merchant_and_key_shown_once(client, db_session):
     stored = db_session.execute(sa.text("SELECT key_hash, prefix FROM api_keys")).all()
     assert [row.key_hash for row in stored] == [crypto.hash_api_key(key)]
     assert key not in str(stored)
-    listed = client.get("/api/v1/api-keys", headers=auth(key)).get_json()
+    listed = client.get("/api/v1/api-keys", headers=auth(key)).get_json()["items"]
     assert key not in str(listed) and listed[0]["prefix"] == key[:10]
 
 
@@ -96,7 +96,7 @@ def test_api_keys_can_be_created_and_revoked(client, merchant_a):
     assert created.status_code == 201
     second = created.get_json()["key"]
     assert client.get("/api/v1/merchants/me", headers=auth(second)).status_code == 200
-    listed = client.get("/api/v1/api-keys", headers=auth(key)).get_json()
+    listed = client.get("/api/v1/api-keys", headers=auth(key)).get_json()["items"]
     assert [k["name"] for k in listed] == ["Default key", "POS"]
     assert all("key" not in k for k in listed)
 
@@ -111,10 +111,10 @@ def test_api_keys_can_be_created_and_revoked(client, merchant_a):
 def test_another_merchants_api_key_is_not_found(client, merchant_a, merchant_b):
     _, key_a = merchant_a
     _, key_b = merchant_b
-    b_keys = client.get("/api/v1/api-keys", headers=auth(key_b)).get_json()
+    b_keys = client.get("/api/v1/api-keys", headers=auth(key_b)).get_json()["items"]
     response = client.delete(f"/api/v1/api-keys/{b_keys[0]['id']}", headers=auth(key_a))
     assert response.status_code == 404
-    assert [k["id"] for k in client.get("/api/v1/api-keys", headers=auth(key_a)).get_json()] != [
+    assert [k["id"] for k in client.get("/api/v1/api-keys", headers=auth(key_a)).get_json()["items"]] != [
         b_keys[0]["id"]]
     assert client.get("/api/v1/merchants/me", headers=auth(key_b)).status_code == 200
 

@@ -128,7 +128,10 @@ def test_the_openapi_document_bounds_ids_and_numbers(client):
     path_id = spec["paths"]["/api/v1/customers/{customer_id}"]["parameters"][0]["schema"]
     assert path_id == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
     amount = spec["components"]["schemas"]["StkPush"]["properties"]["amount"]
-    assert (amount["minimum"], amount["maximum"]) == (1, 250000)
+    # Money is a decimal string: its bounds are said in words and as x-minimum/x-maximum.
+    assert (amount["type"], amount["format"]) == ("string", "decimal")
+    assert (amount["x-minimum"], amount["x-maximum"]) == (1, 250000)
+    assert "From 1 to 250000" in amount["description"]
     text = json.dumps(spec)
     assert '"minimum": "' not in text and '"maximum": "' not in text
 

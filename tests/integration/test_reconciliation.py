@@ -98,7 +98,7 @@ def test_a_refused_registration_says_why(acme, daraja, db_session):
     with tenant_context(acme.merchant_id):
         reconciliation.register_pull(acme.channel["id"])
     pull = acme.api("GET", f"/mpesa-channels/{acme.channel['id']}").get_json()["pull"]
-    assert pull["state"] == "failed" and "Invalid ShortCode" in pull["error"]
+    assert pull["state"] == "failed" and "Invalid ShortCode" in pull["error"]["message"]
 
 
 @pytest.mark.parametrize("number", ["174379", "", "0201234567"])
@@ -208,7 +208,7 @@ def test_a_page_sent_twice_stops_the_run_instead_of_looping(pulled, daraja, db_s
     assert (run.rows_seen, run.recovered) == (2, 2)
     assert db_session.execute(sa.text("SELECT count(*) FROM payments")).scalar() == 2
     channel = pulled.api("GET", f"/mpesa-channels/{pulled.channel['id']}").get_json()
-    assert "same 2 rows" in channel["pull"]["error"]
+    assert "same 2 rows" in channel["pull"]["error"]["message"]
 
 
 def test_pull_errors_end_the_run_failed_with_safaricoms_words(pulled, daraja, db_session,

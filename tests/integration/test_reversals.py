@@ -114,7 +114,7 @@ def test_the_reward_this_stamp_completed_leaves_the_card_below_zero(shop, db_ses
     assert balance(db_session, "delivery")[2] == 0  # the fifth stamp issued the reward
     mark(shop, ids[-1])
     assert balance(db_session, "delivery")[2] == -1  # the next order only fills the gap
-    customer = shop.api("GET", "/customers").get_json()[0]["id"]
+    customer = shop.api("GET", "/customers").get_json()["items"][0]["id"]
     card = [b for b in shop.api("GET", f"/customers/{customer}").get_json()["balances"]
             if b["program"] == "delivery"][0]
     assert (card["stamps"], card["rewards_earned"]) == (-1, 1)
@@ -122,7 +122,7 @@ def test_the_reward_this_stamp_completed_leaves_the_card_below_zero(shop, db_ses
 
 def test_spent_points_leave_the_balance_negative_and_redemptions_wait(shop, db_session):
     payment_id = pay(shop, db_session)
-    customer = shop.api("GET", "/customers").get_json()[0]["id"]
+    customer = shop.api("GET", "/customers").get_json()["items"][0]["id"]
     redeem = {"program": "vip", "points": 80, "idempotency_key": "mug"}
     assert shop.api("POST", f"/customers/{customer}/redemptions", json=redeem).status_code == 201
     mark(shop, payment_id)
@@ -146,7 +146,7 @@ def test_expiry_never_raises_a_negative_balance(shop, db_session):
     shop.api("PATCH", "/programs/vip", json={"points_expiry_days": 30})
     first = pay(shop, db_session, trans_id="OLD0000001")
     pay(shop, db_session, trans_id="NEW0000001", amount="2500")  # 50 more
-    customer = shop.api("GET", "/customers").get_json()[0]["id"]
+    customer = shop.api("GET", "/customers").get_json()["items"][0]["id"]
     shop.api("POST", f"/customers/{customer}/redemptions",
              json={"program": "vip", "points": 150, "idempotency_key": "all"})
     mark(shop, first)

@@ -24,7 +24,7 @@ def _texts(db_session):
 
 
 def _customer(shop):
-    return shop.api("GET", "/customers", query_string={"phone": JOHN}).get_json()[0]["id"]
+    return shop.api("GET", "/customers", query_string={"phone": JOHN}).get_json()["items"][0]["id"]
 
 
 def test_the_fifth_stamp_sends_the_reward_text_and_a_reward_waits(client, db_session):
@@ -60,7 +60,7 @@ def test_redeeming_a_reward_once_per_key(client, db_session):
                          json={**body, "idempotency_key": "hand-over-2"})
     assert none_left.status_code == 409
     assert none_left.get_json()["error"]["code"] == "no_reward_available"
-    ledger = shop.api("GET", f"/customers/{customer}/ledger").get_json()
+    ledger = shop.api("GET", f"/customers/{customer}/ledger").get_json()["items"]
     assert ledger[0]["kind"] == "redeem" and ledger[0]["description"] == "Reward: free delivery"
 
 

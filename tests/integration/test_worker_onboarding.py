@@ -75,5 +75,9 @@ def test_wrong_credentials_end_failed_in_the_worker(stack):
     assert answer.status_code == 200, worker.log()
     body = answer.get_json()
     assert body["verified"] is False and body["status"] == "configured"
-    assert "refused the consumer key and secret" in body["error"]
+    # The reason is the channel's, as every error: {code, message}, never a bare string.
+    assert "error" not in body
+    error = body["channel"]["verification"]["error"]
+    assert error["code"] == "bad_credentials"
+    assert "refused the consumer key and secret" in error["message"]
 

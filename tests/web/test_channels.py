@@ -125,3 +125,20 @@ def test_the_dry_run_reports_a_bad_amount_on_its_field(client, shop):
                           query_string={"account": "VIP001", "amount": "lots"})
     assert 'id="amount-error"' in response.get_data(as_text=True)
     assert "→" not in text(response)
+
+
+def test_a_shared_sandbox_shortcode_is_flagged_before_and_after_registering(client, db_session,
+                                                                           recorded_tasks):
+    sign_up(client)
+    first = _new_channel(client, name="Till A")
+    second = _new_channel(client, name="Till B")  # the same sandbox 174379
+    db_session.execute(sa.text("UPDATE mpesa_channels SET verification_state='done', "
+                               "status='verified'"))
+    db_session.execute(sa.text("UPDATE mpesa_channels SET urls_state='done' WHERE id = :i"),
+                       {"i": first})
+    before = text(client.get(f"/channels/{second}/setup"))
+    assert "Sandbox shortcode 174379 is shared" in before
+    assert "moves the shortcode's test payments here" in before
+    answer = client.post(f"/channels/{second}/register-urls", data={}, follow_redirects=True)
+    assert answer.status_code == 200
+    assert "another channel on this platform has its URLs registered" in text(answer)

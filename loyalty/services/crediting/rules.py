@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from loyalty.models import EntryKind, PaymentStatus, SkipReason, SmsStatus
 from loyalty.models.base import utcnow
+from loyalty.models.ledger import REWARD_PREFIX
 from loyalty.phones import MsisdnForm, hash_msisdn
 from loyalty.services.account_mapping import resolve
 from loyalty.sms.segments import encoding, segment_count
@@ -142,7 +143,7 @@ def earn(payment, customer_id: int, program, points: int, balance) -> tuple[list
     if program.stamps_required:
         entries.append(_entry(payment, customer_id, program, EntryKind.STAMP, points=0,
                               remaining=0, stamps=1,
-                              description=(f"Reward: {program.stamp_reward}" if reward
+                              description=(f"{REWARD_PREFIX}{program.stamp_reward}" if reward
                                            else f"Stamp for {payment.trans_id}")))
     return entries, Earned(points=points, balance=balance.points, stamps=balance.stamps,
                            stamps_left=stamps_left, reward_earned=reward)

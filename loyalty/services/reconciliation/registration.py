@@ -80,4 +80,4 @@ def pull_outcome(channel: MpesaChannel) -> dict[str, Any] | None:
         return None
     return {"registered": channel.pull_state == StepState.DONE,
             "nominated_number": channel.pull_nominated_number,
-            "registered_at": channel.pull_registered_at, "error": channel.pull_error}
+            "registered_at": channel.pull_registered_at, "channel": channel}

@@ -7,7 +7,7 @@ from flask import flash, jsonify, redirect, render_template, url_for
 from loyalty import ratelimits
 from loyalty.errors import DomainError
 from loyalty.schemas.channels import ChannelCreateSchema, ChannelSchema, ChannelUpdateSchema
-from loyalty.services import channel_setup
+from loyalty.services import channel_setup, sandbox_sharing
 from loyalty.services import channels as service
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import ActionForm, ChannelEditForm, ChannelForm, UrlsForm
@@ -81,6 +81,7 @@ def _setup(channel_id: int, urls_form: UrlsForm, status: int = 200):
     channel = service.get_channel(channel_id)
     return render_template("web/channel_setup.html", channel=channel,
                            info=ChannelSchema().dump(channel), urls_form=urls_form,
+                           shared=sandbox_sharing.registration_warnings(channel_id),
                            action=ActionForm()), status
 
 
@@ -103,6 +104,8 @@ def register_urls(channel_id: int):
         except DomainError as error:  # a URL Safaricom would refuse: show it on its field
             show_error(form, error)
             return _setup(channel_id, form, 422)
+        for warning in sandbox_sharing.registration_warnings(channel_id):
+            flash(warning["message"], "warning")
     return redirect(url_for("web.channel_setup", channel_id=channel_id))
 
 
