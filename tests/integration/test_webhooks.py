@@ -332,3 +332,21 @@ def test_every_operation_is_documented_with_the_error_body(client):
         assert "429" in responses, (path, method)
         if "{endpoint_id}" in path:
             assert "404" in responses, (path, method)
+
+
+def test_registering_a_merchants_own_confirmation_url_is_refused_with_the_relay_instead(
+        acme, db_session, broker):
+    db_session.execute(sa.text("UPDATE mpesa_channels SET urls_state = 'none'"))
+    own = "https://erp.example.com/payments/confirm"
+    response = acme.api("POST", f"/mpesa-channels/{acme.channel['id']}/register-urls",
+                        json={"confirmation_url": own})
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "relay_with_webhook"
+    why = error["fields"]["confirmation_url"][0]
+    assert "one confirmation URL" in why and "/api/v1/webhook-endpoints" in why
+    assert f'"channel_id": {acme.channel["id"]}' in why
+    assert broker("daraja") == []
+    # the platform's own URL is what registering without one does
+    assert acme.api("POST", f"/mpesa-channels/{acme.channel['id']}/register-urls",
+                    json={}).status_code == 202

@@ -199,9 +199,17 @@ def get_delivery(endpoint_id: int, delivery_id: int, *, lock: bool = False) -> W
 def delivery_detail(endpoint_id: int, delivery_id: int) -> WebhookDelivery:
     """A delivery with its `attempt_log` (every request and its answer, oldest first)."""
     delivery = get_delivery(endpoint_id, delivery_id)
-    delivery.attempt_log = list(db.session.scalars(sa.select(WebhookAttempt).where(
-        WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)))
+    delivery.attempt_log = attempt_logs([delivery_id]).get(delivery_id, [])
     return delivery
+
+
+def attempt_logs(delivery_ids: list[int]) -> dict[int, list[WebhookAttempt]]:
+    """The attempts of these deliveries, oldest first, by delivery id (one query)."""
+    logs: dict[int, list[WebhookAttempt]] = {}
+    for attempt in db.session.scalars(sa.select(WebhookAttempt).where(
+            WebhookAttempt.delivery_id.in_(delivery_ids)).order_by(WebhookAttempt.id)):
+        logs.setdefault(attempt.delivery_id, []).append(attempt)
+    return logs
 
 
 @transactional

@@ -8,6 +8,7 @@ from flask import render_template
 
 from loyalty.services import sms_allowance
 from loyalty.services.merchants import get_current_merchant
+from loyalty.services.webhooks import endpoints as webhook_endpoints
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
 
@@ -20,4 +21,5 @@ def dashboard_page():
               "points": sum(s.today_points for s in overview)}
     return render_template("web/dashboard.html", merchant=get_current_merchant(),
                            overview=overview, totals=totals, quiet_after=reads.QUIET_AFTER,
-                           allowance=sms_allowance.current_allowance())
+                           allowance=sms_allowance.current_allowance(),
+                           disabled_webhooks=webhook_endpoints.disabled_endpoints())
