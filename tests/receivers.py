@@ -24,6 +24,9 @@ class Receiver:
     url: str
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     delay: float = 0.0
+    # When set, an answer also waits (at most 30 s) until the test releases it: an
+    # ordering the test asserts then holds however loaded the machine is.
+    hold: threading.Event | None = None
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -42,7 +45,8 @@ class Receiver:
 
 
 @contextmanager
-def receiving(statuses: list[int] | None = None, delay: float = 0.0) -> Iterator[Receiver]:
+def receiving(statuses: list[int] | None = None, delay: float = 0.0,
+              hold: bool = False) -> Iterator[Receiver]:
     """A receiver on 127.0.0.1 for the duration of the block."""
     state: dict[str, Receiver] = {}
 
@@ -56,6 +60,8 @@ def receiving(statuses: list[int] | None = None, delay: float = 0.0) -> Iterator
                 receiver.received.append(record)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
             time.sleep(receiver.delay)
+            if receiver.hold is not None:
+                receiver.hold.wait(30)
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()
@@ -68,12 +74,15 @@ def receiving(statuses: list[int] | None = None, delay: float = 0.0) -> Iterator
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/loyalty",
-                        statuses=list(statuses or []), delay=delay)
+                        statuses=list(statuses or []), delay=delay,
+                        hold=threading.Event() if hold else None)
     state["receiver"] = receiver
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield receiver
     finally:
+        if receiver.hold is not None:
+            receiver.hold.set()
         server.shutdown()
         server.server_close()

@@ -350,3 +350,18 @@ def test_registering_a_merchants_own_confirmation_url_is_refused_with_the_relay_
     # the platform's own URL is what registering without one does
     assert acme.api("POST", f"/mpesa-channels/{acme.channel['id']}/register-urls",
                     json={}).status_code == 202
+
+
+def test_flask_webhooks_test_sends_a_signed_event_and_prints_the_answer(acme, app):
+    with receiving(statuses=[200, 500]) as receiver:
+        created = endpoint(acme, receiver.url)
+        runner = app.test_cli_runner()
+        ok = runner.invoke(args=["webhooks", "test", str(created["endpoint"]["id"])])
+        assert ok.exit_code == 0, ok.output
+        assert "delivered (HTTP 200)" in ok.output and "webhook.test" in ok.output
+        failed = runner.invoke(args=["webhooks", "test", str(created["endpoint"]["id"])])
+        assert failed.exit_code == 1 and "HTTP 500" in failed.output
+        [first, _] = receiver.received
+    assert verify(created["secret"], first.headers["Loyalty-Signature"], first.body)
+    unknown = app.test_cli_runner().invoke(args=["webhooks", "test", "999999"])
+    assert unknown.exit_code != 0 and "No webhook endpoint 999999" in unknown.output

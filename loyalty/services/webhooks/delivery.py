@@ -24,6 +24,8 @@ from flask import current_app
 
 from loyalty import webhook_http
 from loyalty.background import TaskName, enqueue
+from loyalty.db import webhooks as sql
+from loyalty.errors import Conflict, NotFound
 from loyalty.extensions import db
 from loyalty.models import (
     DeliveryStatus,
@@ -34,7 +36,7 @@ from loyalty.models import (
 )
 from loyalty.models.base import utcnow
 from loyalty.services.webhooks import events
-from loyalty.tenancy import all_merchants
+from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -186,3 +188,23 @@ def sweep(limit: int = 1000) -> int:
             .order_by(WebhookDelivery.next_attempt_at).limit(limit)).all()
     events.queue([(merchant_id, delivery_id) for merchant_id, delivery_id in rows])
     return len(rows)
+
+
+def send_test_now(endpoint_id: int) -> WebhookDelivery:
+    """`flask webhooks test`: a signed webhook.test event to this endpoint of any merchant,
+    sent from this process now; the delivery with its outcome."""
+    with all_merchants():  # the operator names an endpoint, not a merchant
+        merchant_id = db.session.scalar(sa.select(WebhookEndpoint.merchant_id).where(
+            WebhookEndpoint.id == endpoint_id))
+    if merchant_id is None:
+        raise NotFound(f"No webhook endpoint {endpoint_id}.")
+    with tenant_context(merchant_id):
+        with unit_of_work():
+            endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+            if endpoint.state != EndpointState.ACTIVE:
+                raise Conflict(f"Webhook endpoint {endpoint_id} is disabled: enable it first.",
+                               code="endpoint_disabled")
+            [(_, delivery_id)] = sql.insert_deliveries([events.test_row(endpoint)])
+        deliver([delivery_id])
+        with unit_of_work():
+            return db.session.get(WebhookDelivery, delivery_id, populate_existing=True)

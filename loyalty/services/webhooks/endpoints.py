@@ -237,13 +237,3 @@ def send_test(endpoint_id: int) -> WebhookDelivery:
         raise Conflict("This endpoint is disabled: enable it first.", code="endpoint_disabled")
     [(_, delivery_id)] = events.write([events.test_row(endpoint)])
     return get_delivery(endpoint_id, delivery_id)
-
-
-def merchant_of_endpoint(endpoint_id: int) -> int:
-    """For the command line, which has no merchant yet (it runs inside all_merchants)."""
-    merchant_id = db.session.scalar(sa.select(WebhookEndpoint.merchant_id).where(
-        WebhookEndpoint.id == endpoint_id))
-    if merchant_id is None:
-        raise NotFound(f"No webhook endpoint {endpoint_id}.")
-    return merchant_id
-

@@ -20,6 +20,7 @@ callback, a replayed crediting or a redelivered task adds no second delivery.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -42,7 +43,9 @@ from loyalty.models import (
 )
 from loyalty.models.base import utcnow
 from loyalty.models.webhooks import TEST_EVENT
-from loyalty.tenancy import tenant_context
+from loyalty.tenancy import get_current_merchant_id, tenant_context
+
+log = logging.getLogger(__name__)
 
 # Deliveries per task: a task sends them one after the other.
 TASK_CHUNK = 20
@@ -135,18 +138,21 @@ def payments_settled(connection, payments: list[tuple[int, int]],
     found = sql.PAYMENTS.execute(connection, {
         "ids": sorted({p for m, p in payments if m in endpoints}),
         "merchant_id": sorted(endpoints)}).all()
-    rows = []
+    rows: dict[int, list[dict[str, Any]]] = {}
     for payment in found:
         key = f"payment:{payment.id}"
+        own = rows.setdefault(payment.merchant_id, [])
         for endpoint in endpoints[payment.merchant_id]:
             if _wanted(endpoint, EventType.PAYMENT_RECEIVED, payment.channel_id):
-                rows.append(row(payment.merchant_id, endpoint.id, EventType.PAYMENT_RECEIVED,
-                                key, body=dumps(payment.payload)))
+                own.append(row(payment.merchant_id, endpoint.id, EventType.PAYMENT_RECEIVED,
+                               key, body=dumps(payment.payload)))
             if payment.status == "credited" and _wanted(endpoint, EventType.PAYMENT_CREDITED,
                                                         payment.channel_id):
-                rows.append(row(payment.merchant_id, endpoint.id, EventType.PAYMENT_CREDITED,
-                                key, data=_credited(payment, earned.get(payment.id))))
-    write(rows)
+                own.append(row(payment.merchant_id, endpoint.id, EventType.PAYMENT_CREDITED,
+                               key, data=_credited(payment, earned.get(payment.id))))
+    for merchant_id, own in rows.items():
+        with tenant_context(merchant_id):  # each row written as its merchant (row security)
+            write(own)
 
 
 def _credited(payment, earned) -> dict[str, Any]:
@@ -212,7 +218,14 @@ def _channel_changes(session: Session, flush_context, instances) -> None:
     if not changed:
         return
     for channel in changed:
-        with tenant_context(channel.merchant_id), session.no_autoflush:
+        # A channel changes as its own merchant (the API, the web UI, its tasks). Entering
+        # another tenant context here is not possible: leaving one flushes (row security),
+        # and this runs inside a flush.
+        if get_current_merchant_id() != channel.merchant_id:
+            log.warning("channel %s changed state outside its merchant's context: no "
+                        "channel.status_changed webhook", channel.id)
+            continue
+        with session.no_autoflush:
             endpoints = _current_endpoints(EventType.CHANNEL_STATUS_CHANGED, channel.id, session)
             if not endpoints:
                 continue
