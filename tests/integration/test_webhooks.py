@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+import responses
 import sqlalchemy as sa
 
 from loyalty.background import TaskName
@@ -365,3 +366,23 @@ def test_flask_webhooks_test_sends_a_signed_event_and_prints_the_answer(acme, ap
     assert verify(created["secret"], first.headers["Loyalty-Signature"], first.body)
     unknown = app.test_cli_runner().invoke(args=["webhooks", "test", "999999"])
     assert unknown.exit_code != 0 and "No webhook endpoint 999999" in unknown.output
+
+
+def test_a_text_given_up_as_failed_is_an_event(acme, run_task, broker, gateway, db_session):
+    from loyalty.services import messages
+    from tests.integration.conftest import AT, JOHN
+
+    with receiving() as receiver:
+        gateway.add_passthru("http://127.0.0.1")  # the receiver is real; the SMS gateway mocked
+        secret = endpoint(acme, receiver.url, events=["sms.delivery_failed"])["secret"]
+        acme.api("POST", "/customers", json={"phone": JOHN})
+        pay_and_credit(acme, run_task)
+        message_id = db_session.execute(sa.text("SELECT id FROM sms_messages")).scalar()
+        gateway.add(responses.POST, f"{AT}/version1/messaging", status=503, body="down")
+        assert messages.send_batch([(acme.merchant_id, message_id)], final_attempt=True) == []
+        deliver_all(broker, run_task)
+        [request] = receiver.received
+    assert verify(secret, request.headers["Loyalty-Signature"], request.body)
+    message = json.loads(request.body)["data"]["message"]
+    assert message["id"] == message_id and message["status"] == "failed"
+    assert "unavailable" in message["error"] and message["purpose"]

@@ -136,6 +136,8 @@ def signing_secrets(endpoint: WebhookEndpoint, now) -> list[str]:
 def _record(claimed: Claimed, outcome: webhook_http.Outcome, trigger: str) -> None:
     now = utcnow()
     delivery = db.session.get(WebhookDelivery, claimed.id, with_for_update=True)
+    if delivery is None:
+        return  # the merchant deleted the endpoint (and its log) while it was being sent
     endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id, with_for_update=True)
     db.session.add(WebhookAttempt(
         merchant_id=delivery.merchant_id, delivery_id=delivery.id, number=claimed.attempt,
