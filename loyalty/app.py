@@ -27,6 +27,7 @@ from loyalty.api import (
     payments,
     programs,
     reconciliation,
+    webhooks,
 )
 from loyalty.api import errors as api_errors
 from loyalty.api.base import api, init_auth
@@ -103,7 +104,7 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
     blueprints = (merchants.blp, password_reset.blp, api_keys.blp, programs.blp, channels.blp,
                   customers.blp, payments.blp, payments.analytics_blp, payment_requests.blp,
-                  callback_log.blp, reconciliation.blp)
+                  callback_log.blp, reconciliation.blp, webhooks.blp)
     for blueprint in blueprints:
         ratelimits.api_key(blueprint)  # every call counts against its API key
         api.register_blueprint(blueprint)

@@ -49,14 +49,18 @@ class TaskName(StrEnum):
     EXPIRE_POINTS = "ledger.expire_points"
     PURGE_CALLBACK_LOG = "callback_log.purge"
     SEND_PASSWORD_RESET = "accounts.send_password_reset"
+    DELIVER_WEBHOOKS = "webhooks.deliver"
+    SWEEP_WEBHOOKS = "webhooks.sweep"
 
 
-QUEUES = ("callbacks", "daraja", "sms", "default")
+# `webhooks` is a queue of its own: a slow merchant server never delays crediting.
+QUEUES = ("callbacks", "daraja", "sms", "webhooks", "default")
 _QUEUE_BY_PREFIX = {
     "channels.": "daraja",
     "daraja.": "daraja",
     "payments.": "callbacks",
     "sms.": "sms",
+    "webhooks.": "webhooks",
 }
 
 

@@ -1,5 +1,5 @@
 """Flask commands for operators: `flask keys ...`, `flask channels ...`, `flask callbacks ...`,
-`flask row-security ...`, `flask sms ...` (and `flask demo ...`)."""
+`flask row-security ...`, `flask sms ...`, `flask webhooks ...` (and `flask demo ...`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from loyalty.services import sms_pause
 from loyalty.services.callback_log import replay, spooled
 from loyalty.services.channel_transfer import import_env_credentials
 from loyalty.services.secrets import rotate_secrets
+from loyalty.services.webhooks.delivery import send_test_now
 
 keys = AppGroup("keys", help="Encryption keys for stored secrets.")
 
@@ -130,10 +131,32 @@ def sms_resume(account: str) -> None:
     click.echo(f"Resumed {account}." if sms_pause.resume(account) else f"{account} was not paused.")
 
 
+webhooks = AppGroup("webhooks", help="Webhooks to merchants' own systems.")
+
+
+@webhooks.command("test")
+@click.argument("endpoint_id", type=int)
+def webhooks_test(endpoint_id: int) -> None:
+    """Send a signed webhook.test event to an endpoint now and print its answer."""
+    try:
+        delivery = send_test_now(endpoint_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    answer = (f"HTTP {delivery.last_status_code}" if delivery.last_status_code
+              else delivery.last_error or "no answer")
+    click.echo(f"Sent {delivery.event_type} {delivery.event_id} to endpoint {endpoint_id}: "
+               f"{delivery.status.value} ({answer}).")
+    if delivery.status.value != "delivered":
+        if delivery.last_error:
+            click.echo(delivery.last_error)
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys)
     app.cli.add_command(channels)
     app.cli.add_command(callbacks)
     app.cli.add_command(row_security_group)
     app.cli.add_command(sms_group)
+    app.cli.add_command(webhooks)
     app.cli.add_command(demo)

@@ -312,6 +312,17 @@ SETTINGS: tuple[Setting, ...] = (
             "texts per merchant per Nairobi day once one of its production channels is active"),
     Setting("SMS_DAILY_QUOTA_SANDBOX", integer(minimum=0), "50",
             "texts per merchant per Nairobi day until then"),
+    # Webhooks to the merchant's own systems (services/webhooks/, docs/WEBHOOKS.md).
+    Setting("WEBHOOK_TIMEOUT", number(minimum=0.1), "10",
+            "seconds a merchant's webhook endpoint has to answer a delivery"),
+    Setting("WEBHOOK_RETRY_BASE_SECONDS", number(minimum=0.01), "30",
+            "first retry of a failed webhook delivery after about this long, doubling each "
+            "time (at most 6 hours apart, with jitter)"),
+    Setting("WEBHOOK_RETRY_HOURS", number(minimum=0.001), "72",
+            "a webhook delivery is retried this long after its event, then `failed`; an "
+            "endpoint with no success for this long is disabled"),
+    Setting("WEBHOOK_SWEEP_INTERVAL", number(minimum=0.1), "60",
+            "seconds between beat's sweeps for webhook retries that are due"),
     # Rate limits (loyalty/ratelimits.py), as Flask-Limiter reads them.
     Setting("RATE_LIMIT_SIGNUP", rate, "5 per hour",
             "sign-ups per client address (`POST /merchants` and the web sign-up together)"),

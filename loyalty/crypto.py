@@ -5,6 +5,7 @@
 - `EncryptedText`: a column type that stores only ciphertext. Decryption failures name the
   column and never include the ciphertext or plaintext.
 - API keys and callback tokens: random, with only a hash of API keys stored.
+- Webhook signing secrets and the signature of each delivery (Stripe's scheme).
 """
 
 from __future__ import annotations
@@ -160,6 +161,23 @@ def sha256_hex(text: str) -> str:
 def derive_key(purpose: str, secret: str) -> bytes:
     """A key for one purpose derived from a master secret (never reuse keys across uses)."""
     return hmac.new(secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
+
+
+# --- webhook signatures ------------------------------------------------------------------
+
+WEBHOOK_SECRET_PREFIX = "whsec_"
+
+
+def new_webhook_secret() -> str:
+    """A webhook endpoint's signing secret: recognisable prefix + 32 random bytes."""
+    return WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def webhook_signature(secret: str, timestamp: int, body: str) -> str:
+    """HMAC-SHA256 hex of f"{timestamp}.{body}" under the endpoint's secret, as Stripe
+    signs (docs/WEBHOOKS.md): the timestamp inside the MAC stops replays of old bodies."""
+    message = f"{timestamp}.{body}".encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 # --- password-reset codes ------------------------------------------------------------------

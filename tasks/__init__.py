@@ -11,4 +11,5 @@ from tasks import (  # noqa: F401
     payments,
     reconciliation,
     sms,
+    webhooks,
 )

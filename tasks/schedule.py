@@ -33,6 +33,11 @@ def beat_schedule(config) -> dict:
             "task": str(TaskName.RECONCILE_ALL),
             "schedule": config["RECONCILE_INTERVAL"],
         },
+        # Webhook retries that are due, and deliveries whose task was lost.
+        "sweep-webhook-deliveries": {
+            "task": str(TaskName.SWEEP_WEBHOOKS),
+            "schedule": config["WEBHOOK_SWEEP_INTERVAL"],
+        },
         "expire-points": {
             "task": str(TaskName.EXPIRE_ALL_POINTS),
             "schedule": crontab(hour=0, minute=30),  # 03:30 in Nairobi

@@ -82,7 +82,7 @@ def running(name: str, args: list[str], env: dict, log_dir: Path) -> Iterator[Pr
         process.stop()
 
 
-def celery_worker_args(queues: str = "callbacks,daraja,sms,default", concurrency: int = 2) -> list[str]:
+def celery_worker_args(queues: str = "callbacks,daraja,sms,webhooks,default", concurrency: int = 2) -> list[str]:
     return [str(BIN / "celery"), "-A", "celery_worker.celery_app", "worker", "--queues", queues,
             "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
             "--without-mingle", "--without-heartbeat", "--pool", "prefork"]

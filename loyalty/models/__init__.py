@@ -33,6 +33,14 @@ from loyalty.models.payments import (
 from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
 from loyalty.models.reconciliation import ReconciliationRun, RunState, RunTrigger
 from loyalty.models.reversals import Reversal, ReversalMethod, ReversalState
+from loyalty.models.webhooks import (
+    DeliveryStatus,
+    EndpointState,
+    EventType,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "Adjustment", "AsyncKind", "AsyncRequest", "AsyncState",
@@ -46,4 +54,6 @@ __all__ = [
     "PasswordReset", "StepState",
     "ValidationPolicy",
     "ReconciliationRun", "RunState", "RunTrigger",
+    "DeliveryStatus", "EndpointState", "EventType", "WebhookAttempt", "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -176,6 +176,20 @@ def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] |
 # --- URL registration ----------------------------------------------------------------------
 
 
+# A merchant's own confirmation URL is refused (code), and a webhook endpoint offered instead.
+RELAY_INSTEAD = "relay_with_webhook"
+
+
+def relay_instead(channel: MpesaChannel, url: str) -> str:
+    """Why a merchant's own confirmation URL is not registered, and what to do instead."""
+    return (f"Safaricom sends the payments of a shortcode to one confirmation URL only: "
+            f"registering {url} would send them there instead of here, and no payment to "
+            f"{channel.shortcode} would earn points any more. Leave confirmation_url out to "
+            "register ours, and we relay each confirmation to your system, signed: POST "
+            f'/api/v1/webhook-endpoints {{"url": "{url}", "events": ["payment.received"], '
+            f'"channel_id": {channel.id}}} (in the web UI: Webhooks).')
+
+
 @transactional
 def request_url_registration(channel_id: int, *, validation_url: str | None = None,
                              confirmation_url: str | None = None,
@@ -195,6 +209,10 @@ def request_url_registration(channel_id: int, *, validation_url: str | None = No
             problems[field] = [str(exc)]
     if problems:
         raise ValidationFailed("Safaricom would refuse these callback URLs.", fields=problems)
+    if urls["confirmation_url"] != own["confirmation"]:
+        raise ValidationFailed(
+            "Register our confirmation URL, and have us relay each payment to yours.",
+            code=RELAY_INSTEAD, fields={"confirmation_url": [relay_instead(channel, confirmation_url)]})
     channel.validation_url, channel.confirmation_url = urls["validation_url"], urls["confirmation_url"]
     channel.response_type = response_type
     channel.urls_state = StepState.PENDING

@@ -32,6 +32,7 @@ from loyalty.models import MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.models.messages import SECRET_PURPOSES, mask_secret
 from loyalty.services import promotions, sms_allowance, sms_callbacks, sms_calls, sms_pause
+from loyalty.services.webhooks import events as webhook_events
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.links import find_link
@@ -307,6 +308,10 @@ class _Outcomes:
         # Its own transaction: these outcomes are durable before the next flush. Repeated
         # only when its connection was found dropped, which at worst counts attempts twice.
         with unit_of_work():
+            # The merchant's webhooks (sms.delivery_failed) first: writing them begins the
+            # transaction the outcomes then join, so both commit together.
+            webhook_events.sms_failed({r["m_id"]: r["m_error"] for r in rows
+                                       if r["m_status"] == SmsStatus.FAILED})
             if rows and db.session().get_bind().dialect.name == "postgresql":
                 execute_alone(statements.RECORD_ALL, {
                     "merchant": merchant, "now": now, "id": [r["m_id"] for r in rows],

@@ -29,6 +29,7 @@ from loyalty.models import ConsentSource, Customer, Merchant, SmsMessage, SmsSta
 from loyalty.models.base import utcnow
 from loyalty.phones import InvalidPhone, hash_msisdn, normalise_msisdn
 from loyalty.services import consent
+from loyalty.services.webhooks import events as webhook_events
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional
 
@@ -83,6 +84,8 @@ def delivery_report(fields: dict) -> Outcome:
                 error=None if delivered else f"Not delivered: {reason or status}",
                 updated_at=utcnow()),
             execution_options={"synchronize_session": False})
+        if not delivered:  # the merchant's own systems hear of it too (sms.delivery_failed)
+            webhook_events.sms_failed({found.id: f"Not delivered: {reason or status}"})
         changed = 0
         if not delivered and (reason or "").lower() == BLACKLISTED and found.customer_id:
             changed = opt_out_customer(found.customer_id, ConsentSource.GATEWAY,

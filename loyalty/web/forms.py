@@ -17,11 +17,13 @@ from wtforms import (
     HiddenField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from loyalty.models import BusinessType, ChannelType, Environment, PaymentStatus, ValidationPolicy
 
@@ -264,6 +266,31 @@ class AnalyticsForm(FlaskForm):
 class ApiKeyForm(FlaskForm):
     name = StringField("Name", [InputRequired(), Length(max=100)],
                        description="Where the key is used, e.g. 'Till app'.")
+
+
+EVENT_LABELS = {
+    "payment.received": "Payment received: Safaricom's confirmation, as Safaricom sent it",
+    "payment.credited": "Payment credited: the points or stamp it earned",
+    "payment.reversed": "Payment reversed: the points taken back",
+    "channel.status_changed": "Channel status changed (activated, paused…)",
+    "sms.delivery_failed": "A text to a customer failed",
+}
+
+
+class WebhookForm(FlaskForm):
+    url = StringField("URL", [InputRequired(), Length(max=2048)], render_kw={"type": "url"},
+                      description="Your system's address; https:// on a public host.")
+    events = SelectMultipleField("Events", choices=options(EVENT_LABELS.items()),
+                                 widget=ListWidget(prefix_label=False),
+                                 option_widget=CheckboxInput())
+    channel_id = SelectField("Channel", description="Only this channel's payments, or all.")
+    description = StringField("Description", [Optional(), Length(max=200)])
+
+
+class RelayForm(FlaskForm):
+    """The channel setup's offer: relay payments to the merchant's own URL instead."""
+
+    url = HiddenField()
 
 
 class SettingsForm(FlaskForm):

@@ -26,7 +26,7 @@ UPPER = ("loyalty.api", "loyalty.web", "loyalty.hooks", "loyalty.services", "loy
          "loyalty.demo", "tasks")
 # Leaves talk to the outside world (or hold plain values) and know nothing of the app.
 LEAVES = ("loyalty.daraja", "loyalty.sms", "loyalty.crypto", "loyalty.phones", "loyalty.errors",
-          "loyalty.strict_json", "loyalty.metrics")
+          "loyalty.strict_json", "loyalty.metrics", "loyalty.webhook_http")
 # A separate service would share phone numbers with the app, nothing else.
 EMULATOR_MAY_USE = ("loyalty.emulator", "loyalty.phones")
 

@@ -23,6 +23,7 @@ from loyalty.models.base import utcnow
 from loyalty.services import sms_allowance
 from loyalty.services.crediting import rules, single
 from loyalty.services.customers import missing_details
+from loyalty.services.webhooks import events as webhook_events
 from loyalty.tenancy import all_merchants, tenant_context
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
         (p.merchant_id, batch.customers.customers[(p.merchant_id, payer[0])].id, program.id)
         for p, program, _, payer in earning})
     # 3. each payment in order, on the locked rows in memory
+    earned_by_payment: dict[int, rules.Earned] = {}
     for payment, program, points, payer in earning:
         with tenant_context(payment.merchant_id):
             try:
@@ -122,6 +124,7 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
                     payment, customer, program, earned, senders[payment.merchant_id],
                     sandbox=channels[payment.channel_id].environment == Environment.SANDBOX))
                 batch.keep()
+                earned_by_payment[payment.id] = earned
             except Exception as exc:  # noqa: BLE001 (recorded on the payment)
                 fail(payment, exc)
     # 4. write: the ledger (whose unique index refuses a second earn), balances, customers,
@@ -131,6 +134,9 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
     sql.PAYMENT_UPDATE.execute(connection, {
         **sql.arrays(payments, ("id", "merchant_id", *sql.OUTCOME), attrs=True),
         "now": utcnow()})
+    # the merchants' webhooks (payment.received, payment.credited), in this transaction
+    webhook_events.payments_settled(connection, [(p.merchant_id, p.id) for p in payments],
+                                    earned_by_payment)
     return batch.sms.write(connection)
 
 

@@ -29,6 +29,7 @@ from loyalty.models import (
 from loyalty.services import ledger, sms_allowance
 from loyalty.services.crediting import rules
 from loyalty.services.crediting.single import queue_text
+from loyalty.services.webhooks import events as webhook_events
 
 ALREADY = "This payment's points were already taken back."
 
@@ -67,6 +68,8 @@ def claw_back(payment: Payment, amount: Decimal, description: str) -> tuple[rule
     payment.status = PaymentStatus.REVERSED
     payment.reversed_amount = amount
     db.session.flush()
+    webhook_events.payment_reversed(payment, amount=amount, points=back.points,
+                                    stamp=back.stamp)
     return back, _notice(payment, amount, back, balance)
 
 

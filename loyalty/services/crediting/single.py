@@ -26,6 +26,7 @@ from loyalty.models import (
 from loyalty.services import customers, ledger, sms_allowance
 from loyalty.services.crediting import rules
 from loyalty.services.crediting.rules import Route
+from loyalty.services.webhooks import events as webhook_events
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional
 
@@ -74,6 +75,8 @@ def _credit_in_savepoint(payment_id: int) -> int | None:
             payment.status = PaymentStatus.FAILED
             payment.error = rules.failure(exc)
             payment.attempts += 1
+            db.session.flush()
+            _settled(payment, {})
         return None
 
 
@@ -83,6 +86,19 @@ def credit_payment(payment_id: int, *, phone: str | None = None) -> int | None:
     payment = db.session.get(Payment, payment_id, populate_existing=True)
     if payment is None or payment.status != PaymentStatus.RECEIVED:
         return None  # already handled: crediting is idempotent
+    earned: dict[int, rules.Earned] = {}
+    message_id = _credit(payment, phone, earned)
+    _settled(payment, earned)
+    return message_id
+
+
+def _settled(payment: Payment, earned: dict[int, rules.Earned]) -> None:
+    """The merchant's webhooks about the payment's outcome, in this transaction."""
+    webhook_events.payments_settled(db.session.connection(),
+                                    [(payment.merchant_id, payment.id)], earned)
+
+
+def _credit(payment: Payment, phone: str | None, out: dict[int, rules.Earned]) -> int | None:
     channel = db.session.get(MpesaChannel, payment.channel_id)
     program, points = rules.settle(payment, channel, route_payment)
     if program is None:
@@ -94,6 +110,7 @@ def credit_payment(payment_id: int, *, phone: str | None = None) -> int | None:
     customer = customers.customer_by_hash(payer[0], phone=payer[1], **rules.names(payment))
     balance = ledger.balance_row(customer.id, program.id)
     entries, earned = rules.earn(payment, customer.id, program, points, balance)
+    out[payment.id] = earned
     db.session.add_all([LedgerEntry(**entry) for entry in entries])
     db.session.flush()  # the unique (payment, kind) index speaks here if this is a repeat
     rules.credited(payment, customer.id, points)

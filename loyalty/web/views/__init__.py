@@ -13,4 +13,5 @@ from loyalty.web.views import (  # noqa: F401
     payments,
     programs,
     settings,
+    webhooks,
 )

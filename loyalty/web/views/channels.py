@@ -77,12 +77,12 @@ def channel_setup_page(channel_id: int):
     return _setup(channel_id, UrlsForm())
 
 
-def _setup(channel_id: int, urls_form: UrlsForm, status: int = 200):
+def _setup(channel_id: int, urls_form: UrlsForm, status: int = 200, relay_url: str | None = None):
     channel = service.get_channel(channel_id)
     return render_template("web/channel_setup.html", channel=channel,
                            info=ChannelSchema().dump(channel), urls_form=urls_form,
                            shared=sandbox_sharing.registration_warnings(channel_id),
-                           action=ActionForm()), status
+                           action=ActionForm(), relay_url=relay_url), status
 
 
 @bp.post("/channels/<int:channel_id>/verify")
@@ -103,7 +103,10 @@ def register_urls(channel_id: int):
                 channel_id, **values(form, ("validation_url", "confirmation_url")))
         except DomainError as error:  # a URL Safaricom would refuse: show it on its field
             show_error(form, error)
-            return _setup(channel_id, form, 422)
+            # The merchant's own confirmation URL: offer to relay payments there instead.
+            relay = form.confirmation_url.data.strip() \
+                if error.code == channel_setup.RELAY_INSTEAD else None
+            return _setup(channel_id, form, 422, relay_url=relay)
         for warning in sandbox_sharing.registration_warnings(channel_id):
             flash(warning["message"], "warning")
     return redirect(url_for("web.channel_setup", channel_id=channel_id))

@@ -8,6 +8,7 @@ from flask import render_template
 
 from loyalty.services import messages, sms_allowance, sms_pause
 from loyalty.services.merchants import get_current_merchant
+from loyalty.services.webhooks import endpoints as webhook_endpoints
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
 
@@ -21,4 +22,5 @@ def dashboard_page():
     return render_template("web/dashboard.html", merchant=get_current_merchant(),
                            overview=overview, totals=totals, quiet_after=reads.QUIET_AFTER,
                            allowance=sms_allowance.current_allowance(),
-                           sms_pause=sms_pause.current(messages.sending_account()))
+                           sms_pause=sms_pause.current(messages.sending_account()),
+                           disabled_webhooks=webhook_endpoints.disabled_endpoints())
