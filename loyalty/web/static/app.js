@@ -84,7 +84,32 @@
     });
   }
 
+  // A field's error goes away as soon as the merchant changes that field (the server checks
+  // it again on save); the page's "correct the fields marked below" goes with the last one.
+  function clearStaleErrors(event) {
+    var box = event.target.closest && event.target.closest(".field.invalid");
+    if (!box) { return; }
+    box.classList.remove("invalid");
+    var error = box.querySelector(".field-error");
+    var input = event.target;
+    input.removeAttribute("aria-invalid");
+    if (error) {
+      var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(
+        function (id) { return id && id !== error.id; });
+      if (described.length) { input.setAttribute("aria-describedby", described.join(" ")); }
+      else { input.removeAttribute("aria-describedby"); }
+      error.parentNode.removeChild(error);
+    }
+    var form = input.form;
+    if (form && !form.querySelector(".field.invalid")) {
+      var summary = document.querySelector('[data-errors="fields"]');
+      if (summary) { summary.parentNode.removeChild(summary); }
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.addEventListener("input", clearStaleErrors);
+    document.addEventListener("change", clearStaleErrors);
     var live = document.getElementById("live");
     if (live && live.getAttribute("data-pending") === "true") { pollStatus(live); }
     var program = document.getElementById("program-form");
