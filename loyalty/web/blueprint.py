@@ -15,6 +15,7 @@ from flask import Blueprint, g, request
 from flask_login import current_user
 
 from loyalty.extensions import login_manager
+from loyalty.phones import display_phone
 from loyalty.services.payments import EAT
 from loyalty.tenancy import reset_current_merchant, set_current_merchant
 
@@ -68,6 +69,12 @@ def kes(value) -> str:
     if amount == amount.to_integral_value():
         return f"KES {int(amount):,}"
     return f"KES {amount:,.2f}"
+
+
+@bp.app_template_filter("phone")
+def phone(value: str | None) -> str:
+    """254712345678 -> 0712 345 678, the way a Kenyan reads and types a number."""
+    return display_phone(value) or "–"
 
 
 @bp.app_template_filter("num")

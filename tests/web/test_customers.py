@@ -29,7 +29,7 @@ def test_enrolling_claims_the_hashed_history(client, shop):
                                                    "first_name": "John", "last_name": "Doe"})
     assert response.status_code == 302
     page = text(client.get(response.headers["Location"]))
-    assert "John Doe" in page and "254712345678" in page and "100 VIP points" in page
+    assert "John Doe" in page and "0712 345 678" in page and "100 VIP points" in page
 
 
 def _redeem(client, url, points, key=None):

@@ -107,7 +107,32 @@
     }
   }
 
+  // The menu is a <details>: folded on a phone, always open where it fits on one line.
+  function keepMenuOpenWhenWide(menu) {
+    var wide = window.matchMedia("(min-width: 48rem)");
+    function apply() { menu.open = wide.matches; }
+    apply();
+    if (wide.addEventListener) { wide.addEventListener("change", apply); }
+  }
+
+  // Phone cards: each cell says which column it belongs to (CSS shows it before the value).
+  function labelCells(table) {
+    var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, i) {
+        if (!cell.hasAttribute("data-label") && names[i] !== undefined) {
+          cell.setAttribute("data-label", names[i]);
+        }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var menu = document.getElementById("menu");
+    if (menu) { keepMenuOpenWhenWide(menu); }
+    Array.prototype.forEach.call(document.querySelectorAll(".table-wrap > table"), labelCells);
     document.addEventListener("input", clearStaleErrors);
     document.addEventListener("change", clearStaleErrors);
     var live = document.getElementById("live");
