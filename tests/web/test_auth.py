@@ -7,10 +7,24 @@ import pytest
 from tests.web.conftest import PASSWORD, log_in, sign_up, text
 
 
-def test_root_sends_visitors_to_log_in_and_merchants_to_the_dashboard(client):
-    assert client.get("/").headers["Location"] == "/login"
+def test_root_shows_visitors_the_landing_page_and_sends_merchants_to_the_dashboard(client):
+    landing = client.get("/")
+    assert landing.status_code == 200
+    page = text(landing)
+    assert "Reward customers who pay you by M-Pesa" in page
+    assert 'href="/signup"' in landing.get_data(as_text=True)
+    assert 'href="/login"' in landing.get_data(as_text=True)
+    assert "consent" not in page  # the SMS consent note lives on the programs and SMS pages
     sign_up(client)
     assert client.get("/").headers["Location"] == "/dashboard"
+
+
+def test_the_sms_consent_note_is_on_the_programs_and_sms_pages(client):
+    sign_up(client)
+    for url in ("/programs", "/programs/new", "/settings"):
+        assert "Promotions need the customer's consent" in text(client.get(url)) or \
+            "only go to customers who agreed" in text(client.get(url)), url
+    assert "consent" not in text(client.get("/transactions"))
 
 
 def test_pages_need_a_login_and_come_back_after_it(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from loyalty import ratelimits
@@ -20,7 +20,10 @@ SIGNUP_FIELDS = ("business_name", "owner_name", "email", "phone", "business_type
 
 @bp.get("/")
 def index():
-    return redirect(url_for("web.dashboard" if current_user.is_authenticated else "web.login"))
+    """Visitors see what the platform does; a logged-in merchant goes to the dashboard."""
+    if current_user.is_authenticated:
+        return redirect(url_for("web.dashboard"))
+    return render_template("web/landing.html")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
