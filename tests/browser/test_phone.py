@@ -78,8 +78,21 @@ def test_every_page_fits_a_phone_the_menu_folds_and_payments_are_cards(stack, pa
         _fits(page, path)
         assert page.evaluate(SMALL_TARGETS) == [], path
     page.goto("/channels")
-    page.locator("main a[href^='/channels/']").first.click()
+    page.locator("main").get_by_role("link", name="Main PayBill").first.click()
     _fits(page, "a channel's page")
+    expect(page.get_by_role("button", name="Copy the confirmation URL")).to_be_visible()
+
+    # A new API key is copied with one press.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/settings/api-keys")
+    page.get_by_label("Name").fill("Till app")
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#new-key").input_value()
+    page.get_by_role("button", name="Copy the API key").click()
+    expect(page.get_by_role("button", name="Copy the API key")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    _fits(page, "the new API key")
+    shot("phone-api-key-copied")
     assert page.js_errors == []
 
     # On a wide screen the same menu is one line, no button.

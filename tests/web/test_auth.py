@@ -166,3 +166,25 @@ def test_the_limits_keep_no_email_in_redis(app, client):
     keys = [k.decode() for k in app.extensions["redis"].scan_iter(match=prefix + "*")]
     assert any("/login/" in key for key in keys)
     assert not any(form["email"] in key or form["email"].lower() in key for key in keys)
+
+
+WARNING = "One more wrong password and logging in with this email is locked for 15 minutes."
+
+
+def test_the_fourth_failure_warns_before_the_lock(client):
+    form = sign_up(client)
+    client.post("/logout")
+    answers = [text(log_in(client, form["email"], "wrong password",
+                           environ_base={"REMOTE_ADDR": "10.0.0.1"}))
+               for _ in range(MAX_FAILURES)]
+    assert [WARNING in page for page in answers] == [False, False, False, True, False]
+    assert "Forgot password?" in answers[3]
+    assert log_in(client, form["email"],
+                  environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 429
+
+
+def test_web_sign_up_creates_no_api_key_nobody_has_seen(client):
+    sign_up(client)
+    page = text(client.get("/settings/api-keys"))
+    assert "Default key" not in page
+    assert "No keys yet" in page

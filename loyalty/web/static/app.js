@@ -129,7 +129,47 @@
     });
   }
 
+  // Copy buttons beside an API key or a URL (added here, so without JavaScript there is
+  // no button that does nothing; the text itself can still be selected).
+  function copyText(text, source) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    var box = source.tagName === "INPUT" ? source : document.createElement("textarea");
+    if (box !== source) { box.value = text; document.body.appendChild(box); }
+    box.select();
+    var done = document.execCommand("copy");
+    if (box !== source) { document.body.removeChild(box); }
+    return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  function addCopyButton(source) {
+    var button = document.createElement("button");
+    var what = source.getAttribute("data-copy") || "this";
+    button.type = "button";
+    button.className = "copy";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy " + what);
+    var said = document.createElement("span");
+    said.className = "sr-only";
+    said.setAttribute("role", "status");
+    button.addEventListener("click", function () {
+      var text = source.value !== undefined && source.tagName === "INPUT" ? source.value
+        : source.textContent.trim();
+      copyText(text, source).then(function () {
+        button.textContent = "Copied";
+        said.textContent = what.charAt(0).toUpperCase() + what.slice(1) + " is copied.";
+      }, function () {
+        button.textContent = "Select and copy by hand";
+      });
+      window.setTimeout(function () { button.textContent = "Copy"; said.textContent = ""; }, 2500);
+    });
+    source.insertAdjacentElement("afterend", said);
+    source.insertAdjacentElement("afterend", button);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), addCopyButton);
     var menu = document.getElementById("menu");
     if (menu) { keepMenuOpenWhenWide(menu); }
     Array.prototype.forEach.call(document.querySelectorAll(".table-wrap > table"), labelCells);
