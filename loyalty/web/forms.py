@@ -189,8 +189,9 @@ class ProgramForm(WebForm):
                        "Account rules refer to it; it cannot change later.")
     name = StringField("Name", [InputRequired(), Length(max=100)],
                        description="Appears in the SMS, e.g. 'VIP'.")
+    # Read in a row: "[1] points for every KES [100]".
     points_per_unit = StringField("Points", default="1", render_kw={"inputmode": "numeric"})
-    unit_amount = StringField("per KES", default="100", render_kw={"inputmode": "decimal"})
+    unit_amount = StringField("for every KES", default="100", render_kw={"inputmode": "decimal"})
     multiplier = StringField("Multiplier", default="1", render_kw={"inputmode": "decimal"},
                              description="2 doubles the points (VIP).")
     min_amount = StringField("Minimum payment (KES)", default="0",

@@ -56,3 +56,11 @@ def test_redeeming_more_than_the_balance_is_refused_on_the_page(client, shop):
     assert response.status_code == 422
     assert "Not enough points" in text(response)
     assert "100 VIP points" in text(response)
+
+
+def test_customers_known_only_by_the_hashed_number_are_explained_once(client, shop):
+    page = client.get("/customers")
+    words = text(page)
+    assert words.count("M-Pesa hides the number") == 1
+    assert "number hidden by M-Pesa" in words
+    assert 'href="/customers/new">enrol them</a>' in page.get_data(as_text=True)

@@ -72,6 +72,8 @@
           set("segments", p.segments);
           set("characters", p.characters);
           set("encoding", p.encoding);
+          set("cost", p.cost);
+          set("rule", p.rule);
           set("points", p.points.toLocaleString("en-US"));
           list(form.querySelector('[data-preview="problems"]'), p.problems);
           list(form.querySelector('[data-preview="warnings"]'), p.warnings);
