@@ -183,11 +183,11 @@ def _tour_the_main_pages(page, shot) -> None:
     page.get_by_role("link", name="API keys").click()
     page.get_by_label("Name").fill("Till app")
     page.get_by_role("button", name="Create key").click()
-    key = page.get_by_label("API key").input_value()
+    key = page.get_by_label("API key", exact=True).input_value()
     assert key.startswith("mpl_")
     shot("api-keys")
     page.goto("/settings/api-keys")
-    expect(page.get_by_label("API key")).to_have_count(0)  # shown once only
+    expect(page.get_by_label("API key", exact=True)).to_have_count(0)  # shown once only
     page.get_by_role("row", name=re.compile("Till app")).get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("row", name=re.compile("Till app"))).to_contain_text("revoked")
 
