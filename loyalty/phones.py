@@ -51,6 +51,14 @@ def normalise_msisdn(value: str | int) -> str:
     return msisdn
 
 
+def display_phone(msisdn: str | None) -> str:
+    """A stored `2547XXXXXXXX` as Kenyans write it, `0712 345 678`; anything else as it is."""
+    if not msisdn or not _PLAIN.match(msisdn):
+        return msisdn or ""
+    local = "0" + msisdn[3:]
+    return f"{local[:4]} {local[4:7]} {local[7:]}"
+
+
 def hash_msisdn(msisdn: str) -> str:
     """SHA-256 hex of the 12-digit form, exactly as Safaricom hashes C2B payers."""
     return hashlib.sha256(msisdn.encode("ascii")).hexdigest()

@@ -218,6 +218,17 @@ def login_failed() -> None:
     request.environ[_LOGIN_FAILED] = True
 
 
+def login_tries_left() -> tuple[int, int] | None:
+    """After a failed log-in in this request: how many more failures the tightest log-in
+    limit allows before it locks, and that limit's window in seconds (None: no limit
+    counted). This request's failure is counted only after the response, so it is taken
+    off here."""
+    left = [(counted.remaining - 1, counted.limit.get_expiry())
+            for counted in limiter.current_limits
+            if {"login", "login-account"} & set(counted.request_args)]
+    return min(left) if left else None
+
+
 def login_succeeded() -> None:
     """A successful log-in forgets that email's failures from this address (the per
     account count stays: it stops guessing spread over many addresses)."""
@@ -311,7 +322,8 @@ def retry_after() -> int:
     return max(1, int(refused.reset_at - time.time()))
 
 
-def _in_words(seconds: int) -> str:
+def in_words(seconds: int) -> str:
+    """90 seconds, 15 minutes, 2 hours."""
     if seconds < 90:
         return f"{seconds} seconds"
     minutes = -(-seconds // 60)
@@ -322,7 +334,7 @@ def refusal(error: RateLimitExceeded) -> tuple[str, int]:
     """The sentence a refusal is explained with, and its Retry-After in seconds."""
     metrics.RATE_LIMITED.labels(endpoint=request.endpoint or "unknown").inc()
     seconds = retry_after()
-    return f"{error.description} Try again in {_in_words(seconds)}.", seconds
+    return f"{error.description} Try again in {in_words(seconds)}.", seconds
 
 
 def too_many_requests(error: RateLimitExceeded):

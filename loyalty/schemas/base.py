@@ -14,6 +14,44 @@ INT32 = validate.Range(-INT32_MAX - 1, INT32_MAX, error="Must be between {min} a
 LARGEST_AMOUNT = Decimal("999999999999.99")
 AMOUNT = validate.Range(-LARGEST_AMOUNT, LARGEST_AMOUNT, error="Must be between {min} and {max}.")
 
+# One wording per kind of problem, for the API's fields and the web forms' own (WTForms)
+# checks alike (web/forms.py uses these too): a merchant never reads two sentences for one
+# mistake.
+REQUIRED = "Please fill this in."
+NOT_A_NUMBER = "Must be a number, e.g. 250 or 99.50."
+NOT_A_WHOLE_NUMBER = "Must be a whole number, e.g. 100."
+NOT_A_DATE = "Must be a date, e.g. 03 Dec 2026."
+NOT_AN_EMAIL = "Must be an email address, e.g. name@example.com."
+NOT_A_CHOICE = "Must be one of the options listed."
+WORDING = {
+    fields.Integer: {"invalid": NOT_A_WHOLE_NUMBER},
+    fields.Decimal: {"invalid": NOT_A_NUMBER, "special": NOT_A_NUMBER},
+    fields.Float: {"invalid": NOT_A_NUMBER, "special": NOT_A_NUMBER},
+    fields.Date: {"invalid": NOT_A_DATE},
+    fields.Email: {"invalid": NOT_AN_EMAIL},
+}
+
+
+def too_short(minimum: int) -> str:
+    return f"At least {minimum} characters."
+
+
+def too_long(maximum: int) -> str:
+    return f"At most {maximum:,} characters."
+
+
+class PlainLength(validate.Length):
+    """marshmallow's Length, saying which way the text is off ("At most 100 characters.")
+    instead of "Length must be between 1 and 100."."""
+
+    def __call__(self, value):
+        if self.equal is None and self.error is None:
+            if self.min is not None and len(value) < self.min:
+                raise ValidationError(REQUIRED if not value else too_short(self.min))
+            if self.max is not None and len(value) > self.max:
+                raise ValidationError(too_long(self.max))
+        return super().__call__(value)
+
 
 class BaseSchema(Schema):
     """Unknown fields are an error, never silently dropped.
@@ -28,6 +66,29 @@ class BaseSchema(Schema):
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         bound_numbers(field_obj)
+        plain_words(field_obj)
+
+
+def _reworded(validator):
+    if type(validator) is validate.Length and validator.error is None \
+            and validator.equal is None:
+        return PlainLength(validator.min, validator.max)
+    if type(validator) is validate.Email:  # fields.Email builds it before binding
+        return validate.Email(error=NOT_AN_EMAIL)
+    return validator
+
+
+def plain_words(field: fields.Field) -> None:
+    """Give a field (and those inside a List or Dict) the project's wording (WORDING)."""
+    field.error_messages = {**field.error_messages, "required": REQUIRED, "null": REQUIRED}
+    for kind, messages in WORDING.items():
+        if isinstance(field, kind):
+            field.error_messages.update(messages)
+    field.validators = [_reworded(v) for v in field.validators]
+    for inner in (getattr(field, "inner", None), getattr(field, "key_field", None),
+                  getattr(field, "value_field", None)):
+        if isinstance(inner, fields.Field):
+            plain_words(inner)
 
 
 def bound_numbers(field: fields.Field) -> None:
@@ -60,7 +121,7 @@ class TrimmedString(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if not text and self.required:
-            raise ValidationError("Must not be blank.")
+            raise ValidationError(REQUIRED)
         return text
 
 

@@ -25,13 +25,17 @@ from loyalty.unit_of_work import transactional, unit_of_work
 @dataclass(frozen=True)
 class Registration:
     merchant: Merchant
-    api_key: str
+    api_key: str | None  # None when registered without one (the web sign-up)
 
 
 @transactional
 def register_merchant(*, business_name: str, owner_name: str, email: str, phone: str,
-                      business_type: str, password: str) -> Registration:
-    """Create a merchant with a first API key and the default `loyalty` program.
+                      business_type: str, password: str,
+                      api_key_name: str | None = "Default key") -> Registration:
+    """Create a merchant with the default `loyalty` program and, unless `api_key_name` is
+    None, a first API key (the API's sign-up answers with it; the web sign-up makes none,
+    since a key is only worth having when it is shown, and a merchant creates one when
+    their own systems need it).
 
     Raises Conflict when the email is already registered.
     """
@@ -49,7 +53,7 @@ def register_merchant(*, business_name: str, owner_name: str, email: str, phone:
         raise Conflict(f"A merchant with the email {email} is already registered.",
                        code="email_taken") from None
     with tenant_context(merchant.id):
-        _, key = _add_api_key("Default key")
+        key = _add_api_key(api_key_name)[1] if api_key_name else None
         db.session.add(LoyaltyProgram(code=DEFAULT_PROGRAM_CODE, name="Loyalty",
                                       points_per_unit=1, is_default=True))
         db.session.flush()

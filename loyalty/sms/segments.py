@@ -37,6 +37,12 @@ def encoding(text: str) -> Encoding:
     return "UCS-2"
 
 
+def first_unicode_character(text: str) -> str | None:
+    """The first character that forces the whole text into UCS-2 (an emoji, a curly
+    apostrophe), or None when the text is GSM-7."""
+    return next((ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION), None)
+
+
 def segment_count(text: str) -> int:
     """Return how many SMS parts `text` is sent (and billed) as; 0 for an empty text."""
     if not text:

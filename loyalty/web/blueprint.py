@@ -15,6 +15,7 @@ from flask import Blueprint, g, request
 from flask_login import current_user
 
 from loyalty.extensions import login_manager
+from loyalty.phones import display_phone
 from loyalty.services.payments import EAT
 from loyalty.tenancy import reset_current_merchant, set_current_merchant
 
@@ -70,6 +71,12 @@ def kes(value) -> str:
     return f"KES {amount:,.2f}"
 
 
+@bp.app_template_filter("phone")
+def phone(value: str | None) -> str:
+    """254712345678 -> 0712 345 678, the way a Kenyan reads and types a number."""
+    return display_phone(value) or "–"
+
+
 @bp.app_template_filter("num")
 def num(value) -> str:
     return "–" if value is None else f"{int(value):,}"
@@ -108,3 +115,27 @@ def kind(channel) -> str:
 def dec(value) -> str:
     """A Decimal without trailing zeros or exponent: 2.00 -> 2, 2.50 -> 2.5, 10 -> 10."""
     return "–" if value is None else f"{Decimal(value).normalize():f}"
+
+
+@bp.app_template_filter("earning")
+def earning(program) -> str:
+    """A program's rule as one sentence: '1 point for every KES 100', '2 points for every
+    KES 100 (double points), on payments of KES 50 or more'."""
+    return earning_rule(program.points_per_unit, program.unit_amount, program.multiplier,
+                        program.min_amount)
+
+
+def earning_rule(points_per_unit, unit_amount, multiplier, min_amount=None) -> str:
+    points = Decimal(points_per_unit or 0) * Decimal(multiplier if multiplier is not None else 1)
+    if points <= 0:
+        return "No points (stamps only)" if points_per_unit == 0 else "No points"
+    shown = dec(points)
+    sentence = f"{shown} point{'' if points == 1 else 's'} for every {kes(unit_amount)}"
+    factor = Decimal(multiplier if multiplier is not None else 1)
+    if factor == 2:
+        sentence += " (double points)"
+    elif factor != 1:
+        sentence += f" ({dec(points_per_unit)} × {dec(factor)})"
+    if min_amount:
+        sentence += f", on payments of {kes(min_amount)} or more"
+    return sentence

@@ -20,12 +20,62 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     TextAreaField,
+    validators,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.validators import EqualTo, InputRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from loyalty.models import BusinessType, ChannelType, Environment, PaymentStatus, ValidationPolicy
+from loyalty.schemas.base import (
+    NOT_A_CHOICE,
+    NOT_A_DATE,
+    REQUIRED,
+    too_long,
+    too_short,
+)
+
+# WTForms' own messages in the words the API's schemas use (schemas/base.py), so one
+# mistake reads the same whichever of the two found it.
+WTFORMS_WORDING = {
+    "This field is required.": REQUIRED,
+    "Not a valid choice.": NOT_A_CHOICE,
+    "Invalid Choice: could not coerce.": NOT_A_CHOICE,
+    "Not a valid date value.": NOT_A_DATE,
+}
+
+
+class _Wording:
+    """A WTForms translations object that only rewords (the UI is in English)."""
+
+    def gettext(self, message: str) -> str:
+        return WTFORMS_WORDING.get(message, message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.gettext(singular if n == 1 else plural)
+
+
+class _WordingMeta:
+    def get_translations(self, form):
+        return _Wording()
+
+
+class WebForm(FlaskForm):
+    """Every form of the web UI (CSRF from Flask-WTF, wording from WTFORMS_WORDING)."""
+
+    class Meta(_WordingMeta):
+        pass
+
+
+class Length(validators.Length):
+    """WTForms' Length, saying which way the text is off, in the schemas' words."""
+
+    def __call__(self, form, field):
+        length = len(field.data or "")
+        if self.min != -1 and length < self.min:
+            raise ValidationError(REQUIRED if not length else too_short(self.min))
+        if self.max != -1 and length > self.max:
+            raise ValidationError(too_long(self.max))
 
 
 def options(pairs) -> list[SelectChoice]:
@@ -45,7 +95,7 @@ POLICIES = options([(ValidationPolicy.ACCEPT_ALL.value, "Accept every payment (r
 STATUSES = options([("", "Any status")] + [(s.value, s.value.title()) for s in PaymentStatus])
 
 
-class SignupForm(FlaskForm):
+class SignupForm(WebForm):
     business_name = StringField("Business name", [InputRequired(), Length(max=200)])
     owner_name = StringField("Your name", [InputRequired(), Length(max=200)])
     email = StringField("Email", [InputRequired(), Length(max=254)],
@@ -61,7 +111,7 @@ class SignupForm(FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
-class LoginForm(FlaskForm):
+class LoginForm(WebForm):
     email = StringField("Email", [InputRequired()],
                         render_kw={"type": "email", "autocomplete": "username"})
     password = PasswordField("Password", [InputRequired()],
@@ -69,14 +119,14 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me logged in on this device")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(WebForm):
     """A button that changes something (log out, verify, activate…): only the CSRF token."""
 
 
 SECRET_HINT = "Stored encrypted; never shown again."
 
 
-class ChannelForm(FlaskForm):
+class ChannelForm(WebForm):
     name = StringField("Channel name", [InputRequired(), Length(max=100)],
                        description="For you, e.g. 'Main PayBill' or 'Westlands till'.")
     shortcode = StringField("Shortcode", [InputRequired()],
@@ -109,7 +159,7 @@ class ChannelEditForm(ChannelForm):
                                        description=SECRET_HINT, render_kw={"autocomplete": "off"})
 
 
-class UrlsForm(FlaskForm):
+class UrlsForm(WebForm):
     """Registering C2B URLs; blank means the platform's own URLs (the usual choice)."""
 
     validation_url = StringField("Validation URL", [Optional()], render_kw={"type": "url"})
@@ -117,30 +167,33 @@ class UrlsForm(FlaskForm):
 
 
 class MappingRowForm(Form):
+    Meta = _WordingMeta
+
     pattern = StringField("Account reference", [Optional()],
                           description="VIP* (prefix), GOLD001 (exact) or default")
     program = SelectField("Program", choices=[])
 
 
-class MappingForm(FlaskForm):
+class MappingForm(WebForm):
     rows = FieldList(FormField(MappingRowForm))
 
 
-class DryRunForm(FlaskForm):
-    class Meta:
+class DryRunForm(WebForm):
+    class Meta(WebForm.Meta):
         csrf = False  # a GET that changes nothing
 
     account = StringField("Account reference", [Optional()], description="e.g. VIP001")
     amount = StringField("Amount (KES)", [Optional()], render_kw={"inputmode": "decimal"})
 
 
-class ProgramForm(FlaskForm):
+class ProgramForm(WebForm):
     code = StringField("Code", description="Lower-case letters, digits, - or _, e.g. 'vip'. "
                        "Account rules refer to it; it cannot change later.")
     name = StringField("Name", [InputRequired(), Length(max=100)],
                        description="Appears in the SMS, e.g. 'VIP'.")
+    # Read in a row: "[1] points for every KES [100]".
     points_per_unit = StringField("Points", default="1", render_kw={"inputmode": "numeric"})
-    unit_amount = StringField("per KES", default="100", render_kw={"inputmode": "decimal"})
+    unit_amount = StringField("for every KES", default="100", render_kw={"inputmode": "decimal"})
     multiplier = StringField("Multiplier", default="1", render_kw={"inputmode": "decimal"},
                              description="2 doubles the points (VIP).")
     min_amount = StringField("Minimum payment (KES)", default="0",
@@ -162,14 +215,14 @@ class ProgramForm(FlaskForm):
     is_default = BooleanField("Default program (payments that match no rule earn here)")
 
 
-class FindCustomerForm(FlaskForm):
-    class Meta:
+class FindCustomerForm(WebForm):
+    class Meta(WebForm.Meta):
         csrf = False
 
     phone = StringField("Phone", [Optional()], render_kw={"type": "tel"})
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(WebForm):
     phone = StringField("Phone", [InputRequired()], render_kw={"type": "tel"})
     first_name = StringField("First name", [Optional(), Length(max=100)])
     last_name = StringField("Last name", [Optional(), Length(max=100)])
@@ -180,7 +233,7 @@ class CustomerForm(FlaskForm):
         description="Only with their express yes: paying by M-Pesa is not consent.")
 
 
-class CustomerEditForm(FlaskForm):
+class CustomerEditForm(WebForm):
     phone = StringField("Phone", [InputRequired()], render_kw={"type": "tel"})
     first_name = StringField("First name", [Optional(), Length(max=100)])
     last_name = StringField("Last name", [Optional(), Length(max=100)])
@@ -191,11 +244,11 @@ class CustomerEditForm(FlaskForm):
         description="Only with their express yes: paying by M-Pesa is not consent.")
 
 
-class EraseForm(FlaskForm):
+class EraseForm(WebForm):
     confirm = StringField("Type ERASE to confirm", [InputRequired()])
 
 
-class AdjustForm(FlaskForm):
+class AdjustForm(WebForm):
     program = SelectField("Program", choices=[])
     points = StringField("Points", [InputRequired()], render_kw={"inputmode": "numeric"},
                          description="Positive adds points, negative takes them away (-50).")
@@ -205,8 +258,8 @@ class AdjustForm(FlaskForm):
     idempotency_key = HiddenField()
 
 
-class ReversalAmountForm(FlaskForm):
-    class Meta:
+class ReversalAmountForm(WebForm):
+    class Meta(WebForm.Meta):
         csrf = False  # a GET that changes nothing: it shows what a reversal would take back
 
     amount = StringField("Amount to reverse (KES)", [Optional()],
@@ -214,7 +267,7 @@ class ReversalAmountForm(FlaskForm):
                          description="The whole payment unless you change it.")
 
 
-class ReversalForm(FlaskForm):
+class ReversalForm(WebForm):
     """Reverse with M-Pesa, or mark as reversed (two on one page: each has a prefix)."""
 
     amount = HiddenField()
@@ -223,7 +276,7 @@ class ReversalForm(FlaskForm):
     idempotency_key = HiddenField()
 
 
-class RedeemForm(FlaskForm):
+class RedeemForm(WebForm):
     program = SelectField("Program", choices=[])
     points = StringField("Points", [InputRequired()], render_kw={"inputmode": "numeric"})
     description = StringField("What for", [Optional(), Length(max=200)])
@@ -231,31 +284,32 @@ class RedeemForm(FlaskForm):
     idempotency_key = HiddenField()
 
 
-class TransactionFilterForm(FlaskForm):
-    class Meta:
+class TransactionFilterForm(WebForm):
+    class Meta(WebForm.Meta):
         csrf = False
 
-    channel = SelectField("Channel", choices=[])
-    status = SelectField("Status", choices=STATUSES)
+    # default "": a plain visit (no query string) is "all", not a choice to refuse.
+    channel = SelectField("Channel", choices=[], default="")
+    status = SelectField("Status", choices=STATUSES, default="")
     # The same query names as the API's `from` and `to` (reserved words in Python).
     since = DateField("From", [Optional()], name="from")
     until = DateField("To", [Optional()], name="to")
 
 
-class CallbackLogFilterForm(FlaskForm):
-    class Meta:
+class CallbackLogFilterForm(WebForm):
+    class Meta(WebForm.Meta):
         csrf = False
 
-    channel = SelectField("Channel", choices=[])
-    kind = SelectField("What it was", choices=[])
+    channel = SelectField("Channel", choices=[], default="")
+    kind = SelectField("What it was", choices=[], default="")
 
 
-class AttachForm(FlaskForm):
+class AttachForm(WebForm):
     phone = StringField("Payer's phone", [InputRequired()], render_kw={"type": "tel"})
 
 
-class AnalyticsForm(FlaskForm):
-    class Meta:
+class AnalyticsForm(WebForm):
+    class Meta(WebForm.Meta):
         csrf = False
 
     # The same query names as the API's `from` and `to` (reserved words in Python).
@@ -263,7 +317,7 @@ class AnalyticsForm(FlaskForm):
     until = DateField("To", [Optional()], name="to")
 
 
-class ApiKeyForm(FlaskForm):
+class ApiKeyForm(WebForm):
     name = StringField("Name", [InputRequired(), Length(max=100)],
                        description="Where the key is used, e.g. 'Till app'.")
 
@@ -277,7 +331,7 @@ EVENT_LABELS = {
 }
 
 
-class WebhookForm(FlaskForm):
+class WebhookForm(WebForm):
     url = StringField("URL", [InputRequired(), Length(max=2048)], render_kw={"type": "url"},
                       description="Your system's address; https:// on a public host.")
     events = SelectMultipleField("Events", choices=options(EVENT_LABELS.items()),
@@ -287,13 +341,13 @@ class WebhookForm(FlaskForm):
     description = StringField("Description", [Optional(), Length(max=200)])
 
 
-class RelayForm(FlaskForm):
+class RelayForm(WebForm):
     """The channel setup's offer: relay payments to the merchant's own URL instead."""
 
     url = HiddenField()
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(WebForm):
     business_name = StringField("Business name", [InputRequired(), Length(max=200)],
                                 description="Your customers see it in their texts.")
     owner_name = StringField("Your name", [InputRequired(), Length(max=200)])
@@ -318,18 +372,18 @@ def _new_password() -> tuple[PasswordField, PasswordField]:
                           render_kw={"autocomplete": "new-password"}))
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(WebForm):
     current_password = PasswordField("Current password", [InputRequired()],
                                      render_kw={"autocomplete": "current-password"})
     new_password, confirm = _new_password()
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(WebForm):
     email = StringField("Email", [InputRequired(), Length(max=254)],
                         render_kw={"type": "email", "autocomplete": "username"})
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(WebForm):
     email = StringField("Email", [InputRequired(), Length(max=254)],
                         render_kw={"type": "email", "autocomplete": "username"})
     code = StringField("Code", [InputRequired()], description="The six digits we texted you.",

@@ -1,14 +1,30 @@
 """Sign up, log in, log out, and the login throttle."""
 
+import re
+
 import pytest
 
 from tests.web.conftest import PASSWORD, log_in, sign_up, text
 
 
-def test_root_sends_visitors_to_log_in_and_merchants_to_the_dashboard(client):
-    assert client.get("/").headers["Location"] == "/login"
+def test_root_shows_visitors_the_landing_page_and_sends_merchants_to_the_dashboard(client):
+    landing = client.get("/")
+    assert landing.status_code == 200
+    page = text(landing)
+    assert "Reward customers who pay you by M-Pesa" in page
+    assert 'href="/signup"' in landing.get_data(as_text=True)
+    assert 'href="/login"' in landing.get_data(as_text=True)
+    assert "consent" not in page  # the SMS consent note lives on the programs and SMS pages
     sign_up(client)
     assert client.get("/").headers["Location"] == "/dashboard"
+
+
+def test_the_sms_consent_note_is_on_the_programs_and_sms_pages(client):
+    sign_up(client)
+    for url in ("/programs", "/programs/new", "/settings"):
+        assert "Promotions need the customer's consent" in text(client.get(url)) or \
+            "only go to customers who agreed" in text(client.get(url)), url
+    assert "consent" not in text(client.get("/transactions"))
 
 
 def test_pages_need_a_login_and_come_back_after_it(client):
@@ -47,7 +63,7 @@ def test_sign_up_errors_are_shown_next_to_their_fields(client):
     html = response.get_data(as_text=True)
     for field in ("email", "phone", "password", "confirm"):
         assert f'id="{field}-error"' in html, field
-        assert f'aria-describedby="{field}-error"' in html or f'{field}-hint {field}-error' in html
+        assert re.search(rf'aria-describedby="[^"]*\b{field}-error\b', html), field
     assert 'aria-invalid="true"' in html
     assert client.get("/dashboard").status_code == 302  # not logged in
 
@@ -150,3 +166,25 @@ def test_the_limits_keep_no_email_in_redis(app, client):
     keys = [k.decode() for k in app.extensions["redis"].scan_iter(match=prefix + "*")]
     assert any("/login/" in key for key in keys)
     assert not any(form["email"] in key or form["email"].lower() in key for key in keys)
+
+
+WARNING = "One more wrong password and logging in with this email is locked for 15 minutes."
+
+
+def test_the_fourth_failure_warns_before_the_lock(client):
+    form = sign_up(client)
+    client.post("/logout")
+    answers = [text(log_in(client, form["email"], "wrong password",
+                           environ_base={"REMOTE_ADDR": "10.0.0.1"}))
+               for _ in range(MAX_FAILURES)]
+    assert [WARNING in page for page in answers] == [False, False, False, True, False]
+    assert "Forgot password?" in answers[3]
+    assert log_in(client, form["email"],
+                  environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 429
+
+
+def test_web_sign_up_creates_no_api_key_nobody_has_seen(client):
+    sign_up(client)
+    page = text(client.get("/settings/api-keys"))
+    assert "Default key" not in page
+    assert "No keys yet" in page

@@ -29,7 +29,7 @@ def test_enrolling_claims_the_hashed_history(client, shop):
                                                    "first_name": "John", "last_name": "Doe"})
     assert response.status_code == 302
     page = text(client.get(response.headers["Location"]))
-    assert "John Doe" in page and "254712345678" in page and "100 VIP points" in page
+    assert "John Doe" in page and "0712 345 678" in page and "100 VIP points" in page
 
 
 def _redeem(client, url, points, key=None):
@@ -90,3 +90,11 @@ def test_erasing_from_the_page_needs_the_confirmation(client, shop):
     page = text(client.get(url))
     assert "Personal data erased" in page and "John Doe" not in page
     assert "100 VIP points" in page  # the balance stays
+
+
+def test_customers_known_only_by_the_hashed_number_are_explained_once(client, shop):
+    page = client.get("/customers")
+    words = text(page)
+    assert words.count("M-Pesa hides the number") == 1
+    assert "number hidden by M-Pesa" in words
+    assert 'href="/customers/new">enrol them</a>' in page.get_data(as_text=True)

@@ -10,7 +10,7 @@ def test_create_a_vip_program_and_see_it_listed(client):
         "multiplier": "2", "min_amount": "0"})
     assert response.status_code == 302
     page = text(client.get("/programs"))
-    assert "VIP vip" in page and "1 point per KES 100 × 2" in page
+    assert "VIP vip" in page and "2 points for every KES 100 (double points)" in page
 
 
 def test_the_preview_uses_real_numbers_and_counts_segments(client):
@@ -66,3 +66,42 @@ def test_duplicate_code_is_a_form_error(client):
     response = client.post("/programs/new", data={"code": "loyalty", "name": "Again"})
     assert response.status_code == 422
     assert "already exists" in text(response)
+
+
+def test_a_program_reads_as_one_sentence(client):
+    sign_up(client)
+    client.post("/programs/new", data={
+        "code": "gold", "name": "Gold", "points_per_unit": "3", "unit_amount": "200",
+        "multiplier": "1.5", "min_amount": "50"})
+    page = text(client.get("/programs"))
+    assert "1 point for every KES 100" in page  # the default program
+    assert "4.5 points for every KES 200 (3 × 1.5), on payments of KES 50 or more" in page
+    assert "In words: 4.5 points for every KES 200" in text(client.get("/programs/gold/edit"))
+    rule = client.get("/programs/preview.json", query_string={
+        "points_per_unit": "2", "unit_amount": "100"}).get_json()["rule"]
+    assert rule == "2 points for every KES 100"
+
+
+def test_the_preview_says_what_a_longer_or_unicode_text_costs_and_why(client):
+    sign_up(client)
+    plain = client.get("/programs/preview.json", query_string={"name": "VIP"}).get_json()
+    assert plain["cost"] == ""
+    emoji = client.get("/programs/preview.json", query_string={
+        "name": "VIP", "sms_template": "Asante {first_name} 🎉 {points} points. "
+        + "Karibu tena dukani kwetu kesho. " * 2}).get_json()
+    assert "“🎉” (party popper) is not in the plain SMS alphabet" in emoji["cost"]
+    assert "70 characters a text instead of 160" in emoji["cost"]
+    assert "sent as 2 texts: about KES 1.60 per customer instead of KES 0.80" in emoji["cost"]
+    apostrophe = client.get("/programs/preview.json", query_string={
+        "name": "VIP", "sms_template": "You’ve {points} points"}).get_json()
+    assert "“’” (right single quotation mark)" in apostrophe["cost"]
+    assert "still fits one text" in apostrophe["cost"]
+    long = client.get("/programs/preview.json", query_string={
+        "name": "VIP", "sms_template": "Hi {first_name}! " + "Thank you for shopping. " * 7
+        + "Balance {balance}."}).get_json()
+    assert long["cost"] == "It is sent as 2 texts: about KES 1.60 per customer instead of KES 0.80."
+    assert client.post("/programs/new", data={
+        "code": "party", "name": "Party", "points_per_unit": "1", "unit_amount": "100",
+        "multiplier": "1", "min_amount": "0",
+        "sms_template": "Hi {first_name} 🎉 {points} points"}).status_code == 302
+    assert "“🎉” (party popper)" in text(client.get("/programs/party/edit"))

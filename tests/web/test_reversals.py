@@ -44,7 +44,7 @@ def test_the_page_shows_what_a_reversal_takes_back_before_anything_happens(clien
     assert "at most the payment's KES 5,000" in text(too_much)
     assert 'id="amount-error"' in too_much.get_data(as_text=True)
     assert "takes back 100 VIP points" in text(too_much)  # the whole payment is offered
-    assert "Not a valid number" in text(client.get(payment_url, query_string={"amount": "lots"}))
+    assert "Must be a number" in text(client.get(payment_url, query_string={"amount": "lots"}))
     assert _balance(db_session) == 100  # looking changed nothing
 
 

@@ -72,6 +72,8 @@
           set("segments", p.segments);
           set("characters", p.characters);
           set("encoding", p.encoding);
+          set("cost", p.cost);
+          set("rule", p.rule);
           set("points", p.points.toLocaleString("en-US"));
           list(form.querySelector('[data-preview="problems"]'), p.problems);
           list(form.querySelector('[data-preview="warnings"]'), p.warnings);
@@ -84,7 +86,97 @@
     });
   }
 
+  // A field's error goes away as soon as the merchant changes that field (the server checks
+  // it again on save); the page's "correct the fields marked below" goes with the last one.
+  function clearStaleErrors(event) {
+    var box = event.target.closest && event.target.closest(".field.invalid");
+    if (!box) { return; }
+    box.classList.remove("invalid");
+    var error = box.querySelector(".field-error");
+    var input = event.target;
+    input.removeAttribute("aria-invalid");
+    if (error) {
+      var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(
+        function (id) { return id && id !== error.id; });
+      if (described.length) { input.setAttribute("aria-describedby", described.join(" ")); }
+      else { input.removeAttribute("aria-describedby"); }
+      error.parentNode.removeChild(error);
+    }
+    var form = input.form;
+    if (form && !form.querySelector(".field.invalid")) {
+      var summary = document.querySelector('[data-errors="fields"]');
+      if (summary) { summary.parentNode.removeChild(summary); }
+    }
+  }
+
+  // The menu is a <details>: folded on a phone, always open where it fits on one line.
+  function keepMenuOpenWhenWide(menu) {
+    var wide = window.matchMedia("(min-width: 48rem)");
+    function apply() { menu.open = wide.matches; }
+    apply();
+    if (wide.addEventListener) { wide.addEventListener("change", apply); }
+  }
+
+  // Phone cards: each cell says which column it belongs to (CSS shows it before the value).
+  function labelCells(table) {
+    var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, i) {
+        if (!cell.hasAttribute("data-label") && names[i] !== undefined) {
+          cell.setAttribute("data-label", names[i]);
+        }
+      });
+    });
+  }
+
+  // Copy buttons beside an API key or a URL (added here, so without JavaScript there is
+  // no button that does nothing; the text itself can still be selected).
+  function copyText(text, source) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    var box = source.tagName === "INPUT" ? source : document.createElement("textarea");
+    if (box !== source) { box.value = text; document.body.appendChild(box); }
+    box.select();
+    var done = document.execCommand("copy");
+    if (box !== source) { document.body.removeChild(box); }
+    return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  function addCopyButton(source) {
+    var button = document.createElement("button");
+    var what = source.getAttribute("data-copy") || "this";
+    button.type = "button";
+    button.className = "copy";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy " + what);
+    var said = document.createElement("span");
+    said.className = "sr-only";
+    said.setAttribute("role", "status");
+    button.addEventListener("click", function () {
+      var text = source.value !== undefined && source.tagName === "INPUT" ? source.value
+        : source.textContent.trim();
+      copyText(text, source).then(function () {
+        button.textContent = "Copied";
+        said.textContent = what.charAt(0).toUpperCase() + what.slice(1) + " is copied.";
+      }, function () {
+        button.textContent = "Select and copy by hand";
+      });
+      window.setTimeout(function () { button.textContent = "Copy"; said.textContent = ""; }, 2500);
+    });
+    source.insertAdjacentElement("afterend", said);
+    source.insertAdjacentElement("afterend", button);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), addCopyButton);
+    var menu = document.getElementById("menu");
+    if (menu) { keepMenuOpenWhenWide(menu); }
+    Array.prototype.forEach.call(document.querySelectorAll(".table-wrap > table"), labelCells);
+    document.addEventListener("input", clearStaleErrors);
+    document.addEventListener("change", clearStaleErrors);
     var live = document.getElementById("live");
     if (live && live.getAttribute("data-pending") === "true") { pollStatus(live); }
     var program = document.getElementById("program-form");

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from loyalty import ratelimits
@@ -20,7 +20,10 @@ SIGNUP_FIELDS = ("business_name", "owner_name", "email", "phone", "business_type
 
 @bp.get("/")
 def index():
-    return redirect(url_for("web.dashboard" if current_user.is_authenticated else "web.login"))
+    """Visitors see what the platform does; a logged-in merchant goes to the dashboard."""
+    if current_user.is_authenticated:
+        return redirect(url_for("web.dashboard"))
+    return render_template("web/landing.html")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -30,7 +33,7 @@ def signup():
     data = checked(form, MerchantCreateSchema(), lambda: values(form, SIGNUP_FIELDS))
     if data is not None:
         try:
-            registration = merchants.register_merchant(**data)
+            registration = merchants.register_merchant(**data, api_key_name=None)
         except DomainError as error:
             if error.code != "email_taken":
                 raise
@@ -56,6 +59,7 @@ def login():
         if merchant is None:
             ratelimits.login_failed()
             form.form_errors.append("The email or password is not right.")
+            _warn_before_the_lock(form)
         else:
             ratelimits.login_succeeded()
             login_user(merchant, remember=form.remember.data)
@@ -69,6 +73,15 @@ def logout():
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("web.login"))
+
+
+def _warn_before_the_lock(form: LoginForm) -> None:
+    """One try before the log-in locks: say so, and offer the way that does not lock."""
+    left = ratelimits.login_tries_left()
+    if left is not None and left[0] == 1:
+        form.form_errors.append(
+            f"One more wrong password and logging in with this email is locked for "
+            f"{ratelimits.in_words(left[1])}. Not sure of it? Use “Forgot password?” below.")
 
 
 def _safe_next(target: str | None) -> str:

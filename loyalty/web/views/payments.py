@@ -51,9 +51,7 @@ def transactions_page():
 @bp.get("/transactions/unattributed")
 def unattributed():
     """Payments whose payer M-Pesa masked: the merchant attaches each to a phone."""
-    page = payments.list_payments(status=PaymentStatus.UNATTRIBUTED, limit=100)
-    return render_template("web/unattributed.html", page=page, forms={
-        p.id: AttachForm(prefix=f"p{p.id}", formdata=None) for p in page["items"]}, **_names())
+    return _unattributed_page()
 
 
 @bp.post("/transactions/<int:payment_id>/attribute")
@@ -61,12 +59,25 @@ def attribute(payment_id: int):
     form = AttachForm(prefix=f"p{payment_id}")
     if form.validate_on_submit():
         data = load(form, AttributeSchema(), values(form, ("phone",)))
-        if data is not None and _attempt(crediting.attribute_payment, payment_id, data["phone"]):
-            flash("Payment attached and credited.", "success")
-            return redirect(url_for("web.unattributed"))
-    for problem in [*form.form_errors, *form.phone.errors]:
-        flash(problem, "error")
-    return redirect(url_for("web.unattributed"))
+        if data is not None:
+            try:
+                crediting.attribute_payment(payment_id, data["phone"])
+            except DomainError as error:
+                if error.status == 404:
+                    raise
+                show_error(form, error)
+            else:
+                flash("Payment attached and credited.", "success")
+                return redirect(url_for("web.unattributed"))
+    # The page again with what was typed still in its box and the problem beside it.
+    return _unattributed_page({payment_id: form}, status=422)
+
+
+def _unattributed_page(failed: dict | None = None, status: int = 200):
+    page = payments.list_payments(status=PaymentStatus.UNATTRIBUTED, limit=100)
+    forms = {p.id: AttachForm(prefix=f"p{p.id}", formdata=None) for p in page["items"]}
+    return render_template("web/unattributed.html", page=page, forms={**forms, **(failed or {})},
+                           **_names()), status
 
 
 @bp.post("/transactions/<int:payment_id>/replay")
@@ -138,17 +149,6 @@ def _payment_page(payment_id: int, failed: ReversalForm | None = None, status: i
         amount_form.amount.data = str(amount)
     return render_template("web/payment.html", p=preview["payment"], preview=preview,
                            amount_form=amount_form, forms=forms, **_names()), status
-
-
-def _attempt(action, *args) -> bool:
-    try:
-        action(*args)
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        flash(error.message, "error")
-        return False
-    return True
 
 
 def _channel_choices() -> list[tuple[str, str]]:

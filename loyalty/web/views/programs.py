@@ -10,7 +10,7 @@ from loyalty.errors import DomainError
 from loyalty.schemas.programs import ProgramCreateSchema, ProgramUpdateSchema
 from loyalty.services import programs as service
 from loyalty.web import reads
-from loyalty.web.blueprint import bp
+from loyalty.web.blueprint import bp, earning_rule
 from loyalty.web.forms import ProgramForm
 from loyalty.web.formtools import checked, page, show_error, values
 
@@ -38,7 +38,7 @@ def new_program():
             flash(f"Program '{program.name}' created. Map account references to it on a "
                   "channel's account rules page.", "success")
             return redirect(url_for("web.programs"))
-    return page("web/program_form.html", form, program=None, preview=_preview(form))
+    return page("web/program_form.html", form, program=None, **_preview(form))
 
 
 @bp.route("/programs/<code>/edit", methods=["GET", "POST"])
@@ -54,7 +54,7 @@ def edit_program(code: str):
         else:
             flash(f"Program '{program.name}' saved.", "success")
             return redirect(url_for("web.programs"))
-    return page("web/program_form.html", form, program=program, preview=_preview(form))
+    return page("web/program_form.html", form, program=program, **_preview(form))
 
 
 def _changes(form: ProgramForm, program) -> dict:
@@ -69,17 +69,25 @@ def _changes(form: ProgramForm, program) -> dict:
 @bp.get("/programs/preview.json")
 def program_preview():
     """The receipt for the example payment, as the form is being typed."""
-    preview = reads.sms_preview(**_rules(request.args))
-    return jsonify({"text": preview.text, "segments": preview.segments,
+    rules = _rules(request.args)
+    preview = reads.sms_preview(**rules)
+    return jsonify({"text": preview.text, "segments": preview.segments, "cost": preview.cost,
+                    "rule": _in_words(rules),
                     "encoding": preview.encoding, "characters": preview.characters,
                     "points": preview.points, "problems": list(preview.problems),
                     "warnings": list(preview.warnings)})
 
 
-def _preview(form: ProgramForm):
-    return reads.sms_preview(**_rules({name: form[name].data for name in (
+def _preview(form: ProgramForm) -> dict:
+    rules = _rules({name: form[name].data for name in (
         "name", "sms_template", "points_per_unit", "unit_amount", "multiplier", "min_amount",
-        "stamps_required", "stamp_reward")}))
+        "stamps_required", "stamp_reward")})
+    return {"preview": reads.sms_preview(**rules), "rule": _in_words(rules)}
+
+
+def _in_words(rules: dict) -> str:
+    return earning_rule(rules["points_per_unit"], rules["unit_amount"], rules["multiplier"],
+                        rules["min_amount"])
 
 
 def _rules(raw) -> dict:

@@ -6,6 +6,7 @@ import re
 
 from flask import flash, redirect, url_for
 
+from loyalty.phones import display_phone
 from loyalty.schemas.merchants import MerchantUpdateSchema
 from loyalty.services import merchants, sms_allowance
 from loyalty.web.blueprint import bp
@@ -19,8 +20,9 @@ PROFILE_FIELDS = ("business_name", "owner_name", "phone")
 def settings():
     merchant = merchants.get_current_merchant()
     form = SettingsForm(obj=merchant)
-    if not form.is_submitted():
-        form.sms_test_numbers.data = "\n".join(merchant.sms_test_numbers or ())
+    if not form.is_submitted():  # phones as Kenyans write them: 0712 345 678
+        form.phone.data = display_phone(merchant.phone)
+        form.sms_test_numbers.data = "\n".join(map(display_phone, merchant.sms_test_numbers or ()))
     data = checked(form, MerchantUpdateSchema(), lambda: {
         **values(form, PROFILE_FIELDS),
         "sms_test_numbers": [n for n in re.split(r"[\n,;]+", form.sms_test_numbers.data or "")
