@@ -1,5 +1,5 @@
 """Flask commands for operators: `flask keys ...`, `flask channels ...`, `flask callbacks ...`,
-`flask row-security ...` (and `flask demo ...`)."""
+`flask row-security ...` (and `flask demo ...`, `flask emulator serve`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from loyalty.crypto import generate_key
 from loyalty.db import row_security
 from loyalty.demo.cli import demo
+from loyalty.emulator import standalone as emulator_server
 from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.services.callback_log import replay, spooled
@@ -114,3 +115,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(callbacks)
     app.cli.add_command(row_security_group)
     app.cli.add_command(demo)
+    app.cli.add_command(emulator_server.cli)
