@@ -12,5 +12,6 @@ from loyalty.web.views import (  # noqa: F401
     passwords,
     payments,
     programs,
+    reconciliation,
     settings,
 )
