@@ -106,8 +106,9 @@ def test_the_platform_verifies_and_registers_a_channel_against_it(
         emulator, scratch_database, redis_prefix, monkeypatch):
     # Tasks run here, in the test, as the worker would run them.
     monkeypatch.setattr("loyalty.background.publish", lambda *args, **kwargs: True)
-    app = make_test_app(scratch_database, redis_prefix, DARAJA_SANDBOX_URL=emulator,
-                        PUBLIC_BASE_URL="http://127.0.0.1:9")
+    # Its own Redis prefix: the token it caches for the demo app must not serve other tests.
+    app = make_test_app(scratch_database, f"{redis_prefix}solo-app-{uuid.uuid4().hex[:6]}:",
+                        DARAJA_SANDBOX_URL=emulator, PUBLIC_BASE_URL="http://127.0.0.1:9")
     with app.app_context():
         upgrade()
         client = app.test_client()
