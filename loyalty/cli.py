@@ -1,5 +1,6 @@
 """Flask commands for operators: `flask keys ...`, `flask channels ...`, `flask callbacks ...`,
-`flask row-security ...`, `flask sms ...`, `flask webhooks ...` (and `flask demo ...`)."""
+`flask row-security ...`, `flask sms ...`, `flask webhooks ...` (and `flask demo ...`,
+`flask emulator serve`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from flask.cli import AppGroup
 from loyalty.crypto import generate_key
 from loyalty.db import row_security
 from loyalty.demo.cli import demo
+from loyalty.emulator import standalone as emulator_server
 from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.services import sms_pause
@@ -160,3 +162,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sms_group)
     app.cli.add_command(webhooks)
     app.cli.add_command(demo)
+    app.cli.add_command(emulator_server.cli)

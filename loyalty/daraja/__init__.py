@@ -9,11 +9,12 @@ import requests
 from flask import current_app
 from requests.adapters import HTTPAdapter
 
+from loyalty.daraja import url_rules
 from loyalty.daraja.client import DarajaClient
 from loyalty.daraja.tokens import MemoryTokenCache, RedisTokenCache, TokenCache
 from loyalty.daraja.url_rules import ENVIRONMENTS
 
-__all__ = ["DarajaClient", "DarajaExtension", "client_for", "init_app"]
+__all__ = ["DarajaClient", "DarajaExtension", "check_callback_url", "client_for", "init_app"]
 
 @dataclass
 class DarajaExtension:
@@ -23,6 +24,8 @@ class DarajaExtension:
     token_cache: TokenCache
     base_urls: dict[str, str]
     timeout: float
+    # APP_ENV=production: every channel's callback URLs get production's rules (url_rules).
+    public_urls_only: bool = False
 
     def close(self) -> None:
         self.session.close()
@@ -49,7 +52,8 @@ def init_app(app) -> None:
         session=session, token_cache=cache,
         base_urls={"sandbox": config["DARAJA_SANDBOX_URL"].rstrip("/"),
                    "production": config["DARAJA_PRODUCTION_URL"].rstrip("/")},
-        timeout=float(config.get("DARAJA_TIMEOUT", 10.0)))
+        timeout=float(config.get("DARAJA_TIMEOUT", 10.0)),
+        public_urls_only=config.get("APP_ENV") == "production")
 
 
 def client_for(*, environment: str, consumer_key: str, consumer_secret: str) -> DarajaClient:
@@ -62,4 +66,13 @@ def client_for(*, environment: str, consumer_key: str, consumer_secret: str) -> 
     return DarajaClient(session=extension.session, base_url=extension.base_urls[environment],
                         environment=environment, consumer_key=consumer_key,
                         consumer_secret=consumer_secret, token_cache=extension.token_cache,
-                        timeout=extension.timeout)
+                        timeout=extension.timeout,
+                        public_urls_only=extension.public_urls_only)
+
+
+def check_callback_url(url: str, environment: str) -> None:
+    """Safaricom's URL rules for a channel's `environment` on this platform (url_rules);
+    raises UrlRuleViolation."""
+    extension: DarajaExtension | None = current_app.extensions.get("daraja")
+    url_rules.check_callback_url(url, environment,
+                                 public_only=bool(extension and extension.public_urls_only))

@@ -49,7 +49,8 @@ class DarajaClient:
 
     def __init__(self, *, session: requests.Session, base_url: str, environment: str,
                  consumer_key: str, consumer_secret: str, token_cache: TokenCache,
-                 timeout: float = 10.0, clock: Callable[[], datetime] = _utcnow) -> None:
+                 timeout: float = 10.0, clock: Callable[[], datetime] = _utcnow,
+                 public_urls_only: bool = False) -> None:
         self._transport = Transport(
             session=session, base_url=base_url, environment=environment,
             consumer_key=consumer_key, consumer_secret=consumer_secret, token_cache=token_cache,
@@ -57,6 +58,7 @@ class DarajaClient:
         self.base_url = self._transport.base_url
         self.environment = environment
         self._clock = clock
+        self._public_urls_only = public_urls_only  # a production-config platform
 
     def __repr__(self) -> str:
         return f"<DarajaClient {self.environment} {self.base_url} app={self._transport.app}>"
@@ -308,7 +310,7 @@ class DarajaClient:
 
     def _check_url(self, url: str, field: str) -> None:
         try:
-            check_callback_url(url, self.environment)
+            check_callback_url(url, self.environment, public_only=self._public_urls_only)
         except UrlRuleViolation as exc:
             raise InvalidRequest(str(exc), field=field) from None
 

@@ -30,27 +30,34 @@ class UrlRuleViolation(ValueError):
         self.word = word
 
 
-def check_callback_url(url: str, environment: str) -> None:
+def check_callback_url(url: str, environment: str, *, public_only: bool = False) -> None:
     """Raise UrlRuleViolation when Safaricom would refuse `url` in `environment`.
 
     The sandbox accepts http and loopback hosts because the local emulator runs on
-    127.0.0.1; production needs https and a publicly reachable host.
+    127.0.0.1; production needs https and a publicly reachable host. `public_only` (the
+    platform runs with APP_ENV=production) applies production's rules to sandbox channels
+    too: a production platform's sandbox channel talks to Safaricom's real sandbox, which
+    cannot reach a loopback or private address either, and an http:// URL there means a
+    misconfigured PUBLIC_BASE_URL, better refused before Safaricom is asked.
     """
     if environment not in ENVIRONMENTS:
         raise ValueError(f"environment must be one of {ENVIRONMENTS}, not {environment!r}")
     parts = _split(url)
     _check_words(url)
-    if environment == "sandbox":
+    if environment == "sandbox" and not public_only:
         return
     if parts.scheme != "https":
         raise UrlRuleViolation(
+            "Callback URLs must start with https:// here: Safaricom refuses plain http "
+            "outside its sandbox, and this platform runs in production."
+            if environment == "sandbox" else
             "Production callback URLs must start with https:// (Safaricom refuses plain "
             "http outside the sandbox).", rule="https_required")
     host = (parts.hostname or "").rstrip(".")
     if _is_private_host(host):
         raise UrlRuleViolation(
-            f"Safaricom cannot reach {host!r}: production callback URLs need a public "
-            "domain or internet address, not localhost or a private network address.",
+            f"Safaricom cannot reach {host!r}: callback URLs need a public domain or "
+            "internet address, not localhost or a private network address.",
             rule="private_address")
 
 

@@ -5,6 +5,9 @@
     /_emulator/sms/...      Africa's Talking's paths (set AT_BASE_URL to this base)
     /_emulator/control/...  scripting for tests; /_emulator/state is everything as JSON
     /_emulator/             a page to pay a merchant and read the SMS inbox
+`standalone.create_app()` (`flask emulator serve`) serves the same views with Safaricom's and
+Africa's Talking's paths at the root of their own port, for SDKs that join URLs with
+`urljoin` and so drop a base URL's path.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from loyalty.emulator import control, daraja_views, pages, sms_views
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.store import make_store
 
-__all__ = ["Emulator", "get_emulator", "init_app"]
+__all__ = ["Emulator", "get_emulator", "init_app", "mount"]
 
 
 def init_app(app: Flask) -> None:
@@ -25,16 +28,25 @@ def init_app(app: Flask) -> None:
         raise RuntimeError("The Daraja emulator is never mounted when APP_ENV=production")
     if "emulator" in app.extensions:
         return  # idempotent: create_app and a test may both call it
+    mount(app, daraja_prefix=daraja_views.PREFIX, sms_prefix=sms_views.PREFIX)
 
+
+def mount(app: Flask, *, daraja_prefix: str, sms_prefix: str) -> None:
+    """The emulator's state and views on `app`, Daraja and SMS under the given prefixes
+    (`""`: the root); control and the page stay under `/_emulator`."""
     store = make_store(app.config.get("REDIS_URL"), app.config.get("REDIS_KEY_PREFIX", "loyalty:"))
     app.extensions["emulator"] = Emulator.build(
-        store, sync_callbacks=bool(app.config.get("EMULATOR_SYNC_CALLBACKS", False))
-    )
+        store, sync_callbacks=bool(app.config.get("EMULATOR_SYNC_CALLBACKS", False)),
+        # A production-config platform gets Safaricom's production URL rules whatever the
+        # environment of the app that calls (DARAJA.md 4.2).
+        public_urls_only=app.config.get("APP_ENV") == "production")
+    app.extensions["emulator_prefixes"] = {"daraja": daraja_prefix, "sms": sms_prefix}
     # The host app's CSRF protection (Flask-WTF's, if installed) is found on the app, as a
     # separate service would find it: the emulator imports nothing of the app's.
     csrf = app.extensions.get("csrf")
+    prefixes = {daraja_views.bp: daraja_prefix, sms_views.bp: sms_prefix}
     for module in (daraja_views, sms_views, control, pages):
-        app.register_blueprint(module.bp)
+        app.register_blueprint(module.bp, url_prefix=prefixes.get(module.bp, module.bp.url_prefix))
         # Safaricom and Africa's Talking post without our CSRF token, and so do the tests.
         if csrf is not None:
             csrf.exempt(module.bp)

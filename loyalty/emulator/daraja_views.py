@@ -1,4 +1,5 @@
-"""Daraja's own paths under `/_emulator/daraja`, answering as Safaricom does (DARAJA.md 2-11).
+"""Daraja's own paths under `/_emulator/daraja` (or at the root of `flask emulator serve`),
+answering as Safaricom does (DARAJA.md 2-11).
 
 Point any Daraja client's base URL here and it needs nothing else: the same OAuth call, the
 same Bearer tokens, the same error bodies (`requestId`/`errorCode`/`errorMessage`), even the
@@ -22,7 +23,7 @@ from loyalty.emulator.core import Emulator
 from loyalty.emulator.errors import DarajaError, invalid, no_product
 from loyalty.emulator.payloads import new_originator_id
 
-PREFIX = "/_emulator/daraja"
+PREFIX = "/_emulator/daraja"  # where init_app mounts it; the standalone server uses the root
 bp = Blueprint("emulator_daraja", __name__, url_prefix=PREFIX)
 
 # Real paths, so a wrong method answers 405.001 rather than "not found".
@@ -56,9 +57,14 @@ def _daraja_error(error: DarajaError):
     return jsonify(error.body()), error.status
 
 
+def daraja_path() -> str:
+    """The request's path as Safaricom spells it, whatever prefix the views are mounted at."""
+    return request.path.removeprefix(current_app.extensions["emulator_prefixes"]["daraja"]) or "/"
+
+
 @bp.before_request
 def _inject_faults():
-    path = request.path.removeprefix(PREFIX) or "/"
+    path = daraja_path()
     settings = emulator().state.settings()
     if settings["daraja_latency_ms"]:
         time.sleep(settings["daraja_latency_ms"] / 1000)
@@ -119,9 +125,11 @@ def register_url(version: str):
         raise invalid("ShortCode")
     if body.get("ResponseType") not in ("Completed", "Cancelled"):
         raise invalid("ResponseType")
+    public = emulator().public_urls(grant)
     confirmation = rules.registration_url(rules.required(body, "ConfirmationURL"),
-                                          "ConfirmationURL")
-    validation = rules.registration_url(rules.required(body, "ValidationURL"), "ValidationURL")
+                                          "ConfirmationURL", public=public)
+    validation = rules.registration_url(rules.required(body, "ValidationURL"), "ValidationURL",
+                                        public=public)
     state = emulator().state
     existing = state.registration(shortcode)
     # Production registers once per shortcode; the sandbox lets anyone overwrite (4.2).

@@ -42,7 +42,8 @@ def register(emu: Emulator, grant: dict[str, Any], body: dict[str, Any]) -> dict
         nominated = normalise_msisdn(rules.required(body, "NominatedNumber"))
     except InvalidPhone:
         raise invalid("NominatedNumber") from None
-    callback = rules.registration_url(rules.required(body, "CallBackURL"), "CallBackURL")
+    callback = rules.registration_url(rules.required(body, "CallBackURL"), "CallBackURL",
+                                      public=emu.public_urls(grant))
     answer = {"ResponseRefID": str(uuid.uuid4()), "ShortCode": shortcode}
     if emu.state.pull_registration(shortcode) is not None:
         return {**answer, "ResponseStatus": "1001",

@@ -26,7 +26,8 @@ DONE = "The service request is processed successfully."
 IDENTIFIER_TYPES = ("1", "2", "4")
 
 
-def _common(body: dict[str, Any], command: str, grant: dict[str, Any]) -> dict[str, str]:
+def _common(body: dict[str, Any], command: str, grant: dict[str, Any],
+            public: bool) -> dict[str, str]:
     rules.required(body, "Initiator")
     rules.required(body, "SecurityCredential")
     if rules.required(body, "CommandID") != command:
@@ -38,9 +39,10 @@ def _common(body: dict[str, Any], command: str, grant: dict[str, Any]) -> dict[s
         raise invalid("IdentifierType")
     return {
         "party": party,
-        "result_url": rules.callback_url(rules.required(body, "ResultURL"), "ResultURL"),
+        "result_url": rules.callback_url(rules.required(body, "ResultURL"), "ResultURL",
+                                         public=public),
         "timeout_url": rules.callback_url(rules.required(body, "QueueTimeOutURL"),
-                                          "QueueTimeOutURL"),
+                                          "QueueTimeOutURL", public=public),
         "originator": new_originator_id(),
         "conversation": new_conversation_id(),
     }
@@ -52,7 +54,7 @@ def _accepted(ids: dict[str, str]) -> dict[str, Any]:
 
 
 def account_balance(emu: Emulator, grant: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    ids = _common(body, "AccountBalance", grant)
+    ids = _common(body, "AccountBalance", grant, emu.public_urls(grant))
     merchant = emu.state.stk_shortcode(ids["party"]) or {"kind": "paybill", "tills": []}
     # A store (head office) collects through its tills: report them together.
     codes = [ids["party"], *merchant.get("tills", [])]
@@ -72,7 +74,7 @@ def account_balance(emu: Emulator, grant: dict[str, Any], body: dict[str, Any]) 
 
 def transaction_status(emu: Emulator, grant: dict[str, Any],
                        body: dict[str, Any]) -> dict[str, Any]:
-    ids = _common(body, "TransactionStatusQuery", grant)
+    ids = _common(body, "TransactionStatusQuery", grant, emu.public_urls(grant))
     transaction_id = str(body.get("TransactionID") or "").strip()
     original = str(body.get("OriginalConversationID") or "").strip()
     if not transaction_id and not original:

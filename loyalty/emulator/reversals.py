@@ -35,7 +35,7 @@ FAILURES = {
 
 
 def reverse(emu: Emulator, grant: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    request = _checked(body, grant)
+    request = _checked(body, grant, emu.public_urls(grant))
     ids = {"originator": new_originator_id(), "conversation": new_conversation_id()}
     envelope = _outcome(emu, request, ids)
     url = request["result_url"]
@@ -45,7 +45,7 @@ def reverse(emu: Emulator, grant: dict[str, Any], body: dict[str, Any]) -> dict[
             "ResponseCode": "0", "ResponseDescription": ACCEPTED}
 
 
-def _checked(body: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
+def _checked(body: dict[str, Any], grant: dict[str, Any], public: bool) -> dict[str, Any]:
     rules.required(body, "Initiator")
     rules.required(body, "SecurityCredential")
     if rules.required(body, "CommandID") != "TransactionReversal":
@@ -62,9 +62,10 @@ def _checked(body: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
     return {
         "receipt": receipt, "party": party,
         "amount": rules.amount(rules.required(body, "Amount")),
-        "result_url": rules.callback_url(rules.required(body, "ResultURL"), "ResultURL"),
+        "result_url": rules.callback_url(rules.required(body, "ResultURL"), "ResultURL",
+                                         public=public),
         "timeout_url": rules.callback_url(rules.required(body, "QueueTimeOutURL"),
-                                          "QueueTimeOutURL"),
+                                          "QueueTimeOutURL", public=public),
         "occasion": str(body.get("Occasion") or ""),
     }
 

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
+from loyalty.daraja.url_rules import UrlRuleViolation, check_callback_url
 from loyalty.emulator.errors import DarajaError, invalid
 from loyalty.phones import InvalidPhone, normalise_msisdn
 
-# Substring, any case (DARAJA.md 4.2): `executive-lounge` fails on "exe" too.
-FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")
 _SHORTCODE = re.compile(r"^\d{5,7}$")
 
 
@@ -68,26 +67,32 @@ def timestamp(value: Any) -> str:
     return text
 
 
-def forbidden_word(url: str) -> str | None:
-    lowered = url.lower()
-    return next((word for word in FORBIDDEN_URL_WORDS if word in lowered), None)
+def callback_url(value: Any, field: str, *, public: bool = False) -> str:
+    """A URL Safaricom will call back (STK, async results); any fault is `Invalid <Field>`."""
+    return _checked(value, field, public, lambda violation: invalid(field))
 
 
-def callback_url(value: Any, field: str) -> str:
-    """An absolute http(s) URL (public reachability and HTTPS are the platform's to lint)."""
+def registration_url(value: Any, field: str, *, public: bool = False) -> str:
+    """A registered URL (C2B, Pull): a forbidden word is named in `400.003.02`."""
+    def refusal(violation: UrlRuleViolation) -> DarajaError:
+        if violation.rule == "forbidden_word":
+            return DarajaError(400, "400.003.02", f"Bad Request - {field} contains a "
+                                                  f"forbidden word: '{violation.word}'")
+        return DarajaError(400, "400.003.02", f"Bad Request - Invalid {field}")
+    return _checked(value, field, public, refusal)
+
+
+def _checked(value: Any, field: str, public: bool,
+             refusal: Callable[[UrlRuleViolation], DarajaError]) -> str:
+    """Safaricom's URL rules (DARAJA.md 4.2), checked by the platform's own function so the
+    two sides cannot drift. `public`: production's rules, https and a public host (a
+    production app's token, or a production-config platform behind the emulator); else the
+    sandbox's, where http and the loopback host of a local platform pass."""
     text = str(value if value is not None else "").strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise invalid(field)
-    return text
-
-
-def registration_url(value: Any, field: str) -> str:
-    text = callback_url(value, field)
-    word = forbidden_word(text)
-    if word:
-        raise DarajaError(400, "400.003.02",
-                          f"Bad Request - {field} contains a forbidden word: '{word}'")
+    try:
+        check_callback_url(text, "production" if public else "sandbox")
+    except UrlRuleViolation as violation:
+        raise refusal(violation) from None
     return text
 
 

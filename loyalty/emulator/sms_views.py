@@ -1,4 +1,5 @@
-"""Africa's Talking's SMS paths under `/_emulator/sms` (SMS.md 3.1 and 3.7), plus an inbox.
+"""Africa's Talking's SMS paths under `/_emulator/sms` (or at the root of `flask emulator
+serve`) (SMS.md 3.1 and 3.7), plus an inbox.
 
 The send endpoints answer with AT's own JSON so the platform's client parses real shapes; every
 accepted message lands in the inbox that tests and the emulator page read.
@@ -45,14 +46,16 @@ def _fields() -> dict[str, Any]:
 
 @bp.before_request
 def _inject_faults():
-    if not request.path.startswith(PREFIX + "/version1/"):
+    # Relative to wherever the views are mounted (`/_emulator/sms`, or the root standalone).
+    path = request.path.removeprefix(current_app.extensions["emulator_prefixes"]["sms"])
+    if not path.startswith("/version1/"):
         return None
     settings = emulator().state.settings()
     if settings["sms_latency_ms"]:
         time.sleep(settings["sms_latency_ms"] / 1000)
     if settings["sms_error_rate"] and random.random() < settings["sms_error_rate"]:
         return Response("Service Unavailable", status=503, mimetype="text/plain")
-    for rule in emulator().state.due_faults("sms", request.path.removeprefix(PREFIX)):
+    for rule in emulator().state.due_faults("sms", path):
         if rule["mode"] == "delay":
             time.sleep(float(rule["delay"]))
         else:

@@ -52,9 +52,8 @@ def push(emu: Emulator, grant: dict[str, Any], body: dict[str, Any]) -> dict[str
     rules.phone(rules.required(body, "PartyA"), "PartyA")
     party_b = rules.shortcode(rules.required(body, "PartyB"), "PartyB")
     phone = rules.phone(rules.required(body, "PhoneNumber"), "PhoneNumber")
-    callback = rules.callback_url(rules.required(body, "CallBackURL"), "CallBackURL")
-    if rules.forbidden_word(callback):
-        raise invalid("CallBackURL")
+    callback = rules.callback_url(rules.required(body, "CallBackURL"), "CallBackURL",
+                                  public=emu.public_urls(grant))
     reference = str(rules.required(body, "AccountReference"))
     if len(reference) > 12:
         raise invalid("AccountReference")

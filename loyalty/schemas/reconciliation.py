@@ -62,6 +62,20 @@ class RunQueryArgsSchema(BaseSchema):
                             metadata={"description": "the next_cursor of the previous page"})
 
 
+class RunsByStateSchema(BaseSchema):
+    running = fields.Integer()
+    done = fields.Integer()
+    failed = fields.Integer()
+
+
+class RunTotalsSchema(BaseSchema):
+    runs = fields.Nested(RunsByStateSchema, metadata={"description": "runs by state"})
+    recovered = fields.Integer(metadata={
+        "description": "payments recovered by reconciliation: confirmations that never arrived"})
+
+
 class RunPageSchema(BaseSchema):
     items = fields.List(fields.Nested(RunSchema))
     next_cursor = fields.Integer(allow_none=True)
+    totals = fields.Nested(RunTotalsSchema, metadata={
+        "description": "over every run (of the channel, with `channel_id`), not only this page"})

@@ -26,7 +26,7 @@ from loyalty.daraja.errors import (
 )
 from loyalty.daraja.results import AsyncAccepted
 from loyalty.daraja.security import security_credential
-from loyalty.daraja.url_rules import UrlRuleViolation, check_callback_url
+from loyalty.daraja.url_rules import UrlRuleViolation
 from loyalty.errors import Conflict, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import AsyncKind, ChannelStatus, HealthState, MpesaChannel, StepState
@@ -204,7 +204,7 @@ def request_url_registration(channel_id: int, *, validation_url: str | None = No
     problems = {}
     for field, url in urls.items():
         try:
-            check_callback_url(url, channel.environment.value)
+            daraja.check_callback_url(url, channel.environment.value)
         except UrlRuleViolation as exc:
             problems[field] = [str(exc)]
     if problems:

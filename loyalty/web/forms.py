@@ -7,6 +7,8 @@ the API uses (see formtools.load), so a form and the API can never disagree.
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -92,6 +94,7 @@ ENVIRONMENTS = options([(Environment.SANDBOX.value, "Sandbox (testing)"),
 POLICIES = options([(ValidationPolicy.ACCEPT_ALL.value, "Accept every payment (recommended)"),
                     (ValidationPolicy.REJECT_UNKNOWN.value,
                      "Refuse payments whose account matches no rule")])
+MAX_LOOK_BACK_HOURS = 48  # Pull Transactions keeps 48 hours (services/reconciliation/windows.py)
 STATUSES = options([("", "Any status")] + [(s.value, s.value.title()) for s in PaymentStatus])
 
 
@@ -164,6 +167,25 @@ class UrlsForm(WebForm):
 
     validation_url = StringField("Validation URL", [Optional()], render_kw={"type": "url"})
     confirmation_url = StringField("Confirmation URL", [Optional()], render_kw={"type": "url"})
+
+
+class PullRegisterForm(WebForm):
+    nominated_number = StringField(
+        "Nominated phone number", [InputRequired()], render_kw={"type": "tel"},
+        description="The Safaricom phone on the business number's M-Pesa registration "
+                    "(KYC) details, e.g. 0722 000 111; not the business number itself.")
+
+
+class ReconcileForm(WebForm):
+    hours = StringField("Look back (hours)", default="24", render_kw={"inputmode": "numeric"},
+                        description="From 1 to 48: Safaricom keeps its list of payments for "
+                                    "48 hours.")
+
+    def validate_hours(self, field) -> None:
+        text = (field.data or "").strip()
+        if not re.fullmatch(r"[0-9]{1,2}", text) or not 1 <= int(text) <= MAX_LOOK_BACK_HOURS:
+            raise ValidationError("Enter a whole number of hours from 1 to 48: Safaricom "
+                                  "keeps its list of payments for 48 hours.")
 
 
 class MappingRowForm(Form):

@@ -201,6 +201,40 @@ def test_register_urls_falls_back_to_v1_and_remembers_it(client, merchant_a, cha
     assert state["urls_state"] == "done" and state["c2b_version"] == "v1"
 
 
+def test_a_production_platform_refuses_local_and_plain_http_urls_for_any_channel(
+        app, client, merchant_a, channel, db_session, monkeypatch):
+    """With APP_ENV=production even a sandbox channel's URLs must be https and public, so a
+    loopback PUBLIC_BASE_URL or a typed http:// address is refused before Safaricom is asked."""
+    _verified(db_session, channel["id"])
+    url = f"/api/v1/mpesa-channels/{channel['id']}/register-urls"
+    local = {"confirmation_url": "http://127.0.0.1:8001/hooks/ab12/c2b/confirmation",
+             "validation_url": "https://10.1.2.3/hooks/ab12/c2b/validation"}
+    # A development platform lets the sandbox channel use them (the local emulator)...
+    assert client.post(url, headers=auth(merchant_a[1]), json=local).status_code == 202
+    # ...a production one does not (what init_app sets from APP_ENV=production).
+    monkeypatch.setattr(app.extensions["daraja"], "public_urls_only", True)
+    refused = client.post(url, headers=auth(merchant_a[1]), json=local)
+    assert refused.status_code == 422
+    fields = refused.get_json()["error"]["fields"]
+    assert "https://" in fields["confirmation_url"][0]
+    assert "Safaricom cannot reach '10.1.2.3'" in fields["validation_url"][0]
+    # The platform's own https URLs pass.
+    assert client.post(url, headers=auth(merchant_a[1]), json={}).status_code == 202
+
+
+def test_the_daraja_client_applies_the_platforms_url_rules(app, channel, monkeypatch):
+    from loyalty import daraja
+    from loyalty.daraja.errors import InvalidRequest
+
+    monkeypatch.setattr(app.extensions["daraja"], "public_urls_only", True)
+    client = daraja.client_for(environment="sandbox", consumer_key="k", consumer_secret="s")
+    with pytest.raises(InvalidRequest) as caught:  # refused before any request is sent
+        client.register_c2b_urls(shortcode="174379",
+                                 confirmation_url="http://localhost:5000/hooks/ab12/c",
+                                 validation_url="https://loyalty.example.com/hooks/ab12/v")
+    assert caught.value.field == "confirmation_url"
+
+
 def test_urls_already_registered_tells_the_merchant_how_to_clear_it(client, merchant_a, channel,
                                                                     daraja, db_session):
     _verified(db_session, channel["id"])

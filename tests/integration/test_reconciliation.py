@@ -279,6 +279,22 @@ def test_runs_are_listed_newest_first_with_their_counts(pulled, daraja):
                                      "error", "started_at", "finished_at"}
 
 
+def test_the_list_counts_recovered_payments_and_runs_by_outcome(pulled, daraja):
+    serve(daraja, page(row("TOTL000001"), row("TOTL000002")), page(),  # done: 2 recovered
+          page(row("TOTL000002"), row("TOTL000003")), page(),          # done: 1 more
+          {"requestId": "1", "errorCode": "400.001", "errorMessage": "Invalid ShortCode"})
+    for _ in range(3):
+        start_and_run(pulled)
+    totals = pulled.api("GET", "/reconciliation-runs?limit=1").get_json()["totals"]
+    # Over every run, not only the one on this page; the failed run recovered nothing.
+    assert totals == {"runs": {"running": 0, "done": 2, "failed": 1}, "recovered": 3}
+    filtered = pulled.api("GET", f"/reconciliation-runs?channel_id={pulled.channel['id']}")
+    assert filtered.get_json()["totals"] == totals
+    other = pulled.api("GET", f"/reconciliation-runs?channel_id={pulled.channel['id'] + 999}")
+    assert other.get_json()["totals"] == {"runs": {"running": 0, "done": 0, "failed": 0},
+                                          "recovered": 0}
+
+
 def test_beat_queues_a_run_for_each_active_registered_channel(pulled, app, db_session):
     import tasks  # noqa: F401  (registers the tasks, as the worker does)
 
@@ -311,7 +327,8 @@ def test_another_merchant_sees_no_runs_and_cannot_reconcile(pulled, daraja, clie
     serve(daraja, page())
     run = start_and_run(pulled)
     _, other = register_merchant(client, business_name="Taste")
-    assert client.get("/api/v1/reconciliation-runs", headers=auth(other)).get_json()["items"] == []
+    theirs = client.get("/api/v1/reconciliation-runs", headers=auth(other)).get_json()
+    assert theirs["items"] == [] and theirs["totals"]["runs"]["done"] == 0
     assert client.get(f"/api/v1/reconciliation-runs/{run.id}", headers=auth(other)).status_code == 404
     answer = client.post(f"/api/v1/mpesa-channels/{pulled.channel['id']}/reconcile",
                          headers=auth(other), json={})

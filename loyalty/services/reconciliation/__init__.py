@@ -16,11 +16,12 @@ from loyalty.services.reconciliation.runs import (
     get_run,
     list_runs,
     reconcile,
+    run_totals,
     schedule_reconciliations,
     start_reconciliation,
     wait_for_run,
 )
 
 __all__ = ["get_run", "list_runs", "pull_outcome", "reconcile", "register_pull",
-           "request_pull_registration", "schedule_reconciliations", "start_reconciliation",
+           "request_pull_registration", "run_totals", "schedule_reconciliations", "start_reconciliation",
            "wait_for_run"]

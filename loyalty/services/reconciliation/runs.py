@@ -281,7 +281,8 @@ def _finish(run_id: int, error: str | None = None) -> None:
 
 def list_runs(*, channel_id: int | None = None, limit: int = 50,
               cursor: int | None = None) -> dict[str, Any]:
-    """Newest first, keyset-paginated by id: {"items": [...], "next_cursor": id | None}."""
+    """Newest first, keyset-paginated by id: {"items": [...], "next_cursor": id | None,
+    "totals": run_totals(...)} (the totals cover every run, not only the page)."""
     query = sa.select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(limit + 1)
     if channel_id is not None:
         query = query.where(ReconciliationRun.channel_id == channel_id)
@@ -289,7 +290,27 @@ def list_runs(*, channel_id: int | None = None, limit: int = 50,
         query = query.where(ReconciliationRun.id < cursor)
     rows = list(db.session.scalars(query))
     items = rows[:limit]
-    return {"items": items, "next_cursor": items[-1].id if len(rows) > limit else None}
+    return {"items": items, "next_cursor": items[-1].id if len(rows) > limit else None,
+            "totals": run_totals(channel_id=channel_id)}
+
+
+def run_totals(*, channel_id: int | None = None) -> dict[str, Any]:
+    """The merchant's (or one channel's) runs by state and the payments they recovered.
+
+    The project has no metrics endpoint, so this is where an operator or an accountant
+    reads how many confirmations reconciliation has had to make up for. Counted from the
+    runs, not the payments: the runs table is small, and a run's `recovered` is exactly
+    the payments it inserted (each insert is committed with the count)."""
+    query = sa.select(ReconciliationRun.state, sa.func.count(),
+                      sa.func.coalesce(sa.func.sum(ReconciliationRun.recovered), 0)) \
+        .group_by(ReconciliationRun.state)
+    if channel_id is not None:
+        query = query.where(ReconciliationRun.channel_id == channel_id)
+    runs = {state.value: 0 for state in RunState}
+    recovered = 0
+    for state, count, payments in db.session.execute(query):
+        runs[state.value], recovered = count, recovered + int(payments)
+    return {"runs": runs, "recovered": recovered}
 
 
 def get_run(run_id: int) -> ReconciliationRun:

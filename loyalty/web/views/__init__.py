@@ -12,6 +12,7 @@ from loyalty.web.views import (  # noqa: F401
     passwords,
     payments,
     programs,
+    reconciliation,
     settings,
     webhooks,
 )

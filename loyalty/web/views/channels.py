@@ -7,16 +7,24 @@ from flask import flash, jsonify, redirect, render_template, url_for
 from loyalty import ratelimits
 from loyalty.errors import DomainError
 from loyalty.schemas.channels import ChannelCreateSchema, ChannelSchema, ChannelUpdateSchema
-from loyalty.services import channel_setup, sandbox_sharing
+from loyalty.services import channel_setup, reconciliation, sandbox_sharing
 from loyalty.services import channels as service
 from loyalty.web.blueprint import bp
-from loyalty.web.forms import ActionForm, ChannelEditForm, ChannelForm, UrlsForm
+from loyalty.web.forms import (
+    ActionForm,
+    ChannelEditForm,
+    ChannelForm,
+    PullRegisterForm,
+    ReconcileForm,
+    UrlsForm,
+)
 from loyalty.web.formtools import checked, load, page, show_error, values
 
 DETAIL_FIELDS = ("name", "shortcode", "channel_type", "environment", "store_number")
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey")
 # Edited only (the wizard leaves them out): blank keeps the stored ones, like the secrets.
 INITIATOR_FIELDS = ("initiator_name", "initiator_password")
+RECENT_RUNS = 10  # reconciliation runs shown on a channel's page
 
 
 @bp.get("/channels")
@@ -41,9 +49,22 @@ def new_channel():
 
 @bp.get("/channels/<int:channel_id>")
 def channel(channel_id: int):
+    return render_channel(channel_id)
+
+
+def render_channel(channel_id: int, *, pull_form: PullRegisterForm | None = None,
+                   run_form: ReconcileForm | None = None, status: int = 200):
+    """The channel's page, with its missed-payment checks (views/reconciliation.py); a
+    refused form of that section comes back with its problems shown."""
     found = service.get_channel(channel_id)
-    return render_template("web/channel.html", channel=found, info=ChannelSchema().dump(found),
-                           action=ActionForm())
+    runs = reconciliation.list_runs(channel_id=channel_id, limit=RECENT_RUNS)
+    if pull_form is None:
+        pull_form = PullRegisterForm(prefix="pull", formdata=None,
+                                     nominated_number=found.pull_nominated_number or "")
+    return render_template(
+        "web/channel.html", channel=found, info=ChannelSchema().dump(found),
+        action=ActionForm(), runs=runs["items"], run_totals=runs["totals"], pull_form=pull_form,
+        run_form=run_form or ReconcileForm(prefix="run", formdata=None)), status
 
 
 @bp.route("/channels/<int:channel_id>/edit", methods=["GET", "POST"])

@@ -120,3 +120,41 @@ def test_unknown_environment_is_a_programming_error():
     with pytest.raises(ValueError, match="environment") as caught:
         check_callback_url("https://loyalty.example.com/x", "staging")
     assert not isinstance(caught.value, UrlRuleViolation)
+
+
+@pytest.mark.parametrize("url, rule", [
+    ("http://loyalty.example.com/hooks/ab12/stk", "https_required"),
+    ("https://127.0.0.1:8001/hooks/ab12/stk", "private_address"),
+    ("https://localhost/hooks/ab12/stk", "private_address"),
+    ("https://10.0.0.5/hooks/ab12/stk", "private_address"),
+])
+def test_a_production_platform_gives_sandbox_channels_productions_rules(url, rule):
+    check_callback_url(url, "sandbox")  # fine for a development platform and its emulator
+    with pytest.raises(UrlRuleViolation) as caught:
+        check_callback_url(url, "sandbox", public_only=True)
+    assert caught.value.rule == rule
+    check_callback_url("https://loyalty.example.com/hooks/ab12/stk", "sandbox", public_only=True)
+
+
+@pytest.mark.parametrize("app_env, public_only", [("production", True), ("development", False),
+                                                   ("testing", False)])
+def test_the_platforms_app_env_decides_which_rules_its_channels_get(app_env, public_only):
+    from flask import Flask
+
+    from loyalty import daraja
+
+    app = Flask(__name__)
+    app.config.update(APP_ENV=app_env, DARAJA_POOL_SIZE=2, REDIS_URL=None,
+                      DARAJA_SANDBOX_URL="https://sandbox.daraja.test",
+                      DARAJA_PRODUCTION_URL="https://api.daraja.test")
+    daraja.init_app(app)
+    with app.app_context():
+        assert daraja.client_for(environment="sandbox", consumer_key="k",
+                                 consumer_secret="s")._public_urls_only is public_only
+        local = "http://127.0.0.1:5000/hooks/ab12/stk"
+        if public_only:
+            with pytest.raises(UrlRuleViolation):
+                daraja.check_callback_url(local, "sandbox")
+        else:
+            daraja.check_callback_url(local, "sandbox")
+    app.extensions["daraja"].close()

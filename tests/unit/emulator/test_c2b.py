@@ -12,6 +12,8 @@ import pytest
 from tests.unit.emulator.conftest import TEST_PHONE, add_app, bearer, register, token
 
 SIMULATE = "/_emulator/daraja/mpesa/c2b/v2/simulate"
+# Production registrations need https and a public host; nothing calls these back.
+PUBLIC = "https://loyalty.example.com/hooks/ab12"
 
 
 def simulate(client, headers, **fields):
@@ -83,14 +85,14 @@ def test_product_version_must_match_the_app(emu_client, receiver):
 def test_production_registers_once_per_shortcode_and_sandbox_overwrites(emu_client, receiver):
     add_app(emu_client, consumer_key="live", environment="production", shortcodes=["600222"])
     live = bearer(emu_client, key="live", secret="secret")
-    assert register(emu_client, live, "600222", receiver.url).status_code == 200
-    again = register(emu_client, live, "600222", receiver.url + "/new")
+    assert register(emu_client, live, "600222", PUBLIC).status_code == 200
+    again = register(emu_client, live, "600222", PUBLIC + "/new")
     assert again.status_code == 500
     assert again.get_json()["errorCode"] == "500.003.1001"
     assert again.get_json()["errorMessage"] == "Urls are already registered"
     # Deleting the registration (Daraja's URL management) allows a new one.
     emu_client.delete("/_emulator/control/registrations/600222")
-    assert register(emu_client, live, "600222", receiver.url + "/new").status_code == 200
+    assert register(emu_client, live, "600222", PUBLIC + "/new").status_code == 200
 
     sandbox = bearer(emu_client)
     assert register(emu_client, sandbox, "600000", receiver.url).status_code == 200
@@ -100,7 +102,7 @@ def test_production_registers_once_per_shortcode_and_sandbox_overwrites(emu_clie
 def test_production_apps_only_register_their_own_shortcodes(emu_client, receiver):
     add_app(emu_client, consumer_key="live", environment="production", shortcodes=["600222"])
     response = register(emu_client, bearer(emu_client, key="live", secret="secret"), "600333",
-                        receiver.url)
+                        PUBLIC)
     assert response.status_code == 400 and "ShortCode" in response.get_json()["errorMessage"]
 
 
