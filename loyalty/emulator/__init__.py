@@ -27,8 +27,14 @@ def init_app(app: Flask) -> None:
         return  # idempotent: create_app and a test may both call it
 
     store = make_store(app.config.get("REDIS_URL"), app.config.get("REDIS_KEY_PREFIX", "loyalty:"))
+    # AT's dashboard holds the platform's SMS callback URLs; here they are the host app's
+    # own (loyalty/emulator/sms_reports.py), read once, like the settings above.
+    token = app.config.get("SMS_CALLBACK_TOKEN") or ""
+    base = app.config.get("CALLBACK_BASE_URL") or app.config.get("PUBLIC_BASE_URL") or ""
     app.extensions["emulator"] = Emulator.build(
-        store, sync_callbacks=bool(app.config.get("EMULATOR_SYNC_CALLBACKS", False))
+        store, sync_callbacks=bool(app.config.get("EMULATOR_SYNC_CALLBACKS", False)),
+        sms_callback_base=f"{base.rstrip('/')}/hooks/sms/{token}" if token and base else None,
+        sms_shortcode=str(app.config.get("SMS_SHORTCODE") or ""),
     )
     # The host app's CSRF protection (Flask-WTF's, if installed) is found on the app, as a
     # separate service would find it: the emulator imports nothing of the app's.
