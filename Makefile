@@ -30,6 +30,8 @@ run demo-seed demo-pay demo-reconcile: export AT_BASE_URL ?= http://127.0.0.1:$(
 run demo-seed demo-pay demo-reconcile: export SMS_BACKEND ?= africastalking
 run demo-seed demo-pay demo-reconcile: export AT_API_KEY ?= demo
 run demo-seed demo-pay demo-reconcile: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+# Africa's Talking's callbacks (delivery reports, STOP): the emulator posts them back here.
+run demo-seed demo-pay demo-reconcile: export SMS_CALLBACK_TOKEN ?= demo-sms-callbacks
 # The demo's sandbox PayBill texts whoever pays it (the emulator's inbox): a development
 # run is the platform's own, so its sandbox may text any number (the default is restricted).
 run demo-seed demo-pay demo-reconcile: export SANDBOX_SMS_POLICY ?= open

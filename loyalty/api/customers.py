@@ -16,7 +16,8 @@ from loyalty.schemas.customers import (
     RedemptionCreateSchema,
     RedemptionSchema,
 )
-from loyalty.services import adjustments, erasure, redemptions
+from loyalty.schemas.messages import SmsMessagePageSchema, SmsMessageQueryArgsSchema
+from loyalty.services import adjustments, erasure, message_log, redemptions
 from loyalty.services import customers as service
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers",
@@ -91,6 +92,18 @@ def ledger(args, customer_id):
     Every earn, stamp, redemption, expiry, reversal and adjustment, with the payment,
     redemption or adjustment it belongs to."""
     return service.ledger_page(customer_id, **args)
+
+
+@blp.route("/<int:customer_id>/messages", methods=["GET"])
+@blp.arguments(SmsMessageQueryArgsSchema, location="query")
+@blp.response(200, SmsMessagePageSchema)
+def messages(args, customer_id):
+    """List the texts to a customer, newest first.
+
+    Each with its purpose, kind (`transactional` or `promotional`), status, when it was
+    sent, what the delivery report said (`delivered_at` or `failure_reason`) and its cost
+    when the gateway reported one."""
+    return message_log.customer_messages(customer_id, **args)
 
 
 @blp.route("/<int:customer_id>/redemptions", methods=["POST"])

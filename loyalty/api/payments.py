@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from loyalty import ratelimits
 from loyalty.api.openapi import conflict
 from loyalty.ratelimits import limited
+from loyalty.schemas.messages import SmsMessagePageSchema, SmsMessageQueryArgsSchema
 from loyalty.schemas.payments import (
     AnalyticsArgsSchema,
     AttributeSchema,
@@ -15,7 +16,7 @@ from loyalty.schemas.payments import (
     TransactionQueryArgsSchema,
     TransactionSchema,
 )
-from loyalty.services import crediting, payments, reversals
+from loyalty.services import crediting, message_log, payments, reversals
 
 blp = Blueprint("transactions", __name__, url_prefix="/api/v1/transactions",
                 description="Payments received through the merchant's channels")
@@ -33,6 +34,18 @@ def list_payments(args):
     status and, if any, its latest reversal. Filter by channel, status, customer and a
     `from`/`to` window of M-Pesa's transaction time."""
     return payments.list_payments(**args)
+
+
+@blp.route("/<int:payment_id>/messages", methods=["GET"])
+@blp.arguments(SmsMessageQueryArgsSchema, location="query")
+@blp.response(200, SmsMessagePageSchema)
+def messages(args, payment_id):
+    """List the texts about a payment, newest first.
+
+    Its receipt (with the reward text when it completed a stamp card) and its reversal
+    notice, each with kind, status, delivery result (`delivered_at` or `failure_reason`)
+    and cost when the gateway reported one."""
+    return message_log.payment_messages(payment_id, **args)
 
 
 @blp.route("/<int:payment_id>/replay", methods=["POST"])

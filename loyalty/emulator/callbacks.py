@@ -36,6 +36,16 @@ def requests_transport(url: str, body: dict[str, Any], timeout: float) -> tuple[
             response.close()
 
 
+def requests_form_transport(url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
+    """Africa's Talking posts forms (application/x-www-form-urlencoded), not JSON."""
+    with requests.Session() as session:
+        response = session.post(url, data=body, timeout=timeout)
+        try:
+            return response.status_code, response.text
+        finally:
+            response.close()
+
+
 class Dispatcher:
     """Runs a job now or in a daemon thread after an optional delay."""
 
@@ -82,15 +92,20 @@ class Dispatcher:
 class Deliverer:
     """POSTs one callback and records the attempt in the shared state."""
 
-    def __init__(self, state: EmulatorState, transport: Transport = requests_transport) -> None:
+    def __init__(self, state: EmulatorState, transport: Transport = requests_transport,
+                 form_transport: Transport = requests_form_transport) -> None:
         self.state = state
         self.transport = transport
+        self.form_transport = form_transport
 
     def deliver(self, kind: str, url: str | None, body: dict[str, Any] | None,
-                ref: str = "") -> dict[str, Any]:
-        """Returns the recorded delivery: url, payload, status, response, error."""
+                ref: str = "", *, form: bool = False,
+                shown_url: str | None = None) -> dict[str, Any]:
+        """Returns the recorded delivery: url, payload, status, response, error. `form`
+        posts the body as a form (Africa's Talking); `shown_url` is recorded instead of a
+        URL whose path holds a secret."""
         record: dict[str, Any] = {
-            "kind": kind, "ref": ref, "url": url, "payload": body, "status": None,
+            "kind": kind, "ref": ref, "url": shown_url or url, "payload": body, "status": None,
             "response": None, "error": None, "at": eat_now().isoformat(timespec="seconds"),
         }
         if not url:
@@ -98,7 +113,8 @@ class Deliverer:
         else:
             timeout = float(self.state.settings()["callback_timeout"])
             try:
-                status, text = self.transport(url, body or {}, timeout)
+                send = self.form_transport if form else self.transport
+                status, text = send(url, body or {}, timeout)
                 record["status"], record["response"] = status, text[:2000]
             except (requests.RequestException, OSError, ValueError) as exc:
                 # Timeouts, refused connections, bad URLs: the platform being down is a

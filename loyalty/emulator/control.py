@@ -15,6 +15,7 @@ from loyalty.emulator.c2b import simulate_payment
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.errors import DarajaError
 from loyalty.emulator.payloads import STK_RESULTS
+from loyalty.emulator.sms_reports import DELIVERY_MODES, send_inbound
 from loyalty.emulator.state import ENVIRONMENTS, PRODUCTS, public_app
 from loyalty.phones import InvalidPhone, normalise_msisdn
 
@@ -172,6 +173,15 @@ def settings():
     for name in ("sms_error_rate", "daraja_error_rate"):
         if name in body:
             changes[name] = _bounded(body, name, 1.0)
+    # Delivery reports after each send (sms_reports.py): Success, Failed, or none.
+    if "sms_delivery" in body:
+        if body["sms_delivery"] not in DELIVERY_MODES:
+            raise ControlError(f"sms_delivery must be one of {', '.join(DELIVERY_MODES)}")
+        changes["sms_delivery"] = body["sms_delivery"]
+    if "sms_failure_reason" in body:
+        changes["sms_failure_reason"] = _text(body, "sms_failure_reason")[:100]
+    if "sms_delivery_delay" in body:
+        changes["sms_delivery_delay"] = _bounded(body, "sms_delivery_delay", 60.0)
     return jsonify(emulator().state.update_settings(changes))
 
 
@@ -230,8 +240,26 @@ def sms():
             (key.lower() if len(key) == 64 else _phone(key)): int(code)
             for key, code in statuses.items()
         }
+    if "callback_base" in body:  # AT's dashboard: where its callbacks go (sms_reports.py)
+        base = str(body["callback_base"] or "").strip()
+        if base and not base.startswith(("http://", "https://")):
+            raise ControlError("callback_base is an http(s) URL, e.g. "
+                               "https://loyalty.example.com/hooks/sms/<token>")
+        changes["callback_base"] = base or None
     settings = emulator().state.update_sms_settings(changes)
-    return jsonify({**settings, "api_key": bool(settings["api_key"])})
+    return jsonify({**settings, "api_key": bool(settings["api_key"]),
+                    "callback_base": bool(settings.get("callback_base"))})
+
+
+@bp.post("/control/sms-inbound")
+def sms_inbound():
+    """A customer texts the shortcode (`{"from": phone, "text": "STOP", "to": shortcode}`):
+    posted to the platform's inbound callback in a moment, as Africa's Talking would."""
+    body = _json()
+    phone = _phone(_text(body, "from"))
+    text = _text(body, "text")[:160]
+    send_inbound(emulator(), phone, text, str(body.get("to") or emulator().sms_shortcode))
+    return jsonify({"from": phone, "text": text}), 202
 
 
 @bp.post("/control/c2b-payment")

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from loyalty.emulator.core import Emulator
 from loyalty.emulator.payloads import eat_now
+from loyalty.emulator.sms_reports import schedule_report
 from loyalty.phones import InvalidPhone, hash_msisdn, normalise_msisdn
 
 PREFIX = "/_emulator/sms"
@@ -113,6 +114,7 @@ def _keep(recipient: dict[str, Any], fields: dict[str, Any], *, phone: str | Non
         "username": fields.get("username"), "telco": fields.get("telco"),
         "cost": recipient["cost"], "at": eat_now().isoformat(timespec="seconds"),
     })
+    schedule_report(emulator(), recipient["messageId"], recipient["number"])
 
 
 @bp.post("/version1/messaging")

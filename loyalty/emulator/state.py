@@ -43,6 +43,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "sms_error_rate": 0.0,     # share of SMS sends answered 503 (0 to 1)
     "daraja_latency_ms": 0.0,  # every Daraja call waits this long before answering
     "daraja_error_rate": 0.0,  # share of Daraja calls answered with a spike arrest (0 to 1)
+    "sms_delivery": "delivered",  # delivery reports say Success, Failed, or none ("off")
+    "sms_failure_reason": "DeliveryFailure",  # a Failed report's reason (SMS.md 3.2)
+    "sms_delivery_delay": 1.0,  # seconds between the send's answer and its report
 }
 PULL_KEEP_SECONDS = 7 * 86400  # rows are served for 48 h; kept a little longer
 

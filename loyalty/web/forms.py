@@ -306,6 +306,13 @@ class RedeemForm(WebForm):
     idempotency_key = HiddenField()
 
 
+class RewardForm(WebForm):
+    """The button that hands over one waiting stamp-card reward (one per program)."""
+
+    # One key per rendered form, as RedeemForm's: a double-click hands over one reward.
+    idempotency_key = HiddenField()
+
+
 class TransactionFilterForm(WebForm):
     class Meta(WebForm.Meta):
         csrf = False

@@ -183,6 +183,13 @@ def messages_for_customer(customer_id: int, limit: int = 20) -> list[SmsMessage]
         .order_by(SmsMessage.id.desc()).limit(limit)))
 
 
+def messages_for_payment(payment_id: int, limit: int = 20) -> list[SmsMessage]:
+    """The texts about a payment (its receipt, its reversal notice), newest first."""
+    return list(db.session.scalars(
+        sa.select(SmsMessage).where(SmsMessage.payment_id == payment_id)
+        .order_by(SmsMessage.id.desc()).limit(limit)))
+
+
 def receipts_for(payment_ids: list[int]) -> dict[int, SmsMessage]:
     """The receipt texts of these payments, by payment (one query for a page)."""
     if not payment_ids:

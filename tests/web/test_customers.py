@@ -98,3 +98,33 @@ def test_customers_known_only_by_the_hashed_number_are_explained_once(client, sh
     assert words.count("M-Pesa hides the number") == 1
     assert "number hidden by M-Pesa" in words
     assert 'href="/customers/new">enrol them</a>' in page.get_data(as_text=True)
+
+
+def test_a_waiting_stamp_reward_is_handed_over_from_the_customer_page_once(client, db_session):
+    from loyalty.services import crediting
+    from tests.integration.conftest import DELIVERY, c2b_body, make_shop
+    from tests.web.conftest import login_as
+
+    shop = make_shop(client, db_session, programs=[{**DELIVERY, "stamps_required": 2}],
+                     mapping={"default": "delivery"})
+    for i in range(2):
+        shop.hook("c2b/confirmation", c2b_body(trans_id=f"RKTSTAMP{i:02d}", amount="300"))
+    crediting.credit_waiting()
+    login_as(client, shop.merchant_id)
+    url = _customer_url(client)
+    html = client.get(url).get_data(as_text=True)
+    assert "1 waiting" in text(client.get(url)) and "Hand over a reward" in html
+    key = re.search(r'name="reward-delivery-idempotency_key" type="hidden" value="([0-9a-f]+)"',
+                    html).group(1)
+    form = {"reward-delivery-idempotency_key": key}
+    done = client.post(url + "/rewards/delivery/redeem", data=form, follow_redirects=True)
+    assert "Reward handed over. 0 more waiting." in text(done)
+    assert "Hand over a reward" not in text(done) and "Reward: free delivery" in text(done)
+    # The same form again (a double-click, a resent page) hands over nothing more.
+    again = client.post(url + "/rewards/delivery/redeem", data=form, follow_redirects=True)
+    assert "That reward was already handed over." in text(again)
+    # A stale page's button, once none is waiting, says so beside the card.
+    stale = client.post(url + "/rewards/delivery/redeem",
+                        data={"reward-delivery-idempotency_key": "another-key"})
+    assert stale.status_code == 422
+    assert "No reward is waiting" in text(stale)

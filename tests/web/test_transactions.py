@@ -73,3 +73,20 @@ def test_the_api_keys_page_shows_when_each_key_was_last_used(client, shop):
     client.get("/api/v1/merchants/me", headers={"Authorization": f"Bearer {key}"})
     used = text(client.get("/settings/api-keys"))
     assert re.search(r"Till app mpl_\S+… (\d\d \w+ \d{4}, \d\d:\d\d) \1 active", used)
+
+
+def test_a_payments_page_shows_its_texts_and_what_the_gateway_reported(
+        client, app, db_session, shop, monkeypatch):
+    payment_id = db_session.execute(sa.text("SELECT id FROM payments")).scalar()
+    db_session.execute(sa.text(
+        "UPDATE sms_messages SET status = 'sent', provider_message_id = 'ATXid_9', "
+        "cost = 'KES 0.8000', sent_at = now(), reason = NULL, error = NULL WHERE payment_id = :p"), {"p": payment_id})
+    db_session.commit()
+    monkeypatch.setitem(app.config, "SMS_CALLBACK_TOKEN", "t0ken")
+    client.post("/hooks/sms/t0ken/delivery", data={
+        "id": "ATXid_9", "status": "Failed", "failureReason": "UserIsInactive"})
+    page = text(client.get(f"/transactions/{payment_id}"))
+    texts = page[page.index("Texts"):]
+    assert "Hi John! You earned 100 VIP points." in texts
+    assert "not delivered: UserIsInactive" in texts and "KES 0.8000" in texts
+    assert "transactional" in texts

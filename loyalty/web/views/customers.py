@@ -25,6 +25,7 @@ from loyalty.web.forms import (
     EraseForm,
     FindCustomerForm,
     RedeemForm,
+    RewardForm,
     options,
 )
 from loyalty.web.formtools import checked, load, page, show_error, values
@@ -116,6 +117,27 @@ def redeem(customer_id: int):
         "redemption", redeem_form=form)
 
 
+@bp.post("/customers/<int:customer_id>/rewards/<program>/redeem")
+def redeem_reward(customer_id: int, program: str):
+    """Hand over one waiting stamp-card reward: the API's `redemptions {reward: true}`."""
+    form = RewardForm(prefix=_reward_prefix(program))
+    if form.validate_on_submit():
+        data = load(form, RedemptionCreateSchema(), {
+            "program": program, "reward": True, **values(form, ("idempotency_key",))})
+        if data is not None:
+            try:
+                result, created = redemptions.redeem_points(customer_id, **data)
+            except DomainError as error:
+                if error.status == 404:
+                    raise
+                show_error(form, error)
+            else:
+                flash(f"Reward handed over. {result['rewards_available']} more waiting."
+                      if created else "That reward was already handed over.", "success")
+                return redirect(url_for("web.customer", customer_id=customer_id))
+    return _customer_page(customer_id, status=422, reward_forms={program: form})
+
+
 @bp.post("/customers/<int:customer_id>/adjust")
 def adjust(customer_id: int):
     form = _with_programs(AdjustForm(prefix="adjust"))
@@ -151,9 +173,26 @@ def _with_programs(form):
     return form
 
 
+def _reward_prefix(program: str) -> str:
+    # Per program: each card's button is its own form, and their inputs need their own ids.
+    return "reward-" + "".join(ch if ch.isalnum() else "-" for ch in program)
+
+
+def _reward_forms(balances: list[dict], failed: dict | None) -> dict[str, RewardForm]:
+    """A "hand over" button for each program with a reward waiting (and a failed one kept,
+    with its problem, whatever the balance says now)."""
+    forms = {}
+    for b in balances:
+        if b.get("rewards_available"):
+            form = forms[b["code"]] = RewardForm(prefix=_reward_prefix(b["code"]), formdata=None)
+            form.idempotency_key.data = uuid.uuid4().hex
+    return {**forms, **(failed or {})}
+
+
 def _customer_page(customer_id: int, status: int = 200, redeem_form: RedeemForm | None = None,
                    adjust_form: AdjustForm | None = None,
-                   edit_form: CustomerEditForm | None = None):
+                   edit_form: CustomerEditForm | None = None,
+                   reward_forms: dict[str, RewardForm] | None = None):
     detail = service.customer_detail(customer_id)
     if edit_form is None:
         edit_form = CustomerEditForm(formdata=None, data={
@@ -167,7 +206,7 @@ def _customer_page(customer_id: int, status: int = 200, redeem_form: RedeemForm 
         form.program.data = max(detail.balances, key=lambda b: b["points"])["code"]
     return render_template(
         "web/customer.html", customer=detail, form=form, adjust_form=adjust_form,
-        edit_form=edit_form,
+        edit_form=edit_form, reward_forms=_reward_forms(detail.balances, reward_forms),
         ledger=service.ledger_of(customer_id, limit=50),
         payments=payments.list_payments(customer_id=customer_id, limit=20)["items"],
         messages=reads.messages_for_customer(customer_id)), status

@@ -148,7 +148,8 @@ def _payment_page(payment_id: int, failed: ReversalForm | None = None, status: i
     if amount is not None:
         amount_form.amount.data = str(amount)
     return render_template("web/payment.html", p=preview["payment"], preview=preview,
-                           amount_form=amount_form, forms=forms, **_names()), status
+                           amount_form=amount_form, forms=forms,
+                           messages=reads.messages_for_payment(payment_id), **_names()), status
 
 
 def _channel_choices() -> list[tuple[str, str]]:

@@ -89,3 +89,68 @@ def test_a_malformed_hash_is_an_invalid_number(emu_client):
     [recipient] = response.get_json()["SMSMessageData"]["Recipients"]
     assert recipient["statusCode"] == 403
     assert emu_client.get("/_emulator/sms/inbox").get_json() == []
+
+
+def _dashboard(emu_client, emu, captured):
+    """AT's dashboard pointed at a platform that records what it is posted (as forms)."""
+    emu.deliverer.form_transport = lambda url, body, timeout: captured.append((url, body)) or (
+        200, '{"status": "ok"}')
+    assert emu_client.post("/_emulator/control/sms", json={
+        "callback_base": "https://loyalty.example.com/hooks/sms/s3cret"}).status_code == 200
+    emu_client.post("/_emulator/control/settings", json={"sms_delivery_delay": 0})
+
+
+def test_a_send_is_followed_by_africas_talkings_delivery_report(emu_client, emu):
+    captured = []
+    _dashboard(emu_client, emu, captured)
+    sent = emu_client.post(SEND, headers=HEADERS, data={
+        "username": "sandbox", "to": "+254712345678", "message": "Hi"}).get_json()
+    message_id = sent["SMSMessageData"]["Recipients"][0]["messageId"]
+    assert emu.dispatcher.join(5)
+    [(url, body)] = captured
+    assert url == "https://loyalty.example.com/hooks/sms/s3cret/delivery"
+    assert (body["id"], body["status"], body["phoneNumber"]) == (message_id, "Success",
+                                                                 "+254712345678")
+    # The emulator's record of it leaves the URL's secret out.
+    recorded = emu_client.get("/_emulator/state").get_json()["callback_deliveries"][0]
+    assert "s3cret" not in recorded["url"] and recorded["kind"] == "sms_delivery"
+
+    emu_client.post("/_emulator/control/settings", json={"sms_delivery": "failed",
+                                                         "sms_failure_reason": "UserInBlackList"})
+    emu_client.post(SEND, headers=HEADERS, data={
+        "username": "sandbox", "to": "+254712345678", "message": "Hi"})
+    assert emu.dispatcher.join(5)
+    assert (captured[-1][1]["status"], captured[-1][1]["failureReason"]) == (
+        "Failed", "UserInBlackList")
+
+    emu_client.post("/_emulator/control/settings", json={"sms_delivery": "off"})
+    emu_client.post(SEND, headers=HEADERS, data={
+        "username": "sandbox", "to": "+254712345678", "message": "Hi"})
+    assert emu.dispatcher.join(5) and len(captured) == 2
+
+
+def test_an_inbound_text_is_posted_to_the_platform(emu_client, emu):
+    captured = []
+    _dashboard(emu_client, emu, captured)
+    answer = emu_client.post("/_emulator/control/sms-inbound",
+                             json={"from": "0712 345 678", "text": "STOP ACME", "to": "22384"})
+    assert answer.status_code == 202
+    assert emu.dispatcher.join(5)
+    [(url, body)] = captured
+    assert url.endswith("/hooks/sms/s3cret/inbound")
+    assert (body["from"], body["text"], body["to"]) == ("+254712345678", "STOP ACME", "22384")
+
+
+def test_without_a_callback_url_no_report_is_sent(emu_client, emu):
+    captured = []
+    emu.deliverer.form_transport = lambda url, body, timeout: captured.append(url) or (200, "")
+    emu_client.post(SEND, headers=HEADERS, data={
+        "username": "sandbox", "to": "+254712345678", "message": "Hi"})
+    assert emu.dispatcher.join(5) and captured == []
+
+
+def test_the_delivery_switch_takes_only_its_three_values(emu_client):
+    bad = emu_client.post("/_emulator/control/settings", json={"sms_delivery": "sometimes"})
+    assert bad.status_code == 400 and "sms_delivery" in bad.get_json()["error"]
+    bad = emu_client.post("/_emulator/control/sms", json={"callback_base": "ftp://x"})
+    assert bad.status_code == 400 and "callback_base" in bad.get_json()["error"]
