@@ -102,7 +102,7 @@ def apply_timeout(route: ChannelRoute, raw: bytes, *, kind: str | None = None,
         if ref is None:
             return f"A timeout notice we cannot match to a request ({exc}); kept for review."
     with tenant_context(route.merchant_id):
-        asked = async_requests.find(route.channel_id, *ids, kind=_kind(kind), ref=ref)
+        asked = async_requests.find(route.channel_id, *ids, kind=kind_of(kind), ref=ref)
         if asked is None:
             return _unmatched(*ids)
         if asked.state != AsyncState.PENDING:
@@ -152,7 +152,7 @@ def _give_up(merchant_id: int, request_id: int) -> bool:
 def _answerable(route: ChannelRoute, result: AsyncResult, kind: str | None,
                 ref: int | None) -> tuple[AsyncRequest | None, str | None]:
     asked = async_requests.find(route.channel_id, result.conversation_id,
-                                result.originator_conversation_id, kind=_kind(kind), ref=ref)
+                                result.originator_conversation_id, kind=kind_of(kind), ref=ref)
     if asked is None:
         return None, _unmatched(result.conversation_id, result.originator_conversation_id)
     if asked.state not in ANSWERABLE:
@@ -170,7 +170,8 @@ def _unmatched(conversation_id: str, originator_id: str) -> str:
             f"/ OriginatorConversationID {originator_id or '-'}; kept, not applied.")
 
 
-def _kind(kind: str | None) -> AsyncKind | None:
+def kind_of(kind: str | None) -> AsyncKind | None:
+    """The AsyncKind a URL's `<kind>` names, None for anything else."""
     try:
         return AsyncKind(kind) if kind else None
     except ValueError:
