@@ -43,6 +43,7 @@ class TaskName(StrEnum):
     STK_FIND_RECEIPT = "daraja.stk_find_receipt"
     SWEEP_STK_REQUESTS = "stk.sweep_requests"
     REVERSE_PAYMENT = "daraja.reverse"
+    GIVE_UP_UNANSWERED = "daraja.give_up_unanswered"
     SEND_SMS_BATCH = "sms.send_batch"
     SWEEP_SMS_OUTBOX = "sms.sweep_outbox"
     EXPIRE_ALL_POINTS = "ledger.expire_all"

@@ -300,6 +300,17 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds between Pull Transactions reconciliations of every active channel "
             "registered for Pull, each over the last 24 hours (windows overlap, so a failed "
             "run is covered by the next)"),
+    # Async requests nobody will answer (async_results.give_up_unanswered): a worker that
+    # died between its claim and Safaricom's acknowledgement, or a result that never came.
+    Setting("ASYNC_UNANSWERED_HOURS", number(minimum=0.01), "6",
+            "an async request (reversal, balance check, transaction status) with no "
+            "acknowledgement from Safaricom this long after it was sent is given up: a "
+            "reversal fails with what to check on the M-PESA statement"),
+    Setting("ASYNC_NO_RESULT_HOURS", number(minimum=0.01), "24",
+            "an async request Safaricom acknowledged but sent neither a result nor a timeout "
+            "for this long is given up the same way"),
+    Setting("ASYNC_SWEEP_INTERVAL", number(minimum=1), "900",
+            "seconds between beat's sweeps for async requests given up as unanswered"),
     Setting("WORKER_NICE", integer(minimum=0), "5",
             "how much lower the worker's CPU priority is than the web tier's on a shared "
             "machine (Linux; `0`: off)"),

@@ -14,7 +14,7 @@ from flask import current_app
 
 from loyalty import background, nudge
 from loyalty.background import TaskName
-from loyalty.services import crediting, reversals, stk, stk_receipts
+from loyalty.services import async_results, crediting, reversals, stk, stk_receipts
 from tasks.channels import MAX_RETRIES, with_retries
 
 # One run keeps draining for at most this long, then hands over to a fresh message so a
@@ -76,3 +76,13 @@ def reverse(self, merchant_id: int, reversal_id: int) -> None:
     # acks_late is safe: a reversal whose request Safaricom acknowledged is never sent
     # again, and one resent after a lost answer is refused as already reversed (R000001).
     with_retries(self, reversals.send_reversal, reversal_id)
+
+
+# Commits per request (owns_transaction=False): one whose handler fails is logged and
+# retried next run without undoing the others.
+@shared_task(name=TaskName.GIVE_UP_UNANSWERED, tenant_bound=False, owns_transaction=False)
+def give_up_unanswered() -> int:
+    config = current_app.config
+    return async_results.give_up_unanswered(
+        unacknowledged_hours=config["ASYNC_UNANSWERED_HOURS"],
+        unanswered_hours=config["ASYNC_NO_RESULT_HOURS"])

@@ -28,6 +28,12 @@ def beat_schedule(config) -> dict:
             "task": str(TaskName.SWEEP_STK_REQUESTS),
             "schedule": config["STK_SWEEP_INTERVAL"],
         },
+        # Reversals (and other async requests) no answer will come for fail, saying what to
+        # check, instead of waiting for ever.
+        "give-up-unanswered-async-requests": {
+            "task": str(TaskName.GIVE_UP_UNANSWERED),
+            "schedule": config["ASYNC_SWEEP_INTERVAL"],
+        },
         # Confirmations Safaricom never delivered (it does not retry) are recovered here.
         "reconcile-pull-transactions": {
             "task": str(TaskName.RECONCILE_ALL),

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
 from loyalty.tenancy import TenantScoped
@@ -40,6 +41,8 @@ class AsyncRequest(TenantScoped, TimestampMixin, db.Model):
     __table_args__ = (
         sa.Index("ix_async_requests_conversation", "conversation_id"),
         sa.Index("ix_async_requests_originator", "originator_conversation_id"),
+        # Beat's sweep for requests no answer will come for reads only these.
+        sa.Index("ix_async_requests_pending", "id", **partial("state = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -192,3 +192,6 @@ class CallbackLog(db.Model):
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id",
                                                                  ondelete="SET NULL"))
+    # The request id the callback's URL named (`/result/<kind>/<id>`): a replayed async
+    # result finds its request by it when Safaricom's ids cannot (none were recorded).
+    request_ref: Mapped[int | None] = mapped_column()

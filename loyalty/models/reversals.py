@@ -25,6 +25,16 @@ QUEUE_TIMED_OUT = ("M-Pesa's queue timed out before it processed the reversal, s
                    "mark the payment as reversed; if not, reverse it again. Should M-Pesa's "
                    "result still say the money went back, the points are taken back then.")
 
+# No answer ever came (async_results.give_up_unanswered): the worker sending the request
+# stopped before Safaricom acknowledged it, or no result and no timeout followed. Like
+# QUEUE_TIMED_OUT, it is how a late result recognises a reversal it may still complete.
+NO_ANSWER = ("M-Pesa never answered the reversal request, so nothing was taken back. Check the "
+             "M-PESA statement: if the money went back, mark the payment as reversed; if not, "
+             "reverse it again. Should M-Pesa's result still say the money went back, the "
+             "points are taken back then.")
+# Reasons a reversal failed without an answer from M-Pesa: a late result still counts.
+GAVE_UP = (QUEUE_TIMED_OUT, NO_ANSWER)
+
 
 class ReversalMethod(StrEnum):
     MPESA = "mpesa"    # we asked Safaricom's Reversal API; its result decides

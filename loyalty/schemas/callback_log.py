@@ -3,6 +3,7 @@
 from marshmallow import fields, validate
 
 from loyalty.schemas.base import BaseSchema
+from loyalty.schemas.payments import TransactionSchema
 
 
 class CallbackLogQueryArgsSchema(BaseSchema):
@@ -37,3 +38,23 @@ class CallbackLogEntrySchema(BaseSchema):
 class CallbackLogPageSchema(BaseSchema):
     items = fields.List(fields.Nested(CallbackLogEntrySchema))
     next_cursor = fields.Integer(allow_none=True)
+
+
+class CallbackReplaySchema(BaseSchema):
+    """What replaying a kept async result or timeout did (a payment's replay answers the
+    Transaction itself)."""
+
+    kind = fields.String(required=True, metadata={"description": "the entry's kind: result_balance, "
+                                                  "result_status, result_reversal, "
+                                                  "timeout_balance, timeout_status, "
+                                                  "timeout_reversal"})
+    applied = fields.Boolean(required=True, metadata={
+        "description": "true when the result was applied to the request that asked (and "
+                       "what it decides: a reversal's points taken back, a channel's balance "
+                       "check, an STK push's receipt); false when it changed nothing"})
+    note = fields.String(required=True, allow_none=True, metadata={
+        "description": "why it was not applied (answered already, no request of the channel "
+                       "has its ids, ...), or what applying it left undone"})
+    transaction = fields.Nested(TransactionSchema, required=True, allow_none=True, metadata={
+        "description": "the payment the request is about (the one reversed, an STK push's), "
+                       "when any"})

@@ -43,6 +43,12 @@ def on_timeout(asked: AsyncRequest) -> str | None:
                                          "balance query; verify the channel again.")
 
 
+def on_unanswered(asked: AsyncRequest) -> str | None:
+    return _update(asked, account_balance=TIMED_OUT, account_balance_accessible=False,
+                   account_balance_error="Safaricom never answered the balance query; verify "
+                                         "the channel again.")
+
+
 def _update(asked: AsyncRequest, **changes: Any) -> str | None:
     channel = get_channel(asked.channel_id)
     if channel.verification_state != StepState.DONE or not channel.verification_details:

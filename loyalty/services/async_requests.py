@@ -6,10 +6,14 @@ OriginatorConversationID and a ConversationID and POST the result later (DARAJA.
 may also be recorded before it is sent (`open_request`, the reversal): its result URL then names the
 row, `find` matches by that too, and the worker `claim`s the row before it calls Safaricom
 and records the ids with `acknowledged`. Handling the result is async_results.py's (one
-handler per kind).
+handler per kind). A request nobody will ever answer (its worker died after the claim; or
+Safaricom acknowledged it and never sent a result or a timeout) is found by `unanswered`
+and given up by beat (async_results.give_up).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -18,6 +22,7 @@ from loyalty.daraja.results import AsyncAccepted
 from loyalty.extensions import db
 from loyalty.models import AsyncKind, AsyncRequest, AsyncState
 from loyalty.models.base import utcnow
+from loyalty.tenancy import all_merchants
 
 
 def record(kind: AsyncKind, channel_id: int, accepted: AsyncAccepted, *,
@@ -126,3 +131,28 @@ def newer_exists(asked: AsyncRequest) -> bool:
     return db.session.scalar(sa.select(sa.exists().where(
         AsyncRequest.channel_id == asked.channel_id, AsyncRequest.kind == asked.kind,
         AsyncRequest.id > asked.id))) is True
+
+
+def unanswered(*, unacknowledged_before: datetime, unanswered_before: datetime,
+               limit: int) -> list[tuple[int, int]]:
+    """(merchant id, request id) of every merchant's pending requests no answer will come
+    for: never acknowledged (no ConversationID: claimed by a worker that died before
+    Safaricom answered, or never sent) since `unacknowledged_before`, or acknowledged and
+    neither answered nor timed out since `unanswered_before`. Oldest first."""
+    since = sa.func.coalesce(AsyncRequest.sent_at, AsyncRequest.created_at)
+    acknowledged_ = sa.or_(AsyncRequest.conversation_id.is_not(None),
+                           AsyncRequest.originator_conversation_id.is_not(None))
+    with all_merchants():
+        rows = db.session.execute(
+            sa.select(AsyncRequest.merchant_id, AsyncRequest.id)
+            .where(AsyncRequest.state == AsyncState.PENDING,
+                   sa.or_(sa.and_(~acknowledged_, since < unacknowledged_before),
+                          sa.and_(acknowledged_, since < unanswered_before)))
+            .order_by(AsyncRequest.id).limit(limit)).all()
+    return [(merchant_id, request_id) for merchant_id, request_id in rows]
+
+
+def locked(request_id: int) -> AsyncRequest | None:
+    """The request (current merchant), locked and read afresh."""
+    return db.session.scalar(sa.select(AsyncRequest).where(AsyncRequest.id == request_id)
+                             .with_for_update().execution_options(populate_existing=True))

@@ -9,22 +9,29 @@ replay); the note returned here says why nothing was applied.
 
 A queue-timeout notice is not an answer: the request is marked timed out and its handler
 says what that means (a reversal fails), but a result that still comes afterwards is
-applied like any other: it is what M-Pesa did.
+applied like any other: it is what M-Pesa did. A request no answer will come for (its
+worker died before Safaricom acknowledged it, or neither result nor timeout followed the
+acknowledgement) is given up by beat the same way (`give_up_unanswered`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Callable
 
 from loyalty.daraja.callbacks import AsyncResult, CallbackParseError, parse_result
 from loyalty.models import AsyncKind, AsyncRequest, AsyncState
+from loyalty.models.base import utcnow
 from loyalty.services import account_balance, async_requests, reversals, stk_receipts
 from loyalty.services.async_requests import ResultMismatch
 from loyalty.services.ingest import ChannelRoute, parse_body
 from loyalty.tenancy import tenant_context
-from loyalty.unit_of_work import transactional
+from loyalty.unit_of_work import transactional, unit_of_work
+
+log = logging.getLogger(__name__)
 
 # A request in one of these states still takes a result.
 ANSWERABLE = (AsyncState.PENDING, AsyncState.TIMED_OUT)
@@ -39,13 +46,22 @@ class Handler:
 
     on_result: Callable[[AsyncRequest, AsyncResult, dict[str, Any]], str | None]
     on_timeout: Callable[[AsyncRequest], str | None] | None = None
+    # No answer came in time (give_up_unanswered); on_timeout's when not given.
+    on_unanswered: Callable[[AsyncRequest], str | None] | None = None
 
 
 HANDLERS: dict[AsyncKind, Handler] = {
-    AsyncKind.BALANCE: Handler(account_balance.on_result, account_balance.on_timeout),
+    AsyncKind.BALANCE: Handler(account_balance.on_result, account_balance.on_timeout,
+                               account_balance.on_unanswered),
     AsyncKind.STATUS: Handler(stk_receipts.on_status_result),
-    AsyncKind.REVERSAL: Handler(reversals.on_result, reversals.on_timeout),
+    AsyncKind.REVERSAL: Handler(reversals.on_result, reversals.on_timeout,
+                                reversals.on_unanswered),
 }
+# Recorded on a request given up for want of an answer (its result_desc).
+NOT_ACKNOWLEDGED = ("Given up: Safaricom never acknowledged the request (the worker sending "
+                    "it stopped) and no result came.")
+NOT_ANSWERED = "Given up: Safaricom acknowledged the request but sent no result and no timeout."
+SWEEP_LIMIT = 200
 
 
 @transactional
@@ -86,7 +102,7 @@ def apply_timeout(route: ChannelRoute, raw: bytes, *, kind: str | None = None,
         if ref is None:
             return f"A timeout notice we cannot match to a request ({exc}); kept for review."
     with tenant_context(route.merchant_id):
-        asked = async_requests.find(route.channel_id, *ids, kind=_kind(kind), ref=ref)
+        asked = async_requests.find(route.channel_id, *ids, kind=kind_of(kind), ref=ref)
         if asked is None:
             return _unmatched(*ids)
         if asked.state != AsyncState.PENDING:
@@ -96,10 +112,47 @@ def apply_timeout(route: ChannelRoute, raw: bytes, *, kind: str | None = None,
         return handler.on_timeout(asked) if handler and handler.on_timeout else None
 
 
+def give_up_unanswered(*, unacknowledged_hours: float, unanswered_hours: float,
+                       limit: int = SWEEP_LIMIT) -> int:
+    """Beat (its task commits per request): every merchant's requests no answer will come
+    for are marked timed out and handed to their kind's handler (a reversal fails with what
+    to check), each in its own transaction so one that cannot be given up holds up no other.
+    A result that still comes is applied like one after a queue timeout. How many."""
+    now = utcnow()
+    with unit_of_work():
+        found = async_requests.unanswered(
+            unacknowledged_before=now - timedelta(hours=unacknowledged_hours),
+            unanswered_before=now - timedelta(hours=unanswered_hours), limit=limit)
+    given_up = 0
+    for merchant_id, request_id in found:
+        try:
+            given_up += _give_up(merchant_id, request_id)
+        except Exception:  # logged and retried next run; the others still go
+            log.exception("async request %s could not be given up", request_id)
+    return given_up
+
+
+@transactional
+def _give_up(merchant_id: int, request_id: int) -> bool:
+    with tenant_context(merchant_id):
+        asked = async_requests.locked(request_id)
+        if asked is None or asked.state != AsyncState.PENDING:
+            return False  # answered since it was listed
+        acknowledged = bool(asked.conversation_id or asked.originator_conversation_id)
+        asked.state = AsyncState.TIMED_OUT
+        asked.result_desc = NOT_ANSWERED if acknowledged else NOT_ACKNOWLEDGED
+        handler = HANDLERS.get(asked.kind)
+        step = handler and (handler.on_unanswered or handler.on_timeout)
+        note = step(asked) if step else None
+        if note:
+            log.info("async request %s given up: %s", request_id, note)
+        return True
+
+
 def _answerable(route: ChannelRoute, result: AsyncResult, kind: str | None,
                 ref: int | None) -> tuple[AsyncRequest | None, str | None]:
     asked = async_requests.find(route.channel_id, result.conversation_id,
-                                result.originator_conversation_id, kind=_kind(kind), ref=ref)
+                                result.originator_conversation_id, kind=kind_of(kind), ref=ref)
     if asked is None:
         return None, _unmatched(result.conversation_id, result.originator_conversation_id)
     if asked.state not in ANSWERABLE:
@@ -117,7 +170,8 @@ def _unmatched(conversation_id: str, originator_id: str) -> str:
             f"/ OriginatorConversationID {originator_id or '-'}; kept, not applied.")
 
 
-def _kind(kind: str | None) -> AsyncKind | None:
+def kind_of(kind: str | None) -> AsyncKind | None:
+    """The AsyncKind a URL's `<kind>` names, None for anything else."""
     try:
         return AsyncKind(kind) if kind else None
     except ValueError:

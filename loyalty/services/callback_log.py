@@ -65,10 +65,16 @@ def keep(received: Received, *, outcome: CallbackOutcome, status_code: int,
     db.session.add(CallbackLog(
         kind=received.kind[:40], token=received.token, body=body_text(received.body),
         status_code=status_code, error=error, outcome=outcome,
-        body_bytes=received.body_bytes or len(received.body),
+        body_bytes=received.body_bytes or len(received.body), request_ref=_ref(received),
         remote_addr=(received.remote_addr or "")[:64] or None,
         merchant_id=route.merchant_id if route else None,
         channel_id=route.channel_id if route else None))
+
+
+def _ref(received: Received) -> int | None:
+    # The URL's id is anyone's number: one no row can have is not worth an INT overflow.
+    ref = received.request_id
+    return ref if ref is not None and 0 < ref < 2**31 else None
 
 
 def keep_or_spool(received: Received, *, outcome: CallbackOutcome, status_code: int,

@@ -46,7 +46,13 @@ from loyalty.models import (
     ReversalState,
 )
 from loyalty.models.base import utcnow
-from loyalty.models.reversals import QUEUE_TIMED_OUT, SUPERSEDED, SUPERSEDED_BY_RESULT
+from loyalty.models.reversals import (
+    GAVE_UP,
+    NO_ANSWER,
+    QUEUE_TIMED_OUT,
+    SUPERSEDED,
+    SUPERSEDED_BY_RESULT,
+)
 from loyalty.services import async_requests, ledger
 from loyalty.services.async_requests import ResultMismatch
 from loyalty.services.channel_setup import channel_access
@@ -294,8 +300,9 @@ def on_result(asked: AsyncRequest, result: AsyncResult, payload: dict[str, Any])
     if original and original != payment.trans_id:
         raise ResultMismatch(f"The result reverses {original}, not {payment.trans_id}: "
                              "not applied.")
-    # Failed only because M-Pesa's queue timed out: what M-Pesa did after all still counts.
-    late = asked.state == AsyncState.TIMED_OUT and reversal.result_desc == QUEUE_TIMED_OUT
+    # Failed only because M-Pesa's queue timed out, or no answer came in time: what M-Pesa
+    # did after all still counts.
+    late = asked.state == AsyncState.TIMED_OUT and reversal.result_desc in GAVE_UP
     if reversal.state != ReversalState.REQUESTED and not late:
         return f"Reversal {reversal.id} is {reversal.state.value} already: not applied."
     if late and result.succeeded and (note := _reopen(payment, reversal, parsed.receipt)):
@@ -331,7 +338,7 @@ def _reopen(payment: Payment, reversal: Reversal, receipt: str) -> str | None:
     return None
 
 
-def on_timeout(asked: AsyncRequest) -> str | None:
+def on_timeout(asked: AsyncRequest, reason: str = QUEUE_TIMED_OUT) -> str | None:
     """M-Pesa's queue gave up on the request: the reversal fails, so it never waits for
     ever; a result that still comes afterwards is applied (on_result)."""
     _locked_payment(asked.payment_id)  # the lock order of on_result and mark_reversed
@@ -339,5 +346,11 @@ def on_timeout(asked: AsyncRequest) -> str | None:
     if reversal.state != ReversalState.REQUESTED:
         return f"Reversal {reversal.id} is {reversal.state.value} already: not changed."
     reversal.state, reversal.result_code = ReversalState.FAILED, None
-    reversal.result_desc, reversal.completed_at = QUEUE_TIMED_OUT, utcnow()
+    reversal.result_desc, reversal.completed_at = reason, utcnow()
     return None
+
+
+def on_unanswered(asked: AsyncRequest) -> str | None:
+    """No answer will come (beat gave up on the request): failed like a queue timeout, with
+    what to check, so the merchant is not refused `reversal_pending` for ever."""
+    return on_timeout(asked, NO_ANSWER)

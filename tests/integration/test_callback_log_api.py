@@ -98,8 +98,6 @@ def test_a_foreign_shortcode_stays_refused(acme, db_session):
 
 @pytest.mark.parametrize("kind, body, status, code", [
     ("c2b_confirmation", "{not json", 422, "bad_callback"),
-    ("result_balance", {"Result": {"ResultCode": 0, "ConversationID": "AG_1"}}, 409,
-     "not_replayable"),
     ("c2b_validation", c2b_body(), 409, "not_replayable"),
 ])
 def test_what_cannot_become_a_payment_says_why(acme, db_session, kind, body, status, code):

@@ -100,4 +100,5 @@ def test_only_tasks_that_commit_in_steps_opt_out_of_the_task_transaction(app):
                          TaskName.STK_FIND_RECEIPT, TaskName.CREDIT_WAITING,
                          TaskName.SEND_SMS_BATCH, TaskName.PURGE_CALLBACK_LOG,
                          TaskName.REGISTER_PULL, TaskName.RECONCILE_CHANNEL,
-                         TaskName.REVERSE_PAYMENT, TaskName.DELIVER_WEBHOOKS}
+                         TaskName.REVERSE_PAYMENT, TaskName.DELIVER_WEBHOOKS,
+                         TaskName.GIVE_UP_UNANSWERED}

@@ -18,5 +18,5 @@ def test_a_reversal_result_and_its_timeout_go_to_the_reversal_handlers():
 
 
 def test_the_kind_in_a_result_url_is_read_strictly():
-    assert async_results._kind("reversal") is AsyncKind.REVERSAL
-    assert async_results._kind("nonsense") is None and async_results._kind(None) is None
+    assert async_results.kind_of("reversal") is AsyncKind.REVERSAL
+    assert async_results.kind_of("nonsense") is None and async_results.kind_of(None) is None

@@ -75,3 +75,19 @@ def test_another_merchants_log_is_neither_listed_nor_replayed(client, db_session
     assert client.post(f"/callback-log/{entry_id}/replay").status_code == 404
     assert db_session.execute(sa.text(
         "SELECT count(*) FROM payments WHERE trans_id = 'THEIRS0001'")).scalar() == 0
+
+
+def test_replaying_a_kept_result_says_what_it_did(client, db_session, shop):
+    body = {"Result": {"ResultType": 0, "ResultCode": 0, "ResultDesc": "done",
+                       "OriginatorConversationID": "1-1", "ConversationID": "AG_NOBODY"}}
+    entry_id = db_session.execute(sa.text(
+        "INSERT INTO callback_log (received_at, kind, merchant_id, channel_id, body, "
+        "status_code, error, outcome) VALUES (now(), 'result_reversal', :m, :c, :body, 500, "
+        "'The result could not be applied; kept for review.', 'store_failed') RETURNING id"),
+        {"m": shop.merchant_id, "c": shop.channel["id"], "body": json.dumps(body)}).scalar()
+    page = client.get("/callback-log").get_data(as_text=True)
+    assert f'/callback-log/{entry_id}/replay' in page  # Safaricom's answers have the button
+    done = text(client.post(f"/callback-log/{entry_id}/replay", follow_redirects=True))
+    assert "Reversal result: nothing changed. No request of this channel has ConversationID " \
+           "AG_NOBODY" in done
+    assert "Replayed" in done

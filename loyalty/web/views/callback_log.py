@@ -1,5 +1,6 @@
 """The callback log page: what Safaricom sent to the merchant's channels that did not become
-a payment, with a replay button for payment confirmations and M-Pesa Express results."""
+a payment, with a replay button for payment confirmations, M-Pesa Express results and
+Safaricom's answers to balance, status and reversal requests."""
 
 from __future__ import annotations
 
@@ -53,7 +54,20 @@ def replay_callback(entry_id: int):
                 raise
             flash(f"Not replayed: {error.message}", "error")
         else:
+            if isinstance(payment, callback_review.ResultReplay):
+                return _result_replayed(payment)
             flash(f"Payment {payment.trans_id} of {kes(payment.amount)} is "
                   f"{payment.status.value}"
                   f"{': ' + payment.error if payment.error else '.'}", "success")
+    return redirect(url_for("web.callback_log"))
+
+
+def _result_replayed(replayed: callback_review.ResultReplay):
+    what = callback_review.KINDS.get(replayed.kind, replayed.kind)
+    if replayed.applied:
+        about = replayed.transaction
+        flash(f"{what}: applied" + (f" to payment {about.trans_id}, now {about.status.value}."
+                                    if about else "."), "success")
+    else:
+        flash(f"{what}: nothing changed. {replayed.note}", "warning")
     return redirect(url_for("web.callback_log"))
