@@ -179,19 +179,25 @@
     var url = box.getAttribute("data-live-url");
     var announce = document.getElementById("feed-announce");
     var last = null;
+    // Payments on screen when the page loaded are not news; any other one that shows up is.
+    var known = {};
+    function remember() {
+      Array.prototype.forEach.call(box.querySelectorAll(".feed-item"),
+                                   function (li) { known[li.id] = true; });
+    }
+    remember();
     function tick() {
       if (document.hidden) { window.setTimeout(tick, FEED_EVERY); return; }
       fetch(url, {headers: {Accept: "text/html"}, credentials: "same-origin"})
-        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        // Redirected means logged out: never swap the login page into the dashboard.
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           if (html !== last) {
-            var first = last === null;
-            var seen = Array.prototype.map.call(box.querySelectorAll(".feed-item"),
-                                                function (li) { return li.id; });
             box.innerHTML = html;
             var fresh = Array.prototype.filter.call(box.querySelectorAll(".feed-item"),
-              function (li) { return !first && seen.indexOf(li.id) < 0; });
+              function (li) { return !known[li.id]; });
             fresh.forEach(function (li) { li.classList.add("new"); });
+            remember();
             if (announce && fresh.length) {
               announce.textContent = fresh.length === 1 ? "New payment: " +
                 fresh[0].querySelector(".feed-main").textContent.replace(/\s+/g, " ").trim()
