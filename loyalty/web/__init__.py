@@ -7,6 +7,7 @@ from flask import Flask
 from loyalty.web import errors, views  # noqa: F401  (attach the handlers and routes to bp)
 from loyalty.web.auth import init_login
 from loyalty.web.blueprint import bp
+from loyalty.web.i18n import init_i18n
 
 
 def init_app(app: Flask) -> None:
@@ -16,6 +17,7 @@ def init_app(app: Flask) -> None:
     not exempted: every form here is a cookie-authenticated POST.
     """
     init_login(app)
+    init_i18n(app)
     # Cookies: not readable by scripts, not sent along with cross-site posts, HTTPS-only
     # in production (where callbacks need HTTPS anyway).
     if not app.config.get("SESSION_COOKIE_SAMESITE"):

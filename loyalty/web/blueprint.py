@@ -23,7 +23,7 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
                static_url_path="/assets")
 
 PUBLIC_ENDPOINTS = {"web.login", "web.signup", "web.static", "web.index",
-                    "web.forgot_password", "web.reset_password"}
+                    "web.forgot_password", "web.reset_password", "web.language"}
 
 # Pages load only our own stylesheet and script: no CDN, no inline code to inject into.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "

@@ -1,7 +1,8 @@
 """Read models that only the merchant web UI's pages use (so they live beside them).
 
 Only reads: the dashboard's per-channel summary (last payment, today's figures, channels
-that have gone quiet), the SMS preview a merchant sees while writing a template, the
+that have gone quiet, their health in plain words), its live feed of recent payments and
+today against yesterday, the SMS preview a merchant sees while writing a template, the
 texts sent to one customer and the receipt texts of a page of payments. Everything is scoped to the current merchant by tenancy.
 """
 
@@ -9,14 +10,24 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
 import sqlalchemy as sa
 
 from loyalty.extensions import db
-from loyalty.models import MpesaChannel, Payment, SmsMessage
+from loyalty.models import (
+    ChannelStatus,
+    Customer,
+    HealthState,
+    MpesaChannel,
+    Payment,
+    SmsMessage,
+    SmsStatus,
+    StepState,
+)
+from loyalty.phones import display_phone
 from loyalty.services.channels import list_channels
 from loyalty.services.crediting.rules import Earned, points_for, render_receipt, template_for
 from loyalty.services.merchants import get_current_merchant
@@ -94,6 +105,121 @@ def _quiet_for(channel: MpesaChannel, payment: Payment | None, now: datetime) ->
     since = payment.created_at if payment else (channel.urls_registered_at or channel.created_at)
     silent = now - since
     return silent if silent >= QUIET_AFTER else None
+
+
+# How many payments the dashboard's live feed shows (the Transactions page has the rest).
+FEED_SIZE = 10
+# A text counts as sent once the gateway took it, whether or not a delivery report came.
+SENT_STATUSES = (SmsStatus.SENT, SmsStatus.DELIVERED)
+
+
+@dataclass(frozen=True)
+class Health:
+    level: str  # ok | info | warning | error: the colour of the sentence
+    words: str
+
+
+def channel_health(s: ChannelSummary, now: datetime | None = None) -> Health:
+    """Where a channel stands, in one sentence a shop owner can act on."""
+    channel, now = s.channel, now or datetime.now(timezone.utc)
+    if channel.status == ChannelStatus.DRAFT:
+        return Health("info", "Not connected yet: add the consumer key and secret from "
+                              "your Daraja app.")
+    if channel.verification_state == StepState.FAILED:
+        return Health("error", "Safaricom did not accept the credentials: "
+                               f"{channel.verification_error or 'check them and try again'}.")
+    if channel.status == ChannelStatus.CONFIGURED:
+        return Health("info", "Not checked with Safaricom yet: verify the credentials.")
+    if channel.urls_state == StepState.FAILED:
+        return Health("error", "Safaricom could not register where to send payments: "
+                               f"{channel.urls_error or 'try registering the URLs again'}.")
+    if not channel.is_active:
+        if channel.urls_state != StepState.DONE:
+            return Health("info", "Credentials work. Next: register the URLs so Safaricom "
+                                  "tells us about payments.")
+        return Health("info", "Ready: activate it so payments start earning points.")
+    if channel.health_state == HealthState.FAILING:
+        return Health("error", "Safaricom is not answering for this number: "
+                               f"{channel.health_error or 'the last check failed'}.")
+    if s.quiet_for:
+        return Health("warning", f"Taking payments, but none for {_ago(s.quiet_for)}.")
+    if s.last_payment is None:
+        return Health("ok", "Working: waiting for the first payment.")
+    return Health("ok", "Working: last payment "
+                        f"{_ago(now - s.last_payment.created_at)} ago.")
+
+
+def _ago(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{hours // 24} days"
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    payment: Payment
+    who: str          # the customer's name, their phone, or "M-Pesa customer"
+    customer_id: int | None
+    text: SmsMessage | None  # the receipt text, if one was queued
+
+
+def recent_payments(limit: int = FEED_SIZE) -> list[FeedItem]:
+    """The newest payments with who paid and the receipt text: the dashboard's live feed."""
+    rows = db.session.execute(
+        sa.select(Payment, Customer).outerjoin(Customer, Customer.id == Payment.customer_id)
+        .order_by(Payment.id.desc()).limit(limit)).all()
+    texts = receipts_for([payment.id for payment, _ in rows])
+    return [FeedItem(payment, _who(payment, customer), payment.customer_id,
+                     texts.get(payment.id)) for payment, customer in rows]
+
+
+def _who(payment: Payment, customer: Customer | None) -> str:
+    if customer is not None and customer.erased_at is None:
+        name = " ".join(n for n in (customer.first_name, customer.last_name) if n)
+        if name:
+            return name
+    if payment.first_name:
+        return payment.first_name
+    if customer is not None and customer.phone:
+        return display_phone(customer.phone)
+    # Safaricom sends a hash (or masks the number) instead of the payer's phone.
+    return "M-Pesa customer"
+
+
+@dataclass(frozen=True)
+class Day:
+    payments: int = 0
+    amount: Decimal = Decimal(0)
+    points: int = 0
+    texts: int = 0
+
+
+def today_and_yesterday(now: datetime | None = None) -> tuple[Day, Day]:
+    """Payments, shillings, points and texts sent on the merchant's (Nairobi) today and
+    yesterday, so the dashboard can say whether today is busier."""
+    today = (now or datetime.now(timezone.utc)).astimezone(EAT).date()
+    yesterday = today - timedelta(days=1)
+    sums: dict[date, dict] = {}
+    for row in channel_analytics(yesterday, today):
+        day = sums.setdefault(row["day"], {"payments": 0, "amount": Decimal(0), "points": 0})
+        day["payments"] += int(row["payments"])
+        day["amount"] += Decimal(row["amount"])
+        day["points"] += int(row["points"])
+    return tuple(Day(**sums.get(day, {}), texts=_texts_sent(day)) for day in (today, yesterday))
+
+
+def _texts_sent(day: date) -> int:
+    start = datetime.combine(day, time(), EAT)
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(SmsMessage)
+        .where(SmsMessage.status.in_(SENT_STATUSES), SmsMessage.sent_at >= start,
+               SmsMessage.sent_at < start + timedelta(days=1))) or 0
 
 
 @dataclass(frozen=True)

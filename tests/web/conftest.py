@@ -27,10 +27,11 @@ def _tasks_never_published(recorded_tasks):
 @pytest.fixture(autouse=True)
 def fresh_user_per_request(app):
     """Tests keep one app context open and Flask reuses it for every request, so `g` (where
-    Flask-Login caches the user) would outlive a request. Forget it at each request start
-    so the user comes from the session cookie, as in production."""
+    Flask-Login caches the user, and Flask-Babel the language) would outlive a request.
+    Forget both at each request start so they come from the cookies, as in production."""
     def forget(sender, **extra):
         g.pop("_login_user", None)
+        g.pop("_flask_babel", None)
 
     request_started.connect(forget, app)
     yield

@@ -170,6 +170,48 @@
     source.insertAdjacentElement("afterend", button);
   }
 
+  // The dashboard's live part: fetch the server-rendered fragment every few seconds and swap
+  // it in when it changed, marking payments that arrived meanwhile and saying so to screen
+  // readers. Paused while the tab is hidden; slower after a failed fetch.
+  var FEED_EVERY = 5000;
+
+  function pollDashboard(box) {
+    var url = box.getAttribute("data-live-url");
+    var announce = document.getElementById("feed-announce");
+    var last = null;
+    // Payments on screen when the page loaded are not news; any other one that shows up is.
+    var known = {};
+    function remember() {
+      Array.prototype.forEach.call(box.querySelectorAll(".feed-item"),
+                                   function (li) { known[li.id] = true; });
+    }
+    remember();
+    function tick() {
+      if (document.hidden) { window.setTimeout(tick, FEED_EVERY); return; }
+      fetch(url, {headers: {Accept: "text/html"}, credentials: "same-origin"})
+        // Redirected means logged out: never swap the login page into the dashboard.
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          if (html !== last) {
+            box.innerHTML = html;
+            var fresh = Array.prototype.filter.call(box.querySelectorAll(".feed-item"),
+              function (li) { return !known[li.id]; });
+            fresh.forEach(function (li) { li.classList.add("new"); });
+            remember();
+            if (announce && fresh.length) {
+              announce.textContent = fresh.length === 1 ? "New payment: " +
+                fresh[0].querySelector(".feed-main").textContent.replace(/\s+/g, " ").trim()
+                : fresh.length + " new payments.";
+            }
+          }
+          last = html;
+          window.setTimeout(tick, FEED_EVERY);
+        })
+        .catch(function () { window.setTimeout(tick, FEED_EVERY * 6); });
+    }
+    window.setTimeout(tick, FEED_EVERY);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), addCopyButton);
     var menu = document.getElementById("menu");
@@ -181,5 +223,7 @@
     if (live && live.getAttribute("data-pending") === "true") { pollStatus(live); }
     var program = document.getElementById("program-form");
     if (program) { previewSms(program); }
+    var dashboard = document.getElementById("dashboard-live");
+    if (dashboard) { pollDashboard(dashboard); }
   });
 })();

@@ -1,8 +1,7 @@
-"""The dashboard: channels with status and health, today's payments and points."""
+"""The dashboard: today against yesterday, a live feed of recent payments, and channels
+with their health in plain words."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from flask import render_template
 
@@ -16,11 +15,22 @@ from loyalty.web.blueprint import bp
 @bp.get("/dashboard", endpoint="dashboard")
 def dashboard_page():
     overview = reads.channel_overview()
-    totals = {"payments": sum(s.today_payments for s in overview),
-              "amount": sum((s.today_amount for s in overview), Decimal(0)),
-              "points": sum(s.today_points for s in overview)}
     return render_template("web/dashboard.html", merchant=get_current_merchant(),
-                           overview=overview, totals=totals, quiet_after=reads.QUIET_AFTER,
+                           overview=overview, **_live(overview),
+                           health={s.channel.id: reads.channel_health(s) for s in overview},
                            allowance=sms_allowance.current_allowance(),
                            sms_pause=sms_pause.current(messages.sending_account()),
                            disabled_webhooks=webhook_endpoints.disabled_endpoints())
+
+
+@bp.get("/dashboard/live", endpoint="dashboard_live")
+def dashboard_live():
+    """The dashboard's live part alone (today's figures and the feed): app.js fetches it
+    every few seconds and swaps it in, so a payment shows up without a reload."""
+    return render_template("web/_dashboard_live.html", **_live(reads.channel_overview()))
+
+
+def _live(overview: list[reads.ChannelSummary]) -> dict:
+    today, yesterday = reads.today_and_yesterday()
+    return {"today": today, "yesterday": yesterday, "feed": reads.recent_payments(),
+            "channels": [s.channel for s in overview]}

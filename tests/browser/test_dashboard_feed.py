@@ -1,0 +1,42 @@
+"""The dashboard a shop owner leaves open: a customer pays and the payment, its points and
+its text appear in the feed by themselves, with no reload."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from tests.browser.test_onboarding import PAYMENT, _expect
+from tests.browser.test_reversals import PASSWORD, _merchant_with_a_paid_customer
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_new_payment_appears_in_the_feed_without_a_reload(stack, page):
+    expect = _expect()
+    email = _merchant_with_a_paid_customer(stack)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    expect(page.locator("#today-payments")).to_have_text("1")
+    page.evaluate("window.stillTheSamePage = true")  # gone if the page reloads
+
+    payment = {**PAYMENT, "Amount": 1200, "BillRefNumber": "VIP002"}
+    request = urllib.request.Request(stack.base + "/_emulator/control/c2b-payment",
+                                     data=json.dumps(payment).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+
+    newest = page.locator(".feed-item").first
+    expect(newest).to_contain_text("KES 1,200", timeout=30_000)
+    expect(newest).to_contain_text("24 points")
+    expect(page.locator("#today-payments")).to_have_text("2")
+    expect(page.locator("#feed-announce")).to_contain_text("New payment: KES 1,200")
+    assert page.evaluate("window.stillTheSamePage === true")
+    assert not page.js_errors, page.js_errors
