@@ -79,8 +79,12 @@ def test_every_page_fits_a_phone_the_menu_folds_and_payments_are_cards(stack, pa
         assert page.evaluate(SMALL_TARGETS) == [], path
     page.goto("/channels")
     page.locator("main").get_by_role("link", name="Main PayBill").first.click()
-    _fits(page, "a channel's page")
+    # Measured once the page has loaded and app.js has run (its copy buttons are there):
+    # measured mid-navigation, a half-styled page was seen wider than the phone.
+    expect(page).to_have_url(re.compile(r"/channels/\d+$"))
+    page.wait_for_load_state("load")
     expect(page.get_by_role("button", name="Copy the confirmation URL")).to_be_visible()
+    _fits(page, "a channel's page")
 
     # A new API key is copied with one press.
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
