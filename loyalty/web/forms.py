@@ -2,7 +2,8 @@
 
 WTForms renders the fields and checks the CSRF token; the rules that matter (phone numbers,
 shortcodes, program codes, amounts) are checked by the same marshmallow schemas and services
-the API uses (see formtools.load), so a form and the API can never disagree.
+the API uses (see formtools.load), so a form and the API can never disagree. The channel
+forms, with their Daraja portal hints, are in channel_forms.py.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from loyalty.models import BusinessType, ChannelType, Environment, PaymentStatus, ValidationPolicy
+from loyalty.models import BusinessType, PaymentStatus
 from loyalty.schemas.base import (
     NOT_A_CHOICE,
     NOT_A_DATE,
@@ -84,14 +85,6 @@ def options(pairs) -> list[SelectChoice]:
 
 
 BUSINESS_TYPES = options((t.value, t.value.title()) for t in BusinessType)
-CHANNEL_TYPES = options([(ChannelType.PAYBILL.value, "PayBill"),
-                         (ChannelType.TILL.value, "Till number"),
-                         (ChannelType.BUYGOODS.value, "Buy Goods")])
-ENVIRONMENTS = options([(Environment.SANDBOX.value, "Sandbox (testing)"),
-                        (Environment.PRODUCTION.value, "Production (real money)")])
-POLICIES = options([(ValidationPolicy.ACCEPT_ALL.value, "Accept every payment (recommended)"),
-                    (ValidationPolicy.REJECT_UNKNOWN.value,
-                     "Refuse payments whose account matches no rule")])
 STATUSES = options([("", "Any status")] + [(s.value, s.value.title()) for s in PaymentStatus])
 
 
@@ -121,49 +114,6 @@ class LoginForm(WebForm):
 
 class ActionForm(WebForm):
     """A button that changes something (log out, verify, activate…): only the CSRF token."""
-
-
-SECRET_HINT = "Stored encrypted; never shown again."
-
-
-class ChannelForm(WebForm):
-    name = StringField("Channel name", [InputRequired(), Length(max=100)],
-                       description="For you, e.g. 'Main PayBill' or 'Westlands till'.")
-    shortcode = StringField("Shortcode", [InputRequired()],
-                            description="The PayBill or Till number customers pay to.",
-                            render_kw={"inputmode": "numeric"})
-    channel_type = SelectField("Type", choices=CHANNEL_TYPES)
-    environment = SelectField("Environment", choices=ENVIRONMENTS)
-    store_number = StringField("Store (head office) number", [Optional()],
-                               description="Till and Buy Goods only: the number M-Pesa "
-                                           "Express uses as BusinessShortCode.",
-                               render_kw={"inputmode": "numeric"})
-    consumer_key = PasswordField("Consumer key", description="From your app on the Daraja "
-                                 "portal. " + SECRET_HINT, render_kw={"autocomplete": "off"})
-    consumer_secret = PasswordField("Consumer secret", description=SECRET_HINT,
-                                    render_kw={"autocomplete": "off"})
-    passkey = PasswordField("M-Pesa Express passkey", [Optional()],
-                            description="Optional: only for prompting customers to pay (STK "
-                                        "push). " + SECRET_HINT,
-                            render_kw={"autocomplete": "off"})
-
-
-class ChannelEditForm(ChannelForm):
-    validation_policy = SelectField("Payments with an unknown account", choices=POLICIES)
-    is_primary = BooleanField("Primary channel")
-    initiator_name = StringField("API operator (initiator) name", [Optional(), Length(max=100)],
-                                 description="Optional: only to reverse payments from here. "
-                                 "An operator with the 'Org Reversals Initiator' role, created "
-                                 "on the M-PESA org portal.", render_kw={"autocomplete": "off"})
-    initiator_password = PasswordField("API operator password", [Optional()],
-                                       description=SECRET_HINT, render_kw={"autocomplete": "off"})
-
-
-class UrlsForm(WebForm):
-    """Registering C2B URLs; blank means the platform's own URLs (the usual choice)."""
-
-    validation_url = StringField("Validation URL", [Optional()], render_kw={"type": "url"})
-    confirmation_url = StringField("Confirmation URL", [Optional()], render_kw={"type": "url"})
 
 
 class MappingRowForm(Form):
