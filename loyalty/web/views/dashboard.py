@@ -11,6 +11,7 @@ from loyalty.services.merchants import get_current_merchant
 from loyalty.services.webhooks import endpoints as webhook_endpoints
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
+from loyalty.web.checklist import setup_checklist
 
 
 @bp.get("/dashboard", endpoint="dashboard")
@@ -20,7 +21,8 @@ def dashboard_page():
               "amount": sum((s.today_amount for s in overview), Decimal(0)),
               "points": sum(s.today_points for s in overview)}
     return render_template("web/dashboard.html", merchant=get_current_merchant(),
-                           overview=overview, totals=totals, quiet_after=reads.QUIET_AFTER,
+                           overview=overview, checklist=setup_checklist(overview),
+                           totals=totals, quiet_after=reads.QUIET_AFTER,
                            allowance=sms_allowance.current_allowance(),
                            sms_pause=sms_pause.current(messages.sending_account()),
                            disabled_webhooks=webhook_endpoints.disabled_endpoints())
