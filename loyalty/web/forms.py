@@ -162,7 +162,18 @@ class ProgramForm(WebForm):
         "Text the customer when a payment is reversed",
         description="A transactional notice of the points taken back, e.g. “Hi John, your "
                     "payment … was reversed: 100 VIP points were taken back.”")
-    is_default = BooleanField("Default program (payments that match no rule earn here)")
+
+
+class QuickProgramForm(WebForm):
+    """A program created from the account-rules page: the essentials, the rest defaults
+    (the full form on the Programs page edits the receipt text, stamps and expiry)."""
+
+    code = StringField("Code", [InputRequired()], description="Short, e.g. vip.")
+    name = StringField("Name", [InputRequired(), Length(max=100)], description="e.g. VIP")
+    points_per_unit = StringField("Points", [InputRequired()], default="1",
+                                  render_kw={"inputmode": "numeric"})
+    unit_amount = StringField("For every KES", [InputRequired()], default="100",
+                              render_kw={"inputmode": "decimal"})
 
 
 class FindCustomerForm(WebForm):
