@@ -57,4 +57,14 @@ def test_a_slow_safaricom_step_shows_progress_then_its_result_without_reload(sta
     assert page.evaluate("window.sameDocument") is True
     shot("phone-verify-done")
     page.request.post(f"{stack.base}/_emulator/control/settings", data={"daraja_latency_ms": 0})
+    setup_url = page.url
+
+    # The dashboard's checklist knows where the shop stands and links the next step.
+    page.goto("/dashboard")
+    expect(page.locator("#setup-checklist")).to_contain_text("Set up: 2 of 6 done")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the dashboard scrolls sideways on a phone by {overflow}px"
+    shot("phone-setup-checklist")
+    page.get_by_role("link", name="Next: Register the payment URLs").click()
+    expect(page).to_have_url(setup_url)
     assert page.js_errors == []

@@ -1,5 +1,7 @@
 """The add-channel wizard, its live status, Safaricom's refusals, edits, and the mapping editor."""
 
+import re
+
 import responses
 import sqlalchemy as sa
 
@@ -33,6 +35,9 @@ def test_the_wizard_queues_verification_and_shows_it_live(client, db_session, re
         (_merchant_id(db_session, channel_id), channel_id)]
     page = client.get(f"/channels/{channel_id}/setup").get_data(as_text=True)
     assert 'data-pending="true"' in page and "Checking with Safaricom…" in page
+    # The spinner, and the words app.js shows if Safaricom is slow (not before).
+    assert 'class="spinner"' in page and "This page updates by itself." in page
+    assert re.search(r'data-live="slow" hidden>This is taking longer than usual', page)
     status = client.get(f"/channels/{channel_id}/status.json").get_json()
     assert status["verification"]["state"] == "pending"
     assert set(status) == {"id", "status", "is_active", "verification", "urls", "health"}
