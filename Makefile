@@ -35,6 +35,8 @@ run demo-seed demo-pay demo-reconcile: export SMS_CALLBACK_TOKEN ?= demo-sms-cal
 # The demo's sandbox PayBill texts whoever pays it (the emulator's inbox): a development
 # run is the platform's own, so its sandbox may text any number (the default is restricted).
 run demo-seed demo-pay demo-reconcile: export SANDBOX_SMS_POLICY ?= open
+# A page that starts a Safaricom step answers at once and polls (tasks run in a thread).
+run: export TASKS_IN_THREAD ?= 1
 
 run: venv
 	$(BIN)/flask db upgrade

@@ -12,10 +12,11 @@ queues a callback the same way (the crediting nudge, nudge.py).
 from __future__ import annotations
 
 import logging
+import threading
 from enum import StrEnum
 from typing import Any, Callable
 
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -194,6 +195,25 @@ def run_deferred(session: Session) -> None:
     deferred = session.info.pop(_DEFERRED, None)
     if not deferred:
         return
+    if current_app.config.get("TASKS_IN_THREAD") and has_request_context():
+        # `make run`: the page that started a Safaricom step answers at once and polls its
+        # status, as it does with a worker; CLI runs and tests keep running them inline.
+        app = current_app._get_current_object()
+        threading.Thread(target=_run_in_thread, args=(app, deferred), daemon=True,
+                         name="in-process-tasks").start()
+        return
+    _run_items(deferred)
+
+
+def _run_in_thread(app, deferred: list) -> None:
+    try:
+        with app.app_context():
+            _run_items(deferred)
+    except Exception:  # a thread's exception would vanish: log it like a worker would
+        log.exception("in-process tasks failed")
+
+
+def _run_items(deferred: list) -> None:
     called: list[Callable[[], None]] = []
     for _, item, args, kwargs, _countdown in deferred:
         if callable(item):

@@ -226,6 +226,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DARAJA_EMULATOR", flag, "0",
             "`1` mounts the local Daraja and SMS emulator (`/_emulator/`; `make run` sets it)",
             production=REFUSED),
+    Setting("TASKS_IN_THREAD", flag, "0",
+            "without `REDIS_URL`: `1` runs the tasks a web page starts (verify, register URLs) "
+            "in a background thread, so the page answers at once and shows live progress "
+            "(`make run` sets it)", production=REFUSED),
     Setting("SMS_BACKEND", one_of(*SMS_BACKENDS), "console", "`console` or `africastalking`"),
     Setting("AT_USERNAME", text, "sandbox", "Africa's Talking username"),
     Setting("AT_API_KEY", text, "", "Africa's Talking API key"),

@@ -2,12 +2,11 @@
 
 WTForms renders the fields and checks the CSRF token; the rules that matter (phone numbers,
 shortcodes, program codes, amounts) are checked by the same marshmallow schemas and services
-the API uses (see formtools.load), so a form and the API can never disagree.
+the API uses (see formtools.load), so a form and the API can never disagree. The channel
+forms, with their Daraja portal hints, are in channel_forms.py.
 """
 
 from __future__ import annotations
-
-import re
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -28,7 +27,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from loyalty.models import BusinessType, ChannelType, Environment, PaymentStatus, ValidationPolicy
+from loyalty.models import BusinessType, PaymentStatus
 from loyalty.schemas.base import (
     NOT_A_CHOICE,
     NOT_A_DATE,
@@ -86,15 +85,6 @@ def options(pairs) -> list[SelectChoice]:
 
 
 BUSINESS_TYPES = options((t.value, t.value.title()) for t in BusinessType)
-CHANNEL_TYPES = options([(ChannelType.PAYBILL.value, "PayBill"),
-                         (ChannelType.TILL.value, "Till number"),
-                         (ChannelType.BUYGOODS.value, "Buy Goods")])
-ENVIRONMENTS = options([(Environment.SANDBOX.value, "Sandbox (testing)"),
-                        (Environment.PRODUCTION.value, "Production (real money)")])
-POLICIES = options([(ValidationPolicy.ACCEPT_ALL.value, "Accept every payment (recommended)"),
-                    (ValidationPolicy.REJECT_UNKNOWN.value,
-                     "Refuse payments whose account matches no rule")])
-MAX_LOOK_BACK_HOURS = 48  # Pull Transactions keeps 48 hours (services/reconciliation/windows.py)
 STATUSES = options([("", "Any status")] + [(s.value, s.value.title()) for s in PaymentStatus])
 
 
@@ -124,68 +114,6 @@ class LoginForm(WebForm):
 
 class ActionForm(WebForm):
     """A button that changes something (log out, verify, activate…): only the CSRF token."""
-
-
-SECRET_HINT = "Stored encrypted; never shown again."
-
-
-class ChannelForm(WebForm):
-    name = StringField("Channel name", [InputRequired(), Length(max=100)],
-                       description="For you, e.g. 'Main PayBill' or 'Westlands till'.")
-    shortcode = StringField("Shortcode", [InputRequired()],
-                            description="The PayBill or Till number customers pay to.",
-                            render_kw={"inputmode": "numeric"})
-    channel_type = SelectField("Type", choices=CHANNEL_TYPES)
-    environment = SelectField("Environment", choices=ENVIRONMENTS)
-    store_number = StringField("Store (head office) number", [Optional()],
-                               description="Till and Buy Goods only: the number M-Pesa "
-                                           "Express uses as BusinessShortCode.",
-                               render_kw={"inputmode": "numeric"})
-    consumer_key = PasswordField("Consumer key", description="From your app on the Daraja "
-                                 "portal. " + SECRET_HINT, render_kw={"autocomplete": "off"})
-    consumer_secret = PasswordField("Consumer secret", description=SECRET_HINT,
-                                    render_kw={"autocomplete": "off"})
-    passkey = PasswordField("M-Pesa Express passkey", [Optional()],
-                            description="Optional: only for prompting customers to pay (STK "
-                                        "push). " + SECRET_HINT,
-                            render_kw={"autocomplete": "off"})
-
-
-class ChannelEditForm(ChannelForm):
-    validation_policy = SelectField("Payments with an unknown account", choices=POLICIES)
-    is_primary = BooleanField("Primary channel")
-    initiator_name = StringField("API operator (initiator) name", [Optional(), Length(max=100)],
-                                 description="Optional: only to reverse payments from here. "
-                                 "An operator with the 'Org Reversals Initiator' role, created "
-                                 "on the M-PESA org portal.", render_kw={"autocomplete": "off"})
-    initiator_password = PasswordField("API operator password", [Optional()],
-                                       description=SECRET_HINT, render_kw={"autocomplete": "off"})
-
-
-class UrlsForm(WebForm):
-    """Registering C2B URLs; blank means the platform's own URLs (the usual choice)."""
-
-    validation_url = StringField("Validation URL", [Optional()], render_kw={"type": "url"})
-    confirmation_url = StringField("Confirmation URL", [Optional()], render_kw={"type": "url"})
-
-
-class PullRegisterForm(WebForm):
-    nominated_number = StringField(
-        "Nominated phone number", [InputRequired()], render_kw={"type": "tel"},
-        description="The Safaricom phone on the business number's M-Pesa registration "
-                    "(KYC) details, e.g. 0722 000 111; not the business number itself.")
-
-
-class ReconcileForm(WebForm):
-    hours = StringField("Look back (hours)", default="24", render_kw={"inputmode": "numeric"},
-                        description="From 1 to 48: Safaricom keeps its list of payments for "
-                                    "48 hours.")
-
-    def validate_hours(self, field) -> None:
-        text = (field.data or "").strip()
-        if not re.fullmatch(r"[0-9]{1,2}", text) or not 1 <= int(text) <= MAX_LOOK_BACK_HOURS:
-            raise ValidationError("Enter a whole number of hours from 1 to 48: Safaricom "
-                                  "keeps its list of payments for 48 hours.")
 
 
 class MappingRowForm(Form):
@@ -234,7 +162,18 @@ class ProgramForm(WebForm):
         "Text the customer when a payment is reversed",
         description="A transactional notice of the points taken back, e.g. “Hi John, your "
                     "payment … was reversed: 100 VIP points were taken back.”")
-    is_default = BooleanField("Default program (payments that match no rule earn here)")
+
+
+class QuickProgramForm(WebForm):
+    """A program created from the account-rules page: the essentials, the rest defaults
+    (the full form on the Programs page edits the receipt text, stamps and expiry)."""
+
+    code = StringField("Code", [InputRequired()], description="Short, e.g. vip.")
+    name = StringField("Name", [InputRequired(), Length(max=100)], description="e.g. VIP")
+    points_per_unit = StringField("Points", [InputRequired()], default="1",
+                                  render_kw={"inputmode": "numeric"})
+    unit_amount = StringField("For every KES", [InputRequired()], default="100",
+                              render_kw={"inputmode": "decimal"})
 
 
 class FindCustomerForm(WebForm):

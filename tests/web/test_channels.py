@@ -1,14 +1,17 @@
 """The add-channel wizard, its live status, Safaricom's refusals, edits, and the mapping editor."""
 
+import re
+
 import responses
 import sqlalchemy as sa
 
 from loyalty.background import TaskName
 from tests.web.conftest import sign_up, text
 
+SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 CHANNEL = {"name": "Main PayBill", "shortcode": "174379", "channel_type": "paybill",
            "environment": "sandbox", "consumer_key": "demo-consumer-key",
-           "consumer_secret": "demo-consumer-secret", "passkey": "pass"}
+           "consumer_secret": "demo-consumer-secret", "passkey": SANDBOX_PASSKEY}
 
 
 def _new_channel(client, **overrides) -> int:
@@ -32,6 +35,9 @@ def test_the_wizard_queues_verification_and_shows_it_live(client, db_session, re
         (_merchant_id(db_session, channel_id), channel_id)]
     page = client.get(f"/channels/{channel_id}/setup").get_data(as_text=True)
     assert 'data-pending="true"' in page and "Checking with Safaricom…" in page
+    # The spinner, and the words app.js shows if Safaricom is slow (not before).
+    assert 'class="spinner"' in page and "This page updates by itself." in page
+    assert re.search(r'data-live="slow" hidden>This is taking longer than usual', page)
     status = client.get(f"/channels/{channel_id}/status.json").get_json()
     assert status["verification"]["state"] == "pending"
     assert set(status) == {"id", "status", "is_active", "verification", "urls", "health"}
@@ -39,7 +45,7 @@ def test_the_wizard_queues_verification_and_shows_it_live(client, db_session, re
 
 def test_refused_credentials_show_the_reason_and_the_next_step(client, db_session, run_task):
     sign_up(client)
-    channel_id = _new_channel(client, consumer_secret="typo")
+    channel_id = _new_channel(client, consumer_secret="typo-in-the-secret")
     client.post(f"/channels/{channel_id}/verify")
     with responses.RequestsMock() as daraja:  # the worker runs the check the page queued
         daraja.add(responses.GET, "https://sandbox.daraja.test/oauth/v1/generate", status=400, body="")
@@ -87,7 +93,7 @@ def test_editing_keeps_blank_secrets_and_a_new_secret_needs_verifying_again(clie
     assert client.post(f"/channels/{channel_id}/edit", data=edit).status_code == 302
     channel = shop.api("GET", f"/mpesa-channels/{channel_id}").get_json()
     assert channel["status"] == "active" and channel["credentials"]["consumer_secret"] is True
-    client.post(f"/channels/{channel_id}/edit", data={**edit, "consumer_secret": "rotated"})
+    client.post(f"/channels/{channel_id}/edit", data={**edit, "consumer_secret": "rotated-secret-1"})
     channel = shop.api("GET", f"/mpesa-channels/{channel_id}").get_json()
     assert channel["status"] == "configured" and channel["is_active"] is False
 

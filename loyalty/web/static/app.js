@@ -2,20 +2,55 @@
 (function () {
   "use strict";
 
-  // Live status on the channel setup page: while the worker talks to Safaricom, poll the
-  // channel's status and reload the page once a step has finished (the server then shows
-  // the next step's button).
+  // Live status on the channel setup page: while the worker (or, under `make run`, a
+  // background thread) talks to Safaricom, poll the channel's status; once a step has
+  // finished, swap in the freshly rendered steps (the next step's button comes from the
+  // server) without reloading. Without JavaScript the page says to reload.
   var LABELS = {
     verification: {not_started: "Not started", pending: "Checking with Safaricom…",
                    verified: "Verified", failed: "Failed"},
     urls: {not_registered: "Not registered", pending: "Registering with Safaricom…",
            registered: "Registered", failed: "Failed"}
   };
+  var SLOW_AFTER = 20000;   // Safaricom usually answers within seconds
+  var GIVE_UP_AFTER = 180000;
+
+  function say(box, text) {
+    var announce = box.querySelector('[data-live="announce"]');
+    if (announce) { announce.textContent = text; }
+  }
+
+  function showSlow(box, state) {
+    Array.prototype.forEach.call(box.querySelectorAll('[data-live="' + state + '"]'),
+      function (el) { el.hidden = false; });
+  }
+
+  function swapSteps(box) {
+    return fetch(window.location.pathname, {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("live");
+        if (!fresh) { return Promise.reject("no steps"); }
+        box.innerHTML = fresh.innerHTML;
+        box.setAttribute("data-pending", fresh.getAttribute("data-pending"));
+        watchSteps(box);
+        var done = box.querySelector("[data-live-result]");
+        if (done) { say(box, done.textContent.trim()); }
+        if (fresh.getAttribute("data-pending") === "true") { pollStatus(box); }
+      })
+      .catch(function () { window.location.reload(); });
+  }
 
   function pollStatus(box) {
     var url = box.getAttribute("data-status-url");
-    var announce = box.querySelector('[data-live="announce"]');
     var started = Date.now();
+    var slow = false;
+    function again(ms) {
+      var waited = Date.now() - started;
+      if (!slow && waited > SLOW_AFTER) { slow = true; showSlow(box, "slow"); }
+      if (waited < GIVE_UP_AFTER) { window.setTimeout(tick, ms); }
+      else { showSlow(box, "gave-up"); }
+    }
     function tick() {
       fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
         .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
@@ -27,18 +62,33 @@
             if (el && el.getAttribute("data-state") !== state) {
               el.textContent = LABELS[step][state] || state;
               el.setAttribute("data-state", state);
-              if (announce) { announce.textContent = el.textContent; }
+              say(box, el.textContent);
             }
             pending = pending || state === "pending";
           });
-          if (!pending) { window.location.reload(); return; }
-          if (Date.now() - started < 120000) { window.setTimeout(tick, 1000); }
+          if (!pending) { swapSteps(box); return; }
+          again(1000);
         })
-        .catch(function () {
-          if (Date.now() - started < 120000) { window.setTimeout(tick, 3000); }
-        });
+        .catch(function () { again(3000); });
     }
     window.setTimeout(tick, 700);
+  }
+
+  // A step's button: once pressed, it is disabled and spins until the page comes back, so
+  // a second press cannot queue the step twice.
+  function watchSteps(box) {
+    Array.prototype.forEach.call(box.querySelectorAll("form[data-step]"), function (form) {
+      form.addEventListener("submit", function () {
+        var button = form.querySelector('button[type="submit"], button:not([type])');
+        if (!button) { return; }
+        window.setTimeout(function () {  // after the browser has taken the form's values
+          button.disabled = true;
+          button.setAttribute("aria-busy", "true");
+          button.insertAdjacentHTML("afterbegin", '<span class="spinner" aria-hidden="true"></span>');
+        }, 0);
+        say(box, "Working…");
+      });
+    });
   }
 
   // SMS preview on the program form: the receipt text and its SMS count as you type.
@@ -220,6 +270,7 @@
     document.addEventListener("input", clearStaleErrors);
     document.addEventListener("change", clearStaleErrors);
     var live = document.getElementById("live");
+    if (live) { watchSteps(live); }
     if (live && live.getAttribute("data-pending") === "true") { pollStatus(live); }
     var program = document.getElementById("program-form");
     if (program) { previewSms(program); }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import flash, jsonify, redirect, render_template, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from wtforms.widgets import PasswordInput
 
 from loyalty import ratelimits
 from loyalty.errors import DomainError
@@ -10,14 +11,16 @@ from loyalty.schemas.channels import ChannelCreateSchema, ChannelSchema, Channel
 from loyalty.services import channel_setup, reconciliation, sandbox_sharing
 from loyalty.services import channels as service
 from loyalty.web.blueprint import bp
-from loyalty.web.forms import (
-    ActionForm,
+from loyalty.web.channel_forms import (
+    SANDBOX_PASSKEY,
+    SANDBOX_SHORTCODE,
     ChannelEditForm,
     ChannelForm,
     PullRegisterForm,
     ReconcileForm,
     UrlsForm,
 )
+from loyalty.web.forms import ActionForm
 from loyalty.web.formtools import checked, load, page, show_error, values
 
 DETAIL_FIELDS = ("name", "shortcode", "channel_type", "environment", "store_number")
@@ -35,6 +38,8 @@ def channels():
 @bp.route("/channels/new", methods=["GET", "POST"])
 def new_channel():
     form = ChannelForm()
+    if not form.is_submitted() and request.args.get("sandbox"):
+        _fill_sandbox_values(form)
     data = checked(form, ChannelCreateSchema(),
                    lambda: values(form, DETAIL_FIELDS + SECRET_FIELDS))
     if data is not None:
@@ -45,6 +50,19 @@ def new_channel():
         else:
             return redirect(url_for("web.channel_setup", channel_id=channel.id))
     return page("web/channel_new.html", form)
+
+
+def _fill_sandbox_values(form: ChannelForm) -> None:
+    """Safaricom's public sandbox PayBill and its passkey; the key and secret are the
+    merchant's own sandbox app's (only the local emulator accepts made-up ones)."""
+    form.name.data = "Sandbox PayBill"
+    form.channel_type.data, form.environment.data = "paybill", "sandbox"
+    form.shortcode.data, form.passkey.data = SANDBOX_SHORTCODE, SANDBOX_PASSKEY
+    form.passkey.widget = PasswordInput(hide_value=False)  # public: nothing to hide
+    if current_app.config["DARAJA_EMULATOR"]:
+        form.consumer_key.data = "demo-consumer-key"
+        form.consumer_secret.data = "demo-consumer-secret"
+        form.consumer_secret.widget = PasswordInput(hide_value=False)
 
 
 @bp.get("/channels/<int:channel_id>")
@@ -72,13 +90,16 @@ def edit_channel(channel_id: int):
     current = service.get_channel(channel_id)
     form = ChannelEditForm(obj=current)
     if not form.is_submitted():
-        for name in SECRET_FIELDS + ("initiator_password",):  # write-only: start empty
+        # Write-only: start empty. The consumer key is not a secret: shown, to compare.
+        for name in ("consumer_secret", "passkey", "initiator_password"):
             form[name].data = ""
     if form.validate_on_submit():
         # Blank secret inputs mean "keep the stored one"; a blank store number clears it.
         data = {**values(form, SECRET_FIELDS + INITIATOR_FIELDS),
                 **values(form, DETAIL_FIELDS, blank="none"),
                 "validation_policy": form.validation_policy.data}
+        if data.get("consumer_key") == current.consumer_key:
+            del data["consumer_key"]  # unchanged: no need to verify again
         if form.is_primary.data and not current.is_primary:
             data["is_primary"] = True
         data = load(form, ChannelUpdateSchema(), data)
@@ -89,7 +110,10 @@ def edit_channel(channel_id: int):
                 show_error(form, error)
             else:
                 flash("Channel saved.", "success")
-                return redirect(url_for("web.channel", channel_id=channel_id))
+                # Fixing the credentials of a channel not live yet: back to its setup steps.
+                done = service.get_channel(channel_id).is_active
+                return redirect(url_for("web.channel" if done else "web.channel_setup",
+                                        channel_id=channel_id))
     return page("web/channel_edit.html", form, channel=current)
 
 

@@ -10,13 +10,14 @@ from loyalty.services.merchants import get_current_merchant
 from loyalty.services.webhooks import endpoints as webhook_endpoints
 from loyalty.web import reads
 from loyalty.web.blueprint import bp
+from loyalty.web.checklist import setup_checklist
 
 
 @bp.get("/dashboard", endpoint="dashboard")
 def dashboard_page():
     overview = reads.channel_overview()
     return render_template("web/dashboard.html", merchant=get_current_merchant(),
-                           overview=overview, **_live(overview),
+                           overview=overview, checklist=setup_checklist(overview), **_live(overview),
                            health={s.channel.id: reads.channel_health(s) for s in overview},
                            allowance=sms_allowance.current_allowance(),
                            sms_pause=sms_pause.current(messages.sending_account()),

@@ -11,7 +11,7 @@ from loyalty.schemas.programs import ProgramCreateSchema, ProgramUpdateSchema
 from loyalty.services import programs as service
 from loyalty.web import reads
 from loyalty.web.blueprint import bp, earning_rule
-from loyalty.web.forms import ProgramForm
+from loyalty.web.forms import ActionForm, ProgramForm
 from loyalty.web.formtools import checked, page, show_error, values
 
 RULE_FIELDS = ("name", "points_per_unit", "unit_amount", "multiplier", "min_amount")
@@ -20,7 +20,8 @@ OPTIONAL_FIELDS = ("stamps_required", "stamp_reward", "points_expiry_days", "sms
 
 @bp.get("/programs")
 def programs():
-    return render_template("web/programs.html", programs=service.list_programs())
+    return render_template("web/programs.html", programs=service.list_programs(),
+                           action=ActionForm())
 
 
 @bp.route("/programs/new", methods=["GET", "POST"])
@@ -28,7 +29,7 @@ def new_program():
     form = ProgramForm()
     data = checked(form, ProgramCreateSchema(), lambda: {
         **values(form, ("code",) + RULE_FIELDS + OPTIONAL_FIELDS),
-        "sms_on_reversal": form.sms_on_reversal.data, "is_default": form.is_default.data})
+        "sms_on_reversal": form.sms_on_reversal.data})
     if data is not None:
         try:
             program = service.create_program(data)
@@ -59,11 +60,18 @@ def edit_program(code: str):
 
 def _changes(form: ProgramForm, program) -> dict:
     # Blank optional inputs clear the value (e.g. back to the default SMS template).
-    data = {**values(form, RULE_FIELDS), **values(form, OPTIONAL_FIELDS, blank="none"),
+    return {**values(form, RULE_FIELDS), **values(form, OPTIONAL_FIELDS, blank="none"),
             "sms_on_reversal": form.sms_on_reversal.data}
-    if form.is_default.data and not program.is_default:
-        data["is_default"] = True  # unticking is not how the default moves: see the hint
-    return data
+
+
+@bp.post("/programs/<code>/default")
+def make_default_program(code: str):
+    """The one place the default program is chosen (the Programs page's button)."""
+    if ActionForm().validate_on_submit():
+        program = service.update_program(code, {"is_default": True})
+        flash(f"'{program.name}' is now the default program: payments that match no "
+              "account rule earn in it.", "success")
+    return redirect(url_for("web.programs"))
 
 
 @bp.get("/programs/preview.json")

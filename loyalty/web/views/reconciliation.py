@@ -19,7 +19,7 @@ from loyalty.models.base import utcnow
 from loyalty.schemas.reconciliation import PullRegisterSchema
 from loyalty.services import reconciliation
 from loyalty.web.blueprint import bp
-from loyalty.web.forms import PullRegisterForm, ReconcileForm
+from loyalty.web.channel_forms import PullRegisterForm, ReconcileForm
 from loyalty.web.formtools import load, show_error, values
 from loyalty.web.views.channels import render_channel
 

@@ -1,0 +1,61 @@
+"""The dashboard's setup checklist: channel → verified → URLs → active → rules → first
+payment, each step done or not, and the first undone one as a link (the next step)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, url_for
+
+from loyalty.models.channels import StepState
+from loyalty.web.reads import ChannelSummary
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    done: bool
+    url: str
+    action: str  # the link's words when this is the next step
+
+
+def setup_checklist(overview: list[ChannelSummary]) -> list[Step] | None:
+    """The steps for the channel being set up (the primary, else the first); None once
+    everything is done, so a running shop's dashboard is not cluttered."""
+    if not overview:
+        return _steps(None, has_payment=False)
+    summary = next((s for s in overview if s.channel.is_primary), overview[0])
+    steps = _steps(summary, has_payment=any(s.last_payment for s in overview))
+    return None if all(step.done for step in steps) else steps
+
+
+def _steps(summary: ChannelSummary | None, *, has_payment: bool) -> list[Step]:
+    channel = summary.channel if summary else None
+    setup = url_for("web.channel_setup", channel_id=channel.id) if channel else \
+        url_for("web.new_channel")
+    return [
+        Step("Add your PayBill or Till", channel is not None, url_for("web.new_channel"),
+             "Add a channel"),
+        Step("Verify it with Safaricom",
+             channel is not None and channel.verification_state == StepState.DONE, setup,
+             "Verify with Safaricom"),
+        Step("Register the payment URLs",
+             channel is not None and channel.urls_state == StepState.DONE, setup,
+             "Register the payment URLs"),
+        Step("Activate the channel", channel is not None and channel.is_active, setup,
+             "Activate the channel"),
+        Step("Choose which program payments earn in", bool(channel and channel.account_mapping),
+             url_for("web.channel_mapping", channel_id=channel.id) if channel else setup,
+             "Set account rules"),
+        Step("Receive the first payment", has_payment, _first_payment_url(channel),
+             "Make a test payment" if _emulated(channel) else "See the payments"),
+    ]
+
+
+def _emulated(channel) -> bool:
+    return bool(current_app.config["DARAJA_EMULATOR"] and channel is not None
+                and channel.environment.value == "sandbox")
+
+
+def _first_payment_url(channel) -> str:
+    return "/_emulator/" if _emulated(channel) else url_for("web.transactions")

@@ -1,0 +1,70 @@
+"""A shop owner on a phone presses "Verify with Safaricom" while Safaricom is slow: the
+button spins, the step says it is working, and the result replaces it without a reload."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.browser.test_onboarding import Shots, _expect
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 375, "height": 740}
+
+
+def _sign_up_with_a_channel(page) -> None:
+    page.goto("/signup")
+    page.get_by_label("Business name").fill("Mama Mboga Stores")
+    page.get_by_label("Your name").fill("Wanjiku")
+    page.get_by_label("Email").fill(f"owner-{uuid.uuid4().hex[:8]}@mboga.example")
+    page.get_by_label("Phone").fill("0712 345 678")
+    page.get_by_label("Type of business").select_option("RETAIL")
+    page.get_by_label("Password", exact=True).fill("correct horse battery")
+    page.get_by_label("Repeat the password").fill("correct horse battery")
+    page.get_by_role("button", name="Create my account").click()
+    page.get_by_label("Channel name").fill("Main PayBill")
+    page.get_by_label("Shortcode").fill("174379")
+    page.get_by_label("Consumer key").fill("demo-consumer-key")
+    page.get_by_label("Consumer secret").fill("demo-consumer-secret")
+    page.get_by_role("button", name="Save and continue").click()
+
+
+def test_a_slow_safaricom_step_shows_progress_then_its_result_without_reload(stack, page):
+    expect, shot = _expect(), Shots(page, stack.output)
+    page.set_viewport_size(PHONE)
+    _sign_up_with_a_channel(page)
+    expect(page).to_have_url(re.compile(r"/channels/\d+/setup$"))
+
+    slowed = page.request.post(f"{stack.base}/_emulator/control/settings",
+                               data={"daraja_latency_ms": 2500})
+    assert slowed.ok, slowed.text()
+    page.get_by_role("button", name="Verify with Safaricom").click()
+    working = page.locator(".working")
+    expect(working).to_contain_text("Safaricom is checking the consumer key and secret.")
+    expect(working.locator(".spinner")).to_be_visible()
+    expect(page.locator('[data-live="verification"]')).to_have_text("Checking with Safaricom…")
+    shot("phone-verify-working")
+    page.evaluate("window.sameDocument = true")  # gone if the page reloaded
+
+    expect(page.locator('[data-live="verification"]')).to_have_text("Verified", timeout=30_000)
+    expect(working).to_have_count(0)
+    expect(page.locator("#step-verify [data-live-result]")).to_contain_text(
+        "Safaricom accepted the credentials")
+    expect(page.get_by_role("button", name="Register URLs")).to_be_enabled()
+    assert page.evaluate("window.sameDocument") is True
+    shot("phone-verify-done")
+    page.request.post(f"{stack.base}/_emulator/control/settings", data={"daraja_latency_ms": 0})
+    setup_url = page.url
+
+    # The dashboard's checklist knows where the shop stands and links the next step.
+    page.goto("/dashboard")
+    expect(page.locator("#setup-checklist")).to_contain_text("Set up: 2 of 6 done")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the dashboard scrolls sideways on a phone by {overflow}px"
+    shot("phone-setup-checklist")
+    page.get_by_role("link", name="Next: Register the payment URLs").click()
+    expect(page).to_have_url(setup_url)
+    assert page.js_errors == []
