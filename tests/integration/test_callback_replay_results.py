@@ -9,16 +9,12 @@ import json
 
 import jsonschema_rs
 import pytest
-import responses
 import sqlalchemy as sa
 
-from loyalty.services import channel_setup
-from loyalty.tenancy import tenant_context
 from tests.integration import test_reversals as base
 from tests.integration.test_openapi import DOC, resolve
-from tests.integration.test_reversal_results import TIMED_OUT, sent, shown
+from tests.integration.test_reversal_results import TIMED_OUT, balance_check_asked, sent, shown
 from tests.integration.test_reversals import (
-    DARAJA,
     ask,
     balance,
     pay,
@@ -109,16 +105,7 @@ def test_a_result_for_no_request_of_the_channel_says_so(shop, db_session):
 
 
 def test_a_kept_balance_result_is_recorded_on_the_channel(shop, db_session, daraja):
-    with_initiator(shop, db_session)
-    daraja.add(responses.POST, f"{DARAJA}/mpesa/accountbalance/v1/query", json={
-        "OriginatorConversationID": "9-9", "ConversationID": "AG_9", "ResponseCode": "0"})
-    with tenant_context(shop.merchant_id):
-        channel_setup.verify_channel(shop.channel["id"])
-    body = {"Result": {"ResultType": 0, "ResultCode": 0, "ResultDesc": "ok",
-                       "OriginatorConversationID": "9-9", "ConversationID": "AG_9",
-                       "ResultParameters": {"ResultParameter": {
-                           "Key": "AccountBalance",
-                           "Value": "Utility Account|KES|100.00|100.00|0.00|0.00"}}}}
+    body = balance_check_asked(shop, db_session, daraja)
     replayed = replay(shop, kept(db_session, shop, "result_balance", body))
     assert (replayed["applied"], replayed["transaction"]) == (True, None)
     channel = shop.api("GET", f"/mpesa-channels/{shop.channel['id']}").get_json()

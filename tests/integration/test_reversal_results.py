@@ -161,7 +161,9 @@ def test_spooled_results_and_timeouts_are_applied_on_replay(shop, db_session, re
         (kind, "result")]
 
 
-def test_a_spooled_balance_result_is_applied_on_replay(shop, db_session, daraja):
+def balance_check_asked(shop, db_session, daraja) -> dict:
+    """Verification has asked Safaricom for the balance (the initiator set): the ResultCode 0
+    answer it waits for, to be delivered by the test."""
     with_initiator(shop, db_session)
     daraja.add(responses.POST, f"{DARAJA}/mpesa/accountbalance/v1/query", json={
         "OriginatorConversationID": "9-9", "ConversationID": "AG_9", "ResponseCode": "0"})
@@ -172,6 +174,11 @@ def test_a_spooled_balance_result_is_applied_on_replay(shop, db_session, daraja)
                        "ResultParameters": {"ResultParameter": {
                            "Key": "AccountBalance",
                            "Value": "Utility Account|KES|100.00|100.00|0.00|0.00"}}}}
+    return body
+
+
+def test_a_spooled_balance_result_is_applied_on_replay(shop, db_session, daraja):
+    body = balance_check_asked(shop, db_session, daraja)
     callback_log.replay(Received(kind="result_balance", token=shop.channel["callback_token"],
                                  body=json.dumps(body).encode(), remote_addr=None))
     channel = shop.api("GET", f"/mpesa-channels/{shop.channel['id']}").get_json()
