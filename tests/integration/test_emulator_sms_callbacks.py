@@ -27,7 +27,9 @@ def served(scratch_database, redis_prefix):
     the SMS client talks to the emulator, and the emulator's callbacks reach the hooks."""
     port = processes.free_port()
     base = f"http://127.0.0.1:{port}"
-    app = make_test_app(scratch_database, redis_prefix, DARAJA_EMULATOR=True,
+    # A Redis prefix of its own: the emulator's inbox and switches live there, and other
+    # tests' emulators (the same run's prefix) must not find this test's texts to John.
+    app = make_test_app(scratch_database, f"{redis_prefix}sms-callbacks:", DARAJA_EMULATOR=True,
                         SMS_BACKEND="africastalking", AT_USERNAME="acme", AT_API_KEY="k",
                         AT_BASE_URL=f"{base}/_emulator/sms", SMS_CALLBACK_TOKEN=TOKEN,
                         CALLBACK_BASE_URL=base, SANDBOX_SMS_POLICY="open")
