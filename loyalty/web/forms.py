@@ -194,15 +194,11 @@ class CustomerForm(WebForm):
         description="Only with their express yes: paying by M-Pesa is not consent.")
 
 
-class CustomerEditForm(WebForm):
-    phone = StringField("Phone", [InputRequired()], render_kw={"type": "tel"})
-    first_name = StringField("First name", [Optional(), Length(max=100)])
-    last_name = StringField("Last name", [Optional(), Length(max=100)])
+class CustomerEditForm(CustomerForm):
+    """The enrol form's fields; on a known customer, opting out also cancels queued texts."""
+
     sms_opt_out = BooleanField("Do not text this customer",
                                description="Cancels texts still waiting to be sent.")
-    marketing_consent = BooleanField(
-        "The customer agreed to offers and reminders by SMS",
-        description="Only with their express yes: paying by M-Pesa is not consent.")
 
 
 class EraseForm(WebForm):
