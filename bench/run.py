@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, the platform and its bare baselines in the same run.
 
     python -m bench.run                      # everything (about 10 minutes)
-    python -m bench.run --only ingest,credit # some of it
+    python -m bench.run --only ingest,credit # some of it (also: --only gateway)
     python -m bench.run --quick              # shorter runs, for trying the harness
 
 Prints a table of ratios against the targets of issue 7 and writes the raw results to
@@ -519,10 +519,17 @@ def credit_span(db: Db, since: str | None = None) -> tuple[int, float]:
 
 
 def credit_platform(ctx: Ctx, db: Db, db_url: str, backlog: int, *, beat: bool,
-                    label: str) -> dict:
-    """Drain `backlog` received payments (already loaded) with one platform worker."""
-    with Stack(ctx, "platform", db_url=db_url, web=False, beat=beat,
-               env_extra={"HEALTH_CHECK_INTERVAL": "5"}) as stack:
+                    label: str, workers: int = 1) -> dict:
+    """Drain `backlog` received payments (already loaded) with `workers` platform worker
+    processes (each the Procfile's worker line), which share the backlog by SKIP LOCKED."""
+    import contextlib
+
+    with contextlib.ExitStack() as more, \
+            Stack(ctx, "platform", db_url=db_url, web=False, beat=beat,
+                  env_extra={"HEALTH_CHECK_INTERVAL": "5"}) as stack:
+        for _ in range(workers - 1):
+            extra = more.enter_context(Stack(ctx, "platform", db_url=db_url, web=False))
+            stack.procs[f"worker{len(stack.procs)}"] = extra.procs["worker"]
         with stack.cpu([db]) as meter:
             publish(ctx, "payments.credit_waiting", "callbacks")
             wait_for(lambda: received(ctx, db) == 0, timeout=min(300.0, max(60.0, ctx.left())),
@@ -584,6 +591,16 @@ def bench_credit(ctx: Ctx) -> None:
         log(f"  naive: {count} tasks at {rate:.0f}/s; cpu {naive['cpu_cores']}")
         rounds.append({"platform": platform, "naive": naive,
                        "ratio": round(platform["rate"] / naive["rate"], 2) if naive["rate"] else None})
+    # Two worker processes on the same backlog: how crediting scales with processes on
+    # this machine, and that SKIP LOCKED shares the batches without crediting one twice.
+    reset_payments(ctx)
+    load_backlog(ctx, ctx.db, s.credit_backlog)
+    log(f"credit: platform, two worker processes, backlog {s.credit_backlog}")
+    two = credit_platform(ctx, ctx.db, ctx.db_url, s.credit_backlog, beat=False,
+                          label="two workers", workers=2)
+    one = statistics.median(r["platform"]["rate"] for r in rounds)
+    res["two_workers"] = {**two, "ratio_to_one": round(two["rate"] / one, 2) if one else None,
+                          "credited_twice": two["ledger_rows"] - two["credited"]}
     res["rounds"] = rounds
     res["ratio"] = statistics.median(r["ratio"] for r in rounds if r["ratio"])
     res["platform_rate"] = statistics.median(r["platform"]["rate"] for r in rounds)
@@ -694,6 +711,13 @@ def bench_pipeline(ctx: Ctx) -> None:
     with Stack(ctx, "platform") as stack:
         res["single_payment_latency_ms"] = single_payment_latency(ctx, stack.url, 5)
     log(f"  single payments at rest credited in {res['single_payment_latency_ms']} ms")
+
+
+def bench_gateway(ctx: Ctx) -> None:
+    """`--only gateway`: the 200 ms gateway row alone (part of `pipeline` in a full run),
+    for working on the sender without the other pipeline searches."""
+    res = ctx.results.setdefault("pipeline", {})
+    res["gateway_200ms"] = pipeline_at_gateway_speed(ctx, latency_ms=200)
 
 
 def pipeline_at_gateway_speed(ctx: Ctx, *, latency_ms: float) -> dict:
@@ -911,6 +935,12 @@ def report(ctx: Ctx) -> str:
     if cr and cr.get("rounds"):
         row("credited payments/s, 1 worker (c=2)", f"{cr['platform_rate']:.0f}",
             f"{cr['naive_rate']:.0f}", f"{cr['ratio']:.2f}x", ">= 1.0x", cr["ratio"] >= 1.0)
+        two = cr.get("two_workers")
+        if two:
+            row("credited payments/s, 2 workers vs 1 (SKIP LOCKED)", f"{two['rate']:.0f}",
+                f"{cr['platform_rate']:.0f}", f"{_fmt(two['ratio_to_one'], '.2f')}x",
+                "(info) none twice", two["credited_twice"] == 0
+                and two["credited"] == two["payments"])
     pl = r.get("pipeline")
     if pl and pl.get("platform"):
         row("pipeline sustained payments/s", f"{pl['platform']['sustained']}",
@@ -979,7 +1009,7 @@ def main() -> int:
     args = parser.parse_args()
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     settings = QUICK if args.quick else Settings()
-    if set(only) & {"ingest", "pipeline", "scale"}:  # the load generator of those three
+    if set(only) & {"ingest", "pipeline", "gateway", "scale"}:  # the load generator of those three
         ensure_wrk()
     out_dir = ROOT / "bench" / "out" / time.strftime("%Y%m%d-%H%M%S")
     run = Run(out_dir, row_security=args.row_security == "on")

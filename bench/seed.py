@@ -82,16 +82,14 @@ def activate_all(url: str) -> None:
 def seed_large(url: str, *, merchants: int, channels: int, customers_per_merchant: int,
                ledger_rows: int, log=print) -> dict:
     """Bulk rows beside the small seed: `merchants` more merchants with their default and
-    VIP programs, `channels` active channels each (credentials copied from an existing
-    channel, so they decrypt), customers, credited payments and one ledger row per
+    VIP programs, `channels` active channels each (copies of an existing channel, so
+    their credentials decrypt), customers, credited payments and one ledger row per
     payment. Returns counts and the seconds it took."""
     started = time.monotonic()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET maintenance_work_mem = '256MB'")
         base = conn.execute("SELECT coalesce(max(id), 0) FROM merchants").fetchone()[0]
-        template = conn.execute(
-            "SELECT consumer_key, consumer_secret FROM mpesa_channels ORDER BY id LIMIT 1").fetchone()
         step = time.monotonic()
         conn.execute("""
             INSERT INTO merchants (id, business_name, owner_name, email, phone, business_type,
@@ -101,27 +99,33 @@ def seed_large(url: str, *, merchants: int, channels: int, customers_per_merchan
             FROM generate_series(1, %(n)s) g""", {"base": base, "n": merchants})
         conn.execute("SELECT setval(pg_get_serial_sequence('merchants', 'id'), "
                      "(SELECT max(id) FROM merchants))")
-        conn.execute("""
-            INSERT INTO loyalty_programs (merchant_id, code, name, points_per_unit, unit_amount,
-                multiplier, min_amount, is_default, created_at, updated_at)
-            SELECT m.id, p.code, p.name, 1, 100, p.mult, 0, p.code = 'loyalty', now(), now()
-            FROM merchants m CROSS JOIN (VALUES ('loyalty', 'Loyalty', 1), ('vip', 'VIP', 2))
-                 AS p(code, name, mult)
-            WHERE m.id > %(base)s""", {"base": base})
+        # Programs and channels are copies of the small seed's first merchant's rows, so a
+        # column added by a later migration comes along with its real value (hand-written
+        # column lists broke the scale run at every NOT NULL column added since).
+        first = conn.execute("SELECT min(id) FROM merchants").fetchone()[0]
+        cols = _columns(conn, "loyalty_programs", exclude={"id", "merchant_id"})
+        conn.execute(f"""
+            INSERT INTO loyalty_programs (merchant_id, {", ".join(cols)})
+            SELECT m.id, {", ".join("p." + c for c in cols)}
+            FROM merchants m CROSS JOIN (SELECT * FROM loyalty_programs
+                                         WHERE merchant_id = %(first)s) p
+            WHERE m.id > %(base)s""", {"base": base, "first": first})
         log(f"  merchants and programs: {time.monotonic() - step:.1f}s")
         step = time.monotonic()
-        conn.execute("""
-            INSERT INTO mpesa_channels (merchant_id, name, shortcode, channel_type, environment,
-                c2b_version, consumer_key, consumer_secret, consumer_key_hint, account_mapping,
-                validation_policy, status, is_active, is_primary, callback_token,
-                verification_state, urls_state, health_state, created_at, updated_at)
-            SELECT m.id, 'Till ' || c, %(sc)s, 'paybill', 'sandbox', 'v2', %(ck)s, %(cs)s, 'XXXX',
-                   '{"default": "loyalty", "VIP*": "vip"}', 'accept_all', 'active', true, c = 1,
-                   md5(random()::text || m.id || '-' || c), 'done', 'done', 'unknown', now(), now()
+        overrides = {
+            "name": "'Till ' || c", "is_primary": "c = 1", "is_active": "true",
+            "status": "'active'", "account_mapping": """'{"default": "loyalty", "VIP*": "vip"}'""",
+            "callback_token": "md5(random()::text || m.id || '-' || c)",
+            "previous_callback_token": "NULL", "previous_token_expires_at": "NULL",
+            "health_state": "'unknown'", "created_at": "now()", "updated_at": "now()"}
+        cols = _columns(conn, "mpesa_channels", exclude={"id", "merchant_id"})
+        conn.execute(f"""
+            INSERT INTO mpesa_channels (merchant_id, {", ".join(cols)})
+            SELECT m.id, {", ".join(overrides.get(c, "t." + c) for c in cols)}
             FROM merchants m CROSS JOIN generate_series(1, %(c)s) c
-            WHERE m.id > %(base)s""",
-                     {"base": base, "c": channels, "sc": SHORTCODE, "ck": template[0],
-                      "cs": template[1]})
+                 CROSS JOIN (SELECT * FROM mpesa_channels WHERE merchant_id = %(first)s
+                             ORDER BY id LIMIT 1) t
+            WHERE m.id > %(base)s""", {"base": base, "c": channels, "first": first})
         log(f"  channels: {time.monotonic() - step:.1f}s")
         step = time.monotonic()
         conn.execute("""
@@ -186,6 +190,13 @@ def seed_large(url: str, *, merchants: int, channels: int, customers_per_merchan
             SELECT 'payments', count(*) FROM payments UNION ALL
             SELECT 'ledger_entries', count(*) FROM ledger_entries""").fetchall())
     return {"counts": counts, "seconds": round(time.monotonic() - started, 1)}
+
+
+def _columns(conn, table: str, *, exclude: set[str]) -> list[str]:
+    rows = conn.execute("SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = %s "
+                        "ORDER BY ordinal_position", (table,)).fetchall()
+    return [r[0] for r in rows if r[0] not in exclude]
 
 
 def main() -> None:

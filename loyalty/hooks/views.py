@@ -24,7 +24,7 @@ from flask import Blueprint, current_app, jsonify, request
 from loyalty import metrics
 from loyalty.db.errors import DATABASE_ERRORS, VALUE_REFUSED
 from loyalty.errors import DomainError, Forbidden, NotFound, ServiceUnavailable, error_body
-from loyalty.hooks import strangers
+from loyalty.hooks import fast, strangers
 from loyalty.models import CallbackOutcome
 from loyalty.services import async_results, callback_log, ingest
 from loyalty.services.callback_log import REFUSED_KEEP, Received
@@ -93,6 +93,8 @@ def _handle(kind: str, token: str, action: Callable, request_id: int | None = No
 def _answer(kind: str, token: str, action: Callable, request_id: int | None):
     refused = _source_refused(kind)
     try:
+        if request.environ.get(fast.UNKNOWN_TOKEN) == token:  # just asked (hooks/fast.py)
+            raise NotFound("Unknown callback URL.")
         route = ingest.route_for(token)
     except NotFound as exc:
         strangers.note(kind, token, request.remote_addr, request.content_length)

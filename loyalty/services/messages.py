@@ -53,6 +53,7 @@ class Outgoing:
     attempts: int
     purpose: str
     kind: str = MessageKind.TRANSACTIONAL
+    merchant_id: int = 0
 
 
 def _backend():
@@ -73,99 +74,138 @@ FLUSH_SECONDS = 1.0
 
 
 def send_message(message_id: int, *, final_attempt: bool = True) -> None:
-    """Worker: send one queued message (idempotent: anything not queued is left alone).
-    Raises a RETRYABLE error while the gateway is down, unless this is the last try."""
-    if _send_chunk([message_id], final_attempt=final_attempt) and not final_attempt:
+    """Worker: send one queued message of the current merchant (idempotent: anything not
+    queued is left alone). Raises a RETRYABLE error while the gateway is down, unless this
+    is the last try."""
+    if _send({current_merchant_id(): [message_id]}, final_attempt=final_attempt) \
+            and not final_attempt:
         raise SmsUnavailable("the SMS gateway is unavailable; try again later")
 
 
 def send_batch(messages: list[tuple[int, int]], *, final_attempt: bool = True) -> list[tuple[int, int]]:
     """Worker: send (merchant_id, message_id) pairs; returns the ones to retry later."""
-    retry = []
     by_merchant: dict[int, list[int]] = {}
     for merchant_id, message_id in messages:
         by_merchant.setdefault(merchant_id, []).append(message_id)
-    size = current_app.config["SMS_CHUNK_SIZE"]
-    for merchant_id, message_ids in by_merchant.items():
-        with tenant_context(merchant_id):
-            for start in range(0, len(message_ids), size):
-                chunk = message_ids[start:start + size]
-                retry += [(merchant_id, i) for i in _send_chunk(chunk, final_attempt=final_attempt)]
-    return retry
+    return _send(by_merchant, final_attempt=final_attempt)
 
 
-def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
-    """Claim these messages (those still queued and not held by another sender), send them
-    SMS_CONCURRENCY at a time (services/sms_calls.py) and record each outcome; the ids to
-    retry later.
+class _Party:
+    """One merchant's share of a send: its claimed chunks' outcomes and its link check.
+    Every database statement for it runs as that merchant."""
+
+    def __init__(self, merchant_id: int) -> None:
+        self.merchant_id = merchant_id
+        self.outcomes = _Outcomes(merchant_id)
+        self.links = _LinkCheck(merchant_id)
+
+
+def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool) -> list[tuple[int, int]]:
+    """Claim these messages chunk by chunk (SMS_CHUNK_SIZE of one merchant with one
+    statement; those still queued and not held by another sender), send them
+    SMS_CONCURRENCY at a time (services/sms_calls.py) and record each outcome; the
+    (merchant, message) pairs to retry later.
+
+    The window is shared by every merchant in the send: a batch is mostly one or two texts
+    for each of many merchants, and filling the window one merchant's chunk at a time made
+    one call wait for the last at 200 ms each (bench/README.md, gateway row). A chunk is
+    claimed when the window is about to run dry, so no claim waits long unsent.
 
     Once the gateway is unavailable (no answer, 429, 5xx) no further call starts (each
     would wait for its own timeout, or add to the gateway's trouble): the calls in flight
     finish, the rest is released unattempted and retried with the task's backoff. An
     account out of credit pauses its sending (services/sms_pause.py): the message that
     found out and the rest are released and left queued for when the pause ends, not
-    retried. The claim bounds everything: no call starts once half of it is spent, each
-    call's timeout is what is left of it, and a call still unanswered when it is nearly
-    over is recorded as a timeout (the message may have gone) rather than waited for."""
+    retried. The first claim bounds everything: no chunk is claimed and no call starts
+    once half of it is spent, each call's timeout is what is left of it, and a call still
+    unanswered when it is nearly over is recorded as a timeout (the message may have gone)
+    rather than waited for."""
     backend = _backend()
     if sms_pause.current(backend.account):
         return []  # left queued and unclaimed: the sweep sends them once the pause ends
-    claimed = _queued(message_ids)
+    size = current_app.config["SMS_CHUNK_SIZE"]
+    window = current_app.config["SMS_CONCURRENCY"]
+    chunks = deque((merchant_id, ids[start:start + size])
+                   for merchant_id, ids in by_merchant.items()
+                   for start in range(0, len(ids), size))
     claim = current_app.config["SMS_CLAIM_SECONDS"]
     started = time.monotonic()
     stop_starting_at = started + claim / 2
     # Outcomes are written before the claim runs out, so nobody else holds them meanwhile.
     deadline = started + claim - min(2.0, claim / 10)
-    outcomes, links = _Outcomes(), _LinkCheck()
-    calls = sms_calls.GatewayCalls(backend, current_app.config["SMS_CONCURRENCY"])
-    waiting = deque(claimed)
-    retry: list[int] = []
+    parties: dict[int, _Party] = {}
+    calls = sms_calls.GatewayCalls(backend, window)
+    waiting: deque[Outgoing] = deque()
+    retry: list[tuple[int, int]] = []
+    claimed = 0
     stopped: str | None = None  # why no further call starts: unavailable, paused, claim
     try:
-        while waiting or calls.busy:
-            while waiting and not stopped and calls.room:
+        while waiting or chunks or calls.busy:
+            while not stopped and calls.room:
                 if time.monotonic() > stop_starting_at:
                     stopped = "claim"
                     break
-                outgoing = waiting.popleft()
-                if outgoing.kind == MessageKind.PROMOTIONAL and not promotions.in_window(utcnow()):
-                    outcomes.hold(outgoing.id, promotions.window_start(utcnow()))
+                if not waiting and chunks:
+                    merchant_id, ids = chunks.popleft()
+                    party = parties.get(merchant_id) or parties.setdefault(
+                        merchant_id, _Party(merchant_id))
+                    with tenant_context(merchant_id):
+                        fresh = _queued(ids)
+                    claimed += len(fresh)
+                    waiting.extend(fresh)
                     continue
-                refused = links.refused(outgoing.body)
+                if not waiting:
+                    break
+                outgoing = waiting.popleft()
+                party = parties[outgoing.merchant_id]
+                if outgoing.kind == MessageKind.PROMOTIONAL and not promotions.in_window(utcnow()):
+                    party.outcomes.hold(outgoing.id, promotions.window_start(utcnow()))
+                    continue
+                refused = party.links.refused(outgoing.body)
                 if refused:  # the text itself, whatever template or name put the link there
-                    outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id,
-                                  "m_status": SmsStatus.SKIPPED, "m_error": refused,
-                                  "m_reason": SkipReason.LINK}, outgoing, code="link")
+                    party.outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id,
+                                        "m_status": SmsStatus.SKIPPED, "m_error": refused,
+                                        "m_reason": SkipReason.LINK}, outgoing, code="link")
                     continue
                 calls.start(outgoing, deadline - time.monotonic())
             if not calls.busy:
-                break
+                if stopped or not (waiting or chunks):
+                    break
+                continue
             for answer in calls.answers(min(FLUSH_SECONDS, deadline - time.monotonic())):
                 metrics.SMS_GATEWAY_SECONDS.labels(account=backend.account).observe(answer.seconds)
+                outgoing = answer.item
+                party = parties[outgoing.merchant_id]
                 outcome = _outcome(answer, final_attempt=final_attempt)
                 if outcome.get("out_of_credit"):
-                    outcomes.release([answer.item.id])
+                    party.outcomes.release([outgoing.id])
                     if stopped != "paused":
                         sms_pause.pause(backend.account, outcome["m_error"])
                     stopped = "paused"
                     continue
-                outcomes.add(outcome, answer.item, code=outcome["code"])
+                party.outcomes.add(outcome, outgoing, code=outcome["code"])
                 if outcome["m_status"] == SmsStatus.QUEUED:  # to be retried
-                    retry.append(answer.item.id)
+                    retry.append((outgoing.merchant_id, outgoing.id))
                 if outcome.get("unavailable") and not stopped:
                     stopped = "unavailable"
             if time.monotonic() >= deadline:
                 for outgoing in calls.abandon():
-                    outcomes.add(_no_answer(outgoing, final_attempt), outgoing, code="timeout")
-                    retry += [] if final_attempt else [outgoing.id]
-            outcomes.flush_if_due()
-        rest = [o.id for o in waiting]
-        outcomes.release(rest)
-        retry += [] if stopped == "paused" else rest
+                    parties[outgoing.merchant_id].outcomes.add(
+                        _no_answer(outgoing, final_attempt), outgoing, code="timeout")
+                    retry += [] if final_attempt else [(outgoing.merchant_id, outgoing.id)]
+            for party in parties.values():
+                party.outcomes.flush_if_due()
+        for outgoing in waiting:  # claimed, never attempted: released at once
+            parties[outgoing.merchant_id].outcomes.release([outgoing.id])
+        if stopped != "paused":  # (while paused they stay queued for the sweep)
+            retry += [(o.merchant_id, o.id) for o in waiting]
+            retry += [(merchant_id, i) for merchant_id, ids in chunks for i in ids]
     finally:
-        outcomes.flush()
-        # One line per chunk, not per text (each text's outcome is on its outbox row).
-        log.info("SMS: %d of %d claimed sent, %d to retry%s", outcomes.sent, len(claimed),
+        for party in parties.values():
+            party.outcomes.flush()
+        # One line per send, not per text (each text's outcome is on its outbox row).
+        log.info("SMS: %d of %d claimed sent (%d merchants), %d to retry%s",
+                 sum(p.outcomes.sent for p in parties.values()), claimed, len(parties),
                  len(retry), f" (stopped: {stopped})" if stopped else "")
     return retry
 
@@ -185,16 +225,18 @@ def _queued(message_ids: list[int]) -> list[Outgoing]:
             "c_ids": list(message_ids), "c_merchant": current_merchant_id(), "c_now": now,
             "c_until": now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"])},
             rows=True)
+    merchant_id = current_merchant_id()
     found = {row.id: Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts,
-                              row.purpose, row.kind) for row in rows}
+                              row.purpose, row.kind, merchant_id) for row in rows}
     return [found[i] for i in message_ids if i in found]
 
 
 class _LinkCheck:
     """A text with a link goes out only for a merchant with an active production channel
-    (sms_allowance.py). Asked once per chunk, and only when a text has a link."""
+    (sms_allowance.py). Asked once per send and merchant, and only when a text has a link."""
 
-    def __init__(self) -> None:
+    def __init__(self, merchant_id: int) -> None:
+        self.merchant_id = merchant_id
         self.production: bool | None = None
 
     def refused(self, body: str) -> str | None:
@@ -202,7 +244,8 @@ class _LinkCheck:
         if link is None:
             return None
         if self.production is None:
-            with unit_of_work():  # a short read of its own: sending holds no transaction
+            # a short read of its own: sending holds no transaction
+            with tenant_context(self.merchant_id), unit_of_work():
                 self.production = sms_allowance.current_allowance().production
         return None if self.production else sms_allowance.link_refusal(link)
 
@@ -256,11 +299,12 @@ def sending_account() -> str:
 
 
 class _Outcomes:
-    """Outcomes waiting to be written, with one statement (one commit) per flush. Core, so
-    each names the current merchant itself (and raises TenantNotSet without one), as
-    tenancy.py would add to an ORM statement."""
+    """One merchant's outcomes waiting to be written, with one statement (one commit) per
+    flush, as that merchant. Core, so each names the merchant itself, as tenancy.py would
+    add to an ORM statement."""
 
-    def __init__(self) -> None:
+    def __init__(self, merchant_id: int) -> None:
+        self.merchant_id = merchant_id
         self.pending: list[dict] = []
         self.released: list[int] = []
         self.masked: list[dict] = []  # texts whose body held a secret, now sent or given up
@@ -297,7 +341,11 @@ class _Outcomes:
         self.flushed_at = time.monotonic()
         if not (self.pending or self.released or self.held):
             return
-        merchant, now = current_merchant_id(), utcnow()
+        with tenant_context(self.merchant_id):
+            self._write()
+
+    def _write(self) -> None:
+        merchant, now = self.merchant_id, utcnow()
         rows = [{"m_merchant": merchant, "m_now": now,
                  **{k: v for k, v in outcome.items() if k.startswith("m_")}}
                 for outcome in self.pending]
