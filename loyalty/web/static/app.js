@@ -27,7 +27,8 @@
 
   function swapSteps(box) {
     return fetch(window.location.pathname, {credentials: "same-origin"})
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      // Redirected means logged out: never swap the login page in.
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("live");
         if (!fresh) { return Promise.reject("no steps"); }
@@ -38,7 +39,9 @@
         if (done) { say(box, done.textContent.trim()); }
         if (fresh.getAttribute("data-pending") === "true") { pollStatus(box); }
       })
-      .catch(function () { window.location.reload(); });
+      // Never reload from here: a reload racing the merchant's own (or a test's) leaves a
+      // detached page. Say the page may be behind instead.
+      .catch(function () { showSlow(box, "stale"); });
   }
 
   function pollStatus(box) {
@@ -72,6 +75,59 @@
         .catch(function () { again(3000); });
     }
     window.setTimeout(tick, 700);
+  }
+
+  // Missed-payment checks on a channel's page: while the Pull registration or a check is
+  // under way, fetch the page again and swap in the fresh section, announcing what changed
+  // (each run and status says its own sentence in data-say, in the page's language). Only
+  // the runs are swapped while the forms stay the same, so a number being typed is kept.
+  var CHECK_EVERY = 1500;
+  var CHECK_SLOW_AFTER = 60000;
+  var CHECK_GIVE_UP_AFTER = 600000;
+
+  function pollChecks(section) {
+    var started = Date.now();
+    function live() { return section.querySelector("#missed-payments-live"); }
+    function said(root) {  // the newest run's sentence, keyed by the run
+      var el = root.querySelector(".runs li[data-say]");
+      return el ? el.id + "|" + el.getAttribute("data-say") : "";
+    }
+    function tick() {
+      fetch(window.location.pathname, {credentials: "same-origin"})
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html")
+            .getElementById("missed-payments-live");
+          if (!fresh) { return Promise.reject("no section"); }
+          var current = live();
+          var before = said(current);
+          if (fresh.getAttribute("data-pull-state") !== current.getAttribute("data-pull-state")) {
+            current.innerHTML = fresh.innerHTML;
+            watchSteps(current);
+            var pull = current.querySelector("[data-pull-say]");
+            if (pull) { say(section, pull.getAttribute("data-pull-say")); }
+          } else {
+            var part = current.querySelector('[data-live-part="runs"]');
+            var freshPart = fresh.querySelector('[data-live-part="runs"]');
+            if (part && freshPart) { part.innerHTML = freshPart.innerHTML; }
+          }
+          current.setAttribute("data-pull-state", fresh.getAttribute("data-pull-state"));
+          current.setAttribute("data-pending", fresh.getAttribute("data-pending"));
+          var after = said(current);
+          if (after && after !== before) { say(section, after.slice(after.indexOf("|") + 1)); }
+          Array.prototype.forEach.call(current.querySelectorAll(".table-wrap > table"), labelCells);
+          if (fresh.getAttribute("data-pending") !== "true") {
+            section.querySelector('[data-live="slow"]').hidden = true;
+            return;
+          }
+          var waited = Date.now() - started;
+          if (waited > CHECK_SLOW_AFTER) { showSlow(section, "slow"); }
+          if (waited < CHECK_GIVE_UP_AFTER) { window.setTimeout(tick, CHECK_EVERY); }
+          else { showSlow(section, "stale"); }
+        })
+        .catch(function () { showSlow(section, "stale"); });
+    }
+    window.setTimeout(tick, CHECK_EVERY);
   }
 
   // A step's button: once pressed, it is disabled and spins until the page comes back, so
@@ -272,6 +328,12 @@
     var live = document.getElementById("live");
     if (live) { watchSteps(live); }
     if (live && live.getAttribute("data-pending") === "true") { pollStatus(live); }
+    var checks = document.getElementById("missed-payments");
+    if (checks) {
+      watchSteps(checks);
+      var checksLive = checks.querySelector("#missed-payments-live");
+      if (checksLive && checksLive.getAttribute("data-pending") === "true") { pollChecks(checks); }
+    }
     var program = document.getElementById("program-form");
     if (program) { previewSms(program); }
     var dashboard = document.getElementById("dashboard-live");
