@@ -46,6 +46,9 @@
 
   function pollStatus(box) {
     var url = box.getAttribute("data-status-url");
+    // The page's own words (its language); the English ones if it has none.
+    var labels = LABELS;
+    try { labels = JSON.parse(box.getAttribute("data-labels")) || LABELS; } catch (e) { /* keep */ }
     var started = Date.now();
     var slow = false;
     function again(ms) {
@@ -63,7 +66,7 @@
             var state = channel[step].state;
             var el = box.querySelector('[data-live="' + step + '"]');
             if (el && el.getAttribute("data-state") !== state) {
-              el.textContent = LABELS[step][state] || state;
+              el.textContent = (labels[step] || {})[state] || state;
               el.setAttribute("data-state", state);
               say(box, el.textContent);
             }
@@ -142,7 +145,7 @@
           button.setAttribute("aria-busy", "true");
           button.insertAdjacentHTML("afterbegin", '<span class="spinner" aria-hidden="true"></span>');
         }, 0);
-        say(box, "Working…");
+        say(box, box.getAttribute("data-working") || "Working…");
       });
     });
   }

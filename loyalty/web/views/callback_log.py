@@ -5,6 +5,7 @@ Safaricom's answers to balance, status and reversal requests."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from loyalty.errors import DomainError
 from loyalty.services import callback_review, channels
@@ -28,7 +29,7 @@ OUTCOMES = {
 def callback_log_page():
     form = CallbackLogFilterForm(request.args)
     names = {c.id: c.name for c in channels.list_channels()}
-    form.channel.choices = options([("", "All channels")] + [(i, n) for i, n in names.items()])
+    form.channel.choices = options([("", _l("All channels"))] + [(i, n) for i, n in names.items()])
     form.kind.choices = options([("", "Anything")] + list(callback_review.KINDS.items()))
     channel = form.channel.data if form.channel.data in {str(i) for i in names} else None
     kind = form.kind.data if form.kind.data in callback_review.KINDS else None
