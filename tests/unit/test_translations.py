@@ -74,3 +74,10 @@ def test_the_api_sentences_translated_on_the_pages_are_the_schemas_own():
         assert sentence in i18n.API_SENTENCES, sentence
     for made in (schemas.too_short(8), schemas.too_long(1000)):
         assert any(pattern.fullmatch(made) for pattern, _ in i18n.NUMBERED), made
+
+
+def test_the_callback_log_has_swahili_words_for_every_kind_of_message():
+    from loyalty.services import callback_review
+    from loyalty.web.views import callback_log
+
+    assert set(callback_log.KINDS) == set(callback_review.KINDS)

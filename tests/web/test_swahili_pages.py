@@ -41,7 +41,8 @@ PAGES = ["/dashboard", "/channels", "/channels/new", "/channels/{channel_id}",
          "/customers", "/customers/new", "/customers/{customer_id}",
          "/customers/{customer_id}/erase", "/transactions", "/transactions/{payment_id}",
          "/transactions/unattributed", "/settings", "/settings/api-keys", "/webhooks",
-         "/webhooks/{endpoint_id}"]
+         "/webhooks/{endpoint_id}", "/analytics", "/callback-log", "/settings/password"]
+PUBLIC = ["/forgot-password", "/reset-password"]
 
 
 def _main_text(html: str) -> str:
@@ -76,6 +77,12 @@ def test_every_merchant_page_reads_in_swahili(client, db_session, shop, swahili)
         if found := _english(html):
             leftovers[url] = found
     assert not leftovers, "\n".join(f"{url}: {found}" for url, found in leftovers.items())
+
+
+def test_the_password_pages_read_in_swahili_before_logging_in(swahili):
+    leftovers = {url: found for url in PUBLIC
+                 if (found := _english(swahili.get(url).get_data(as_text=True)))}
+    assert not leftovers, leftovers
 
 
 def test_the_check_finds_english_on_a_page_left_in_english(client, db_session, shop):
