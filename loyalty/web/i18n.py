@@ -47,8 +47,9 @@ API_SENTENCES = (
     N_("A sandbox channel's payment: texted only to your own phone and your SMS test numbers."),
 )
 
-# Error sentences with a number in them (schemas/base.py too_short/too_long, marshmallow's
-# Range), matched so their catalogue entry can hold a placeholder instead of every number.
+# Sentences with a number or a name in them (schemas/base.py too_short/too_long, marshmallow's
+# Range, phones.py, services), matched so their catalogue entry can hold a placeholder.
+
 NUMBERED = [
     (re.compile(r"At least (?P<num>[\d,]+) characters\."), N_("At least %(num)s characters.")),
     (re.compile(r"At most (?P<num>[\d,]+) characters\."), N_("At most %(num)s characters.")),
@@ -59,6 +60,8 @@ NUMBERED = [
      N_("%(value)s is not a Kenyan number (+254)")),
     (re.compile(r"(?P<value>.+) is not a Kenyan mobile number \(07XX or 01XX\)"),
      N_("%(value)s is not a Kenyan mobile number (07XX or 01XX)")),
+    (re.compile(r"A merchant with the email (?P<email>\S+) is already registered\."),
+     N_("A merchant with the email %(email)s is already registered.")),
 ]
 
 

@@ -115,3 +115,12 @@ def test_a_check_in_progress_and_its_counts_read_in_swahili(client, shop, swahil
     assert "Malipo yaliyokosekana" in page
     assert "Inasajiliwa na Safaricom" in page
     assert 'data-pending="true"' in page
+
+
+def test_logging_in_and_out_speaks_swahili(client, shop, swahili):
+    with swahili.session_transaction() as session:  # the shop fixture logged in: forget it
+        session.clear()
+    page = swahili.get("/dashboard", follow_redirects=True).get_data(as_text=True)
+    assert "Ingia ili uendelee." in page
+    refused = swahili.post("/login", data={"email": "nobody@mboga.example", "password": "x"})
+    assert "Barua pepe au nenosiri si sahihi." in refused.get_data(as_text=True)
