@@ -19,6 +19,7 @@ from loyalty.extensions import login_manager
 from loyalty.phones import display_phone
 from loyalty.services.payments import EAT
 from loyalty.tenancy import reset_current_merchant, set_current_merchant
+from loyalty.web.i18n import local_months
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
@@ -86,7 +87,7 @@ def num(value) -> str:
 @bp.app_template_filter("eat")
 def eat(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
     """A stored UTC time as Nairobi wall-clock time (DESIGN.md: convert only for display)."""
-    return value.astimezone(EAT).strftime(fmt) if value else "–"
+    return local_months(value.astimezone(EAT).strftime(fmt)) if value else "–"
 
 
 @bp.app_template_filter("ago")

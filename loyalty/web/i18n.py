@@ -82,6 +82,18 @@ def say(message) -> str:
     return message
 
 
+# Dates read "03 Des 2026" in Swahili: the months whose short name differs from English.
+SWAHILI_MONTHS = {"Mar": "Mac", "May": "Mei", "Aug": "Ago", "Oct": "Okt", "Dec": "Des"}
+_MONTH = re.compile(r"\b(" + "|".join(SWAHILI_MONTHS) + r")\b")
+
+
+def local_months(text: str) -> str:
+    """A date formatted with %b, its month's short name in the page's language."""
+    if str(get_locale() or DEFAULT) != "sw":
+        return text
+    return _MONTH.sub(lambda found: SWAHILI_MONTHS[found.group(1)], text)
+
+
 def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=chosen_language,
           default_translation_directories=str(TRANSLATIONS))
@@ -89,4 +101,16 @@ def init_i18n(app: Flask) -> None:
 
     @app.context_processor
     def _language():
-        return {"current_language": str(get_locale() or DEFAULT), "languages": LANGUAGES}
+        return {"current_language": str(get_locale() or DEFAULT), "languages": LANGUAGES,
+                "script_words": script_words}
+
+
+def script_words() -> dict[str, str]:
+    """What app.js says by itself (copy buttons, the feed's announcements), in the page's
+    language: the layout hands them over in <body data-words>; {what} and {count} are
+    filled in by the script."""
+    return {"copy": gettext("Copy"), "copied": gettext("Copied"),
+            "copy_what": gettext("Copy {what}"), "is_copied": gettext("{what} is copied."),
+            "by_hand": gettext("Select and copy by hand"),
+            "new_payment": gettext("New payment:"),
+            "new_payments": gettext("{count} new payments.")}

@@ -10,11 +10,14 @@ and the words chosen are not in those names.
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 
 import pytest
 
+from loyalty.models.base import utcnow
+from loyalty.services.payments import EAT
 from tests.web.test_plain_visits import _seeded
 
 # English words every untranslated sentence is full of, none of them Swahili or an M-Pesa
@@ -124,3 +127,14 @@ def test_logging_in_and_out_speaks_swahili(client, shop, swahili):
     assert "Ingia ili uendelee." in page
     refused = swahili.post("/login", data={"email": "nobody@mboga.example", "password": "x"})
     assert "Barua pepe au nenosiri si sahihi." in refused.get_data(as_text=True)
+
+
+def test_dates_and_the_scripts_words_are_in_swahili(shop, swahili):
+    page = swahili.get("/transactions").get_data(as_text=True)
+    # This month's short name, where Swahili's differs (the payment was made just now).
+    month = {3: "Mac", 5: "Mei", 8: "Ago", 10: "Okt", 12: "Des"}.get(
+        utcnow().astimezone(EAT).month)
+    if month:
+        assert f" {month} " in page, month
+    words = json.loads(unescape(re.search(r'<body data-words="([^"]*)"', page).group(1)))
+    assert words["copy"] == "Nakili" and words["new_payment"] == "Malipo mapya:"

@@ -254,13 +254,22 @@
     return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
   }
 
+  // The words the script says itself, in the page's language (<body data-words>, i18n.py).
+  var WORDS = {copy: "Copy", copied: "Copied", copy_what: "Copy {what}",
+               is_copied: "{what} is copied.", by_hand: "Select and copy by hand",
+               new_payment: "New payment:", new_payments: "{count} new payments."};
+  try {
+    var given = JSON.parse(document.body.getAttribute("data-words") || "{}");
+    Object.keys(given).forEach(function (key) { WORDS[key] = given[key]; });
+  } catch (e) { /* the English words stay */ }
+
   function addCopyButton(source) {
     var button = document.createElement("button");
     var what = source.getAttribute("data-copy") || "this";
     button.type = "button";
     button.className = "copy";
-    button.textContent = "Copy";
-    button.setAttribute("aria-label", "Copy " + what);
+    button.textContent = WORDS.copy;
+    button.setAttribute("aria-label", WORDS.copy_what.replace("{what}", what));
     var said = document.createElement("span");
     said.className = "sr-only";
     said.setAttribute("role", "status");
@@ -268,12 +277,13 @@
       var text = source.value !== undefined && source.tagName === "INPUT" ? source.value
         : source.textContent.trim();
       copyText(text, source).then(function () {
-        button.textContent = "Copied";
-        said.textContent = what.charAt(0).toUpperCase() + what.slice(1) + " is copied.";
+        button.textContent = WORDS.copied;
+        var sentence = WORDS.is_copied.replace("{what}", what);
+        said.textContent = sentence.charAt(0).toUpperCase() + sentence.slice(1);
       }, function () {
-        button.textContent = "Select and copy by hand";
+        button.textContent = WORDS.by_hand;
       });
-      window.setTimeout(function () { button.textContent = "Copy"; said.textContent = ""; }, 2500);
+      window.setTimeout(function () { button.textContent = WORDS.copy; said.textContent = ""; }, 2500);
     });
     source.insertAdjacentElement("afterend", said);
     source.insertAdjacentElement("afterend", button);
@@ -308,9 +318,9 @@
             fresh.forEach(function (li) { li.classList.add("new"); });
             remember();
             if (announce && fresh.length) {
-              announce.textContent = fresh.length === 1 ? "New payment: " +
+              announce.textContent = fresh.length === 1 ? WORDS.new_payment + " " +
                 fresh[0].querySelector(".feed-main").textContent.replace(/\s+/g, " ").trim()
-                : fresh.length + " new payments.";
+                : WORDS.new_payments.replace("{count}", fresh.length);
             }
           }
           last = html;
