@@ -45,7 +45,7 @@ PAGES = ["/dashboard", "/channels", "/channels/new", "/channels/{channel_id}",
          "/customers/{customer_id}/erase", "/transactions", "/transactions/{payment_id}",
          "/transactions/unattributed", "/settings", "/settings/api-keys", "/webhooks",
          "/webhooks/{endpoint_id}", "/analytics", "/callback-log", "/settings/password"]
-PUBLIC = ["/forgot-password", "/reset-password"]
+PUBLIC = ["/", "/login", "/signup", "/forgot-password", "/reset-password"]
 
 
 def _main_text(html: str) -> str:
@@ -82,7 +82,7 @@ def test_every_merchant_page_reads_in_swahili(client, db_session, shop, swahili)
     assert not leftovers, "\n".join(f"{url}: {found}" for url, found in leftovers.items())
 
 
-def test_the_password_pages_read_in_swahili_before_logging_in(swahili):
+def test_the_pages_before_logging_in_read_in_swahili(swahili):
     leftovers = {url: found for url in PUBLIC
                  if (found := _english(swahili.get(url).get_data(as_text=True)))}
     assert not leftovers, leftovers
