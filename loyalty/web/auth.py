@@ -10,18 +10,21 @@ merchant here; the page that made the change logs in again with the new one
 from __future__ import annotations
 
 from flask import Flask, current_app, request
+from flask_babel import gettext
 from flask_login import login_user
 from flask_login.config import COOKIE_NAME
 
 from loyalty.extensions import login_manager
 from loyalty.models import Merchant
 from loyalty.services.merchants import get_merchant
+from loyalty.web.i18n import N_
 
 
 def init_login(app: Flask) -> None:
     # Pages that need a merchant send visitors here (see web.blueprint's before_request).
     login_manager.login_view = "web.login"
-    login_manager.login_message = "Log in to continue."
+    login_manager.login_message = N_("Log in to continue.")
+    login_manager.localize_callback = gettext  # the visitor's language (web/i18n.py)
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader

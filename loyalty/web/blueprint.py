@@ -12,12 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import Blueprint, g, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from loyalty.extensions import login_manager
 from loyalty.phones import display_phone
 from loyalty.services.payments import EAT
 from loyalty.tenancy import reset_current_merchant, set_current_merchant
+from loyalty.web.i18n import local_months
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
@@ -85,7 +87,7 @@ def num(value) -> str:
 @bp.app_template_filter("eat")
 def eat(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
     """A stored UTC time as Nairobi wall-clock time (DESIGN.md: convert only for display)."""
-    return value.astimezone(EAT).strftime(fmt) if value else "–"
+    return local_months(value.astimezone(EAT).strftime(fmt)) if value else "–"
 
 
 @bp.app_template_filter("ago")
@@ -128,14 +130,17 @@ def earning(program) -> str:
 def earning_rule(points_per_unit, unit_amount, multiplier, min_amount=None) -> str:
     points = Decimal(points_per_unit or 0) * Decimal(multiplier if multiplier is not None else 1)
     if points <= 0:
-        return "No points (stamps only)" if points_per_unit == 0 else "No points"
-    shown = dec(points)
-    sentence = f"{shown} point{'' if points == 1 else 's'} for every {kes(unit_amount)}"
+        return _("No points (stamps only)") if points_per_unit == 0 else _("No points")
+    # In the page's language (web/i18n.py); "points" is singular only for exactly 1.
+    sentence = (_("%(points)s point for every %(amount)s", points=dec(points),
+                  amount=kes(unit_amount)) if points == 1 else
+                _("%(points)s points for every %(amount)s", points=dec(points),
+                  amount=kes(unit_amount)))
     factor = Decimal(multiplier if multiplier is not None else 1)
     if factor == 2:
-        sentence += " (double points)"
+        sentence += " " + _("(double points)")
     elif factor != 1:
         sentence += f" ({dec(points_per_unit)} × {dec(factor)})"
     if min_amount:
-        sentence += f", on payments of {kes(min_amount)} or more"
+        sentence += ", " + _("on payments of %(amount)s or more", amount=kes(min_amount))
     return sentence

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask_babel import gettext as _
+
 WIDTH, HEIGHT, TOP, BOTTOM = 300, 120, 14, 18  # viewBox units; CSS scales the chart
 MAX_DAYS = 92
 
@@ -61,9 +63,9 @@ def channel_figures(rows: list[dict], channels: list, since: date, until: date
                                                  "points": 0, "unique_customers": 0})
                  for day in days]
         charts = [
-            bar_chart("Payments", days, [r["payments"] for r in daily], lambda v: f"{v:,}"),
-            bar_chart("Amount", days, [Decimal(r["amount"]) for r in daily], _kes),
-            bar_chart("Points", days, [r["points"] for r in daily], lambda v: f"{v:,}"),
+            bar_chart(_("Payments"), days, [r["payments"] for r in daily], lambda v: f"{v:,}"),
+            bar_chart(_("Amount"), days, [Decimal(r["amount"]) for r in daily], _kes),
+            bar_chart(_("Points"), days, [r["points"] for r in daily], lambda v: f"{v:,}"),
         ]
         figures.append(ChannelFigures(channel.id, channel.name, days, daily, charts))
     return figures

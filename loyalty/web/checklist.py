@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 
 from loyalty.models.channels import StepState
 from loyalty.web.reads import ChannelSummary
@@ -30,25 +31,26 @@ def setup_checklist(overview: list[ChannelSummary]) -> list[Step] | None:
 
 
 def _steps(summary: ChannelSummary | None, *, has_payment: bool) -> list[Step]:
+    # In the page's language: built per request.
     channel = summary.channel if summary else None
     setup = url_for("web.channel_setup", channel_id=channel.id) if channel else \
         url_for("web.new_channel")
     return [
-        Step("Add your PayBill or Till", channel is not None, url_for("web.new_channel"),
-             "Add a channel"),
-        Step("Verify it with Safaricom",
+        Step(_("Add your PayBill or Till"), channel is not None, url_for("web.new_channel"),
+             _("Add a channel")),
+        Step(_("Verify it with Safaricom"),
              channel is not None and channel.verification_state == StepState.DONE, setup,
-             "Verify with Safaricom"),
-        Step("Register the payment URLs",
+             _("Verify with Safaricom")),
+        Step(_("Register the payment URLs"),
              channel is not None and channel.urls_state == StepState.DONE, setup,
-             "Register the payment URLs"),
-        Step("Activate the channel", channel is not None and channel.is_active, setup,
-             "Activate the channel"),
-        Step("Choose which program payments earn in", bool(channel and channel.account_mapping),
+             _("Register the payment URLs")),
+        Step(_("Activate the channel"), channel is not None and channel.is_active, setup,
+             _("Activate the channel")),
+        Step(_("Choose which program payments earn in"), bool(channel and channel.account_mapping),
              url_for("web.channel_mapping", channel_id=channel.id) if channel else setup,
-             "Set account rules"),
-        Step("Receive the first payment", has_payment, _first_payment_url(channel),
-             "Make a test payment" if _emulated(channel) else "See the payments"),
+             _("Set account rules")),
+        Step(_("Receive the first payment"), has_payment, _first_payment_url(channel),
+             _("Make a test payment") if _emulated(channel) else _("See the payments")),
     ]
 
 

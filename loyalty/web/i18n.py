@@ -9,10 +9,11 @@ compile step.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask import Flask, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 
 LANGUAGES = {"en": "English", "sw": "Kiswahili"}
 DEFAULT = "en"
@@ -27,10 +28,89 @@ def chosen_language() -> str:
     return wanted if wanted in LANGUAGES else DEFAULT
 
 
+def N_(text: str) -> str:
+    """Marks a sentence for `pybabel extract` without translating it here."""
+    return text
+
+
+# The API's sentences a form can show (schemas/base.py and the schemas), English where they
+# are made; listed here so the catalogue has them (tests/unit/test_translations.py checks
+# they are still the sentences the schemas use).
+API_SENTENCES = (
+    N_("Please fill this in."), N_("Must be a number, e.g. 250 or 99.50."),
+    N_("Must be a whole number, e.g. 100."), N_("Must be a date, e.g. 03 Dec 2026."),
+    N_("Must be an email address, e.g. name@example.com."),
+    N_("Must be one of the options listed."), N_("Must be a 5 to 7 digit M-Pesa number."),
+    N_("Use 1-40 lower-case letters, digits, '-' or '_'."), N_("Six digits."),
+    N_("Add or take away at least one point."), N_("a phone number is required"),
+    # services/sms_allowance.py SANDBOX_ONLY, on a customer's skipped text
+    N_("A sandbox channel's payment: texted only to your own phone and your SMS test numbers."),
+)
+
+# Sentences with a number or a name in them (schemas/base.py too_short/too_long, marshmallow's
+# Range, phones.py, services), matched so their catalogue entry can hold a placeholder.
+
+NUMBERED = [
+    (re.compile(r"At least (?P<num>[\d,]+) characters\."), N_("At least %(num)s characters.")),
+    (re.compile(r"At most (?P<num>[\d,]+) characters\."), N_("At most %(num)s characters.")),
+    (re.compile(r"Must be between (?P<min>\S+) and (?P<max>\S+)\."),
+     N_("Must be between %(min)s and %(max)s.")),
+    (re.compile(r"(?P<value>.+) is not a phone number"), N_("%(value)s is not a phone number")),
+    (re.compile(r"(?P<value>.+) is not a Kenyan number \(\+254\)"),
+     N_("%(value)s is not a Kenyan number (+254)")),
+    (re.compile(r"(?P<value>.+) is not a Kenyan mobile number \(07XX or 01XX\)"),
+     N_("%(value)s is not a Kenyan mobile number (07XX or 01XX)")),
+    (re.compile(r"A merchant with the email (?P<email>\S+) is already registered\."),
+     N_("A merchant with the email %(email)s is already registered.")),
+]
+
+
+def say(message) -> str:
+    """A problem shown on a page, in the page's language. Form fields are checked by WTForms
+    and by the API's schemas and services, whose sentences are English (the API answers in
+    English); the catalogue has them, so they are translated here, where they are shown."""
+    text = str(message)
+    if str(get_locale() or DEFAULT) == DEFAULT:
+        return message
+    translated = gettext(text)
+    if translated != text:
+        return translated
+    for pattern, msgid in NUMBERED:
+        found = pattern.fullmatch(text)
+        if found:
+            return gettext(msgid, **found.groupdict())
+    return message
+
+
+# Dates read "03 Des 2026" in Swahili: the months whose short name differs from English.
+SWAHILI_MONTHS = {"Mar": "Mac", "May": "Mei", "Aug": "Ago", "Oct": "Okt", "Dec": "Des"}
+_MONTH = re.compile(r"\b(" + "|".join(SWAHILI_MONTHS) + r")\b")
+
+
+def local_months(text: str) -> str:
+    """A date formatted with %b, its month's short name in the page's language."""
+    if str(get_locale() or DEFAULT) != "sw":
+        return text
+    return _MONTH.sub(lambda found: SWAHILI_MONTHS[found.group(1)], text)
+
+
 def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=chosen_language,
           default_translation_directories=str(TRANSLATIONS))
+    app.add_template_filter(say, "say")
 
     @app.context_processor
     def _language():
-        return {"current_language": str(get_locale() or DEFAULT), "languages": LANGUAGES}
+        return {"current_language": str(get_locale() or DEFAULT), "languages": LANGUAGES,
+                "script_words": script_words}
+
+
+def script_words() -> dict[str, str]:
+    """What app.js says by itself (copy buttons, the feed's announcements), in the page's
+    language: the layout hands them over in <body data-words>; {what} and {count} are
+    filled in by the script."""
+    return {"copy": gettext("Copy"), "copied": gettext("Copied"),
+            "copy_what": gettext("Copy {what}"), "is_copied": gettext("{what} is copied."),
+            "by_hand": gettext("Select and copy by hand"),
+            "new_payment": gettext("New payment:"),
+            "new_payments": gettext("{count} new payments.")}

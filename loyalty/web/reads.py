@@ -15,6 +15,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from loyalty.extensions import db
 from loyalty.models import (
@@ -120,45 +122,49 @@ class Health:
 
 
 def channel_health(s: ChannelSummary, now: datetime | None = None) -> Health:
-    """Where a channel stands, in one sentence a shop owner can act on."""
+    """Where a channel stands, in one sentence a shop owner can act on (in the page's
+    language; what Safaricom said stays as Safaricom said it)."""
     channel, now = s.channel, now or datetime.now(timezone.utc)
     if channel.status == ChannelStatus.DRAFT:
-        return Health("info", "Not connected yet: add the consumer key and secret from "
-                              "your Daraja app.")
+        return Health("info", _("Not connected yet: add the consumer key and secret from "
+                                "your Daraja app."))
     if channel.verification_state == StepState.FAILED:
-        return Health("error", "Safaricom did not accept the credentials: "
-                               f"{channel.verification_error or 'check them and try again'}.")
+        return Health("error", _("Safaricom did not accept the credentials: %(why)s.",
+                                 why=channel.verification_error
+                                 or _("check them and try again")))
     if channel.status == ChannelStatus.CONFIGURED:
-        return Health("info", "Not checked with Safaricom yet: verify the credentials.")
+        return Health("info", _("Not checked with Safaricom yet: verify the credentials."))
     if channel.urls_state == StepState.FAILED:
-        return Health("error", "Safaricom could not register where to send payments: "
-                               f"{channel.urls_error or 'try registering the URLs again'}.")
+        return Health("error", _("Safaricom could not register where to send payments: "
+                                 "%(why)s.", why=channel.urls_error
+                                 or _("try registering the URLs again")))
     if not channel.is_active:
         if channel.urls_state != StepState.DONE:
-            return Health("info", "Credentials work. Next: register the URLs so Safaricom "
-                                  "tells us about payments.")
-        return Health("info", "Ready: activate it so payments start earning points.")
+            return Health("info", _("Credentials work. Next: register the URLs so Safaricom "
+                                    "tells us about payments."))
+        return Health("info", _("Ready: activate it so payments start earning points."))
     if channel.health_state == HealthState.FAILING:
-        return Health("error", "Safaricom is not answering for this number: "
-                               f"{channel.health_error or 'the last check failed'}.")
+        return Health("error", _("Safaricom is not answering for this number: %(why)s.",
+                                 why=channel.health_error or _("the last check failed")))
     if s.quiet_for:
-        return Health("warning", f"Taking payments, but none for {_ago(s.quiet_for)}.")
+        return Health("warning", _("Taking payments, but none for %(span)s.",
+                                   span=_ago(s.quiet_for)))
     if s.last_payment is None:
-        return Health("ok", "Working: waiting for the first payment.")
-    return Health("ok", "Working: last payment "
-                        f"{_ago(now - s.last_payment.created_at)} ago.")
+        return Health("ok", _("Working: waiting for the first payment."))
+    return Health("ok", _("Working: last payment %(span)s ago.",
+                          span=_ago(now - s.last_payment.created_at)))
 
 
 def _ago(span: timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
     if minutes < 1:
-        return "less than a minute"
+        return _("less than a minute")
     if minutes < 60:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("%(num)s minute", "%(num)s minutes", minutes)
     hours = minutes // 60
     if hours < 48:
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{hours // 24} days"
+        return ngettext("%(num)s hour", "%(num)s hours", hours)
+    return _("%(num)s days", num=hours // 24)
 
 
 @dataclass(frozen=True)

@@ -58,28 +58,33 @@ def test_a_lost_confirmation_is_recovered_from_the_channels_page_on_a_phone(stac
 
     section.get_by_label("Nominated phone number").fill("0722 000 111")
     section.get_by_role("button", name="Register for checks").click()
+    # The section follows the worker by itself (app.js polls while something is under way):
+    # the page is never reloaded, by the test or by the script.
+    expect(section.locator(".working")).to_contain_text("Registering with Safaricom")
+    page.evaluate("window.sameDocument = true")  # gone if the page reloaded
+    run_button = section.get_by_role("button", name="Check for missed payments")
+    expect(run_button).to_be_visible(timeout=30_000)
+    expect(section.locator('[data-live="announce"]')).to_have_text(
+        "Safaricom registered this number for checks.")
+    assert page.evaluate("window.sameDocument") is True
 
-    def registered() -> bool:
-        page.reload()
-        return page.get_by_role("button", name="Check for missed payments").count() == 1
-
-    eventually(stack, registered, "the Pull registration done by the worker")
     section.get_by_label("Look back (hours)").fill("72")
-    section.get_by_role("button", name="Check for missed payments").click()
+    run_button.click()
     expect(section.locator("#run-hours-error")).to_contain_text("from 1 to 48")
     _fits_the_phone(page, "the refused check")
 
     section.get_by_label("Look back (hours)").fill("1")
     section.get_by_role("button", name="Check for missed payments").click()
     expect(page.get_by_role("status").first).to_contain_text("last 1 hour")
-
-    def recovered() -> bool:
-        page.reload()
-        return section.locator(".runs [data-state='done']").count() == 1
-
-    eventually(stack, recovered, "the check done by the worker")
+    page.evaluate("window.sameDocument = true")
+    expect(section.locator(".runs [data-state='done']")).to_have_count(1, timeout=30_000)
+    expect(section.locator(".runs [data-state='running']")).to_have_count(0)
     expect(section.locator(".runs .counts").first).to_contain_text("1 recovered")
+    expect(section.locator('[data-live="announce"]')).to_contain_text("Check done")
+    expect(section.locator('[data-live="announce"]')).to_contain_text("1 recovered")
     expect(section).to_contain_text("1 payment recovered so far")
+    expect(section.locator('[data-live="stale"]')).to_be_hidden()
+    assert page.evaluate("window.sameDocument") is True
     _fits_the_phone(page, "the channel page with a finished check")
     shot("missed-payment-recovered-phone")
     eventually(stack, lambda: [t for t in _api(stack, "GET", "/transactions", key)["items"]

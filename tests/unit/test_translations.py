@@ -1,17 +1,27 @@
-"""The Swahili catalogue: every string marked in the translated templates has a Swahili
-text, and the committed .mo (what the app loads) says the same as the .po (what people edit)."""
+"""The Swahili catalogue: every string marked for translation in the web UI (its templates,
+and the forms' labels, hints and messages) has a Swahili text, the committed .mo (what the
+app loads) says the same as the .po (what people edit), and the API's sentences the pages
+translate are still the ones the schemas use."""
 
 from __future__ import annotations
 
 import gettext
+import re
 from pathlib import Path
 
-from babel.messages.extract import extract_from_file
+from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-WEB = Path(__file__).resolve().parents[2] / "loyalty" / "web"
+from loyalty.schemas import base as schemas
+from loyalty.web import i18n
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "loyalty" / "web"
 MESSAGES = WEB / "translations" / "sw" / "LC_MESSAGES"
-TRANSLATED = ("base.html", "dashboard.html", "_dashboard_live.html", "login.html", "signup.html")
+# As README's `pybabel extract` (loyalty/web/babel.cfg, -k _l -k N_).
+METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "N_": None}
+PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}|<\w+")
 
 
 def _catalog():
@@ -19,19 +29,55 @@ def _catalog():
         return read_po(po, locale="sw")
 
 
+def _marked() -> set:
+    return {message for _, _, message, _, _ in extract_from_dir(
+        str(WEB), method_map=METHODS, keywords=KEYWORDS,
+        options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}})}
+
+
 def test_every_marked_string_has_a_swahili_text():
     catalog = _catalog()
-    marked = {message for name in TRANSLATED
-              for _, message, _, _ in extract_from_file(
-                  "jinja2", WEB / "templates" / "web" / name,
-                  options={"extensions": "jinja2.ext.i18n"})}
-    assert marked, "no string is marked for translation"
-    missing = sorted(m for m in marked if not (catalog.get(m) and catalog.get(m).string))
-    assert not missing, f"add these to {MESSAGES / 'messages.po'}: {missing}"
+    marked = _marked()
+    assert len(marked) > 500, "the pages' and forms' strings are no longer found"
+    missing = sorted(str(m) for m in marked
+                     if not (catalog.get(m) and all(_strings(catalog.get(m)))))
+    assert not missing, f"add these to {MESSAGES / 'messages.po'} (README: Swahili): {missing}"
+
+
+def _strings(message) -> tuple:
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
+def test_every_translation_keeps_the_placeholders_and_markup():
+    wrong = []
+    for message in _catalog():
+        if not message.id:
+            continue
+        wanted = sorted(PLACEHOLDER.findall(message.id if isinstance(message.id, str)
+                                            else message.id[-1]))
+        wrong += [(message.id, s) for s in _strings(message)
+                  if sorted(PLACEHOLDER.findall(s)) != wanted]
+    assert not wrong, wrong
 
 
 def test_the_compiled_catalogue_matches_the_po_file():
     with open(MESSAGES / "messages.mo", "rb") as mo:
         compiled = gettext.GNUTranslations(mo)
-    stale = [m.id for m in _catalog() if m.id and compiled.gettext(m.id) != m.string]
+    stale = [m.id for m in _catalog() if m.id and isinstance(m.id, str)
+             and compiled.gettext(m.id) != m.string]
     assert not stale, f"run `pybabel compile -d {WEB / 'translations'}`; stale: {stale}"
+
+
+def test_the_api_sentences_translated_on_the_pages_are_the_schemas_own():
+    for sentence in (schemas.REQUIRED, schemas.NOT_A_NUMBER, schemas.NOT_A_WHOLE_NUMBER,
+                     schemas.NOT_A_DATE, schemas.NOT_AN_EMAIL, schemas.NOT_A_CHOICE):
+        assert sentence in i18n.API_SENTENCES, sentence
+    for made in (schemas.too_short(8), schemas.too_long(1000)):
+        assert any(pattern.fullmatch(made) for pattern, _ in i18n.NUMBERED), made
+
+
+def test_the_callback_log_has_swahili_words_for_every_kind_of_message():
+    from loyalty.services import callback_review
+    from loyalty.web.views import callback_log
+
+    assert set(callback_log.KINDS) == set(callback_review.KINDS)

@@ -27,7 +27,8 @@
 
   function swapSteps(box) {
     return fetch(window.location.pathname, {credentials: "same-origin"})
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      // Redirected means logged out: never swap the login page in.
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("live");
         if (!fresh) { return Promise.reject("no steps"); }
@@ -38,11 +39,16 @@
         if (done) { say(box, done.textContent.trim()); }
         if (fresh.getAttribute("data-pending") === "true") { pollStatus(box); }
       })
-      .catch(function () { window.location.reload(); });
+      // Never reload from here: a reload racing the merchant's own (or a test's) leaves a
+      // detached page. Say the page may be behind instead.
+      .catch(function () { showSlow(box, "stale"); });
   }
 
   function pollStatus(box) {
     var url = box.getAttribute("data-status-url");
+    // The page's own words (its language); the English ones if it has none.
+    var labels = LABELS;
+    try { labels = JSON.parse(box.getAttribute("data-labels")) || LABELS; } catch (e) { /* keep */ }
     var started = Date.now();
     var slow = false;
     function again(ms) {
@@ -60,7 +66,7 @@
             var state = channel[step].state;
             var el = box.querySelector('[data-live="' + step + '"]');
             if (el && el.getAttribute("data-state") !== state) {
-              el.textContent = LABELS[step][state] || state;
+              el.textContent = (labels[step] || {})[state] || state;
               el.setAttribute("data-state", state);
               say(box, el.textContent);
             }
@@ -72,6 +78,59 @@
         .catch(function () { again(3000); });
     }
     window.setTimeout(tick, 700);
+  }
+
+  // Missed-payment checks on a channel's page: while the Pull registration or a check is
+  // under way, fetch the page again and swap in the fresh section, announcing what changed
+  // (each run and status says its own sentence in data-say, in the page's language). Only
+  // the runs are swapped while the forms stay the same, so a number being typed is kept.
+  var CHECK_EVERY = 1500;
+  var CHECK_SLOW_AFTER = 60000;
+  var CHECK_GIVE_UP_AFTER = 600000;
+
+  function pollChecks(section) {
+    var started = Date.now();
+    function live() { return section.querySelector("#missed-payments-live"); }
+    function said(root) {  // the newest run's sentence, keyed by the run
+      var el = root.querySelector(".runs li[data-say]");
+      return el ? el.id + "|" + el.getAttribute("data-say") : "";
+    }
+    function tick() {
+      fetch(window.location.pathname, {credentials: "same-origin"})
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html")
+            .getElementById("missed-payments-live");
+          if (!fresh) { return Promise.reject("no section"); }
+          var current = live();
+          var before = said(current);
+          if (fresh.getAttribute("data-pull-state") !== current.getAttribute("data-pull-state")) {
+            current.innerHTML = fresh.innerHTML;
+            watchSteps(current);
+            var pull = current.querySelector("[data-pull-say]");
+            if (pull) { say(section, pull.getAttribute("data-pull-say")); }
+          } else {
+            var part = current.querySelector('[data-live-part="runs"]');
+            var freshPart = fresh.querySelector('[data-live-part="runs"]');
+            if (part && freshPart) { part.innerHTML = freshPart.innerHTML; }
+          }
+          current.setAttribute("data-pull-state", fresh.getAttribute("data-pull-state"));
+          current.setAttribute("data-pending", fresh.getAttribute("data-pending"));
+          var after = said(current);
+          if (after && after !== before) { say(section, after.slice(after.indexOf("|") + 1)); }
+          Array.prototype.forEach.call(current.querySelectorAll(".table-wrap > table"), labelCells);
+          if (fresh.getAttribute("data-pending") !== "true") {
+            section.querySelector('[data-live="slow"]').hidden = true;
+            return;
+          }
+          var waited = Date.now() - started;
+          if (waited > CHECK_SLOW_AFTER) { showSlow(section, "slow"); }
+          if (waited < CHECK_GIVE_UP_AFTER) { window.setTimeout(tick, CHECK_EVERY); }
+          else { showSlow(section, "stale"); }
+        })
+        .catch(function () { showSlow(section, "stale"); });
+    }
+    window.setTimeout(tick, CHECK_EVERY);
   }
 
   // A step's button: once pressed, it is disabled and spins until the page comes back, so
@@ -86,7 +145,7 @@
           button.setAttribute("aria-busy", "true");
           button.insertAdjacentHTML("afterbegin", '<span class="spinner" aria-hidden="true"></span>');
         }, 0);
-        say(box, "Working…");
+        say(box, box.getAttribute("data-working") || "Working…");
       });
     });
   }
@@ -195,13 +254,22 @@
     return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
   }
 
+  // The words the script says itself, in the page's language (<body data-words>, i18n.py).
+  var WORDS = {copy: "Copy", copied: "Copied", copy_what: "Copy {what}",
+               is_copied: "{what} is copied.", by_hand: "Select and copy by hand",
+               new_payment: "New payment:", new_payments: "{count} new payments."};
+  try {
+    var given = JSON.parse(document.body.getAttribute("data-words") || "{}");
+    Object.keys(given).forEach(function (key) { WORDS[key] = given[key]; });
+  } catch (e) { /* the English words stay */ }
+
   function addCopyButton(source) {
     var button = document.createElement("button");
     var what = source.getAttribute("data-copy") || "this";
     button.type = "button";
     button.className = "copy";
-    button.textContent = "Copy";
-    button.setAttribute("aria-label", "Copy " + what);
+    button.textContent = WORDS.copy;
+    button.setAttribute("aria-label", WORDS.copy_what.replace("{what}", what));
     var said = document.createElement("span");
     said.className = "sr-only";
     said.setAttribute("role", "status");
@@ -209,12 +277,13 @@
       var text = source.value !== undefined && source.tagName === "INPUT" ? source.value
         : source.textContent.trim();
       copyText(text, source).then(function () {
-        button.textContent = "Copied";
-        said.textContent = what.charAt(0).toUpperCase() + what.slice(1) + " is copied.";
+        button.textContent = WORDS.copied;
+        var sentence = WORDS.is_copied.replace("{what}", what);
+        said.textContent = sentence.charAt(0).toUpperCase() + sentence.slice(1);
       }, function () {
-        button.textContent = "Select and copy by hand";
+        button.textContent = WORDS.by_hand;
       });
-      window.setTimeout(function () { button.textContent = "Copy"; said.textContent = ""; }, 2500);
+      window.setTimeout(function () { button.textContent = WORDS.copy; said.textContent = ""; }, 2500);
     });
     source.insertAdjacentElement("afterend", said);
     source.insertAdjacentElement("afterend", button);
@@ -249,9 +318,9 @@
             fresh.forEach(function (li) { li.classList.add("new"); });
             remember();
             if (announce && fresh.length) {
-              announce.textContent = fresh.length === 1 ? "New payment: " +
+              announce.textContent = fresh.length === 1 ? WORDS.new_payment + " " +
                 fresh[0].querySelector(".feed-main").textContent.replace(/\s+/g, " ").trim()
-                : fresh.length + " new payments.";
+                : WORDS.new_payments.replace("{count}", fresh.length);
             }
           }
           last = html;
@@ -272,6 +341,12 @@
     var live = document.getElementById("live");
     if (live) { watchSteps(live); }
     if (live && live.getAttribute("data-pending") === "true") { pollStatus(live); }
+    var checks = document.getElementById("missed-payments");
+    if (checks) {
+      watchSteps(checks);
+      var checksLive = checks.querySelector("#missed-payments-live");
+      if (checksLive && checksLive.getAttribute("data-pending") === "true") { pollChecks(checks); }
+    }
     var program = document.getElementById("program-form");
     if (program) { previewSms(program); }
     var dashboard = document.getElementById("dashboard-live");

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from loyalty import ratelimits
@@ -14,6 +15,7 @@ from loyalty.services import merchants
 from loyalty.web.blueprint import bp
 from loyalty.web.forms import ActionForm, LoginForm, SignupForm
 from loyalty.web.formtools import checked, page, values
+from loyalty.web.i18n import say
 
 SIGNUP_FIELDS = ("business_name", "owner_name", "email", "phone", "business_type", "password")
 
@@ -37,10 +39,10 @@ def signup():
         except DomainError as error:
             if error.code != "email_taken":
                 raise
-            form.email.errors = [error.message]
+            form.email.errors = [say(error.message)]
         else:
             login_user(registration.merchant)
-            flash("Welcome! Next, connect your first M-Pesa channel.", "success")
+            flash(_("Welcome! Next, connect your first M-Pesa channel."), "success")
             return redirect(url_for("web.new_channel"))
     return page("web/signup.html", form)
 
@@ -58,7 +60,7 @@ def login():
         merchant = merchants.authenticate_password(form.email.data, form.password.data)
         if merchant is None:
             ratelimits.login_failed()
-            form.form_errors.append("The email or password is not right.")
+            form.form_errors.append(_("The email or password is not right."))
             _warn_before_the_lock(form)
         else:
             ratelimits.login_succeeded()
@@ -71,7 +73,7 @@ def login():
 def logout():
     if ActionForm().validate_on_submit():
         logout_user()
-        flash("You are logged out.", "info")
+        flash(_("You are logged out."), "info")
     return redirect(url_for("web.login"))
 
 
@@ -79,9 +81,19 @@ def _warn_before_the_lock(form: LoginForm) -> None:
     """One try before the log-in locks: say so, and offer the way that does not lock."""
     left = ratelimits.login_tries_left()
     if left is not None and left[0] == 1:
-        form.form_errors.append(
-            f"One more wrong password and logging in with this email is locked for "
-            f"{ratelimits.in_words(left[1])}. Not sure of it? Use “Forgot password?” below.")
+        form.form_errors.append(_(
+            "One more wrong password and logging in with this email is locked for "
+            "%(span)s. Not sure of it? Use “Forgot password?” below.",
+            span=_in_words(left[1])))
+
+
+def _in_words(seconds: int) -> str:
+    """ratelimits.in_words in the page's language: 90 seconds, 15 minutes, 2 hours."""
+    if seconds < 90:
+        return _("%(num)s seconds", num=seconds)
+    minutes = -(-seconds // 60)
+    return _("%(num)s minutes", num=minutes) if minutes < 90 else \
+        _("%(num)s hours", num=-(-minutes // 60))
 
 
 def _safe_next(target: str | None) -> str:

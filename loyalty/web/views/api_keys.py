@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, url_for
+from flask_babel import gettext as _
 
 from loyalty.schemas.merchants import ApiKeyCreateSchema
 from loyalty.services import merchants
@@ -30,6 +31,6 @@ def api_keys():
 def revoke_api_key(key_id: int):
     if ActionForm().validate_on_submit():
         key = merchants.revoke_api_key(key_id)
-        flash(f"Key '{key.name}' ({key.prefix}…) is revoked; requests with it are refused.",
-              "info")
+        flash(_("Key '%(name)s' (%(prefix)s…) is revoked; requests with it are refused.",
+                name=key.name, prefix=key.prefix), "info")
     return redirect(url_for("web.api_keys"))

@@ -5,6 +5,7 @@ Safaricom's answers to balance, status and reversal requests."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from loyalty.errors import DomainError
 from loyalty.services import callback_review, channels
@@ -15,12 +16,24 @@ PAGE_SIZE = 30
 
 # Why a message is here, in the merchant's words.
 OUTCOMES = {
-    "rejected": ("Refused", "failed"),
-    "refused_ip": ("Blocked sender", "failed"),
-    "result": ("Safaricom's answer", ""),
-    "duplicate": ("Repeated", "warning"),
-    "store_failed": ("Not stored", "warning"),
-    "unknown_token": ("Unknown address", "failed"),
+    "rejected": (_l("Refused"), "failed"),
+    "refused_ip": (_l("Blocked sender"), "failed"),
+    "result": (_l("Safaricom's answer"), ""),
+    "duplicate": (_l("Repeated"), "warning"),
+    "store_failed": (_l("Not stored"), "warning"),
+    "unknown_token": (_l("Unknown address"), "failed"),
+}
+# callback_review.KINDS in the page's language (the service's words are the API's, English).
+KINDS = {
+    "c2b_confirmation": _l("Payment confirmation"),
+    "c2b_validation": _l("Payment validation"),
+    "stk_result": _l("M-Pesa Express result"),
+    "result_balance": _l("Balance check result"),
+    "timeout_balance": _l("Balance check timed out"),
+    "result_status": _l("Transaction status result"),
+    "timeout_status": _l("Transaction status timed out"),
+    "result_reversal": _l("Reversal result"),
+    "timeout_reversal": _l("Reversal timed out"),
 }
 
 
@@ -28,8 +41,9 @@ OUTCOMES = {
 def callback_log_page():
     form = CallbackLogFilterForm(request.args)
     names = {c.id: c.name for c in channels.list_channels()}
-    form.channel.choices = options([("", "All channels")] + [(i, n) for i, n in names.items()])
-    form.kind.choices = options([("", "Anything")] + list(callback_review.KINDS.items()))
+    form.channel.choices = options([("", _l("All channels"))] + [(i, n) for i, n in names.items()])
+    kinds = {kind: KINDS.get(kind, label) for kind, label in callback_review.KINDS.items()}
+    form.kind.choices = options([("", _l("Anything"))] + list(kinds.items()))
     channel = form.channel.data if form.channel.data in {str(i) for i in names} else None
     kind = form.kind.data if form.kind.data in callback_review.KINDS else None
     cursor = request.args.get("cursor", type=int)
@@ -40,7 +54,7 @@ def callback_log_page():
     if page["next_cursor"] is not None:
         next_args = {**request.args.to_dict(), "cursor": page["next_cursor"]}
     return render_template("web/callback_log.html", form=form, page=page, channel_names=names,
-                           kinds=callback_review.KINDS, replayable=callback_review.REPLAYABLE,
+                           kinds=kinds, replayable=callback_review.REPLAYABLE,
                            outcomes=OUTCOMES, next_args=next_args)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from wtforms.widgets import PasswordInput
 
 from loyalty import ratelimits
@@ -22,6 +23,7 @@ from loyalty.web.channel_forms import (
 )
 from loyalty.web.forms import ActionForm
 from loyalty.web.formtools import checked, load, page, show_error, values
+from loyalty.web.i18n import say
 
 DETAIL_FIELDS = ("name", "shortcode", "channel_type", "environment", "store_number")
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey")
@@ -109,7 +111,7 @@ def edit_channel(channel_id: int):
             except DomainError as error:
                 show_error(form, error)
             else:
-                flash("Channel saved.", "success")
+                flash(_("Channel saved."), "success")
                 # Fixing the credentials of a channel not live yet: back to its setup steps.
                 done = service.get_channel(channel_id).is_active
                 return redirect(url_for("web.channel" if done else "web.channel_setup",
@@ -153,14 +155,14 @@ def register_urls(channel_id: int):
                 if error.code == channel_setup.RELAY_INSTEAD else None
             return _setup(channel_id, form, 422, relay_url=relay)
         for warning in sandbox_sharing.registration_warnings(channel_id):
-            flash(warning["message"], "warning")
+            flash(say(warning["message"]), "warning")
     return redirect(url_for("web.channel_setup", channel_id=channel_id))
 
 
 @bp.post("/channels/<int:channel_id>/activate")
 def activate_channel(channel_id: int):
     if ActionForm().validate_on_submit() and _attempt(channel_setup.activate_channel, channel_id):
-        flash("The channel is active: payments now earn points.", "success")
+        flash(_("The channel is active: payments now earn points."), "success")
     return redirect(url_for("web.channel_setup", channel_id=channel_id))
 
 
@@ -168,7 +170,7 @@ def activate_channel(channel_id: int):
 def deactivate_channel(channel_id: int):
     if ActionForm().validate_on_submit() and _attempt(channel_setup.deactivate_channel,
                                                       channel_id):
-        flash("The channel is paused: payments are stored but earn no points.", "info")
+        flash(_("The channel is paused: payments are stored but earn no points."), "info")
     return redirect(url_for("web.channel", channel_id=channel_id))
 
 
@@ -187,6 +189,6 @@ def _attempt(action, channel_id: int) -> bool:
     except DomainError as error:
         if error.status == 404:
             raise
-        flash(error.message, "error")
+        flash(say(error.message), "error")
         return False
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from loyalty.errors import DomainError
 from loyalty.schemas.customers import (
@@ -55,7 +56,7 @@ def new_customer():
         **{name: True for name in ("sms_opt_out", "marketing_consent") if form[name].data}})
     if data is not None:
         customer = service.enrol_customer(source="web", **data)
-        flash("Customer enrolled. Earlier payments from this phone are now theirs.", "success")
+        flash(_("Customer enrolled. Earlier payments from this phone are now theirs."), "success")
         return redirect(url_for("web.customer", customer_id=customer.id))
     return page("web/customer_new.html", form)
 
@@ -80,7 +81,7 @@ def edit_customer(customer_id: int):
                 raise
             show_error(form, error)
         else:
-            flash("Customer updated.", "success")
+            flash(_("Customer updated."), "success")
             return redirect(url_for("web.customer", customer_id=customer_id))
     return _customer_page(customer_id, status=422, edit_form=form)
 
@@ -91,16 +92,16 @@ def erase_customer(customer_id: int):
     merchant types ERASE."""
     detail = service.customer_detail(customer_id)
     if detail.erased_at is not None:
-        flash("This customer's personal data was already erased.", "success")
+        flash(_("This customer's personal data was already erased."), "success")
         return redirect(url_for("web.customer", customer_id=customer_id))
     form = EraseForm()
     if form.validate_on_submit():
         if form.confirm.data.strip().upper() == "ERASE":
             erasure.erase_customer(customer_id, source="web")
-            flash("Personal data erased. The points and payments stay, under the customer's "
-                  "number.", "success")
+            flash(_("Personal data erased. The points and payments stay, under the customer's "
+                    "number."), "success")
             return redirect(url_for("web.customer", customer_id=customer_id))
-        form.confirm.errors = ["Type ERASE to confirm."]
+        form.confirm.errors = [_("Type ERASE to confirm.")]
     name = " ".join(filter(None, [detail.first_name, detail.last_name])) or f"customer #{customer_id}"
     return render_template(
         "web/customer_erase.html", form=form, name=name, customer_id=customer_id,
@@ -132,8 +133,8 @@ def redeem_reward(customer_id: int, program: str):
                     raise
                 show_error(form, error)
             else:
-                flash(f"Reward handed over. {result['rewards_available']} more waiting."
-                      if created else "That reward was already handed over.", "success")
+                flash(_("Reward handed over. %(num)s more waiting.", num=result["rewards_available"])
+                      if created else _("That reward was already handed over."), "success")
                 return redirect(url_for("web.customer", customer_id=customer_id))
     return _customer_page(customer_id, status=422, reward_forms={program: form})
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from loyalty.errors import DomainError
 from loyalty.schemas.payments import ResolveArgsSchema
@@ -16,7 +18,7 @@ from loyalty.web.formtools import checked, load, page, show_error, values
 # One empty row, shown apart as "add a rule" and choosing no program until the merchant
 # does: blank rows that showed a program read as rules that were not there.
 BLANK_ROWS = 1
-CHOOSE = ("", "Choose a program")
+CHOOSE = ("", _l("Choose a program"))
 
 
 @bp.route("/channels/<int:channel_id>/mapping", methods=["GET", "POST"])
@@ -37,7 +39,7 @@ def channel_mapping(channel_id: int):
             except DomainError as error:
                 show_error(form, error)
             else:
-                flash("Account rules saved. The dry run below uses them.", "success")
+                flash(_("Account rules saved. The dry run below uses them."), "success")
                 return redirect(url_for("web.channel_mapping", channel_id=channel_id,
                                         **request.args))
     return _page(channel, form, dry_run, QuickProgramForm(formdata=None))
@@ -57,7 +59,8 @@ def new_program_for_rules(channel_id: int):
         except DomainError as error:
             show_error(quick, error)
         else:
-            flash(f"Program '{program.name}' created: choose it for a rule below.", "success")
+            flash(_("Program '%(name)s' created: choose it for a rule below.", name=program.name),
+                  "success")
             return redirect(url_for("web.channel_mapping", channel_id=channel_id))
     rows = [{"pattern": k, "program": v} for k, v in (channel.account_mapping or {}).items()]
     form = MappingForm(formdata=None, data={"rows": rows + [{}] * BLANK_ROWS})
@@ -87,13 +90,15 @@ def _mapping(form: MappingForm) -> dict[str, str] | None:
         if not pattern:
             continue
         if pattern in mapping:
-            row.form.pattern.errors = list(row.form.pattern.errors) + ["Listed twice."]
-            form.form_errors.append(f"'{pattern}' is listed twice: keep one rule for it.")
+            row.form.pattern.errors = list(row.form.pattern.errors) + [_("Listed twice.")]
+            form.form_errors.append(_("'%(pattern)s' is listed twice: keep one rule for it.",
+                                      pattern=pattern))
             return None
         if not row.form.program.data:
             row.form.program.errors = list(row.form.program.errors) + [
-                "Choose a program for this rule."]
-            form.form_errors.append(f"Choose the program that '{pattern}' earns in.")
+                _("Choose a program for this rule.")]
+            form.form_errors.append(_("Choose the program that '%(pattern)s' earns in.",
+                                      pattern=pattern))
             return None
         mapping[pattern] = row.form.program.data
     return mapping

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, session, url_for
+from flask_babel import gettext as _
 
 from loyalty import ratelimits
 from loyalty.errors import DomainError
@@ -34,8 +35,8 @@ def change_password():
             show_error(form, error)
         else:
             log_in_again(merchant)
-            flash("Your password is changed. Every other device that was logged in has been "
-                  "logged out.", "success")
+            flash(_("Your password is changed. Every other device that was logged in has "
+                    "been logged out."), "success")
             return redirect(url_for("web.dashboard"))
     return page("web/password_change.html", form)
 
@@ -49,9 +50,9 @@ def forgot_password():
     if data is not None:
         passwords.request_reset(data["email"])
         session[RESET_EMAIL] = data["email"]
-        flash(f"If {data['email']} belongs to a merchant, a six-digit code is on its way to "
-              f"the merchant's phone. It works for {passwords.RESET_CODE_MINUTES} minutes.",
-              "info")
+        flash(_("If %(email)s belongs to a merchant, a six-digit code is on its way to the "
+                "merchant's phone. It works for %(num)s minutes.", email=data["email"],
+                num=passwords.RESET_CODE_MINUTES), "info")
         return redirect(url_for("web.reset_password"))
     return page("web/password_forgot.html", form)
 
@@ -71,7 +72,7 @@ def reset_password():
             show_error(form, error)
         else:
             session.pop(RESET_EMAIL, None)
-            flash("Your password is changed, and every device that was logged in has been "
-                  "logged out. Log in with the new password.", "success")
+            flash(_("Your password is changed, and every device that was logged in has been "
+                    "logged out. Log in with the new password."), "success")
             return redirect(url_for("web.login"))
     return page("web/password_reset.html", form)

@@ -7,6 +7,8 @@ import uuid
 from datetime import datetime, time, timedelta
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from loyalty import ratelimits
 from loyalty.errors import DomainError
@@ -26,6 +28,7 @@ from loyalty.web.forms import (
     options,
 )
 from loyalty.web.formtools import load, show_error, values
+from loyalty.web.i18n import say
 
 PAGE_SIZE = 50
 
@@ -33,7 +36,7 @@ PAGE_SIZE = 50
 @bp.get("/transactions", endpoint="transactions")
 def transactions_page():
     form = TransactionFilterForm(request.args)
-    form.channel.choices = options([("", "All channels")] + _channel_choices())
+    form.channel.choices = options([("", _l("All channels"))] + _channel_choices())
     form.validate()  # only to read the dates; a bad date is shown and ignored
     cursor = request.args.get("cursor", type=int)
     channel, status = form.channel, form.status
@@ -67,7 +70,7 @@ def attribute(payment_id: int):
                     raise
                 show_error(form, error)
             else:
-                flash("Payment attached and credited.", "success")
+                flash(_("Payment attached and credited."), "success")
                 return redirect(url_for("web.unattributed"))
     # The page again with what was typed still in its box and the problem beside it.
     return _unattributed_page({payment_id: form}, status=422)
@@ -119,8 +122,8 @@ def _reversal(payment_id: int, way: str, action):
                     raise
                 show_error(form, error)
             else:
-                flash(done.reversal.message if created else
-                      "That reversal was already recorded.", "success")
+                flash(say(done.reversal.message) if created else
+                      _("That reversal was already recorded."), "success")
                 return redirect(url_for("web.payment", payment_id=payment_id))
     return _payment_page(payment_id, form, status=422)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from loyalty.errors import DomainError
 from loyalty.schemas.programs import ProgramCreateSchema, ProgramUpdateSchema
@@ -36,8 +37,8 @@ def new_program():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(f"Program '{program.name}' created. Map account references to it on a "
-                  "channel's account rules page.", "success")
+            flash(_("Program '%(name)s' created. Map account references to it on a channel's "
+                    "account rules page.", name=program.name), "success")
             return redirect(url_for("web.programs"))
     return page("web/program_form.html", form, program=None, **_preview(form))
 
@@ -53,7 +54,7 @@ def edit_program(code: str):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(f"Program '{program.name}' saved.", "success")
+            flash(_("Program '%(name)s' saved.", name=program.name), "success")
             return redirect(url_for("web.programs"))
     return page("web/program_form.html", form, program=program, **_preview(form))
 
@@ -69,8 +70,8 @@ def make_default_program(code: str):
     """The one place the default program is chosen (the Programs page's button)."""
     if ActionForm().validate_on_submit():
         program = service.update_program(code, {"is_default": True})
-        flash(f"'{program.name}' is now the default program: payments that match no "
-              "account rule earn in it.", "success")
+        flash(_("'%(name)s' is now the default program: payments that match no account rule "
+                "earn in it.", name=program.name), "success")
     return redirect(url_for("web.programs"))
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from loyalty import ratelimits
 from loyalty.errors import DomainError, ValidationFailed
@@ -21,14 +23,16 @@ from loyalty.services import reconciliation
 from loyalty.web.blueprint import bp
 from loyalty.web.channel_forms import PullRegisterForm, ReconcileForm
 from loyalty.web.formtools import load, show_error, values
+from loyalty.web.i18n import N_
 from loyalty.web.views.channels import render_channel
 
 # The services speak of the API's endpoints; a merchant at the page needs the page's words.
+# (N_: in the Swahili catalogue; the form's errors are translated where they are shown.)
 IN_MERCHANTS_WORDS = {
-    "pull_not_registered": "Register this channel for missed-payment checks first (the form "
-                           "under “Missed payments”).",
-    "reconciliation_running": "A check of this channel is already running; its result "
-                              "appears below when it is done.",
+    "pull_not_registered": N_("Register this channel for missed-payment checks first (the "
+                              "form under “Missed payments”)."),
+    "reconciliation_running": N_("A check of this channel is already running; its result "
+                                 "appears below when it is done."),
 }
 
 
@@ -50,7 +54,7 @@ def register_pull(channel_id: int):
                     raise
                 show_error(form, error)
             else:
-                flash("Asking Safaricom to register this channel for missed-payment checks.",
+                flash(_("Asking Safaricom to register this channel for missed-payment checks."),
                       "info")
                 return _section(channel_id)
     return render_channel(channel_id, pull_form=form, status=422)
@@ -74,7 +78,9 @@ def reconcile(channel_id: int):
                 raise
             form.form_errors.append(IN_MERCHANTS_WORDS.get(error.code, error.message))
         else:
-            flash(f"Looking for payments of the last {hours} hour{'s' if hours != 1 else ''} "
-                  "whose confirmation never reached us; the result appears below.", "success")
+            flash(ngettext("Looking for payments of the last %(num)s hour whose confirmation never "
+                           "reached us; the result appears below.",
+                           "Looking for payments of the last %(num)s hours whose confirmation "
+                           "never reached us; the result appears below.", hours), "success")
             return _section(channel_id)
     return render_channel(channel_id, run_form=form, status=422)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import flash, redirect, url_for
+from flask_babel import gettext as _
 
 from loyalty.phones import display_phone
 from loyalty.schemas.merchants import MerchantUpdateSchema
@@ -29,6 +30,6 @@ def settings():
                              if n.strip()]})
     if data is not None:
         merchants.update_current_merchant(data)
-        flash("Settings saved.", "success")
+        flash(_("Settings saved."), "success")
         return redirect(url_for("web.settings"))
     return page("web/settings.html", form, allowance=sms_allowance.current_allowance())

@@ -5,6 +5,8 @@ to relay payments to the merchant's own system instead of registering its URL.""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from loyalty.errors import DomainError
 from loyalty.schemas.webhooks import EndpointCreateSchema
@@ -19,7 +21,7 @@ PAGE_SIZE = 30
 
 def _form() -> WebhookForm:
     form = WebhookForm()
-    form.channel_id.choices = options([("", "Every channel")] + [
+    form.channel_id.choices = options([("", _l("Every channel"))] + [
         (c.id, f"{c.name} ({c.shortcode})") for c in channels.list_channels()])
     return form
 
@@ -107,7 +109,7 @@ def disable_webhook(endpoint_id: int):
 def delete_webhook(endpoint_id: int):
     if ActionForm().validate_on_submit():
         service.delete_endpoint(endpoint_id)
-        flash("The endpoint is deleted.", "info")
+        flash(_("The endpoint is deleted."), "info")
     return redirect(url_for("web.webhooks"))
 
 
@@ -138,7 +140,7 @@ def relay_payments(channel_id: int):
         flash(f"The relay is set up, but our URLs are not registered yet: {error.message}",
               "error")
     else:
-        flash("Safaricom is being given our URLs; each payment is relayed to yours, signed.",
+        flash(_("Safaricom is being given our URLs; each payment is relayed to yours, signed."),
               "success")
     form.process(formdata=None)
     return _list(form, issued)
