@@ -64,6 +64,14 @@ def recent_events(channel_id: int, limit: int = 20) -> list[ChannelEvent]:
     return events_page(channel_id, limit=limit)["items"]
 
 
+def activated_automatically(channel_id: int) -> bool:
+    """Whether the channel's latest activation was auto_activate's."""
+    actor = db.session.scalar(sa.select(ChannelEvent.actor).where(
+        ChannelEvent.channel_id == channel_id, ChannelEvent.kind == Kind.ACTIVATED)
+        .order_by(ChannelEvent.id.desc()).limit(1))
+    return actor == Actor.AUTO
+
+
 def notices() -> list[dict[str, Any]]:
     """What the dashboard tells the merchant about its channels: each channel failing its
     health check (it stays active), and each that activated itself in the last week."""

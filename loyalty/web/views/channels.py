@@ -137,7 +137,9 @@ def _setup(channel_id: int, urls_form: UrlsForm, status: int = 200, relay_url: s
     return render_template("web/channel_setup.html", channel=channel,
                            info=ChannelSchema().dump(channel), urls_form=urls_form,
                            shared=sandbox_sharing.registration_warnings(channel_id),
-                           action=ActionForm(), relay_url=relay_url), status
+                           action=ActionForm(), relay_url=relay_url,
+                           auto_activated=channel.is_active
+                           and channel_events.activated_automatically(channel_id)), status
 
 
 @bp.post("/channels/<int:channel_id>/verify")
