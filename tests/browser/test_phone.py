@@ -86,6 +86,8 @@ def test_every_page_fits_a_phone_the_menu_folds_and_payments_are_cards(stack, pa
     page.wait_for_load_state("load")
     expect(page.get_by_role("button", name="Copy the confirmation URL")).to_be_visible()
     _fits(page, "a channel's page")
+    expect(page.locator("#channel-history")).to_contain_text("Channel added.")
+    shot("phone-channel")
 
     # A new API key is copied with one press.
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
