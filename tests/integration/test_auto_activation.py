@@ -12,7 +12,12 @@ from flask_migrate import upgrade
 
 from loyalty.extensions import db
 from loyalty.models import HealthState, MpesaChannel, SmsMessage
-from loyalty.services import channel_activation, channel_events, channel_setup
+from loyalty.services import (
+    channel_activation,
+    channel_events,
+    channel_setup,
+    channel_transfer,
+)
 from loyalty.tenancy import tenant_context
 from loyalty.unit_of_work import unit_of_work
 from tests.conftest import auth, make_test_app, register_merchant
@@ -280,3 +285,14 @@ def test_activate_if_ready_needs_both_steps(app, client, merchant_a, db_session)
         channel = db_session.get(MpesaChannel, created["id"])
         assert channel_activation.activate_if_ready(channel) is False
         assert channel.health_state == HealthState.UNKNOWN and channel.is_active is False
+
+
+def test_an_operators_command_is_recorded_as_the_operators(client, merchant_a, db_session):
+    merchant, key = merchant_a
+    created = _new_channel(client, key, name="Legacy Channel", consumer_key=None,
+                           consumer_secret=None, passkey=None)
+    channel_transfer.import_env_credentials(merchant["id"], "legacy-key-1234", "legacy-secret")
+    events = _events(client, key, created["id"])["items"]
+    assert (events[0]["kind"], events[0]["actor"]) == ("credentials_changed", "operator")
+    assert events[0]["detail"] == {"fields": ["consumer_key", "consumer_secret"]}
+    assert "legacy-secret" not in json.dumps(events)
