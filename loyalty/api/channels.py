@@ -7,6 +7,7 @@ from loyalty import ratelimits
 from loyalty.api.openapi import conflict
 from loyalty.ratelimits import limited
 from loyalty.schemas.base import PageArgsSchema
+from loyalty.schemas.channel_events import ChannelEventPageSchema
 from loyalty.schemas.channels import (
     ChannelAnswerSchema,
     ChannelCreateSchema,
@@ -34,6 +35,8 @@ from loyalty.schemas.reconciliation import (
 )
 from loyalty.services import (
     callback_tokens,
+    channel_activation,
+    channel_events,
     channel_setup,
     channel_transfer,
     pages,
@@ -204,8 +207,9 @@ def activate(channel_id):
     """Activate a channel.
 
     Payments to it earn points from now on; needs a verified channel with registered
-    URLs (409 naming the missing step)."""
-    return channel_setup.activate_channel(channel_id)
+    URLs (409 naming the missing step). A channel with `auto_activate` (the default) does
+    this by itself once both steps succeed; activating also ends a pause (`paused_at`)."""
+    return channel_activation.activate_channel(channel_id)
 
 
 @blp.route("/<int:channel_id>/deactivate", methods=["POST"])
@@ -214,8 +218,22 @@ def deactivate(channel_id):
     """Pause a channel.
 
     Payments are still stored (kept `skipped`) but earn nothing until it is activated
-    again; POST /transactions/{id}/replay credits them then."""
-    return channel_setup.deactivate_channel(channel_id)
+    again; POST /transactions/{id}/replay credits them then. The channel stays paused
+    (`paused_at`) until you activate it: auto-activation never switches it back on."""
+    return channel_activation.deactivate_channel(channel_id)
+
+
+@blp.route("/<int:channel_id>/events", methods=["GET"])
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ChannelEventPageSchema)
+def events(args, channel_id):
+    """List a channel's history, newest first.
+
+    Created, verified (or failed), URLs registered (or failed), activated (`actor`
+    `merchant`, or `auto` when auto_activate did it), deactivated, health changed (`from`,
+    `to`), credentials changed (the field names, never values), callback token rotated.
+    `summary` says it in words."""
+    return channel_events.events_page(channel_id, **args)
 
 
 @blp.route("/<int:channel_id>/pull/register", methods=["POST"])

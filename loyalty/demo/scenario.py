@@ -42,7 +42,14 @@ from loyalty.models import (
     StepState,
 )
 from loyalty.phones import InvalidPhone, hash_msisdn, normalise_msisdn
-from loyalty.services import channel_setup, channels, customers, merchants, programs
+from loyalty.services import (
+    channel_activation,
+    channel_setup,
+    channels,
+    customers,
+    merchants,
+    programs,
+)
 from loyalty.tenancy import tenant_context
 
 MERCHANT = {
@@ -236,7 +243,7 @@ def _onboard(channel_id: int) -> None:
     if channel.urls_state != StepState.DONE:
         raise DemoError("Registering the callback URLs did not succeed: "
                         f"{channel.urls_error or 'no answer from the worker in time'}")
-    channel_setup.activate_channel(channel_id)
+    channel_activation.activate_channel(channel_id)
 
 
 # --- pay -------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Every model, imported here so Alembic and the app see the whole schema."""
 
 from loyalty.models.async_requests import AsyncKind, AsyncRequest, AsyncState
+from loyalty.models.channel_events import Actor, ChannelEvent, ChannelEventKind
 from loyalty.models.channels import (
     C2BVersion,
     ChannelStatus,
@@ -43,6 +44,7 @@ from loyalty.models.webhooks import (
 )
 
 __all__ = [
+    "Actor", "ChannelEvent", "ChannelEventKind",
     "Adjustment", "AsyncKind", "AsyncRequest", "AsyncState",
     "Balance", "CallbackLog", "CallbackOutcome", "ConsentEvent", "ConsentKind",
     "ConsentSource", "Customer", "EntryKind", "LedgerEntry",

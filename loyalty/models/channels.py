@@ -142,6 +142,16 @@ class MpesaChannel(TenantScoped, TimestampMixin, db.Model):
     pull_last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pull_error: Mapped[str | None] = mapped_column(sa.Text)
 
+    # Activate by itself once verification and URL registration have both succeeded
+    # (services/channel_setup.py); a merchant's own deactivation turns it off.
+    auto_activate: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Text the merchant's own phone when the channel activates itself or starts failing
+    # its health check (the UI tells either way).
+    notify_by_sms: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # When the merchant paused the channel: it then stays inactive, whatever a later
+    # verification finds, until the merchant activates it again.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property

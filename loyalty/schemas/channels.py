@@ -28,6 +28,13 @@ MAPPING = {
     "example": {"default": "loyalty", "VIP*": "vip", "PREMIUM": "premium"}}
 
 
+AUTO_ACTIVATE = (
+    "Activate by itself once Safaricom accepted the credentials and the URLs are registered "
+    "(default true). A channel you deactivate stays paused until you activate it again.")
+NOTIFY_BY_SMS = ("Text the merchant's own phone when the channel activates itself or starts "
+                 "failing its health check (default false; the web UI tells either way).")
+
+
 class _ChannelFields(BaseSchema):
     name = TrimmedString(validate=validate.Length(1, 100))
     shortcode = fields.String(validate=SHORTCODE)
@@ -44,6 +51,8 @@ class _ChannelFields(BaseSchema):
                                   metadata=MAPPING)
     validation_policy = fields.Enum(ValidationPolicy, by_value=True)
     is_primary = fields.Boolean()
+    auto_activate = fields.Boolean(metadata={"description": AUTO_ACTIVATE})
+    notify_by_sms = fields.Boolean(metadata={"description": NOTIFY_BY_SMS})
 
 
 class ChannelCreateSchema(_ChannelFields):
@@ -81,6 +90,8 @@ class ChannelExportSchema(BaseSchema):
     account_mapping = fields.Dict(keys=fields.String(), values=fields.String(), metadata=MAPPING)
     validation_policy = fields.Enum(ValidationPolicy, by_value=True)
     is_primary = fields.Boolean()
+    auto_activate = fields.Boolean(metadata={"description": AUTO_ACTIVATE})
+    notify_by_sms = fields.Boolean(metadata={"description": NOTIFY_BY_SMS})
 
 
 class StepErrorSchema(BaseSchema):
@@ -214,6 +225,9 @@ class ChannelSchema(ChannelExportSchema):
     status = fields.String(attribute="status.value", metadata={
         "description": "draft, configured, verified or active"})
     is_active = fields.Boolean()
+    paused_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the merchant deactivated it (null: not paused); auto-activation "
+                       "leaves a paused channel alone"})
     credentials = _Part(CredentialsSchema, _credentials)
     verification = _Part(VerificationSchema, _verification)
     urls = _Part(UrlsSchema, _urls)

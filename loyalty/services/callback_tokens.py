@@ -18,8 +18,9 @@ from flask import current_app
 from loyalty import background
 from loyalty.background import TaskName
 from loyalty.crypto import new_callback_token
-from loyalty.models import MpesaChannel, StepState
+from loyalty.models import Actor, MpesaChannel, StepState
 from loyalty.models.base import utcnow
+from loyalty.services import channel_events
 from loyalty.services.channels import get_channel
 from loyalty.unit_of_work import transactional
 
@@ -28,8 +29,15 @@ URL_FIELDS = ("validation_url", "confirmation_url")
 
 @transactional
 def rotate_callback_token(channel_id: int) -> tuple[MpesaChannel, bool]:
-    """Issue a new token; (the channel, True when its URLs are being registered again)."""
-    channel = get_channel(channel_id)
+    """Issue a new token; (the channel, True when its URLs are being registered again).
+    The channel's history records the rotation (never the token)."""
+    channel, registering = _rotate(get_channel(channel_id))
+    channel_events.record(channel, channel_events.Kind.TOKEN_ROTATED, Actor.MERCHANT,
+                          token="callback", reregistering=registering)
+    return channel, registering
+
+
+def _rotate(channel: MpesaChannel) -> tuple[MpesaChannel, bool]:
     old, new = channel.callback_token, new_callback_token()
     channel.previous_callback_token = old
     channel.previous_token_expires_at = utcnow() + timedelta(

@@ -29,10 +29,10 @@ from loyalty.daraja.security import security_credential
 from loyalty.daraja.url_rules import UrlRuleViolation
 from loyalty.errors import Conflict, ValidationFailed
 from loyalty.extensions import db
-from loyalty.models import AsyncKind, ChannelStatus, HealthState, MpesaChannel, StepState
+from loyalty.models import Actor, AsyncKind, ChannelStatus, MpesaChannel, StepState
 from loyalty.models.base import utcnow
 from loyalty.models.channels import callback_urls
-from loyalty.services import account_balance, async_requests
+from loyalty.services import account_balance, async_requests, channel_activation, channel_events
 from loyalty.services.channels import get_channel
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional, unit_of_work
@@ -158,7 +158,8 @@ def _try_account_balance(access: ChannelAccess) -> tuple[str, str | None, AsyncA
 def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] | None = None,
                          error: str | None = None, code: str | None = None,
                          balance_asked: AsyncAccepted | None = None) -> None:
-    channel = get_channel(channel_id)
+    # Locked: URL registration may finish at the same moment (channel_activation.py).
+    channel = channel_activation.locked_channel(channel_id)
     if balance_asked is not None:
         async_requests.record(AsyncKind.BALANCE, channel.id, balance_asked)
     if ok:
@@ -168,9 +169,14 @@ def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] |
         channel.verification_error = None
         if channel.status == ChannelStatus.CONFIGURED:
             channel.status = ChannelStatus.VERIFIED
+        channel_events.record(channel, channel_events.Kind.VERIFIED, Actor.SYSTEM,
+                              account_balance=(details or {}).get("account_balance"))
+        channel_activation.activate_if_ready(channel)
     else:
         channel.verification_state = StepState.FAILED
         channel.verification_error, channel.verification_error_code = error, code
+        channel_events.record(channel, channel_events.Kind.VERIFICATION_FAILED, Actor.SYSTEM,
+                              code=code)
 
 
 # --- URL registration ----------------------------------------------------------------------
@@ -253,41 +259,19 @@ def _registration(access: ChannelAccess, final_attempt: bool) -> dict[str, Any]:
 
 def _record_registration(channel_id: int, *, version: str | None = None,
                          error: str | None = None, code: str | None = None) -> None:
-    channel = get_channel(channel_id)
+    channel = channel_activation.locked_channel(channel_id)  # see _record_verification
     if error is None:
         channel.urls_state = StepState.DONE
         channel.urls_registered_at = utcnow()
         channel.urls_error = None
         channel.c2b_version = version or channel.c2b_version  # remember which one worked
+        channel_events.record(channel, channel_events.Kind.URLS_REGISTERED, Actor.SYSTEM,
+                              c2b_version=str(version or channel.c2b_version.value))
+        channel_activation.activate_if_ready(channel)
     else:
         channel.urls_state = StepState.FAILED
         channel.urls_error, channel.urls_error_code = error, code
-
-
-# --- activation ------------------------------------------------------------------------------
-
-
-@transactional
-def activate_channel(channel_id: int) -> MpesaChannel:
-    """Start taking payments; needs a verified channel with registered URLs."""
-    channel = get_channel(channel_id)
-    _require_verified(channel, "activating it")
-    if channel.urls_state != StepState.DONE:
-        raise Conflict("Register the callback URLs with Safaricom before activating the channel.",
-                       code="urls_not_registered")
-    channel.status = ChannelStatus.ACTIVE
-    channel.is_active = True
-    return channel
-
-
-@transactional
-def deactivate_channel(channel_id: int) -> MpesaChannel:
-    """Stop crediting payments from this channel (callbacks are still stored)."""
-    channel = get_channel(channel_id)
-    channel.is_active = False
-    if channel.status == ChannelStatus.ACTIVE:
-        channel.status = ChannelStatus.VERIFIED
-    return channel
+        channel_events.record(channel, channel_events.Kind.URLS_FAILED, Actor.SYSTEM, code=code)
 
 
 def step_outcome(channel: MpesaChannel, step: str) -> dict[str, Any] | None:
@@ -338,22 +322,13 @@ def check_channel_health(channel_id: int) -> None:
     """Worker: a token (from the cache when valid) and the URL registration state.
     A failing channel is reported, never silently deactivated."""
     access = channel_access(channel_id)
-    error = None
+    error = code = None
     try:
         access.client().access_token()
     except DarajaError as exc:
-        error = f"Safaricom token check failed: {exc}"
+        error, code = f"Safaricom token check failed: {exc}", "token_check_failed"
     with unit_of_work():
-        _record_health(channel_id, error)
-
-
-def _record_health(channel_id: int, error: str | None) -> None:
-    channel = get_channel(channel_id)
-    if error is None and channel.urls_state != StepState.DONE:
-        error = "The callback URLs are not registered with Safaricom."
-    channel.health_state = HealthState.FAILING if error else HealthState.HEALTHY
-    channel.health_error = error
-    channel.health_checked_at = utcnow()
+        channel_activation.record_health(channel_id, error, code)
 
 
 HEALTH_BATCH = 50

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from loyalty.errors import DomainError, NotFound, ValidationFailed
 from loyalty.extensions import db
-from loyalty.models import ChannelType, Environment, Merchant, MpesaChannel
+from loyalty.models import Actor, ChannelType, Environment, Merchant, MpesaChannel
 from loyalty.services import channels
 from loyalty.tenancy import tenant_context
 from loyalty.unit_of_work import transactional
@@ -21,7 +21,7 @@ def import_channels(rows: list[dict[str, Any]]) -> list[MpesaChannel]:
     for index, row in enumerate(rows):
         try:
             with db.session.begin_nested():
-                created.append(channels.create_channel(row))
+                created.append(channels.create_channel(row, via="import"))
         except DomainError as exc:
             problems[str(index)] = exc.fields or {"_row": [exc.message]}
     if problems:
@@ -42,9 +42,10 @@ def import_env_credentials(merchant_id: int, consumer_key: str, consumer_secret:
             MpesaChannel.name == "Legacy Channel", MpesaChannel.archived_at.is_(None)))
         changes = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
         if channel is not None:
-            return channels.update_channel(channel.id, changes)
+            return channels.update_channel(channel.id, changes, actor=Actor.OPERATOR)
         if not merchant.mpesa_till_number:
             raise NotFound("This merchant has no legacy till number; add a channel instead.")
         return channels.create_channel({
             "name": "Legacy Channel", "shortcode": merchant.mpesa_till_number,
-            "channel_type": ChannelType.TILL, "environment": Environment.PRODUCTION, **changes})
+            "channel_type": ChannelType.TILL, "environment": Environment.PRODUCTION, **changes},
+            actor=Actor.OPERATOR)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from loyalty.errors import Conflict, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import (
+    Actor,
     ChannelStatus,
     ChannelType,
     Environment,
@@ -24,6 +25,7 @@ from loyalty.models import (
     StepState,
 )
 from loyalty.models.base import utcnow
+from loyalty.services import channel_events
 from loyalty.services.account_mapping import normalise_mapping
 from loyalty.services.pages import keyset_page
 from loyalty.tenancy import all_merchants, current_merchant_id
@@ -59,7 +61,8 @@ def get_channel(channel_id: int) -> MpesaChannel:
 
 
 @transactional
-def create_channel(data: dict[str, Any]) -> MpesaChannel:
+def create_channel(data: dict[str, Any], *, actor: Actor = Actor.MERCHANT,
+                   via: str | None = None) -> MpesaChannel:
     """Add a channel; the merchant's first one becomes primary.
 
     Raises ValidationFailed (mapping, Till rules) and Conflict (production shortcode taken).
@@ -80,13 +83,19 @@ def create_channel(data: dict[str, Any]) -> MpesaChannel:
         channel.is_primary = True
     db.session.add(channel)
     _flush_or_conflict()
+    channel_events.record(channel, channel_events.Kind.CREATED, actor,
+                          channel_type=channel.channel_type.value,
+                          environment=channel.environment.value,
+                          **({"via": via} if via else {}))
     return channel
 
 
 @transactional
-def update_channel(channel_id: int, changes: dict[str, Any]) -> MpesaChannel:
+def update_channel(channel_id: int, changes: dict[str, Any], *,
+                   actor: Actor = Actor.MERCHANT) -> MpesaChannel:
     """Apply changes; a changed credential or number sends the channel back to configured."""
     channel = get_channel(channel_id)
+    was_active = channel.is_active
     changes = dict(changes)
     wants_primary = changes.pop("is_primary", None)
     changed = {name for name, value in changes.items() if getattr(channel, name) != value}
@@ -108,7 +117,21 @@ def update_channel(channel_id: int, changes: dict[str, Any]) -> MpesaChannel:
         raise Conflict("A merchant always has one primary channel: make another channel "
                        "primary instead.", code="primary_required")
     _flush_or_conflict()
+    _record_changes(channel, changed, was_active, actor)
     return channel
+
+
+def _record_changes(channel: MpesaChannel, changed: set[str], was_active: bool,
+                    actor: Actor) -> None:
+    """Which credentials changed (names, never values), and the pause that follows."""
+    credentials = sorted(changed & set(CREDENTIAL_FIELDS))
+    if credentials:
+        channel_events.record(channel, channel_events.Kind.CREDENTIALS_CHANGED, actor,
+                              fields=credentials)
+    if was_active and not channel.is_active:
+        reason = "credentials_changed" if credentials else "details_changed"
+        channel_events.record(channel, channel_events.Kind.DEACTIVATED, Actor.SYSTEM,
+                              reason=reason)
 
 
 @transactional

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField, validators
 from wtforms.validators import InputRequired, Optional, ValidationError
 
@@ -74,6 +75,16 @@ class ChannelForm(WebForm):
                                            "push). Stored encrypted; never shown again."),
                             render_kw={"autocomplete": "off"})
 
+    auto_activate = BooleanField(
+        _l("Activate by itself"), default=True,
+        description=_l("As soon as Safaricom confirms your details and the payment URLs are "
+                       "registered, the channel starts earning points. If you pause it, it "
+                       "stays paused until you activate it again."))
+    notify_by_sms = BooleanField(
+        _l("Text me about it"), default=False,
+        description=_l("An SMS to your own phone when the channel activates itself or fails "
+                       "its check with Safaricom (you see both here anyway)."))
+
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         # A Till's M-Pesa Express prompt is addressed to its Store number, not the Till.
@@ -129,3 +140,12 @@ class ReconcileForm(WebForm):
         if not re.fullmatch(r"[0-9]{1,2}", text) or not 1 <= int(text) <= MAX_LOOK_BACK_HOURS:
             raise ValidationError(_l("Enter a whole number of hours from 1 to 48: Safaricom "
                                   "keeps its list of payments for 48 hours."))
+
+
+class ChannelImportForm(WebForm):
+    """A file of channels, as Download writes it (the API's export), to add all at once."""
+
+    file = FileField(_l("Channels file"), [FileRequired(_l("Choose the file to upload."))],
+                     description=_l("A .json file like the one Download gives you (up to 64 KB). "
+                                    "Credentials are never in it: add them to each channel "
+                                    "afterwards."), render_kw={"accept": ".json,application/json"})

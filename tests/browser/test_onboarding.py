@@ -67,15 +67,16 @@ def test_sign_up_onboard_map_pay_and_see_points_and_sms(stack, page):
     expect(page).to_have_url(re.compile(r"/channels/\d+/setup$"))
     setup_url = page.url
 
-    # 3-5. Verify, register URLs, activate: the worker does the first two, the page follows.
+    # 3-5. Verify, register URLs: the worker does both, the page follows, and the channel
+    # activates itself once both succeeded ("Activate by itself" is ticked by default).
     page.get_by_role("button", name="Verify with Safaricom").click()
     expect(page.locator('[data-live="verification"]')).to_have_text("Verified", timeout=30_000)
     shot("setup-verified")
     page.get_by_role("button", name="Register URLs").click()
     expect(page.locator('[data-live="urls"]')).to_have_text("Registered", timeout=30_000)
-    page.get_by_role("button", name="Activate").click()
-    expect(page.locator('[data-live="active"]')).to_have_text("Active")
-    expect(page.get_by_role("status").first).to_contain_text("The channel is active")
+    expect(page.locator('[data-live="active"]')).to_have_text("Active", timeout=30_000)
+    expect(page.locator("#step-activate")).to_contain_text(
+        "Activated automatically after Safaricom confirmed your details")
     shot("setup-active")
 
     # A VIP program (x2), with the receipt previewed in real numbers as it is typed.

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 375, "height": 740}
 PAGES = ("/dashboard", "/channels", "/programs", "/programs/new", "/programs/vip/edit",
          "/customers", "/customers/new", "/transactions", "/transactions/unattributed",
-         "/callback-log", "/analytics", "/settings", "/settings/api-keys", "/settings/password")
+         "/callback-log", "/analytics", "/settings", "/settings/api-keys", "/settings/password",
+         "/channels/transfer")
 VISITOR_PAGES = ("/", "/login", "/signup", "/forgot-password", "/_emulator/")
 
 # Buttons, inputs, the menu and links that stand alone (not words inside a sentence).
@@ -85,6 +86,8 @@ def test_every_page_fits_a_phone_the_menu_folds_and_payments_are_cards(stack, pa
     page.wait_for_load_state("load")
     expect(page.get_by_role("button", name="Copy the confirmation URL")).to_be_visible()
     _fits(page, "a channel's page")
+    expect(page.locator("#channel-history")).to_contain_text("Channel added.")
+    shot("phone-channel")
 
     # A new API key is copied with one press.
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])

@@ -5,6 +5,7 @@ from loyalty.web.views import (  # noqa: F401
     analytics,
     api_keys,
     callback_log,
+    channel_transfer,
     channels,
     customers,
     dashboard,

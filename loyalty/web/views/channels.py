@@ -9,7 +9,13 @@ from wtforms.widgets import PasswordInput
 from loyalty import ratelimits
 from loyalty.errors import DomainError
 from loyalty.schemas.channels import ChannelCreateSchema, ChannelSchema, ChannelUpdateSchema
-from loyalty.services import channel_setup, reconciliation, sandbox_sharing
+from loyalty.services import (
+    channel_activation,
+    channel_events,
+    channel_setup,
+    reconciliation,
+    sandbox_sharing,
+)
 from loyalty.services import channels as service
 from loyalty.web.blueprint import bp
 from loyalty.web.channel_forms import (
@@ -29,7 +35,9 @@ DETAIL_FIELDS = ("name", "shortcode", "channel_type", "environment", "store_numb
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey")
 # Edited only (the wizard leaves them out): blank keeps the stored ones, like the secrets.
 INITIATOR_FIELDS = ("initiator_name", "initiator_password")
+FLAG_FIELDS = ("auto_activate", "notify_by_sms")  # checkboxes: unticked is False
 RECENT_RUNS = 10  # reconciliation runs shown on a channel's page
+RECENT_EVENTS = 20  # the history shown on a channel's page (the API pages through all)
 
 
 @bp.get("/channels")
@@ -43,7 +51,7 @@ def new_channel():
     if not form.is_submitted() and request.args.get("sandbox"):
         _fill_sandbox_values(form)
     data = checked(form, ChannelCreateSchema(),
-                   lambda: values(form, DETAIL_FIELDS + SECRET_FIELDS))
+                   lambda: values(form, DETAIL_FIELDS + SECRET_FIELDS + FLAG_FIELDS))
     if data is not None:
         try:
             channel = service.create_channel(data)
@@ -83,6 +91,8 @@ def render_channel(channel_id: int, *, pull_form: PullRegisterForm | None = None
                                      nominated_number=found.pull_nominated_number or "")
     return render_template(
         "web/channel.html", channel=found, info=ChannelSchema().dump(found),
+        events=channel_events.recent_events(channel_id, limit=RECENT_EVENTS),
+        notices=[n for n in channel_events.notices() if n["channel_id"] == channel_id],
         action=ActionForm(), runs=runs["items"], run_totals=runs["totals"], pull_form=pull_form,
         run_form=run_form or ReconcileForm(prefix="run", formdata=None)), status
 
@@ -98,7 +108,7 @@ def edit_channel(channel_id: int):
     if form.validate_on_submit():
         # Blank secret inputs mean "keep the stored one"; a blank store number clears it.
         data = {**values(form, SECRET_FIELDS + INITIATOR_FIELDS),
-                **values(form, DETAIL_FIELDS, blank="none"),
+                **values(form, DETAIL_FIELDS, blank="none"), **values(form, FLAG_FIELDS),
                 "validation_policy": form.validation_policy.data}
         if data.get("consumer_key") == current.consumer_key:
             del data["consumer_key"]  # unchanged: no need to verify again
@@ -129,7 +139,9 @@ def _setup(channel_id: int, urls_form: UrlsForm, status: int = 200, relay_url: s
     return render_template("web/channel_setup.html", channel=channel,
                            info=ChannelSchema().dump(channel), urls_form=urls_form,
                            shared=sandbox_sharing.registration_warnings(channel_id),
-                           action=ActionForm(), relay_url=relay_url), status
+                           action=ActionForm(), relay_url=relay_url,
+                           auto_activated=channel.is_active
+                           and channel_events.activated_automatically(channel_id)), status
 
 
 @bp.post("/channels/<int:channel_id>/verify")
@@ -161,14 +173,14 @@ def register_urls(channel_id: int):
 
 @bp.post("/channels/<int:channel_id>/activate")
 def activate_channel(channel_id: int):
-    if ActionForm().validate_on_submit() and _attempt(channel_setup.activate_channel, channel_id):
+    if ActionForm().validate_on_submit() and _attempt(channel_activation.activate_channel, channel_id):
         flash(_("The channel is active: payments now earn points."), "success")
     return redirect(url_for("web.channel_setup", channel_id=channel_id))
 
 
 @bp.post("/channels/<int:channel_id>/deactivate")
 def deactivate_channel(channel_id: int):
-    if ActionForm().validate_on_submit() and _attempt(channel_setup.deactivate_channel,
+    if ActionForm().validate_on_submit() and _attempt(channel_activation.deactivate_channel,
                                                       channel_id):
         flash(_("The channel is paused: payments are stored but earn no points."), "info")
     return redirect(url_for("web.channel", channel_id=channel_id))

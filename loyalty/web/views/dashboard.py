@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from loyalty.services import messages, sms_allowance, sms_pause
+from loyalty.services import channel_events, messages, sms_allowance, sms_pause
 from loyalty.services.merchants import get_current_merchant
 from loyalty.services.webhooks import endpoints as webhook_endpoints
 from loyalty.web import reads
@@ -21,7 +21,8 @@ def dashboard_page():
                            health={s.channel.id: reads.channel_health(s) for s in overview},
                            allowance=sms_allowance.current_allowance(),
                            sms_pause=sms_pause.current(messages.sending_account()),
-                           disabled_webhooks=webhook_endpoints.disabled_endpoints())
+                           disabled_webhooks=webhook_endpoints.disabled_endpoints(),
+                           channel_notices=channel_events.notices())
 
 
 @bp.get("/dashboard/live", endpoint="dashboard_live")
