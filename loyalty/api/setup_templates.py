@@ -4,13 +4,14 @@ setup exported as a manifest."""
 from flask_smorest import Blueprint
 
 from loyalty.api.openapi import conflict
+from loyalty.schemas.base import PageArgsSchema
 from loyalty.schemas.setup_templates import (
     ApplyRequestSchema,
     ApplyResultSchema,
     ManifestSchema,
     PlanRequestSchema,
     TemplateDetailSchema,
-    TemplateListSchema,
+    TemplatePageSchema,
     TemplatePlanSchema,
 )
 from loyalty.services import setup_templates as service
@@ -23,13 +24,14 @@ APPLY_EXAMPLE = {**PLAN_EXAMPLE, "idempotency_key": "setup-2026-12-03-1"}
 
 
 @blp.route("/setup-templates", methods=["GET"])
-@blp.response(200, TemplateListSchema)
-def list_templates():
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, TemplatePageSchema)
+def list_templates(args):
     """List the setup templates.
 
-    The latest version of each, by title; every template fits on one page
-    (`next_cursor` is null)."""
-    return service.list_templates()
+    The latest version of each, by title, with its key, vertical, description and the
+    kinds of channel it fits."""
+    return service.list_templates(**args)
 
 
 @blp.route("/setup-templates/<key>", methods=["GET"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from loyalty.schemas.base import BaseSchema, TrimmedString
+from loyalty.schemas.base import BaseSchema, TrimmedString, page_schema
 from loyalty.schemas.programs import CODE
 from loyalty.sms.templates import TemplateError, validate_template
 
@@ -169,10 +169,7 @@ class TemplateSummarySchema(BaseSchema):
     channel_types = fields.List(fields.String())
 
 
-class TemplateListSchema(BaseSchema):
-    items = fields.List(fields.Nested(TemplateSummarySchema), required=True)
-    next_cursor = fields.Integer(allow_none=True, required=True, metadata={
-        "description": "always null: every template fits on one page"})
+TemplatePageSchema = page_schema(TemplateSummarySchema, "SetupTemplatePageSchema")
 
 
 class TemplateDetailSchema(BaseSchema):

@@ -34,6 +34,10 @@ def test_the_templates_are_listed_and_shown_with_their_versions(client, db_sessi
                                                     "salon-stamps"}
     shown = shop.api("GET", "/setup-templates/electronics-vip").get_json()
     assert shown["versions"] == [1]
+    first = shop.api("GET", "/setup-templates?limit=2").get_json()
+    rest = shop.api("GET", f"/setup-templates?cursor={first['next_cursor']}").get_json()
+    assert [t["key"] for t in first["items"] + rest["items"]] == \
+        [t["key"] for t in listed["items"]] and rest["next_cursor"] is None
     assert [p["name"] for p in shown["latest"]["parameters"]][0] == "vip_multiplier"
     assert shop.api("GET", "/setup-templates/nope").status_code == 404
     wrong = shop.api("POST", "/setup-templates/electronics-vip/plan", json={"version": 7})

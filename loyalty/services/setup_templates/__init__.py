@@ -32,8 +32,13 @@ from loyalty.unit_of_work import transactional
 EXPORT_KEY = "my-setup"
 
 
-def list_templates() -> dict[str, Any]:
-    return {"items": catalog.summaries(), "next_cursor": None}
+def list_templates(*, limit: int = 50, cursor: int | None = None) -> dict[str, Any]:
+    """A page of the templates by title; the cursor is the position of the next one."""
+    start = cursor or 0
+    items = catalog.summaries()
+    following = start + limit
+    return {"items": items[start:following],
+            "next_cursor": following if following < len(items) else None}
 
 
 def template_detail(key: str) -> dict[str, Any]:

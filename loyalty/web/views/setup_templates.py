@@ -29,7 +29,7 @@ ACTION_WORDS = {"create": "New", "update": "Changes", "unchanged": "Already so",
 
 @bp.get("/setup/templates")
 def setup_templates():
-    return render_template("web/setup_templates.html", templates=service.list_templates()["items"],
+    return render_template("web/setup_templates.html", templates=service.list_templates(limit=200)["items"],
                            channel_words=CHANNEL_WORDS)
 
 
