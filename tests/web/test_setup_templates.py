@@ -21,7 +21,8 @@ def test_choose_a_template_see_the_plan_and_apply_it(client):
     page = client.get("/setup/templates/salon-stamps")
     shown = text(page)
     assert "New Program “Salon visits”: a card of 6 stamps for free hair treatment" in shown
-    assert "Swahili receipt for visits" in shown
+    assert "Swahili receipt for visits: “Asante John! Zimebaki ziara 3 upate free hair " \
+        "treatment.”" in shown
     assert "None yet (programs and texts only)" in shown
     applied = client.post("/setup/templates/salon-stamps", data={
         "p_visits_for_reward": "8", "p_reward": "free manicure", "p_minimum_spend": "500",

@@ -13,6 +13,8 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from loyalty.errors import DomainError
 from loyalty.services import channels as channel_service
 from loyalty.services import setup_templates as service
+from loyalty.services.merchants import get_current_merchant
+from loyalty.sms.templates import render
 from loyalty.web.blueprint import bp, earning_rule
 from loyalty.web.forms import WebForm, options
 from loyalty.web.formtools import show_error
@@ -63,7 +65,7 @@ def setup_template(template_key: str):
     status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
     return render_template(
         "web/setup_template.html", manifest=manifest, form=form,
-        steps=[_in_words(r) for r in plan["resources"]] if plan else [],
+        steps=_steps(plan["resources"]) if plan else [],
         notes=plan["notes"] if plan else [],
         conflicts=plan is not None and any(r["action"] == "conflict" for r in plan["resources"]),
         channel_words=CHANNEL_WORDS), status
@@ -107,8 +109,17 @@ def _on_form(error: DomainError) -> DomainError:
     return error
 
 
-def _in_words(resource: dict[str, Any]) -> dict[str, str]:
-    """One line of the plan as a shop owner reads it."""
+def _steps(resources: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The plan as a shop owner reads it; texts as John would receive them."""
+    programs = {r["key"]: {name: c["to"] for name, c in r["changes"].items()}
+                for r in resources if r["kind"] == "program"}
+    merchant = get_current_merchant().business_name
+    return [_in_words(r, programs, merchant) for r in resources]
+
+
+def _in_words(resource: dict[str, Any], programs: dict[str, dict[str, Any]],
+              merchant: str) -> dict[str, str]:
+    """One line of the plan."""
     kind, key, changes = resource["kind"], resource["key"], resource["changes"]
     to = {name: change["to"] for name, change in changes.items()}
     if kind == "program":
@@ -134,7 +145,14 @@ def _in_words(resource: dict[str, Any]) -> dict[str, str]:
         code, event, language = key.split("/")
         what = "receipt" if event == "earn" else "text when a card is full"
         tongue = "Swahili" if language == "sw" else "English"
-        text = f"{tongue} {what} for {code}" + (f": “{to['text']}”" if "text" in to else "")
+        text = f"{tongue} {what} for {code}"
+        if "text" in to:
+            program = programs.get(code, {})
+            example = render(to["text"], {
+                "first_name": "John", "points": 100, "balance": 2847, "stamps_left": 3,
+                "program_name": program.get("name") or code,
+                "reward": program.get("stamp_reward") or "the reward", "merchant": merchant})
+            text += f": “{example}”"
     return {"action": resource["action"], "label": ACTION_WORDS[resource["action"]],
             "text": text}
 
