@@ -108,7 +108,7 @@ class ManifestSchema(BaseSchema):
                                 required=True, validate=validate.Length(1, 3))
     parameters = fields.List(fields.Nested(TemplateParameterSchema), load_default=list)
     programs = fields.List(fields.Nested(TemplateProgramSchema), required=True,
-                           validate=validate.Length(1, 20))
+                           validate=validate.Length(1, 100))
     mappings = fields.List(fields.Nested(TemplateMappingSchema), load_default=list)
     sms = fields.List(fields.Nested(TemplateSmsTextSchema), load_default=list)
 

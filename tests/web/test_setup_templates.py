@@ -31,6 +31,9 @@ def test_choose_a_template_see_the_plan_and_apply_it(client):
     programs = text(client.get("/programs"))
     assert "Salon visits visits default" in programs and "8 for free manicure" in programs
     # Shown again with its defaults: the template's own program changes back, no conflict.
+    exported = client.get("/setup/my-setup.json")
+    assert exported.headers["Content-Disposition"].startswith("attachment")
+    assert {p["code"] for p in exported.get_json()["programs"]} == {"loyalty", "visits"}
     again = text(client.get("/setup/templates/salon-stamps"))
     assert "Changes Program “visits”: smallest payment 500.00 → 300; stamps for a reward " \
         "8 → 6" in again

@@ -3,11 +3,12 @@ what applying would change in the merchant's words, and the apply button."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, url_for
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 
 from loyalty.errors import DomainError
@@ -33,6 +34,14 @@ ACTION_WORDS = {"create": "New", "update": "Changes", "unchanged": "Already so",
 def setup_templates():
     return render_template("web/setup_templates.html", templates=service.list_templates(limit=200)["items"],
                            channel_words=CHANNEL_WORDS)
+
+
+@bp.get("/setup/my-setup.json")
+def export_setup():
+    """The merchant's own setup as a template file (GET /api/v1/merchants/me/setup)."""
+    body = json.dumps(service.export_setup(), ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": 'attachment; filename="my-setup.json"'})
 
 
 @bp.route("/setup/templates/<template_key>", methods=["GET", "POST"])
