@@ -12,6 +12,7 @@ from loyalty.errors import ValidationFailed
 from loyalty.models import DEFAULT_PROGRAM_CODE
 from loyalty.schemas.setup_templates import ManifestSchema
 from loyalty.services.setup_templates import catalog, planning
+from loyalty.web.reads import PROMOTIONAL_WORDS
 
 # Published versions: a file here never changes. To change a template, add the next version
 # (a new file) and its hash below; editing a listed file fails this test.
@@ -114,3 +115,17 @@ def test_the_plan_names_creates_updates_conflicts_and_unchanged():
     assert conflict["changes"] == {"program": {"from": "dining", "to": "delivery"}}
     owned = planning.plan(desired, current, {"mapping:DEL*"})
     assert next(r for r in owned if r["key"] == "DEL*")["action"] == "update"
+
+
+def test_shipped_texts_are_receipts_not_promotions():
+    """Receipts are transactional (services/promotions.py): no template ships an offer, and
+    the pharmacy's never names a purchase or a reward."""
+    for versions in catalog.catalog().values():
+        for manifest in versions.values():
+            for sms in manifest["sms"]:
+                lowered = sms["text"].lower()
+                assert not [w for w in PROMOTIONAL_WORDS if w in lowered], sms
+    pharmacy = catalog.manifest("pharmacy-points", 1)
+    assert {s["event"] for s in pharmacy["sms"]} == {"earn"}
+    assert all("{reward}" not in s["text"] and "{program_name}" not in s["text"]
+               for s in pharmacy["sms"])

@@ -62,7 +62,7 @@ def plan_manifest(manifest: dict[str, Any], params: dict[str, Any],
         notes.append("No channel of a kind this template fits yet: its account rules are "
                      "set when it is applied again with a channel.")
     return {"template": manifest["key"], "version": manifest["version"],
-            "params": {k: planning._plain(v) for k, v in values.items()},
+            "params": {k: planning.plain(v) for k, v in values.items()},
             "channel_id": channel.id if channel is not None else None,
             "resources": resources, "notes": notes}
 

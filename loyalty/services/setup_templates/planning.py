@@ -177,8 +177,8 @@ def _compare(kind: str, key: str, wanted: dict[str, Any], have: dict[str, Any] |
              owned: set[str]) -> dict[str, Any]:
     if have is None:
         return {"kind": kind, "key": key, "action": "create",
-                "changes": {name: {"from": None, "to": _plain(v)} for name, v in wanted.items()}}
-    changes = {name: {"from": _plain(have.get(name)), "to": _plain(value)}
+                "changes": {name: {"from": None, "to": plain(v)} for name, v in wanted.items()}}
+    changes = {name: {"from": plain(have.get(name)), "to": plain(value)}
                for name, value in wanted.items() if have.get(name) != value}
     if not changes:
         action = "unchanged"
@@ -187,6 +187,6 @@ def _compare(kind: str, key: str, wanted: dict[str, Any], have: dict[str, Any] |
     return {"kind": kind, "key": key, "action": action, "changes": changes}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-friendly: money and multipliers as decimal strings."""
     return str(value) if isinstance(value, Decimal) else value
