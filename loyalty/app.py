@@ -27,6 +27,7 @@ from loyalty.api import (
     payments,
     programs,
     reconciliation,
+    setup_templates,
     webhooks,
 )
 from loyalty.api import errors as api_errors
@@ -104,7 +105,8 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     emulator.init_app(app)  # only with DARAJA_EMULATOR=1, never in production
     blueprints = (merchants.blp, password_reset.blp, api_keys.blp, programs.blp, channels.blp,
                   customers.blp, payments.blp, payments.analytics_blp, payment_requests.blp,
-                  callback_log.blp, reconciliation.blp, webhooks.blp)
+                  callback_log.blp, reconciliation.blp, webhooks.blp,
+                  setup_templates.blp)
     for blueprint in blueprints:
         ratelimits.api_key(blueprint)  # every call counts against its API key
         api.register_blueprint(blueprint)

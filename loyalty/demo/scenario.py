@@ -19,7 +19,6 @@ import dataclasses
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Iterator
 
 import requests
@@ -29,7 +28,7 @@ from flask import current_app
 from loyalty import daraja
 from loyalty.config import AT_PRODUCTION, AT_SANDBOX, SAFARICOM_SANDBOX
 from loyalty.daraja.errors import DarajaError
-from loyalty.errors import DomainError, NotFound
+from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.models import (
     BusinessType,
@@ -49,7 +48,9 @@ from loyalty.services import (
     customers,
     merchants,
     programs,
+    setup_templates,
 )
+from loyalty.services.setup_templates import catalog
 from loyalty.tenancy import tenant_context
 
 MERCHANT = {
@@ -60,11 +61,9 @@ MERCHANT = {
     "business_type": BusinessType.RETAIL,
     "password": "acme demo password",
 }
-PROGRAMS: tuple[dict[str, Any], ...] = (
-    {"code": "vip", "name": "VIP", "multiplier": Decimal("2")},
-    {"code": "delivery", "name": "Delivery", "points_per_unit": 0, "stamps_required": 5,
-     "stamp_reward": "free delivery"},
-)
+# The programs, account rules and texts come from a setup template (loyalty/setup_templates):
+# `loyalty`, `vip` (double points), `delivery` (5 stamps), and default / VIP* / DELIVERY.
+TEMPLATE = ("electronics-vip", 1)
 SHORTCODE = "174379"
 CHANNEL = {
     "name": "Demo PayBill",
@@ -78,7 +77,6 @@ CHANNEL = {
     # The public sandbox's API operator (DARAJA.md 13): the demo can reverse payments.
     "initiator_name": "testapi",
     "initiator_password": "Safaricom999!*!",
-    "account_mapping": {"default": "loyalty", "VIP*": "vip", "DELIVERY": "delivery"},
 }
 STEP_WAIT = 30  # seconds a worker may take for verify / register-urls (the API clamps ?wait to 10)
 SMS_WAIT = 10.0  # seconds `pay` waits for the receipt SMS
@@ -197,9 +195,8 @@ def seed() -> Seeded:
         with tenant_context(merchant_id):
             api_key = merchants.create_api_key(f"Demo key {time.strftime('%Y-%m-%d %H:%M:%S')}").key
     with tenant_context(merchant_id), _daraja_at(urls.daraja):
-        for program in PROGRAMS:
-            _ensure_program(program)
         channel_id = _ensure_channel()
+        _apply_template(channel_id)
         _onboard(channel_id)
         channel = channels.get_channel(channel_id)
         return Seeded(
@@ -211,11 +208,12 @@ def seed() -> Seeded:
             confirmation_url=channel.confirmation_url)
 
 
-def _ensure_program(data: dict[str, Any]) -> None:
-    try:
-        programs.get_program(data["code"])
-    except NotFound:
-        programs.create_program(data)
+def _apply_template(channel_id: int) -> None:
+    """The template's setup, put back as it was if it was edited since (`adopt`): no
+    idempotency record, since each seed should restore the demo rather than replay."""
+    key, version = TEMPLATE
+    setup_templates.apply_manifest(catalog.manifest(key, version), {}, channel_id=channel_id,
+                                   adopt=True)
 
 
 def _ensure_channel() -> int:

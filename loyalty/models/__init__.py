@@ -34,6 +34,7 @@ from loyalty.models.payments import (
 from loyalty.models.programs import DEFAULT_PROGRAM_CODE, LoyaltyProgram
 from loyalty.models.reconciliation import ReconciliationRun, RunState, RunTrigger
 from loyalty.models.reversals import Reversal, ReversalMethod, ReversalState
+from loyalty.models.setup_templates import SetupApply
 from loyalty.models.webhooks import (
     DeliveryStatus,
     EndpointState,
@@ -58,4 +59,5 @@ __all__ = [
     "ReconciliationRun", "RunState", "RunTrigger",
     "DeliveryStatus", "EndpointState", "EventType", "WebhookAttempt", "WebhookDelivery",
     "WebhookEndpoint",
+    "SetupApply",
 ]

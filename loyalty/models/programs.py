@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,4 +47,7 @@ class LoyaltyProgram(TenantScoped, TimestampMixin, db.Model):
     reward_template: Mapped[str | None] = mapped_column(sa.Text)
     # Text the customer when a payment of theirs is reversed and its points taken back.
     sms_on_reversal: Mapped[bool] = mapped_column(default=False)
+    # Texts in other languages, {"sw": {"earn": ..., "reward": ...}}, set by setup templates
+    # and exported with them; sending still uses the English columns above.
+    sms_translations: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     is_default: Mapped[bool] = mapped_column(default=False)

@@ -30,7 +30,7 @@ def _seeded(db_session, shop) -> dict[str, object]:
         "(SELECT max(id) FROM customers) AS customer_id, "
         "(SELECT max(id) FROM payments) AS payment_id, "
         "(SELECT max(id) FROM webhook_endpoints) AS endpoint_id")).one()
-    return {**row._asdict(), "code": "vip"}
+    return {**row._asdict(), "code": "vip", "template_key": "electronics-vip"}
 
 
 def _plain_urls(app, seeded: dict[str, object]) -> list[str]:
@@ -72,7 +72,7 @@ def test_every_page_opens_without_error_text_for_a_merchant_with_data(app, clien
 def test_every_page_opens_without_error_text_for_a_new_merchant(app, client, db_session):
     sign_up(client)
     seeded = {"channel_id": 1, "customer_id": 1, "payment_id": 1, "endpoint_id": 1,
-              "code": "loyalty"}
+              "code": "loyalty", "template_key": "cafe-stamps"}
     problems = {}
     for url in _plain_urls(app, seeded):
         if re.search(r"/\d+(/|$)", url):

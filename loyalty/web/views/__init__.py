@@ -16,5 +16,6 @@ from loyalty.web.views import (  # noqa: F401
     programs,
     reconciliation,
     settings,
+    setup_templates,
     webhooks,
 )

@@ -1,0 +1,57 @@
+"""A new shop owner on a phone (375 px) starts from a setup template: the cards, the
+questions, the plan in words, Apply, and the programs it made: in Chromium."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.browser.test_onboarding import Shots, _expect
+from tests.browser.test_phone import PHONE, SMALL_TARGETS, _fits
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_salon_owner_sets_up_from_a_template_on_a_phone(stack, page):
+    expect, shot = _expect(), Shots(page, stack.output)
+    page.set_viewport_size(PHONE)
+    page.goto("/signup")
+    page.get_by_label("Business name").fill("Wanjiku Salon")
+    page.get_by_label("Your name").fill("Grace Wanjiku")
+    page.get_by_label("Email").fill(f"salon-{uuid.uuid4().hex[:8]}@salon.example")
+    page.get_by_label("Phone").fill("0712 345 678")
+    page.get_by_label("Type of business").select_option("SERVICES")
+    page.get_by_label("Password", exact=True).fill("correct horse battery")
+    page.get_by_label("Repeat the password").fill("correct horse battery")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page).to_have_url(re.compile(r"/channels/new$"))
+
+    page.goto("/dashboard")
+    page.get_by_role("link", name="Start from a template").click()
+    expect(page).to_have_url(re.compile(r"/setup/templates$"))
+    expect(page.locator("#template-salon-stamps")).to_contain_text(
+        "For a Till or Buy Goods or PayBill")
+    _fits(page, "the template cards")
+    assert page.evaluate(SMALL_TARGETS) == []
+    shot("phone-setup-templates")
+
+    page.get_by_role("link", name="Use this template: Salon stamp card").click()
+    expect(page).to_have_url(re.compile(r"/setup/templates/salon-stamps$"))
+    page.get_by_label("Visits for a reward").fill("8")
+    page.get_by_label("The reward").fill("free manicure")
+    page.get_by_role("button", name="Show what changes").click()
+    plan = page.locator("#plan")
+    expect(plan).to_contain_text("Program “Salon visits”: a card of 8 stamps for free manicure")
+    expect(plan).to_contain_text("Swahili receipt for visits")
+    _fits(page, "the template's plan")
+    assert page.evaluate(SMALL_TARGETS) == []
+    shot("phone-setup-template-plan")
+
+    page.get_by_role("button", name="Apply this template").click()
+    expect(page).to_have_url(re.compile(r"/programs$"))
+    expect(page.locator("p.alert.success")).to_contain_text("'Salon stamp card' is set up")
+    expect(page.locator("tbody")).to_contain_text("8 for free manicure")
+    shot("phone-setup-template-applied")
+    assert page.js_errors == []
