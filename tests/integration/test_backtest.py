@@ -172,3 +172,32 @@ def test_sql_rule_equals_python_crediting(program, db_session, paid, rule):
     p90 = diffs[0] if len(diffs) == 1 else statistics.quantiles(diffs, n=10,
                                                                 method="inclusive")[8]
     assert result.p90 == pytest.approx(p90)
+
+
+def test_sqlite_for_make_run_gives_the_same_answers(tmp_path, redis_prefix):
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_test_app
+
+    app = make_test_app(f"sqlite:///{tmp_path / 'dev.sqlite3'}", redis_prefix)
+    with app.app_context():
+        upgrade()
+        assert db.engine.dialect.name == "sqlite"
+        shop = make_shop(app.test_client(), db.session, programs=[DELIVERY],
+                         mapping={"default": "loyalty", "DEL*": "delivery"})
+        for n, (amount, payer) in enumerate([("1250.50", 0), ("99.00", 0), ("5000", 1),
+                                             ("320", 2)]):
+            _pay(shop, f"BT{n:08d}", amount, PAYERS[payer])
+        for n in range(7):
+            _pay(shop, f"ST{n:08d}", "300", PAYERS[0], bill_ref="DEL1")
+            crediting.credit_waiting()
+        double = _backtest(shop, "loyalty", rule={"multiplier": "2", "min_amount": "100"})
+        assert double.status_code == 200, double.get_json()
+        double = double.get_json()
+        assert double["points"] == {"actual": 65, "under_rule": 131, "difference": 66}
+        assert double["texts_changed"] == 4
+        assert double["difference_per_customer"] == {"p50": 13.0, "p90": pytest.approx(42.6)}
+        three = _backtest(shop, "delivery", rule={"stamps_required": 3}).get_json()
+        assert (three["rewards"], three["texts_changed"]) == (
+            {"actual": 1, "under_rule": 2, "difference": 1}, 3)
+        db.session.remove()
