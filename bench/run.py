@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import seed as seeding
+from bench.backtest import bench_backtest  # noqa: F401  (run by name, like the others)
 from bench.harness import (
     BIN,
     ROOT,
@@ -41,7 +42,7 @@ from bench.harness import (
 )
 from bench.reconcile import bench_reconcile  # noqa: F401  (run by name, like the others)
 
-ALL = ("ingest", "credit", "pipeline", "scale", "reconcile")
+ALL = ("ingest", "credit", "pipeline", "scale", "reconcile", "backtest")
 
 
 @dataclass
@@ -68,13 +69,16 @@ class Settings:
     scale_rate: float = 300
     history_payments: int = 50_000
     reconcile_rows: int = 100_000
+    backtest_payments: int = 1_000_000
+    backtest_customers: int = 50_000
     budget_seconds: float = 15 * 60
 
 
 QUICK = Settings(ingest_seconds=8, warmup_seconds=2, half_rate_seconds=5, credit_backlog=5_000,
                  pipeline_step_seconds=6, pipeline_steps=3, scale_merchants=1_000,
                  scale_ledger_rows=100_000, scale_backlog=3_000, scale_rate_seconds=5,
-                 health_seconds=8, ingest_rounds=1, reconcile_rows=10_000)
+                 health_seconds=8, ingest_rounds=1, reconcile_rows=10_000,
+                 backtest_payments=100_000, backtest_customers=10_000)
 
 
 @dataclass
@@ -975,6 +979,11 @@ def report(ctx: Ctx) -> str:
             f"{rc['first']['recovered']:,} recovered, {rc['credited_twice']} twice",
             f"{rc['rows_per_s']} rows/s", f"cpu {rc['worker_cpu_s']} s",
             "all, once, < 60 s", rc["ok"] and rc["worker_cpu_s"] < 60)
+    bt = r.get("backtest")
+    if bt and bt.get("backtest_s") is not None:
+        row(f"back-test over {bt['payments']:,} payments vs a full scan of them",
+            f"{bt['backtest_s']:.2f} s", f"{bt['scan_s']:.2f} s", f"{_fmt(bt['ratio'])}x",
+            "< 2 s", bt["ok"])
     calls = []
     for entry in (ing or {}).get("oauth_calls", []) or []:
         calls.extend(entry.values())

@@ -3,6 +3,7 @@
 from flask_smorest import Blueprint
 
 from loyalty.api.openapi import conflict
+from loyalty.schemas.backtest import BacktestArgsSchema, BacktestSchema
 from loyalty.schemas.base import PageArgsSchema
 from loyalty.schemas.programs import (
     ProgramCreateSchema,
@@ -10,6 +11,7 @@ from loyalty.schemas.programs import (
     ProgramSchema,
     ProgramUpdateSchema,
 )
+from loyalty.services import backtest as backtests
 from loyalty.services import programs as service
 
 blp = Blueprint("programs", __name__, url_prefix="/api/v1/programs",
@@ -75,3 +77,19 @@ def delete(code):
     Only a program nothing refers to: not the default, not mapped by a channel, without
     points or payments."""
     service.delete_program(code)
+
+
+@blp.route("/<code>/backtest", methods=["POST"])
+@blp.arguments(BacktestArgsSchema, example={"rule": {"multiplier": "1.5"}, "from": "2026-11-01",
+                                            "to": "2026-12-01"})
+@blp.response(200, BacktestSchema)
+def backtest(args, code):
+    """Back-test a rule over the program's past payments.
+
+    Re-earns the program's credited payments of [`from`, `to`) (default: the last 30 days;
+    at most 366) under `rule` — any of points_per_unit, unit_amount, multiplier, min_amount,
+    stamps_required in place of the program's — and compares with what they earned:
+    payments, customers, points, stamps and rewards actual vs under the rule, the
+    per-customer difference (p50, p90) and how many receipt texts would read differently.
+    Changes nothing. A bare date is 00:00 in Nairobi; a time without an offset is UTC."""
+    return backtests.backtest_program(code, args)

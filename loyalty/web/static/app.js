@@ -195,6 +195,40 @@
     });
   }
 
+  // "What would this change have cost last month?": the last 30 days re-earned under the
+  // rule as typed (GET /programs/<code>/backtest.json); without JS the Check button posts
+  // the form and the page answers the same sentences.
+  function previewBacktest(form, box) {
+    var url = box.getAttribute("data-backtest-url");
+    var names = ["points_per_unit", "unit_amount", "multiplier", "min_amount",
+                 "stamps_required"];
+    var timer = null;
+    function refresh() {
+      var query = new URLSearchParams();
+      names.forEach(function (name) {
+        var input = form.elements[name];
+        if (input) { query.set(name, input.value); }
+      });
+      fetch(url + "?" + query.toString(), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (answer) {
+          var list = box.querySelector('[data-backtest="lines"]');
+          list.textContent = "";
+          answer.lines.forEach(function (text) {
+            var li = document.createElement("li");
+            li.textContent = text;
+            list.appendChild(li);
+          });
+        })
+        .catch(function () { /* the last answer stays; Check still works */ });
+    }
+    form.addEventListener("input", function (event) {
+      if (names.indexOf(event.target.name) < 0) { return; }
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 400);
+    });
+  }
+
   // A field's error goes away as soon as the merchant changes that field (the server checks
   // it again on save); the page's "correct the fields marked below" goes with the last one.
   function clearStaleErrors(event) {
@@ -349,6 +383,8 @@
     }
     var program = document.getElementById("program-form");
     if (program) { previewSms(program); }
+    var backtest = document.getElementById("backtest");
+    if (program && backtest) { previewBacktest(program, backtest); }
     var dashboard = document.getElementById("dashboard-live");
     if (dashboard) { pollDashboard(dashboard); }
   });

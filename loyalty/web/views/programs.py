@@ -1,4 +1,5 @@
-"""Loyalty programs: list, create, edit, and the live SMS receipt preview."""
+"""Loyalty programs: list, create, edit, the live SMS receipt preview and the back-test of
+the rule being typed ("What would this change have cost last month?")."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from decimal import Decimal, InvalidOperation
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from marshmallow import ValidationError
 
 from loyalty.errors import DomainError
+from loyalty.schemas.backtest import RuleSchema
 from loyalty.schemas.programs import ProgramCreateSchema, ProgramUpdateSchema
+from loyalty.services import backtest as backtests
 from loyalty.services import programs as service
 from loyalty.web import reads
+from loyalty.web.backtest_words import backtest_words
 from loyalty.web.blueprint import bp, earning_rule
 from loyalty.web.forms import ActionForm, ProgramForm
 from loyalty.web.formtools import checked, page, show_error, values
@@ -47,7 +52,10 @@ def new_program():
 def edit_program(code: str):
     program = service.get_program(code)
     form = ProgramForm(obj=program)
-    data = checked(form, ProgramUpdateSchema(partial=True), lambda: _changes(form, program))
+    # "Check" (the back-test without JavaScript) submits the form as typed, saving nothing.
+    checking = request.method == "POST" and "check" in request.form
+    data = None if checking else checked(form, ProgramUpdateSchema(partial=True),
+                                         lambda: _changes(form, program))
     if data is not None:
         try:
             service.update_program(code, data)
@@ -56,7 +64,33 @@ def edit_program(code: str):
         else:
             flash(_("Program '%(name)s' saved.", name=program.name), "success")
             return redirect(url_for("web.programs"))
-    return page("web/program_form.html", form, program=program, **_preview(form))
+    typed = {name: form[name].data for name in backtests.RULE_FIELDS}
+    return page("web/program_form.html", form, program=program, **_preview(form),
+                backtest=_backtest_lines(program, typed))
+
+
+@bp.get("/programs/<code>/backtest.json")
+def program_backtest(code: str):
+    """The back-test of the rule as typed so far, for the edit page's script."""
+    program = service.get_program(code)
+    return jsonify({"lines": _backtest_lines(program, request.args)})
+
+
+def _backtest_lines(program, raw) -> list[str]:
+    """The last 30 days re-earned under the typed rule, in the merchant's words. Values
+    that are not (yet) valid keep the program's own: the form reports them on save."""
+    rule = {}
+    for name in backtests.RULE_FIELDS:
+        value = raw.get(name)
+        value = "" if value is None else str(value).strip()
+        if name == "stamps_required" and value in ("", "0"):
+            rule[name] = None
+            continue
+        try:
+            rule.update(RuleSchema().load({name: value}))
+        except ValidationError:
+            pass
+    return backtest_words(backtests.last_days(program, rule))
 
 
 def _changes(form: ProgramForm, program) -> dict:
