@@ -54,6 +54,10 @@ class LedgerEntry(TenantScoped, db.Model):
     adjustment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("adjustments.id"))
     description: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The experiment and variant whose rule earned this entry (None: the program's own).
+    experiment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("experiments.id",
+                                                                    ondelete="SET NULL"))
+    variant: Mapped[str | None] = mapped_column(sa.String(20))
 
 
 class Redemption(TenantScoped, db.Model):
