@@ -8,11 +8,12 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty.db.ddl import partial
 from loyalty.extensions import db
 from loyalty.models.base import TimestampMixin, UTCDateTime, enum_column
+from loyalty.models.programs import LoyaltyProgram
 from loyalty.tenancy import TenantScoped
 
 
@@ -58,6 +59,8 @@ class Experiment(TenantScoped, TimestampMixin, db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     promoted_variant: Mapped[str | None] = mapped_column(sa.String(20))
+
+    program: Mapped[LoyaltyProgram] = relationship(lazy="joined")
 
 
 class ExperimentAssignment(TenantScoped, db.Model):
