@@ -171,3 +171,8 @@ def promote_variant(experiment_id: int, variant: str) -> Experiment:
         experiment.stopped_at = utcnow()
     experiment.status, experiment.promoted_variant = ExperimentStatus.PROMOTED, variant
     return experiment
+
+
+def list_experiments() -> list[Experiment]:
+    """Newest first (the web list)."""
+    return list(db.session.scalars(sa.select(Experiment).order_by(Experiment.id.desc())))
