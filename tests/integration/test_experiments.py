@@ -29,6 +29,9 @@ def test_a_feasible_plan_is_created_with_its_numbers(acme, db_session):
     assert plan["feasible"] is True
     assert created.get_json()["status"] == "draft"
     assert created.get_json()["program"] == "loyalty"
+    # an 80/20 split waits for the 20% arm to fill: two and a half times as long
+    uneven = _create(acme, split=[80, 20]).get_json()["plan"]
+    assert uneven["estimated_weeks"] == -(-uneven["sample_size_per_arm"] // (2000 * 7 / 90 * 0.2))
 
 
 def test_a_plan_beyond_twelve_weeks_is_refused_with_its_numbers(acme, db_session):

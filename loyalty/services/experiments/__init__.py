@@ -55,9 +55,10 @@ def _program(code: str) -> LoyaltyProgram:
     return program
 
 
-def plan(program: LoyaltyProgram, channel_ids: list[int] | None, days: int,
-         mde: float) -> dict[str, Any]:
-    """Baseline and weekly new payers from the last 90 days; sample size; weeks; feasible."""
+def plan(program: LoyaltyProgram, channel_ids: list[int] | None, days: int, mde: float,
+         split: list[int]) -> dict[str, Any]:
+    """Baseline and weekly new payers from the last 90 days; sample size; weeks; feasible.
+    The smallest share of the split fills last, so it sets the weeks."""
     now = utcnow()
     row = sql.BASELINE.execute(db.session.connection(), {
         "merchant_id": current_merchant_id(), "program_id": program.id,
@@ -65,18 +66,18 @@ def plan(program: LoyaltyProgram, channel_ids: list[int] | None, days: int,
         "now": now, "complete_before": now - timedelta(days=days), "days": days}).one()
     baseline = row.repeaters / row.followed if row.followed else 0.0
     weekly = row.new_payers * 7 / PLAN_DAYS
-    arms_hint = 2
+    smallest = min(split) / 100
     per_arm = stats.sample_size_per_arm(baseline, mde)
     weeks = None
     if per_arm is not None and weekly > 0:
-        weeks = math.ceil(per_arm * arms_hint / weekly)
+        weeks = math.ceil(per_arm / (weekly * smallest) - 1e-9)
     feasible = weeks is not None and weeks <= MAX_WEEKS
     out = {"baseline_rate": round(baseline, 4), "weekly_new_payers": round(weekly, 1),
            "sample_size_per_arm": per_arm, "estimated_weeks": weeks, "feasible": feasible,
            "feasible_effect": None}
     if not feasible:
         out["feasible_effect"] = stats.smallest_feasible_effect(
-            baseline, weekly * MAX_WEEKS / arms_hint)
+            baseline, weekly * smallest * MAX_WEEKS)
     return out
 
 
@@ -100,7 +101,7 @@ def create_experiment(data: dict[str, Any]) -> Experiment:
     program = _program(data["program"])
     days = data["metric"]["days"]
     mde = float(data["minimum_detectable_effect"])
-    found = plan(program, data.get("channel_ids"), days, mde)
+    found = plan(program, data.get("channel_ids"), days, mde, data["split"])
     if not found["feasible"]:
         effect = found["feasible_effect"]
         hint = (f" An effect of {effect:.1%} could be measured in {MAX_WEEKS} weeks."
