@@ -77,26 +77,37 @@ BASELINE = Statement("experiments.baseline", sa.text(f"""
 # --- results: aggregated per variant in the database ------------------------------------------
 
 RESULTS = Statement("experiments.results", sa.text(f"""
+    WITH a AS (
+        SELECT id, variant, customer_id, payment_id, first_paid_at,
+               first_paid_at <= :complete_before AS complete
+        FROM experiment_assignments
+        WHERE merchant_id = :merchant_id AND experiment_id = :experiment_id
+    ), repeaters AS (
+        SELECT DISTINCT a.id FROM a
+        JOIN payments AS p ON p.merchant_id = :merchant_id AND p.customer_id = a.customer_id
+        WHERE a.complete AND p.program_id = :program_id AND p.id <> a.payment_id
+          AND {_COUNTED} AND {_CHANNEL_FILTER}
+          AND p.trans_time >= a.first_paid_at
+          AND p.trans_time <= a.first_paid_at + make_interval(days => :days)
+    ), points AS (
+        SELECT customer_id, sum(points) AS points FROM ledger_entries
+        WHERE merchant_id = :merchant_id AND experiment_id = :experiment_id
+        GROUP BY customer_id
+    )
     SELECT a.variant,
         count(*) AS assigned,
-        count(*) FILTER (WHERE a.first_paid_at <= :complete_before) AS enrolled,
-        count(*) FILTER (WHERE a.first_paid_at <= :complete_before AND EXISTS (
-            SELECT 1 FROM payments AS p
-            WHERE p.merchant_id = a.merchant_id AND p.customer_id = a.customer_id
-              AND p.program_id = :program_id AND p.id <> a.payment_id AND {_COUNTED}
-              AND {_CHANNEL_FILTER}
-              AND p.trans_time >= a.first_paid_at
-              AND p.trans_time <= a.first_paid_at + make_interval(days => :days))) AS repeaters,
+        count(*) FILTER (WHERE a.complete) AS enrolled,
+        count(r.id) AS repeaters,
         count(*) FILTER (WHERE c.sms_opt_out) AS opted_out,
-        coalesce(sum((SELECT sum(l.points) FROM ledger_entries AS l
-                      WHERE l.merchant_id = a.merchant_id AND l.customer_id = a.customer_id
-                        AND l.experiment_id = a.experiment_id)), 0) AS points
-    FROM experiment_assignments AS a
-    JOIN customers AS c ON c.id = a.customer_id AND c.merchant_id = a.merchant_id
-    WHERE a.merchant_id = :merchant_id AND a.experiment_id = :experiment_id
+        coalesce(sum(pt.points), 0) AS points
+    FROM a
+    JOIN customers AS c ON c.id = a.customer_id AND c.merchant_id = :merchant_id
+    LEFT JOIN repeaters AS r ON r.id = a.id
+    LEFT JOIN points AS pt ON pt.customer_id = a.customer_id
     GROUP BY a.variant"""),
-    doc="Per variant: payers assigned, those with complete follow-up (first eligible "
-        "payment at least `days` before now: right-censoring), of them the repeaters; "
+    doc="Per variant, aggregated in the database: payers assigned, those with complete "
+        "follow-up (first eligible payment at least `days` before now: right-censoring), of "
+        "them the repeaters (another counted payment to the program within `days`); "
         "opted-out customers and the points the experiment's entries gave.",
     tenant="merchant_id", form=ONE)
 

@@ -40,6 +40,9 @@ class LedgerEntry(TenantScoped, db.Model):
         sa.Index("ix_ledger_entries_customer_program", "customer_id", "program_id", "id"),
         sa.Index("ix_ledger_entries_open_earns", "program_id", "created_at",
                  **partial("remaining > 0")),
+        # An experiment's results sum its entries' points; only those entries are indexed.
+        sa.Index("ix_ledger_entries_experiment", "experiment_id", "customer_id",
+                 **partial("experiment_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,6 +16,7 @@ branch_labels = None
 depends_on = None
 
 RUNNING = "status = 'running'"
+IN_EXPERIMENT = "experiment_id IS NOT NULL"
 
 
 def upgrade():
@@ -89,10 +90,15 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_ledger_entries_experiment_id_experiments'),
                                     'experiments', ['experiment_id'], ['id'],
                                     ondelete='SET NULL')
+        batch_op.create_index('ix_ledger_entries_experiment', ['experiment_id', 'customer_id'],
+                              postgresql_where=sa.text(IN_EXPERIMENT),
+                              sqlite_where=sa.text(IN_EXPERIMENT))
 
 
 def downgrade():
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_entries_experiment', postgresql_where=sa.text(IN_EXPERIMENT),
+                            sqlite_where=sa.text(IN_EXPERIMENT))
         batch_op.drop_constraint(batch_op.f('fk_ledger_entries_experiment_id_experiments'),
                                  type_='foreignkey')
         batch_op.drop_column('variant')
