@@ -180,3 +180,14 @@ def test_a_fixed_experiment_hides_its_effect_until_the_analysis_date(acme, db_se
     shown = _results(acme, experiment)
     assert shown["comparisons"][0]["p_value"] < 0.001
     assert shown["decision"] == "stop_for_effect"
+
+
+def test_another_merchants_experiment_is_not_found(client, acme, db_session):
+    from tests.integration.conftest import make_shop
+
+    experiment = fixed_experiment(db_session, acme)
+    other = make_shop(client, db_session, business_name="Other Shop")
+    for path in (f"/experiments/{experiment}", f"/experiments/{experiment}/results"):
+        assert other.api("GET", path).status_code == 404
+    assert other.api("POST", f"/experiments/{experiment}/stop").status_code == 404
+    assert other.api("GET", "/experiments").get_json()["items"] == []
