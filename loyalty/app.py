@@ -17,6 +17,7 @@ from loyalty.api import (
     channels,
     customers,
     docs,
+    experiments,
     health,
     input_guard,
     merchants,
@@ -106,7 +107,7 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     blueprints = (merchants.blp, password_reset.blp, api_keys.blp, programs.blp, channels.blp,
                   customers.blp, payments.blp, payments.analytics_blp, payment_requests.blp,
                   callback_log.blp, reconciliation.blp, webhooks.blp,
-                  setup_templates.blp)
+                  setup_templates.blp, experiments.blp)
     for blueprint in blueprints:
         ratelimits.api_key(blueprint)  # every call counts against its API key
         api.register_blueprint(blueprint)

@@ -35,6 +35,7 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
     message = "The request could not be processed."
+    extra: dict[str, Any] | None = None  # more of the answer, beside code and message
 
     def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None,
                  code: str | None = None):
@@ -74,8 +75,10 @@ class ServiceUnavailable(DomainError):
 
 
 def error_body(status: int, message: str, *, code: str | None = None,
-               fields: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code or HTTP_CODES.get(status, "error"), "message": message}
+               fields: dict[str, Any] | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code or HTTP_CODES.get(status, "error"), "message": message,
+                            **(extra or {})}
     if fields is not None and status == 422:
         body["fields"] = fields
     return {"error": body}

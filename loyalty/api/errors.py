@@ -94,7 +94,8 @@ def http_error_response(error: HTTPException):
 
 
 def domain_error_response(error: DomainError):
-    response = jsonify(error_body(error.status, error.message, code=error.code, fields=error.fields))
+    response = jsonify(error_body(error.status, error.message, code=error.code, fields=error.fields,
+                                  extra=error.extra))
     response.status_code = error.status
     if error.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"

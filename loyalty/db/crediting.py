@@ -159,21 +159,25 @@ BALANCE_LOCK = Statement("crediting.balance_lock", sa.text("""
     tenant="merchant_id", form=PER_ROW)
 
 LEDGER_COLUMNS = ("merchant_id", "customer_id", "program_id", "kind", "points", "stamps",
-                  "remaining", "payment_id", "redemption_id", "description", "created_at")
+                  "remaining", "payment_id", "redemption_id", "description", "created_at",
+                  "experiment_id", "variant")
 
 LEDGER_INSERT = Statement("crediting.ledger_insert", sa.text("""
     INSERT INTO ledger_entries (merchant_id, customer_id, program_id, kind, points, stamps,
-                                remaining, payment_id, redemption_id, description, created_at)
+                                remaining, payment_id, redemption_id, description, created_at,
+                                experiment_id, variant)
     SELECT v.merchant_id, v.customer_id, v.program_id, v.kind, v.points, v.stamps,
-           v.remaining, v.payment_id, v.redemption_id, v.description, v.created_at
+           v.remaining, v.payment_id, v.redemption_id, v.description, v.created_at,
+           v.experiment_id, v.variant
     FROM unnest(CAST(:merchant_id AS integer[]), CAST(:customer_id AS integer[]),
                 CAST(:program_id AS integer[]), CAST(:kind AS text[]),
                 CAST(:points AS integer[]), CAST(:stamps AS integer[]),
                 CAST(:remaining AS integer[]), CAST(:payment_id AS integer[]),
                 CAST(:redemption_id AS integer[]), CAST(:description AS text[]),
-                CAST(:created_at AS timestamptz[])) WITH ORDINALITY
+                CAST(:created_at AS timestamptz[]), CAST(:experiment_id AS integer[]),
+                CAST(:variant AS text[])) WITH ORDINALITY
          AS v(merchant_id, customer_id, program_id, kind, points, stamps, remaining,
-              payment_id, redemption_id, description, created_at, n)
+              payment_id, redemption_id, description, created_at, experiment_id, variant, n)
     ORDER BY v.n"""),
     doc="The batch's entries, in the order they were earned (their ids follow it: the "
         "oldest earns are spent first by created_at, then id). No ON CONFLICT: the unique "

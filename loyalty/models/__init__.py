@@ -19,6 +19,12 @@ from loyalty.models.customers import (
     ConsentSource,
     Customer,
 )
+from loyalty.models.experiments import (
+    Experiment,
+    ExperimentAssignment,
+    ExperimentStatus,
+    Method,
+)
 from loyalty.models.ledger import Adjustment, EntryKind, LedgerEntry, Redemption
 from loyalty.models.merchants import ApiKey, BusinessType, Merchant, PasswordReset
 from loyalty.models.messages import MessageKind, SkipReason, SmsMessage, SmsStatus
@@ -48,7 +54,8 @@ __all__ = [
     "Actor", "ChannelEvent", "ChannelEventKind",
     "Adjustment", "AsyncKind", "AsyncRequest", "AsyncState",
     "Balance", "CallbackLog", "CallbackOutcome", "ConsentEvent", "ConsentKind",
-    "ConsentSource", "Customer", "EntryKind", "LedgerEntry",
+    "ConsentSource", "Customer", "EntryKind", "Experiment", "ExperimentAssignment",
+    "ExperimentStatus", "LedgerEntry", "Method",
     "MessageKind", "Payment", "PaymentRequest", "PaymentRequestStatus", "PaymentSource", "PaymentStatus",
     "Redemption", "Reversal", "ReversalMethod", "ReversalState", "SkipReason", "SmsMessage",
     "SmsStatus",

@@ -40,6 +40,9 @@ class LedgerEntry(TenantScoped, db.Model):
         sa.Index("ix_ledger_entries_customer_program", "customer_id", "program_id", "id"),
         sa.Index("ix_ledger_entries_open_earns", "program_id", "created_at",
                  **partial("remaining > 0")),
+        # An experiment's results sum its entries' points; only those entries are indexed.
+        sa.Index("ix_ledger_entries_experiment", "experiment_id", "customer_id",
+                 **partial("experiment_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +57,10 @@ class LedgerEntry(TenantScoped, db.Model):
     adjustment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("adjustments.id"))
     description: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The experiment and variant whose rule earned this entry (None: the program's own).
+    experiment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("experiments.id",
+                                                                    ondelete="SET NULL"))
+    variant: Mapped[str | None] = mapped_column(sa.String(20))
 
 
 class Redemption(TenantScoped, db.Model):

@@ -17,7 +17,7 @@ PHONE = {"width": 375, "height": 740}
 PAGES = ("/dashboard", "/channels", "/programs", "/programs/new", "/programs/vip/edit",
          "/customers", "/customers/new", "/transactions", "/transactions/unattributed",
          "/callback-log", "/analytics", "/settings", "/settings/api-keys", "/settings/password",
-         "/channels/transfer")
+         "/channels/transfer", "/experiments", "/experiments/new")
 VISITOR_PAGES = ("/", "/login", "/signup", "/forgot-password", "/_emulator/")
 
 # Buttons, inputs, the menu and links that stand alone (not words inside a sentence).

@@ -125,7 +125,8 @@ def test_points_are_an_earn_entry_that_can_be_spent_later():
     entries, earned = rules.earn(payment(), 5, program(), 50, held)
     assert entries == [{"customer_id": 5, "program_id": 7, "kind": EntryKind.EARN,
                         "payment_id": 41, "points": 50, "remaining": 50, "stamps": 0,
-                        "description": "Payment RKTQDM7W6S"}]
+                        "description": "Payment RKTQDM7W6S",
+                        "experiment_id": None, "variant": None}]  # the program's own rule
     assert (held.points, held.lifetime_points) == (70, 120)
     assert earned == rules.Earned(points=50, balance=70, stamps=0, stamps_left=None,
                                   reward_earned=False)

@@ -25,8 +25,17 @@ def _seeded(db_session, shop) -> dict[str, object]:
     endpoint = shop.api("POST", "/webhook-endpoints", json={
         "url": "http://127.0.0.1:9/hook", "events": ["payment.credited"]})
     assert endpoint.status_code == 201, endpoint.get_json()
+    db_session.execute(sa.text(  # a rule test, planned (the plan gate needs past payments)
+        "INSERT INTO experiments (merchant_id, name, program_id, variants, split, metric_days, "
+        "minimum_detectable_effect, method, status, salt, plan, created_at, updated_at) "
+        "SELECT merchant_id, '1.5x points', id, "
+        "'[{\"key\": \"A\", \"rule\": {}}, {\"key\": \"B\", \"rule\": {\"multiplier\": \"1.5\"}}]', "
+        "'[50, 50]', 30, 0.05, 'fixed', 'draft', 'salt', "
+        "'{\"sample_size_per_arm\": 1000, \"estimated_weeks\": 6}', now(), now() "
+        "FROM loyalty_programs ORDER BY id DESC LIMIT 1"))
     row = db_session.execute(sa.text(
         "SELECT (SELECT max(id) FROM mpesa_channels) AS channel_id, "
+        "(SELECT max(id) FROM experiments) AS experiment_id, "
         "(SELECT max(id) FROM customers) AS customer_id, "
         "(SELECT max(id) FROM payments) AS payment_id, "
         "(SELECT max(id) FROM webhook_endpoints) AS endpoint_id")).one()
@@ -72,7 +81,7 @@ def test_every_page_opens_without_error_text_for_a_merchant_with_data(app, clien
 def test_every_page_opens_without_error_text_for_a_new_merchant(app, client, db_session):
     sign_up(client)
     seeded = {"channel_id": 1, "customer_id": 1, "payment_id": 1, "endpoint_id": 1,
-              "code": "loyalty", "template_key": "cafe-stamps"}
+              "experiment_id": 1, "code": "loyalty", "template_key": "cafe-stamps"}
     problems = {}
     for url in _plain_urls(app, seeded):
         if re.search(r"/\d+(/|$)", url):

@@ -18,11 +18,13 @@ from types import SimpleNamespace
 
 from loyalty import background, metrics
 from loyalty.db import crediting as sql
+from loyalty.db import experiments as experiment_sql
 from loyalty.models import Environment, PaymentStatus, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.services import sms_allowance
 from loyalty.services.crediting import rules, single
 from loyalty.services.customers import missing_details
+from loyalty.services.experiments import assignment
 from loyalty.services.webhooks import events as webhook_events
 from loyalty.tenancy import all_merchants, tenant_context
 
@@ -72,6 +74,10 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
     programs = _programs(connection, merchants)
     # whom each merchant may text and what is left of its day's quota (one statement)
     senders = sms_allowance.allowances(connection, merchants)
+    # the running experiments of the batch's merchants (one read), by program
+    running = {row.program_id: row for row in experiment_sql.RUNNING.execute(
+        connection, {"merchant_id": merchants})}
+    variant_for = assignment.hook(running, lambda p: rules.payer(p, None)) if running else None
     batch = _Batch()
     original = {p.id: {name: getattr(p, name) for name in sql.OUTCOME} for p in payments}
 
@@ -92,7 +98,8 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
                 if channel is None or channel.merchant_id != payment.merchant_id:
                     raise LookupError("the payment's channel is not its merchant's")
                 program, points = rules.settle(payment, channel,
-                                               _router(programs[payment.merchant_id]))
+                                               _router(programs[payment.merchant_id]),
+                                               variant_for)
                 if program is None:
                     continue
                 payer = rules.payer(payment, None)
@@ -119,6 +126,8 @@ def _credit_set(connection, payments: list[SimpleNamespace]) -> list[tuple[int, 
                 customer = batch.customers.for_payment(payment.merchant_id, payer[0],
                                                        phone=payer[1], **rules.names(payment))
                 earned = batch.ledger.credit(payment, customer.id, program, points)
+                batch.ledger.assign(assignment.assignment_row(program, payment, customer.id),
+                                    payment.merchant_id)
                 rules.credited(payment, customer.id, points)
                 batch.sms.stage(payment.merchant_id, rules.receipt(
                     payment, customer, program, earned, senders[payment.merchant_id],
@@ -206,15 +215,23 @@ class LedgerBatch:
         self.changed: set[tuple[int, int]] = set()
         self._staged_balances: dict[tuple[int, int], BalanceState] = {}
         self._staged_entries: list[dict] = []
+        self.assignments: list[dict] = []
+        self._staged_assignments: list[dict] = []
 
     def keep(self) -> None:
         self.balances.update(self._staged_balances)
         self.changed.update(self._staged_balances)
         self.entries.extend(self._staged_entries)
+        self.assignments.extend(self._staged_assignments)
         self.drop()
 
     def drop(self) -> None:
-        self._staged_balances, self._staged_entries = {}, []
+        self._staged_balances, self._staged_entries, self._staged_assignments = {}, [], []
+
+    def assign(self, row: dict | None, merchant_id: int) -> None:
+        """A payment credited under an experiment's variant: its payer's assignment."""
+        if row is not None:
+            self._staged_assignments.append({**row, "merchant_id": merchant_id})
 
     def credit(self, payment, customer_id: int, program, points: int) -> rules.Earned:
         key = (customer_id, program.id)
@@ -247,6 +264,10 @@ class LedgerBatch:
             changed = sorted((self.balances[key] for key in self.changed), key=lambda b: b.id)
             sql.BALANCE_UPDATE.execute(connection,
                                        sql.arrays(changed, sql.BALANCE_COLUMNS, attrs=True))
+        if self.assignments:
+            # one statement; a payer already assigned keeps their row (ON CONFLICT DO NOTHING)
+            experiment_sql.ASSIGNMENT_INSERT.execute(connection, sql.arrays(
+                self.assignments, experiment_sql.ASSIGNMENT_COLUMNS))
 
 
 class CustomerBatch:

@@ -73,10 +73,12 @@ def route(mapping: dict[str, str] | None, bill_ref: str | None,
     return Route(program=program, pattern=pattern)
 
 
-def settle(payment, channel, route_for: Callable[[Any, str | None], Route]) -> tuple[Any, int]:
+def settle(payment, channel, route_for: Callable[[Any, str | None], Route],
+           variant_for: Callable[[Any, Any], Any] | None = None) -> tuple[Any, int]:
     """The first half of crediting a payment: the attempt, the channel, the program, the
     points, the minimum. Returns (program, points), or (None, 0) once the payment is
-    finished (skipped)."""
+    finished (skipped). `variant_for(payment, program)` gives the program as a running
+    experiment's variant sees it (services/experiments/assignment.py)."""
     payment.attempts += 1
     if not channel.is_active:
         # Money received all the same: kept, and credited by a replay once it is active.
@@ -86,7 +88,7 @@ def settle(payment, channel, route_for: Callable[[Any, str | None], Route]) -> t
     found = route_for(channel, payment.bill_ref)
     payment.program_id = found.program.id
     payment.matched_pattern = found.pattern
-    program = found.program
+    program = variant_for(payment, found.program) if variant_for else found.program
     points = points_for(payment.amount, points_per_unit=program.points_per_unit,
                         unit_amount=program.unit_amount, multiplier=program.multiplier,
                         min_amount=program.min_amount)
@@ -151,7 +153,8 @@ def earn(payment, customer_id: int, program, points: int, balance) -> tuple[list
 
 def _entry(payment, customer_id: int, program, kind: EntryKind, **values) -> dict:
     return {"customer_id": customer_id, "program_id": program.id, "kind": kind,
-            "payment_id": payment.id, **values}
+            "payment_id": payment.id, "experiment_id": getattr(program, "experiment_id", None),
+            "variant": getattr(program, "variant", None), **values}
 
 
 def mark(payment, status: PaymentStatus, error: str | None) -> None:

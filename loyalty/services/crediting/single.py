@@ -15,6 +15,9 @@ from loyalty.errors import Conflict, NotFound
 from loyalty.extensions import db
 from loyalty.models import (
     Environment,
+    Experiment,
+    ExperimentAssignment,
+    ExperimentStatus,
     LedgerEntry,
     LoyaltyProgram,
     MpesaChannel,
@@ -26,6 +29,7 @@ from loyalty.models import (
 from loyalty.services import customers, ledger, sms_allowance
 from loyalty.services.crediting import rules
 from loyalty.services.crediting.rules import Route
+from loyalty.services.experiments import assignment
 from loyalty.services.webhooks import events as webhook_events
 from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import transactional
@@ -100,7 +104,8 @@ def _settled(payment: Payment, earned: dict[int, rules.Earned]) -> None:
 
 def _credit(payment: Payment, phone: str | None, out: dict[int, rules.Earned]) -> int | None:
     channel = db.session.get(MpesaChannel, payment.channel_id)
-    program, points = rules.settle(payment, channel, route_payment)
+    program, points = rules.settle(payment, channel, route_payment,
+                                   assignment.hook(_running(), lambda p: rules.payer(p, phone)))
     if program is None:
         db.session.flush()
         return None
@@ -113,6 +118,9 @@ def _credit(payment: Payment, phone: str | None, out: dict[int, rules.Earned]) -
     out[payment.id] = earned
     db.session.add_all([LedgerEntry(**entry) for entry in entries])
     db.session.flush()  # the unique (payment, kind) index speaks here if this is a repeat
+    assigned = assignment.assignment_row(program, payment, customer.id)
+    if assigned:  # the first eligible payment of this payer fixes the variant
+        insert_ignore(ExperimentAssignment, assigned, ["experiment_id", "unit_key"])
     rules.credited(payment, customer.id, points)
     sender = sms_allowance.allowances(db.session.connection(), [payment.merchant_id])
     row = rules.receipt(payment, customer, program, earned, sender[payment.merchant_id],
@@ -120,6 +128,12 @@ def _credit(payment: Payment, phone: str | None, out: dict[int, rules.Earned]) -
     new_id = queue_text(row)
     db.session.flush()
     return new_id if row["status"] == SmsStatus.QUEUED else None
+
+
+def _running() -> dict[int, Experiment]:
+    """The current merchant's running experiments by program (one each at most)."""
+    return {e.program_id: e for e in db.session.scalars(
+        sa.select(Experiment).where(Experiment.status == ExperimentStatus.RUNNING))}
 
 
 def _unattributed(payment: Payment) -> None:

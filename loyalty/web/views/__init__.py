@@ -9,6 +9,7 @@ from loyalty.web.views import (  # noqa: F401
     channels,
     customers,
     dashboard,
+    experiments,
     language,
     mapping,
     passwords,
