@@ -19,7 +19,15 @@ from loyalty.models.customers import (
     Customer,
 )
 from loyalty.models.ledger import Adjustment, EntryKind, LedgerEntry, Redemption
-from loyalty.models.merchants import ApiKey, BusinessType, Merchant, PasswordReset
+from loyalty.models.merchants import (
+    ApiKey,
+    BusinessType,
+    Merchant,
+    PasswordReset,
+    SenderId,
+    SenderIdCategory,
+    SenderIdState,
+)
 from loyalty.models.messages import MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.payments import (
     CallbackLog,
@@ -56,4 +64,5 @@ __all__ = [
     "ReconciliationRun", "RunState", "RunTrigger",
     "DeliveryStatus", "EndpointState", "EventType", "WebhookAttempt", "WebhookDelivery",
     "WebhookEndpoint",
+    "SenderId", "SenderIdCategory", "SenderIdState",
 ]
