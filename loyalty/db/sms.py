@@ -22,7 +22,10 @@ _CHANNELS = MpesaChannel.__table__
 ALLOWANCES = Statement(
     "sms.allowances",
     sa.select(
-        _MERCHANTS.c.id, _MERCHANTS.c.business_name, _MERCHANTS.c.phone,
+        _MERCHANTS.c.id,
+        # `{merchant}` in texts: the display name when the merchant set one (branding).
+        sa.func.coalesce(_MERCHANTS.c.brand_display_name, _MERCHANTS.c.business_name)
+        .label("business_name"), _MERCHANTS.c.phone,
         _MERCHANTS.c.sms_test_numbers,
         sa.exists().where(_CHANNELS.c.merchant_id == _MERCHANTS.c.id,
                           _CHANNELS.c.environment == Environment.PRODUCTION,
