@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -28,15 +28,27 @@ from loyalty.background import TaskName
 from loyalty.db import sms as statements
 from loyalty.db.alone import execute_alone
 from loyalty.extensions import db
-from loyalty.models import MessageKind, SkipReason, SmsMessage, SmsStatus
+from loyalty.models import Merchant, MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.models.messages import SECRET_PURPOSES, mask_secret
-from loyalty.services import promotions, sms_allowance, sms_callbacks, sms_calls, sms_pause
+from loyalty.services import (
+    promotions,
+    sms_accounts,
+    sms_allowance,
+    sms_callbacks,
+    sms_calls,
+    sms_pause,
+)
 from loyalty.services.webhooks import events as webhook_events
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.links import find_link
-from loyalty.tenancy import all_merchants, current_merchant_id, tenant_context
+from loyalty.tenancy import (
+    all_merchants,
+    current_merchant_id,
+    get_current_merchant_id,
+    tenant_context,
+)
 from loyalty.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -53,6 +65,7 @@ class Outgoing:
     attempts: int
     purpose: str
     kind: str = MessageKind.TRANSACTIONAL
+    sender_id: str | None = None  # the merchant's approved one for `kind`, else the platform's
 
 
 def _backend():
@@ -107,10 +120,11 @@ def _send_chunk(message_ids: list[int], *, final_attempt: bool) -> list[int]:
     retried. The claim bounds everything: no call starts once half of it is spent, each
     call's timeout is what is left of it, and a call still unanswered when it is nearly
     over is recorded as a timeout (the message may have gone) rather than waited for."""
-    backend = _backend()
+    # The merchant's own SMS account if it has one, and its approved sender IDs.
+    backend, senders = sms_accounts.route(_backend())
     if sms_pause.current(backend.account):
         return []  # left queued and unclaimed: the sweep sends them once the pause ends
-    claimed = _queued(message_ids)
+    claimed = [replace(o, sender_id=senders.get(str(o.kind))) for o in _queued(message_ids)]
     claim = current_app.config["SMS_CLAIM_SECONDS"]
     started = time.monotonic()
     stop_starting_at = started + claim / 2
@@ -250,9 +264,12 @@ def _no_answer(outgoing: Outgoing, final_attempt: bool) -> dict:
 
 
 def sending_account() -> str:
-    """The SMS account the current merchant's texts go through (the platform's, until
-    merchants bring their own): what the dashboard asks sms_pause about."""
-    return _backend().account
+    """The SMS account the current merchant's texts go through (its own, else the
+    platform's): what the dashboard asks sms_pause about. The platform's with no merchant
+    set (the metrics)."""
+    if get_current_merchant_id() is None:
+        return _backend().account
+    return sms_accounts.route(_backend())[0].account
 
 
 class _Outcomes:
@@ -335,8 +352,9 @@ SWEEP_BATCH = 100
 
 def sweep_outbox(limit: int = 2000) -> int:
     """Beat (its task owns the transaction): queue send tasks for messages waiting longer than SMS_SWEEP_AGE and not claimed."""
-    if sms_pause.current(_backend().account):
-        return 0  # nothing can go out until the account has credit (services/sms_pause.py)
+    # While the platform's account has no credit, only merchants with their own account
+    # can send (services/sms_pause.py; each own account has its own pause).
+    platform_paused = sms_pause.current(_backend().account) is not None
     now = utcnow()
     older_than = now - timedelta(seconds=current_app.config["SMS_SWEEP_AGE"])
     with all_merchants():  # lists ids only; sending runs as each message's merchant
@@ -345,7 +363,9 @@ def sweep_outbox(limit: int = 2000) -> int:
             .where(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.updated_at < older_than,
                    sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now),
                    # held promotional texts are queued by the sweep once their window opens
-                   sa.or_(SmsMessage.not_before.is_(None), SmsMessage.not_before <= now))
+                   sa.or_(SmsMessage.not_before.is_(None), SmsMessage.not_before <= now),
+                   *([SmsMessage.merchant_id.in_(sa.select(Merchant.id).where(
+                       Merchant.sms_username.is_not(None)))] if platform_paused else []))
             .order_by(SmsMessage.id).limit(limit)).all()
     pairs = [[merchant_id, message_id] for merchant_id, message_id in rows]
     for start in range(0, len(pairs), SWEEP_BATCH):
