@@ -3,7 +3,7 @@
 A merchant asks for a sender ID per category (Safaricom registers each ID as transactional
 or promotional, SMS.md 4.4); it stays `pending` while the operator registers it with Africa's
 Talking, then the operator runs `flask sender-ids approve|reject`. An approved ID is the
-`from` of that merchant's texts of that category (services/messages.py); until then the
+`from` of that merchant's texts of that category (sms_accounts.route); until then the
 platform's own sender (AT_SENDER_ID) is.
 
 Names that imitate M-PESA, Safaricom, a bank or the government are refused before anyone
@@ -109,13 +109,6 @@ def request_sender_id(sender_id: str, category: str) -> SenderId:
 def sender_ids() -> list[SenderId]:
     """The current merchant's requests, transactional first."""
     return list(db.session.scalars(sa.select(SenderId).order_by(SenderId.category.desc())))
-
-
-def approved_senders() -> dict[str, str]:
-    """The current merchant's approved IDs by category (`transactional`, `promotional`)."""
-    rows = db.session.execute(sa.select(SenderId.category, SenderId.sender_id)
-                              .where(SenderId.state == SenderIdState.APPROVED)).all()
-    return {str(category): name for category, name in rows}
 
 
 # --- the operator (`flask sender-ids`) --------------------------------------------------

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from loyalty.db import sms as statements
+from loyalty.db.alone import execute_alone
 from loyalty.errors import ServiceUnavailable, ValidationFailed
-from loyalty.extensions import db
 from loyalty.models import Merchant
-from loyalty.services import sender_ids
 from loyalty.services.merchants import get_current_merchant
 from loyalty.sms.africastalking import AfricasTalkingBackend
 from loyalty.sms.base import SmsBackend, SmsUnavailable
@@ -92,16 +92,17 @@ _backends_lock = threading.Lock()
 
 def route(platform: SmsBackend) -> tuple[SmsBackend, dict[str, str]]:
     """For the current merchant: the backend its texts go through (its own account, else
-    the platform's) and its approved sender IDs by category. One short read of its own:
-    sending holds no transaction."""
+    the platform's) and its approved sender IDs by category. One statement on its own
+    (db.alone): sending holds no transaction, and this runs before every chunk."""
     with unit_of_work():
-        merchant = db.session.get(Merchant, current_merchant_id())
-        senders = sender_ids.approved_senders()
-        username = merchant.sms_username if merchant else None
-        api_key = merchant.sms_api_key if merchant else None
-    if not (username and api_key):
+        rows = execute_alone(statements.SENDING_ROUTE, {"r_merchant": current_merchant_id()},
+                             rows=True)
+    row = rows[0] if rows else None
+    senders = {category: getattr(row, category) for category in ("transactional", "promotional")
+               if row is not None and getattr(row, category)}
+    if row is None or not (row.sms_username and row.sms_api_key):
         return platform, senders
-    return own_backend(current_merchant_id(), username, api_key), senders
+    return own_backend(current_merchant_id(), row.sms_username, row.sms_api_key), senders
 
 
 def own_backend(merchant_id: int, username: str, api_key: str) -> SmsBackend:
