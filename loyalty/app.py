@@ -13,6 +13,7 @@ import loyalty.models  # noqa: F401  (the whole schema, for Alembic and the mapp
 from loyalty import cli, crypto, daraja, emulator, hooks, logging_setup, ratelimits, web
 from loyalty.api import (
     api_keys,
+    branding,
     callback_log,
     channels,
     customers,
@@ -107,7 +108,8 @@ def register_blueprints(app: Flask, *, hooks_only: bool = False) -> None:
     blueprints = (merchants.blp, password_reset.blp, api_keys.blp, programs.blp, channels.blp,
                   customers.blp, payments.blp, payments.analytics_blp, payment_requests.blp,
                   callback_log.blp, reconciliation.blp, webhooks.blp,
-                  setup_templates.blp, experiments.blp)
+                  setup_templates.blp, experiments.blp,
+                  branding.blp)  # white-label (DESIGN.md 13)
     for blueprint in blueprints:
         ratelimits.api_key(blueprint)  # every call counts against its API key
         api.register_blueprint(blueprint)

@@ -17,6 +17,7 @@ from loyalty.demo.cli import demo
 from loyalty.emulator import standalone as emulator_server
 from loyalty.errors import DomainError
 from loyalty.extensions import db
+from loyalty.services import sender_ids as sender_id_service
 from loyalty.services import sms_pause
 from loyalty.services.callback_log import replay, spooled
 from loyalty.services.channel_transfer import import_env_credentials
@@ -163,3 +164,56 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(webhooks)
     app.cli.add_command(demo)
     app.cli.add_command(emulator_server.cli)
+    app.cli.add_command(sender_ids)
+
+
+# --- sender IDs (white-label, DESIGN.md 13): the operator registers them with AT ---------
+
+sender_ids = AppGroup("sender-ids", help="Merchants' SMS sender IDs (white-label).")
+
+
+@sender_ids.command("list")
+@click.option("--state", type=click.Choice(["pending", "approved", "rejected"]),
+              help="only requests in this state (default: all)")
+def sender_ids_list(state: str | None) -> None:
+    """Every merchant's sender ID requests, oldest first."""
+    rows = sender_id_service.all_requests(state)
+    for row in rows:
+        click.echo(f"{row['merchant_id']}\t{row['email']}\t{row['sender_id']!r}\t"
+                   f"{row['category']}\t{row['state']}\t{row['reason'] or ''}")
+    if not rows:
+        click.echo("No sender ID requests" + (f" {state}." if state else "."))
+
+
+def _decide(merchant: str, approve: bool, category: str | None, reason: str | None) -> None:
+    try:
+        decided = sender_id_service.decide(merchant, approve=approve, category=category,
+                                           reason=reason)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    for record in decided:
+        click.echo(f"{record.sender_id!r} ({record.category.value}) of merchant "
+                   f"{record.merchant_id}: {record.state.value}.")
+
+
+_CATEGORY = click.option("--category", type=click.Choice(["transactional", "promotional"]),
+                         help="decide only this category (default: every pending one)")
+
+
+@sender_ids.command("approve")
+@click.argument("merchant")
+@_CATEGORY
+@click.option("--reason", help="a note the merchant sees")
+def sender_ids_approve(merchant: str, category: str | None, reason: str | None) -> None:
+    """Approve MERCHANT's (id or email) pending sender ID once AT registered it: its texts
+    of that category then go out from it."""
+    _decide(merchant, True, category, reason)
+
+
+@sender_ids.command("reject")
+@click.argument("merchant")
+@_CATEGORY
+@click.option("--reason", help="why, shown to the merchant")
+def sender_ids_reject(merchant: str, category: str | None, reason: str | None) -> None:
+    """Reject MERCHANT's (id or email) pending sender ID; its texts keep the platform's."""
+    _decide(merchant, False, category, reason)

@@ -149,6 +149,12 @@ def new_callback_token() -> str:
     return secrets.token_hex(16)
 
 
+def new_public_id() -> str:
+    """An opaque id naming a merchant in public URLs (its logo and theme): 16 hex digits,
+    so the URLs neither count merchants nor hold a forbidden word."""
+    return secrets.token_hex(8)
+
+
 def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 

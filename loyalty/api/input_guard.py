@@ -25,7 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Request, current_app, request
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from loyalty.api.base import API_PREFIX, api
@@ -56,6 +56,42 @@ class MalformedJson(DomainError):
     status, code, message = 400, "malformed_request", "The body is not valid JSON."
 
 
+def upload(max_bytes: int):
+    """Mark a view that takes a file as its body (not JSON), up to `max_bytes`: its
+    requests may be that large (the app's MAX_CONTENT_LENGTH stays the rule everywhere
+    else), and werkzeug answers 413 for more without reading past the limit. Put it
+    nearest the function, so the decorators above it carry the mark."""
+    def mark(view):
+        view._upload_limit = max_bytes
+        return view
+
+    return mark
+
+
+def _upload_limit() -> int | None:
+    rule = request.url_rule
+    view = current_app.view_functions.get(rule.endpoint) if rule is not None else None
+    return getattr(view, "_upload_limit", None)
+
+
+class UploadAwareRequest(Request):
+    """A request whose size limit is its view's `upload` limit when it has one: known from
+    the URL rule before anything (CSRF's form check included) reads the body."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is None and self.url_rule is not None and current_app:
+            view = current_app.view_functions.get(self.url_rule.endpoint)
+            limit = getattr(view, "_upload_limit", None)
+            if limit:
+                return limit
+        return Request.max_content_length.fget(self)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
 def _fields_with_nul(pairs) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     for name, value in pairs:
@@ -81,7 +117,7 @@ def check_request() -> None:
     if problems:
         raise ValidationFailed("Some fields are invalid: " + ", ".join(sorted(problems)) + ".",
                                fields=problems)
-    if request.path.startswith(API_PREFIX + "/"):
+    if request.path.startswith(API_PREFIX + "/") and not _upload_limit():
         _require_json_body()
     body = request.get_data(cache=True) if request.is_json else b""
     if body:
@@ -122,6 +158,7 @@ def init_app(app: Flask, *, documented: bool = True) -> None:
     """Before any blueprint is registered (its rules read the converters then); after
     api.init_app when the app serves the OpenAPI document (`documented`)."""
     app.url_map.converters["int"] = Int32Converter
+    app.request_class = UploadAwareRequest
     app.before_request(check_request)
     if documented:
         api.ma_plugin.converter.add_attribute_function(numeric_bounds)

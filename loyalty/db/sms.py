@@ -12,17 +12,29 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from loyalty.db.statements import ANY_OF, Statement
-from loyalty.models import Environment, Merchant, MpesaChannel, SmsMessage, SmsStatus
+from loyalty.models import (
+    Environment,
+    Merchant,
+    MpesaChannel,
+    SenderId,
+    SenderIdState,
+    SmsMessage,
+    SmsStatus,
+)
 from loyalty.models.messages import QUOTA_EXEMPT_PURPOSE
 
 _SMS = SmsMessage.__table__
 _MERCHANTS = Merchant.__table__
 _CHANNELS = MpesaChannel.__table__
+_SENDERS = SenderId.__table__
 
 ALLOWANCES = Statement(
     "sms.allowances",
     sa.select(
-        _MERCHANTS.c.id, _MERCHANTS.c.business_name, _MERCHANTS.c.phone,
+        _MERCHANTS.c.id,
+        # `{merchant}` in texts: the display name when the merchant set one (branding).
+        sa.func.coalesce(_MERCHANTS.c.brand_display_name, _MERCHANTS.c.business_name)
+        .label("business_name"), _MERCHANTS.c.phone,
         _MERCHANTS.c.sms_test_numbers,
         sa.exists().where(_CHANNELS.c.merchant_id == _MERCHANTS.c.id,
                           _CHANNELS.c.environment == Environment.PRODUCTION,
@@ -110,3 +122,22 @@ MASK = Statement(
     doc="A sent (or given up) text whose body held a secret (a password-reset code) keeps "
         "its body masked: run once per such text, in one call, only when there are some.",
     tenant="k_merchant")
+
+
+def _approved(category: str) -> sa.ScalarSelect:
+    return (sa.select(_SENDERS.c.sender_id)
+            .where(_SENDERS.c.merchant_id == _MERCHANTS.c.id, _SENDERS.c.category == category,
+                   _SENDERS.c.state == SenderIdState.APPROVED.value)
+            .scalar_subquery())
+
+
+SENDING_ROUTE = Statement(
+    "sms.sending_route",
+    sa.select(_MERCHANTS.c.sms_username, _MERCHANTS.c.sms_api_key,
+              _approved("transactional").label("transactional"),
+              _approved("promotional").label("promotional"))
+    .where(_MERCHANTS.c.id == sa.bindparam("r_merchant")),
+    doc="How a merchant's texts go out (services/sms_accounts.py): its own Africa's Talking "
+        "account if it has one (the key decrypted by the column type) and its approved "
+        "sender ID per category. One round trip before each chunk is claimed.",
+    tenant="r_merchant")

@@ -158,6 +158,17 @@ def send_hashed():
     return _answer([recipient], cost)
 
 
+@bp.get("/version1/user")
+def user_data():
+    """AT's user-data endpoint: the account's balance, which proves a username and key
+    work (the platform asks it when a merchant brings their own account)."""
+    fields = request.args.to_dict()
+    refused = _refusal(fields, ("username",))
+    if refused is not None:
+        return refused
+    return jsonify({"UserData": {"balance": "KES 1000.0000"}})
+
+
 @bp.get("/inbox")
 def inbox():
     """Newest first; `?to=` takes a phone in any common form, or its SHA-256."""

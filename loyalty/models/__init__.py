@@ -26,7 +26,15 @@ from loyalty.models.experiments import (
     Method,
 )
 from loyalty.models.ledger import Adjustment, EntryKind, LedgerEntry, Redemption
-from loyalty.models.merchants import ApiKey, BusinessType, Merchant, PasswordReset
+from loyalty.models.merchants import (
+    ApiKey,
+    BusinessType,
+    Merchant,
+    PasswordReset,
+    SenderId,
+    SenderIdCategory,
+    SenderIdState,
+)
 from loyalty.models.messages import MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.payments import (
     CallbackLog,
@@ -67,4 +75,5 @@ __all__ = [
     "DeliveryStatus", "EndpointState", "EventType", "WebhookAttempt", "WebhookDelivery",
     "WebhookEndpoint",
     "SetupApply",
+    "SenderId", "SenderIdCategory", "SenderIdState",
 ]

@@ -4,6 +4,7 @@ from marshmallow import fields, post_load, validate
 
 from loyalty.models.merchants import BusinessType
 from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString, page_schema
+from loyalty.schemas.branding import BrandingSchema, BrandingUpdateSchema
 
 
 def password_field(**kwargs) -> fields.String:
@@ -40,6 +41,8 @@ class MerchantUpdateSchema(BaseSchema):
                         error="STOP, START and ALL are the commands themselves.")],
         metadata={"description": "customers text `STOP <keyword>` to stop your texts only; "
                                  "unique across merchants (409 when taken)"})
+    branding = fields.Nested(BrandingUpdateSchema, metadata={
+        "description": "display name and colours; only the fields sent change"})
 
     @post_load
     def _each_number_once(self, data, **kwargs):
@@ -61,6 +64,8 @@ class MerchantSchema(BaseSchema):
     business_type = fields.Enum(BusinessType, by_value=True)
     sms_test_numbers = fields.List(fields.String())
     sms_keyword = fields.String(allow_none=True)
+    public_id = fields.String(metadata={"description": "names you in public URLs (your logo)"})
+    branding = fields.Nested(BrandingSchema)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

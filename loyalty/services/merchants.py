@@ -17,6 +17,7 @@ from loyalty.errors import Conflict, NotFound, Unauthorized
 from loyalty.extensions import db
 from loyalty.models import DEFAULT_PROGRAM_CODE, ApiKey, LoyaltyProgram, Merchant
 from loyalty.models.base import utcnow
+from loyalty.services import branding
 from loyalty.services.pages import keyset_page
 from loyalty.tenancy import all_merchants, current_merchant_id, tenant_context
 from loyalty.unit_of_work import transactional, unit_of_work
@@ -79,7 +80,8 @@ def get_merchant(merchant_id: int) -> Merchant | None:
 
 @transactional
 def update_current_merchant(changes: dict[str, Any]) -> Merchant:
-    """Change the caller's profile fields (email and password are not editable here)."""
+    """Change the caller's profile fields (email and password are not editable here) and
+    its branding (services/branding.py checks the colours' contrast)."""
     merchant = get_current_merchant()
     keyword = changes.get("sms_keyword")
     if keyword and keyword != merchant.sms_keyword:
@@ -88,6 +90,9 @@ def update_current_merchant(changes: dict[str, Any]) -> Merchant:
         if taken is not None:
             raise Conflict("Another merchant uses this SMS keyword; choose another.",
                            code="sms_keyword_taken")
+    branding_changes = changes.pop("branding", None)
+    if branding_changes:
+        branding.apply_branding(merchant, branding_changes)
     for name, value in changes.items():
         setattr(merchant, name, value)
     return merchant

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -28,15 +28,27 @@ from loyalty.background import TaskName
 from loyalty.db import sms as statements
 from loyalty.db.alone import execute_alone
 from loyalty.extensions import db
-from loyalty.models import MessageKind, SkipReason, SmsMessage, SmsStatus
+from loyalty.models import Merchant, MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
 from loyalty.models.messages import SECRET_PURPOSES, mask_secret
-from loyalty.services import promotions, sms_allowance, sms_callbacks, sms_calls, sms_pause
+from loyalty.services import (
+    promotions,
+    sms_accounts,
+    sms_allowance,
+    sms_callbacks,
+    sms_calls,
+    sms_pause,
+)
 from loyalty.services.webhooks import events as webhook_events
 from loyalty.sms import backend_from_config
 from loyalty.sms.base import SmsUnavailable, mask_msisdn
 from loyalty.sms.links import find_link
-from loyalty.tenancy import all_merchants, current_merchant_id, tenant_context
+from loyalty.tenancy import (
+    all_merchants,
+    current_merchant_id,
+    get_current_merchant_id,
+    tenant_context,
+)
 from loyalty.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -54,6 +66,7 @@ class Outgoing:
     purpose: str
     kind: str = MessageKind.TRANSACTIONAL
     merchant_id: int = 0
+    sender_id: str | None = None  # the merchant's approved one for `kind`, else the platform's
 
 
 def _backend():
@@ -94,10 +107,13 @@ class _Party:
     """One merchant's share of a send: its claimed chunks' outcomes and its link check.
     Every database statement for it runs as that merchant."""
 
-    def __init__(self, merchant_id: int) -> None:
+    def __init__(self, merchant_id: int, platform) -> None:
         self.merchant_id = merchant_id
         self.outcomes = _Outcomes(merchant_id)
         self.links = _LinkCheck(merchant_id)
+        # The merchant's own SMS account if it has one, and its approved sender IDs.
+        with tenant_context(merchant_id):
+            self.backend, self.senders = sms_accounts.route(platform)
 
 
 def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool) -> list[tuple[int, int]]:
@@ -119,10 +135,9 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool) -> list[tup
     retried. The first claim bounds everything: no chunk is claimed and no call starts
     once half of it is spent, each call's timeout is what is left of it, and a call still
     unanswered when it is nearly over is recorded as a timeout (the message may have gone)
-    rather than waited for."""
-    backend = _backend()
-    if sms_pause.current(backend.account):
-        return []  # left queued and unclaimed: the sweep sends them once the pause ends
+    rather than waited for. A merchant with its own SMS account sends through it, and only
+    that account's pause stops its texts (services/sms_accounts.py)."""
+    platform = _backend()
     size = current_app.config["SMS_CHUNK_SIZE"]
     window = current_app.config["SMS_CONCURRENCY"]
     chunks = deque((merchant_id, ids[start:start + size])
@@ -134,7 +149,8 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool) -> list[tup
     # Outcomes are written before the claim runs out, so nobody else holds them meanwhile.
     deadline = started + claim - min(2.0, claim / 10)
     parties: dict[int, _Party] = {}
-    calls = sms_calls.GatewayCalls(backend, window)
+    calls = sms_calls.GatewayCalls(platform, window)
+    paused: set[str] = set()  # accounts found out of credit (or already paused)
     waiting: deque[Outgoing] = deque()
     retry: list[tuple[int, int]] = []
     claimed = 0
@@ -147,10 +163,15 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool) -> list[tup
                     break
                 if not waiting and chunks:
                     merchant_id, ids = chunks.popleft()
-                    party = parties.get(merchant_id) or parties.setdefault(
-                        merchant_id, _Party(merchant_id))
+                    if merchant_id not in parties:
+                        parties[merchant_id] = _Party(merchant_id, platform)
+                    party = parties[merchant_id]
+                    if party.backend.account in paused or sms_pause.current(party.backend.account):
+                        paused.add(party.backend.account)
+                        continue  # left queued, unclaimed: the sweep sends them after the pause
                     with tenant_context(merchant_id):
-                        fresh = _queued(ids)
+                        fresh = [replace(o, sender_id=party.senders.get(str(o.kind)))
+                                 for o in _queued(ids)]
                     claimed += len(fresh)
                     waiting.extend(fresh)
                     continue
@@ -158,6 +179,9 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool) -> list[tup
                     break
                 outgoing = waiting.popleft()
                 party = parties[outgoing.merchant_id]
+                if party.backend.account in paused:
+                    party.outcomes.release([outgoing.id])
+                    continue
                 if outgoing.kind == MessageKind.PROMOTIONAL and not promotions.in_window(utcnow()):
                     party.outcomes.hold(outgoing.id, promotions.window_start(utcnow()))
                     continue
@@ -167,21 +191,22 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool) -> list[tup
                                         "m_status": SmsStatus.SKIPPED, "m_error": refused,
                                         "m_reason": SkipReason.LINK}, outgoing, code="link")
                     continue
-                calls.start(outgoing, deadline - time.monotonic())
+                calls.start(outgoing, deadline - time.monotonic(), party.backend)
             if not calls.busy:
                 if stopped or not (waiting or chunks):
                     break
                 continue
             for answer in calls.answers(min(FLUSH_SECONDS, deadline - time.monotonic())):
-                metrics.SMS_GATEWAY_SECONDS.labels(account=backend.account).observe(answer.seconds)
                 outgoing = answer.item
                 party = parties[outgoing.merchant_id]
+                account = party.backend.account
+                metrics.SMS_GATEWAY_SECONDS.labels(account=account).observe(answer.seconds)
                 outcome = _outcome(answer, final_attempt=final_attempt)
                 if outcome.get("out_of_credit"):
                     party.outcomes.release([outgoing.id])
-                    if stopped != "paused":
-                        sms_pause.pause(backend.account, outcome["m_error"])
-                    stopped = "paused"
+                    if account not in paused:
+                        sms_pause.pause(account, outcome["m_error"])
+                        paused.add(account)
                     continue
                 party.outcomes.add(outcome, outgoing, code=outcome["code"])
                 if outcome["m_status"] == SmsStatus.QUEUED:  # to be retried
@@ -197,16 +222,20 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool) -> list[tup
                 party.outcomes.flush_if_due()
         for outgoing in waiting:  # claimed, never attempted: released at once
             parties[outgoing.merchant_id].outcomes.release([outgoing.id])
-        if stopped != "paused":  # (while paused they stay queued for the sweep)
-            retry += [(o.merchant_id, o.id) for o in waiting]
-            retry += [(merchant_id, i) for merchant_id, ids in chunks for i in ids]
+        # Retried later, except a paused account's (queued for the sweep after the pause).
+        retry += [(o.merchant_id, o.id) for o in waiting
+                  if parties[o.merchant_id].backend.account not in paused]
+        retry += [(merchant_id, i) for merchant_id, ids in chunks for i in ids
+                  if merchant_id not in parties
+                  or parties[merchant_id].backend.account not in paused]
     finally:
         for party in parties.values():
             party.outcomes.flush()
         # One line per send, not per text (each text's outcome is on its outbox row).
-        log.info("SMS: %d of %d claimed sent (%d merchants), %d to retry%s",
+        log.info("SMS: %d of %d claimed sent (%d merchants), %d to retry%s%s",
                  sum(p.outcomes.sent for p in parties.values()), claimed, len(parties),
-                 len(retry), f" (stopped: {stopped})" if stopped else "")
+                 len(retry), f" (stopped: {stopped})" if stopped else "",
+                 f" (paused: {', '.join(sorted(paused))})" if paused else "")
     return retry
 
 
@@ -293,9 +322,12 @@ def _no_answer(outgoing: Outgoing, final_attempt: bool) -> dict:
 
 
 def sending_account() -> str:
-    """The SMS account the current merchant's texts go through (the platform's, until
-    merchants bring their own): what the dashboard asks sms_pause about."""
-    return _backend().account
+    """The SMS account the current merchant's texts go through (its own, else the
+    platform's): what the dashboard asks sms_pause about. The platform's with no merchant
+    set (the metrics)."""
+    if get_current_merchant_id() is None:
+        return _backend().account
+    return sms_accounts.route(_backend())[0].account
 
 
 class _Outcomes:
@@ -383,8 +415,9 @@ SWEEP_BATCH = 100
 
 def sweep_outbox(limit: int = 2000) -> int:
     """Beat (its task owns the transaction): queue send tasks for messages waiting longer than SMS_SWEEP_AGE and not claimed."""
-    if sms_pause.current(_backend().account):
-        return 0  # nothing can go out until the account has credit (services/sms_pause.py)
+    # While the platform's account has no credit, only merchants with their own account
+    # can send (services/sms_pause.py; each own account has its own pause).
+    platform_paused = sms_pause.current(_backend().account) is not None
     now = utcnow()
     older_than = now - timedelta(seconds=current_app.config["SMS_SWEEP_AGE"])
     with all_merchants():  # lists ids only; sending runs as each message's merchant
@@ -393,7 +426,9 @@ def sweep_outbox(limit: int = 2000) -> int:
             .where(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.updated_at < older_than,
                    sa.or_(SmsMessage.claimed_until.is_(None), SmsMessage.claimed_until < now),
                    # held promotional texts are queued by the sweep once their window opens
-                   sa.or_(SmsMessage.not_before.is_(None), SmsMessage.not_before <= now))
+                   sa.or_(SmsMessage.not_before.is_(None), SmsMessage.not_before <= now),
+                   *([SmsMessage.merchant_id.in_(sa.select(Merchant.id).where(
+                       Merchant.sms_username.is_not(None)))] if platform_paused else []))
             .order_by(SmsMessage.id).limit(limit)).all()
     pairs = [[merchant_id, message_id] for merchant_id, message_id in rows]
     for start in range(0, len(pairs), SWEEP_BATCH):

@@ -47,11 +47,14 @@ class Answer:
 
 def _call(backend: SmsBackend, item: Any, timeout: float) -> Answer:
     started = time.monotonic()
+    # A merchant's approved sender ID for the text's category (services/sender_ids.py);
+    # only passed when there is one, so a backend that knows no sender IDs still works.
+    extra = {"sender_id": item.sender_id} if getattr(item, "sender_id", None) else {}
     try:
         if item.form == "hashed":
-            result = backend.send_hashed(item.recipient, item.body, timeout=timeout)
+            result = backend.send_hashed(item.recipient, item.body, timeout=timeout, **extra)
         else:
-            result = backend.send(item.recipient, item.body, timeout=timeout)
+            result = backend.send(item.recipient, item.body, timeout=timeout, **extra)
     except SmsUnavailable as exc:
         return Answer(item, None, exc, time.monotonic() - started)
     return Answer(item, result, None, time.monotonic() - started)
@@ -78,12 +81,16 @@ class GatewayCalls:
     def busy(self) -> bool:
         return bool(self._in_flight or self._ready)
 
-    def start(self, item: Any, timeout: float) -> None:
-        """Send `item` (an outbox message) on the pool; `timeout` bounds the call."""
-        if self._inline:
-            self._ready.append(_call(self.backend, item, timeout))
+    def start(self, item: Any, timeout: float, backend: SmsBackend | None = None) -> None:
+        """Send `item` (an outbox message) on the pool, through `backend` (a merchant's
+        own account) or the window's; `timeout` bounds the call."""
+        backend = backend or self.backend
+        if self._inline or not getattr(backend, "networked", True):
+            self._ready.append(_call(backend, item, timeout))
             return
-        future = self._pool.submit(_call, self.backend, item, timeout)
+        if self._pool is None:
+            self._pool = pool(self.window)
+        future = self._pool.submit(_call, backend, item, timeout)
         self._in_flight[future] = item
 
     def answers(self, timeout: float) -> list[Answer]:

@@ -75,21 +75,23 @@ class AfricasTalkingBackend:
         # Never the key: backends end up in tracebacks and debug logs.
         return f"AfricasTalkingBackend(username={self.username!r}, base_url={self.base_url!r})"
 
-    def send(self, to: str, message: str, *, timeout: float | None = None) -> SendResult:
-        """Text one Kenyan number; AT wants it in international `+254…` form."""
+    def send(self, to: str, message: str, *, timeout: float | None = None,
+             sender_id: str | None = None) -> SendResult:
+        """Text one Kenyan number; AT wants it in international `+254…` form. `sender_id`
+        (a merchant's approved one) replaces the account's own for this text."""
         problem = check_recipient(to) or check_message(message)
         if problem:
             return self._logged(mask_msisdn(to), SendResult.failed(problem))
         data = {"username": self.username, "to": "+" + to, "message": message}
-        if self.sender_id:
+        if sender_id or self.sender_id:
             # Without `from`, AT uses its shared sender: right for sandbox and unregistered IDs.
-            data["from"] = self.sender_id
+            data["from"] = sender_id or self.sender_id
         response = self._post("/version1/messaging", data, timeout)
         result = self._http_failure(response) or self._messaging_result(_json(response))
         return self._logged(mask_msisdn(to), result)
 
-    def send_hashed(self, phone_hash: str, message: str, *,
-                    timeout: float | None = None) -> SendResult:
+    def send_hashed(self, phone_hash: str, message: str, *, timeout: float | None = None,
+                    sender_id: str | None = None) -> SendResult:
         """Text a Safaricom payer known only by their hashed MSISDN (transactional only)."""
         problem = check_phone_hash(phone_hash) or check_message(message)
         if problem:
@@ -101,11 +103,35 @@ class AfricasTalkingBackend:
             "telco": "Safaricom",
             "message": message,
         }
-        if self.sender_id:
-            data["senderId"] = self.sender_id
+        if sender_id or self.sender_id:
+            data["senderId"] = sender_id or self.sender_id
         response = self._post("/version1/messaging/bulk", data, timeout)
         result = self._http_failure(response) or self._hashed_result(_json(response))
         return self._logged(mask_msisdn(phone_hash), result)
+
+    def user_data(self, *, timeout: float | None = None) -> str:
+        """The account's balance from AT's user-data endpoint (`GET /version1/user`), which
+        proves the username and key work without sending a text. Raises SmsUnavailable
+        when AT cannot be reached and PermissionError when it refuses the credentials."""
+        seconds = self.timeout if timeout is None else timeout
+        try:
+            response = self._session.get(
+                self.base_url + "/version1/user", params={"username": self.username},
+                headers={"apiKey": self._api_key, "Accept": "application/json"},
+                timeout=seconds, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise SmsUnavailable(f"Africa's Talking unreachable: {type(exc).__name__}",
+                                 code="unreachable") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise SmsUnavailable(f"Africa's Talking answered HTTP {response.status_code}",
+                                 code=f"http_{response.status_code}")
+        body = _json(response)
+        data = body.get("UserData") if isinstance(body, dict) else None
+        if response.status_code != 200 or not isinstance(data, dict):
+            detail = scrub(" ".join(response.text.split()), self._api_key)[:200]
+            raise PermissionError(f"Africa's Talking refused the username and API key "
+                                  f"(HTTP {response.status_code} {detail})".rstrip())
+        return scrub(str(data.get("balance") or ""), self._api_key)[:50]
 
     def _post(self, path: str, data: dict[str, str], timeout: float | None) -> requests.Response:
         """POST a form; raise SmsUnavailable when no usable answer came back."""

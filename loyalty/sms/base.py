@@ -76,13 +76,15 @@ class SmsBackend(Protocol):
     # pauses per account when it runs out of credit.
     account: str
 
-    def send(self, to: str, message: str, *, timeout: float | None = None) -> SendResult:
+    def send(self, to: str, message: str, *, timeout: float | None = None,
+             sender_id: str | None = None) -> SendResult:
         """Text a 12-digit Kenyan number (`2547XXXXXXXX` / `2541XXXXXXXX`); `timeout`
-        (seconds) bounds the call when given."""
+        (seconds) bounds the call when given; `sender_id` is the `from` (a merchant's
+        approved sender ID) when given, else the account's own."""
         ...
 
-    def send_hashed(self, phone_hash: str, message: str, *,
-                    timeout: float | None = None) -> SendResult:
+    def send_hashed(self, phone_hash: str, message: str, *, timeout: float | None = None,
+                    sender_id: str | None = None) -> SendResult:
         """Text a payer known only by the SHA-256 hex of their `254…` number.
 
         Transactional messages only: hashed sending must never carry promotions (SMS.md 3.7).

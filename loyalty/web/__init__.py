@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from loyalty.web import errors, views  # noqa: F401  (attach the handlers and routes to bp)
+from loyalty.web import brand_assets, errors, views  # noqa: F401  (attach the handlers and routes to bp)
 from loyalty.web.auth import init_login
 from loyalty.web.blueprint import bp
 from loyalty.web.i18n import init_i18n
@@ -28,3 +28,4 @@ def init_app(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
     app.register_blueprint(bp)
+    app.register_blueprint(brand_assets.bp)  # public logo and theme files (branding)

@@ -258,7 +258,7 @@ def sms_preview(*, template: str | None, name: str, points_per_unit: int = 1,
                         multiplier=multiplier, min_amount=min_amount)
     text = render_receipt(program, first_name=EXAMPLE_FIRST_NAME,
                           earned=_example_earned(points, stamps_required),
-                          merchant_name=get_current_merchant().business_name)
+                          merchant_name=get_current_merchant().sender_name)
     return SmsPreview(text=text, encoding=encoding(text), segments=segment_count(text),
                       characters=len(text), amount=EXAMPLE_AMOUNT, points=points, problems=(),
                       warnings=_promotional(chosen), cost=sms_cost(text))

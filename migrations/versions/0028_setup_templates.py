@@ -6,13 +6,13 @@ resources the template made or adopted. `loyalty_programs.sms_translations`: a p
 texts in other languages (Swahili), as templates set and export them.
 
 Revision ID: 0028
-Revises: 0026
+Revises: 0027
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0028'
-down_revision = '0026'
+down_revision = '0027'
 branch_labels = None
 depends_on = None
 

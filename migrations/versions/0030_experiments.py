@@ -5,13 +5,13 @@ variants, split and plan; the payers assigned to a variant at their first eligib
 (unique per experiment and payer); the ledger entries a variant's rule earned name it.
 
 Revision ID: 0030
-Revises: 0026
+Revises: 0029
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0030'
-down_revision = '0026'
+down_revision = '0029'
 branch_labels = None
 depends_on = None
 

@@ -4,6 +4,7 @@ from loyalty.web.views import (  # noqa: F401
     account,
     analytics,
     api_keys,
+    branding,
     callback_log,
     channel_transfer,
     channels,

@@ -1,0 +1,52 @@
+"""The Branding page's forms: the look, the logo, a sender ID, an own SMS account.
+
+As everywhere in the web UI, the rules are the API's (schemas/branding.py and
+services/branding.py, sender_ids.py, sms_accounts.py); these are fields and words only.
+"""
+
+from __future__ import annotations
+
+from flask_wtf.file import FileField, FileRequired
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import InputRequired, Optional
+
+from loyalty.web.forms import Length, WebForm, options
+
+
+class BrandingForm(WebForm):
+    display_name = StringField(
+        "Name on your texts", [Optional(), Length(max=60)],
+        description="Replaces {merchant} in your texts, e.g. \"Mama Njeri's Café\". Empty: "
+                    "your business name.")
+    primary_color = StringField(
+        "Main colour", [Optional()], render_kw={"type": "color"},
+        description="The top bar. Text on it must stay easy to read: very light or very "
+                    "bright colours are refused.")
+    accent_color = StringField(
+        "Button colour", [Optional()], render_kw={"type": "color"},
+        description="Main buttons, with the same rule.")
+
+
+class LogoForm(WebForm):
+    logo = FileField("Logo", [FileRequired("Choose a picture.")], render_kw={
+        "accept": "image/png,image/jpeg,image/webp"},
+        description="A PNG, JPEG or WebP picture up to 512 KB; shown at most 256 pixels wide.")
+
+
+class SenderIdForm(WebForm):
+    sender_id = StringField(
+        "Sender name", [InputRequired(), Length(max=11)], render_kw={"maxlength": 11},
+        description="Up to 11 letters, digits and spaces, e.g. ACME SHOP. Names that look "
+                    "like M-PESA, Safaricom, a bank or the government are refused.")
+    category = SelectField("For", choices=options([
+        ("transactional", "Receipts (transactional)"),
+        ("promotional", "Offers (promotional)")]))
+
+
+class SmsAccountForm(WebForm):
+    username = StringField("Africa's Talking username", [InputRequired(), Length(max=100)],
+                           render_kw={"autocomplete": "off"})
+    api_key = PasswordField("API key", [InputRequired(), Length(min=8, max=200)],
+                            render_kw={"autocomplete": "off"},
+                            description="Checked with Africa's Talking now, stored "
+                                        "encrypted, never shown again.")

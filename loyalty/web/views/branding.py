@@ -1,0 +1,106 @@
+"""Branding: the look (name, colours, logo), sender IDs and an own SMS account."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, url_for
+
+from loyalty.api.input_guard import upload
+from loyalty.errors import DomainError
+from loyalty.schemas.branding import BrandingUpdateSchema, SenderIdRequestSchema, SmsProviderSchema
+from loyalty.services import branding, merchants, sender_ids, sms_accounts
+from loyalty.web.blueprint import bp
+from loyalty.web.brand_forms import BrandingForm, LogoForm, SenderIdForm, SmsAccountForm
+from loyalty.web.formtools import attach, checked, page, show_error, values
+
+LOOK_FIELDS = ("display_name", "primary_color", "accent_color")
+
+
+def _render(**forms):
+    merchant = merchants.get_current_merchant()
+    # The forms not submitted start empty (formdata=None: not read from this request's form).
+    look = forms.get("look") or BrandingForm(
+        formdata=None, data={"display_name": merchant.brand_display_name,
+              "primary_color": merchant.brand_primary_color or "#116329",
+              "accent_color": merchant.brand_accent_color or "#1a7f37"})
+    failed = next((f for f in forms.values() if f.errors or f.form_errors), look)
+    return page("web/branding.html", failed, look=look,
+                logo_form=forms.get("logo") or LogoForm(formdata=None),
+                sender_form=forms.get("sender") or SenderIdForm(formdata=None),
+                sms_form=forms.get("sms") or SmsAccountForm(formdata=None),
+                merchant=merchant, sender_ids=sender_ids.sender_ids(),
+                default_sender=current_app.config.get("AT_SENDER_ID"),
+                sms_account=sms_accounts.account_of(merchant))
+
+
+@bp.route("/settings/branding", methods=["GET", "POST"])
+def branding_page():
+    form = BrandingForm()
+    data = checked(form, BrandingUpdateSchema(), lambda: values(form, LOOK_FIELDS, blank="none"))
+    if data is not None:
+        try:
+            merchants.update_current_merchant({"branding": data})
+        except DomainError as error:  # a colour without contrast: said next to it
+            attach(form, (error.fields or {}).get("branding") or {"": [error.message]})
+            return _render(look=form)
+        flash("Branding saved.", "success")
+        return redirect(url_for("web.branding_page"))
+    return _render(look=form) if form.is_submitted() else _render()
+
+
+@bp.route("/settings/branding/logo", methods=["POST"])
+@upload(branding.MAX_LOGO_BYTES + 16 * 1024)
+def branding_logo():
+    form = LogoForm()
+    if form.validate_on_submit():
+        try:
+            branding.set_logo(form.logo.data.stream.read(branding.MAX_LOGO_BYTES + 1))
+        except DomainError as error:
+            form.logo.errors = [error.message.removeprefix("logo: ")]
+            return _render(logo=form)
+        flash("Logo saved.", "success")
+        return redirect(url_for("web.branding_page"))
+    return _render(logo=form)
+
+
+@bp.route("/settings/branding/logo/remove", methods=["POST"])
+def branding_logo_remove():
+    branding.remove_logo()
+    flash("Logo removed.", "success")
+    return redirect(url_for("web.branding_page"))
+
+
+@bp.route("/settings/sender-id", methods=["POST"])
+def sender_id_request():
+    form = SenderIdForm()
+    data = checked(form, SenderIdRequestSchema(), lambda: values(form, ("sender_id", "category")))
+    if data is not None:
+        try:
+            sender_ids.request_sender_id(data["sender_id"], data["category"].value)
+        except DomainError as error:
+            show_error(form, error)
+            return _render(sender=form)
+        flash("Sender name requested: it is pending until it has been registered.", "success")
+        return redirect(url_for("web.branding_page"))
+    return _render(sender=form)
+
+
+@bp.route("/settings/sms-account", methods=["POST"])
+def sms_account_save():
+    form = SmsAccountForm()
+    data = checked(form, SmsProviderSchema(), lambda: values(form, ("username", "api_key")))
+    if data is not None:
+        try:
+            sms_accounts.set_own_account(data["username"], data["api_key"])
+        except DomainError as error:
+            show_error(form, error)
+            return _render(sms=form)
+        flash("Your texts now go through your own Africa's Talking account.", "success")
+        return redirect(url_for("web.branding_page"))
+    return _render(sms=form)
+
+
+@bp.route("/settings/sms-account/remove", methods=["POST"])
+def sms_account_remove():
+    sms_accounts.remove_own_account()
+    flash("Your texts go through the platform's account again.", "success")
+    return redirect(url_for("web.branding_page"))

@@ -1,0 +1,62 @@
+"""The Branding page: name and colours (refused without contrast), the logo, a sender name,
+and the tokens applied to every page through the theme stylesheet (no inline style)."""
+
+import io
+import re
+
+from PIL import Image
+
+from tests.web.conftest import text
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (600, 300), (11, 83, 148)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_colours_are_saved_and_every_page_links_the_theme_without_inline_style(client, shop):
+    saved = client.post("/settings/branding", data={
+        "display_name": "Acme Duka", "primary_color": "#0b5394", "accent_color": "#ffd33d"})
+    assert saved.status_code == 302
+    page = client.get("/dashboard")
+    html = page.get_data(as_text=True)
+    theme = re.search(r'<link rel="stylesheet" href="(/brand/[0-9a-f]{16}/theme\.css\?v=\w+)">',
+                      html).group(1)
+    assert "Acme Duka" in text(page)
+    assert "style=" not in html and "<style" not in html
+    assert "style-src 'self'" in page.headers["Content-Security-Policy"]
+    css = client.get(theme).get_data(as_text=True)
+    assert "--brand-primary: #0b5394;" in css and "--brand-on-accent: #111111;" in css
+
+
+def test_a_colour_without_contrast_is_shown_next_to_its_field_with_the_ratio(client, shop):
+    refused = client.post("/settings/branding", data={
+        "display_name": "", "primary_color": "#7a7a7a", "accent_color": "#1a7f37"})
+    assert refused.status_code == 422
+    assert "4.39:1" in text(refused) and 'aria-invalid="true"' in refused.get_data(as_text=True)
+
+
+def test_a_logo_is_uploaded_and_shown_and_an_svg_refused(client, shop):
+    refused = client.post("/settings/branding/logo", content_type="multipart/form-data",
+                          data={"logo": (io.BytesIO(SVG), "logo.png")})
+    assert refused.status_code == 422 and "SVG" in text(refused)
+    saved = client.post("/settings/branding/logo", content_type="multipart/form-data",
+                        data={"logo": (io.BytesIO(_png()), "logo.png")})
+    assert saved.status_code == 302
+    html = client.get("/settings/branding").get_data(as_text=True)
+    logo = re.search(r'src="(/brand/[0-9a-f]{16}/logo\.png\?v=\d+)"', html).group(1)
+    served = client.get(logo)
+    assert served.mimetype == "image/png" and served.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_sender_name_is_requested_and_its_state_shown(client, shop):
+    refused = client.post("/settings/sender-id", data={"sender_id": "M-PESA",
+                                                       "category": "transactional"})
+    assert refused.status_code == 422 and "looks like M-PESA" in text(refused)
+    assert client.post("/settings/sender-id", data={
+        "sender_id": "ACME SHOP", "category": "transactional"}).status_code == 302
+    page = text(client.get("/settings/branding"))
+    assert "ACME SHOP for receipts: pending" in page
