@@ -2,20 +2,11 @@
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from loyalty.schemas.backtest import RuleSchema  # one rule-override shape for both
 from loyalty.schemas.base import INT32_MAX, BaseSchema, TrimmedString, page_schema
 from loyalty.schemas.programs import MONEY
 
 KEY = validate.Regexp(r"^[A-Za-z0-9_-]{1,20}$", error="Use 1-20 letters, digits, '-' or '_'.")
-
-
-class RuleSchema(BaseSchema):
-    """Only these five fields may differ from the program's rule ({} = the program's own)."""
-
-    points_per_unit = fields.Integer(validate=validate.Range(0, 1_000_000))
-    unit_amount = fields.Decimal(validate=validate.Range(min=1, max=1_000_000), **MONEY)
-    multiplier = fields.Decimal(validate=validate.Range(min=0, max=100), as_string=True)
-    min_amount = fields.Decimal(validate=validate.Range(min=0, max=10_000_000), **MONEY)
-    stamps_required = fields.Integer(allow_none=True, validate=validate.Range(1, 1000))
 
 
 class VariantSchema(BaseSchema):

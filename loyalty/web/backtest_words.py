@@ -6,6 +6,9 @@ honest KES figure to put on them.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
 from loyalty.services.backtest import BacktestResult
 
 
@@ -13,10 +16,10 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
-def _more_or_fewer(difference: int, unit: str) -> str:
-    if difference == 0:
-        return f"the same {unit}"
-    return f"{_n(abs(difference))} {'more' if difference > 0 else 'fewer'} {unit}"
+def _more_or_fewer(difference: int) -> str:
+    if difference > 0:
+        return _("%(num)s more points", num=_n(difference))
+    return _("%(num)s fewer points", num=_n(-difference))
 
 
 def _signed(value: float) -> str:
@@ -25,29 +28,31 @@ def _signed(value: float) -> str:
 
 
 def backtest_words(result: BacktestResult) -> list[str]:
-    """A few short sentences, one per line on a phone."""
+    """A few short sentences, one per line on a phone, in the page's language."""
     if not result.payments:
-        return ["No payments earned in this program in the last 30 days, so there is "
-                "nothing to compare yet."]
-    people = "customer" if result.customers == 1 else "customers"
-    lines = [f"In the last 30 days {_n(result.payments)} payment"
-             f"{'' if result.payments == 1 else 's'} from {_n(result.customers)} {people} "
-             f"earned {_n(result.points.actual)} points."]
+        return [_("No payments earned in this program in the last 30 days, so there is "
+                  "nothing to compare yet.")]
+    lines = [ngettext("In the last 30 days %(count)s payment", "In the last 30 days %(count)s payments",
+                      result.payments, count=_n(result.payments)) + " "
+             + ngettext("from %(count)s customer earned %(points)s points.",
+                        "from %(count)s customers earned %(points)s points.", result.customers,
+                        count=_n(result.customers), points=_n(result.points.actual))]
     if result.points.difference == 0:
-        lines.append("With these rules they would have earned the same points.")
+        lines.append(_("With these rules they would have earned the same points."))
     else:
-        lines.append(f"With these rules: {_n(result.points.under_rule)} points, "
-                     f"{_more_or_fewer(result.points.difference, 'points')}.")
+        lines.append(_("With these rules: %(points)s points, %(change)s.",
+                       points=_n(result.points.under_rule),
+                       change=_more_or_fewer(result.points.difference)))
         if result.p50 is not None and result.p90 is not None:
-            lines.append(f"Per customer: half would see {_signed(result.p50)} points or "
-                         f"less, nine in ten {_signed(result.p90)} or less.")
+            lines.append(_("Per customer: half would see %(p50)s points or less, nine in ten "
+                           "%(p90)s or less.", p50=_signed(result.p50), p90=_signed(result.p90)))
     if result.rewards.actual or result.rewards.under_rule or result.rule["stamps_required"]:
-        lines.append(f"Stamp cards completed: {_n(result.rewards.actual)} then, "
-                     f"{_n(result.rewards.under_rule)} with these rules.")
+        lines.append(_("Stamp cards completed: %(then)s then, %(now)s with these rules.",
+                       then=_n(result.rewards.actual), now=_n(result.rewards.under_rule)))
     if result.texts_changed:
-        texts = "text" if result.texts_changed == 1 else "texts"
-        lines.append(f"{_n(result.texts_changed)} receipt {texts} would have said something "
-                     "different.")
+        lines.append(ngettext("%(count)s receipt text would have said something different.",
+                              "%(count)s receipt texts would have said something different.",
+                              result.texts_changed, count=_n(result.texts_changed)))
     else:
-        lines.append("Every receipt text would have said the same.")
+        lines.append(_("Every receipt text would have said the same."))
     return lines

@@ -45,6 +45,19 @@ API_SENTENCES = (
     N_("Add or take away at least one point."), N_("a phone number is required"),
     # services/sms_allowance.py SANDBOX_ONLY, on a customer's skipped text
     N_("A sandbox channel's payment: texted only to your own phone and your SMS test numbers."),
+    # services/channel_events.py describe(): a channel's history on its page
+    N_("Channel added."), N_("Channel added from an imported file."),
+    N_("Channel added by the platform operator."),
+    N_("Safaricom confirmed your consumer key and secret."),
+    N_("Safaricom now sends your payments here (URLs registered)."),
+    N_("Activated automatically after Safaricom confirmed your details."),
+    N_("You activated the channel: payments earn points."),
+    N_("You paused the channel: payments are kept but earn no points."),
+    N_("Paused because its details changed: Safaricom must confirm them again."),
+    N_("The channel was paused."), N_("Details changed."),
+    N_("New callback address issued; the old one works for a while."),
+    N_("New callback address issued; the old one works for a while and the URLs are being "
+       "registered again."),
 )
 
 # Sentences with a number or a name in them (schemas/base.py too_short/too_long, marshmallow's
