@@ -3,6 +3,7 @@
 Experiments on a program's earning rule (DESIGN.md section 12): the experiment with its
 variants, split and plan; the payers assigned to a variant at their first eligible payment
 (unique per experiment and payer); the ledger entries a variant's rule earned name it.
+Both new tables are tenant tables with 0013's row-level policy (created, row security left off).
 
 Revision ID: 0030
 Revises: 0029
@@ -15,6 +16,10 @@ down_revision = '0029'
 branch_labels = None
 depends_on = None
 
+# 0013's policy, as it was written there (a migration keeps its own copy).
+POLICY = ("(SELECT current_setting('app.all_merchants', true)) = 'on' "
+          "OR merchant_id = (SELECT NULLIF(current_setting('app.merchant_id', true), '')::integer)")
+TENANT_TABLES = ('experiments', 'experiment_assignments')
 RUNNING = "status = 'running'"
 IN_EXPERIMENT = "experiment_id IS NOT NULL"
 
@@ -93,9 +98,17 @@ def upgrade():
         batch_op.create_index('ix_ledger_entries_experiment', ['experiment_id', 'customer_id'],
                               postgresql_where=sa.text(IN_EXPERIMENT),
                               sqlite_where=sa.text(IN_EXPERIMENT))
+    if op.get_bind().dialect.name == 'postgresql':
+        for table in TENANT_TABLES:
+            op.execute(f'CREATE POLICY tenant_isolation ON {table} USING ({POLICY})')
 
 
 def downgrade():
+    if op.get_bind().dialect.name == 'postgresql':
+        for table in TENANT_TABLES:
+            op.execute(f'ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY')
+            op.execute(f'ALTER TABLE {table} DISABLE ROW LEVEL SECURITY')
+            op.execute(f'DROP POLICY tenant_isolation ON {table}')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entries_experiment', postgresql_where=sa.text(IN_EXPERIMENT),
                             sqlite_where=sa.text(IN_EXPERIMENT))
