@@ -95,7 +95,10 @@ class UploadAwareRequest(Request):
 def _fields_with_nul(pairs) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     for name, value in pairs:
-        reason = text_problem(name) or text_problem(value)
+        if not isinstance(name, str):  # a multipart part whose header werkzeug could not read
+            problems["form"] = ["A part of the form has no readable name."]
+            continue
+        reason = text_problem(name) or text_problem(value if isinstance(value, str) else "")
         if reason:
             problems[_printable(name)] = [f"Must be text without control characters ({reason})."]
     return problems

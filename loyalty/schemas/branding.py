@@ -57,9 +57,19 @@ class SenderIdListSchema(BaseSchema):
                        "approved ID (null: Africa's Talking's shared one)"})
 
 
+# Africa's Talking usernames are app names (letters, digits, `_ . -`) and its API keys are
+# hex; refusing anything else here keeps control characters out of the HTTP header we send.
+AT_USERNAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                              error="Letters, digits, '_', '.' and '-' only, as on your "
+                                    "Africa's Talking dashboard.")
+AT_API_KEY = validate.Regexp(r"^[!-~]+$", error="Printable characters without spaces only, "
+                                                "as Africa's Talking shows the key.")
+
+
 class SmsProviderSchema(BaseSchema):
-    username = TrimmedString(required=True, validate=validate.Length(1, 100))
-    api_key = fields.String(required=True, load_only=True, validate=validate.Length(8, 200))
+    username = TrimmedString(required=True, validate=[validate.Length(1, 100), AT_USERNAME])
+    api_key = TrimmedString(required=True, load_only=True,
+                            validate=[validate.Length(8, 200), AT_API_KEY])
 
 
 class SmsAccountSchema(BaseSchema):

@@ -18,12 +18,13 @@ import os
 from dataclasses import dataclass, field
 
 import pytest
+import responses
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
 from tests.conftest import auth
-from tests.integration.conftest import c2b_body, make_shop
+from tests.integration.conftest import AT, c2b_body, make_shop
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
@@ -47,6 +48,15 @@ def _rate_limits_out_of_the_way(app, monkeypatch):
     would be answered 429 before their handlers (the limits have their own tests)."""
     for name in [name for name in app.config if name.startswith("RATE_LIMIT_")]:
         monkeypatch.setitem(app.config, name, "1000000 per minute")
+
+
+@pytest.fixture(autouse=True)
+def _africas_talking_answers(gateway):
+    """Africa's Talking up, as it usually is: checking a merchant's own account (PUT
+    /merchants/me/sms-provider) gets its user data, so the handler runs to the end; its
+    answer when AT is down (503) has its own test."""
+    gateway.assert_all_requests_are_fired = False
+    gateway.add(responses.GET, f"{AT}/version1/user", json={"UserData": {"balance": "KES 10"}})
 
 
 @pytest.fixture

@@ -112,6 +112,16 @@ def test_a_5_mb_file_is_refused_with_413_as_body_and_as_form(shop):
     assert as_form.status_code == 413
 
 
+def test_a_form_part_without_a_readable_name_is_refused_not_a_crash(shop):
+    boundary = "x-boundary"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"\r\n\r\n"
+            f"junk\r\n--{boundary}--\r\n").encode()
+    refused = shop.api("PUT", "/merchants/me/logo", data=form,
+                       content_type=f"multipart/form-data; boundary={boundary}")
+    assert refused.status_code in (400, 422), refused.get_data(as_text=True)
+    assert refused.get_json()["error"]["message"]
+
+
 def test_the_json_size_limit_still_holds_elsewhere(shop):
     huge = shop.api("PATCH", "/merchants/me", json={"owner_name": "x" * 200_000})
     assert huge.status_code == 413

@@ -7,6 +7,7 @@ from datetime import datetime, time
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 import responses
 import sqlalchemy as sa
 
@@ -147,6 +148,27 @@ def test_credentials_africas_talking_refuses_are_not_kept(shop, gateway):
     assert refused.status_code == 422 and "api_key" in refused.get_json()["error"]["fields"]
     assert OWN_KEY not in refused.get_data(as_text=True)
     assert shop.api("GET", "/merchants/me/sms-provider").get_json()["own"] is False
+
+
+def test_while_africas_talking_is_down_the_account_is_not_changed(shop, gateway):
+    gateway.add(responses.GET, f"{AT}/version1/user", body=requests.ConnectionError("down"))
+    answer = shop.api("PUT", "/merchants/me/sms-provider",
+                      json={"username": "acmeduka", "api_key": OWN_KEY})
+    assert answer.status_code == 503
+    assert "nothing was changed" in answer.get_json()["error"]["message"]
+    assert OWN_KEY not in answer.get_data(as_text=True)
+    assert shop.api("GET", "/merchants/me/sms-provider").get_json()["own"] is False
+
+
+@pytest.mark.parametrize("field, value", [("username", "acme duka"), ("username", "acme\x00"),
+                                          ("api_key", "atsk_own\r\nX-Evil: 1"),
+                                          ("api_key", "atsk own key 123")])
+def test_names_and_keys_africas_talking_could_not_have_are_refused_unasked(shop, gateway,
+                                                                          field, value):
+    body = {"username": "acmeduka", "api_key": OWN_KEY, field: value}
+    refused = shop.api("PUT", "/merchants/me/sms-provider", json=body)
+    assert refused.status_code == 422 and field in refused.get_json()["error"]["fields"]
+    assert len(gateway.calls) == 0
 
 
 def test_an_own_account_out_of_credit_pauses_only_itself(client, db_session, gateway, app):
