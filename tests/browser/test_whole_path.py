@@ -1,7 +1,7 @@
 """The whole path a new shop owner takes, on a phone, without reloading a page by hand: sign
 up, the guided setup with "use sandbox test values", verify and register the URLs while
-Safaricom is slow (the steps follow by themselves), activate, then a customer pays and the
-payment appears in the dashboard's feed."""
+Safaricom is slow (the steps follow by themselves), the channel activating itself once both
+are done, then a customer pays and the payment appears in the dashboard's feed."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _slow_safaricom(page, stack, milliseconds: int) -> None:
     assert answer.ok, answer.text()
 
 
-def test_sign_up_guided_setup_live_progress_activation_and_a_payment_in_the_feed(stack, page):
+def test_sign_up_guided_setup_live_progress_auto_activation_and_a_payment_in_the_feed(stack, page):
     expect, shot = _expect(), Shots(page, stack.output)
     page.set_viewport_size(PHONE)
 
@@ -62,11 +62,14 @@ def test_sign_up_guided_setup_live_progress_activation_and_a_payment_in_the_feed
     expect(page.locator('[data-live="urls"]')).to_have_text("Registering with Safaricom…")
     page.evaluate("window.sameDocument = true")
     expect(page.locator('[data-live="urls"]')).to_have_text("Registered", timeout=30_000)
-    assert page.evaluate("window.sameDocument") is True
     _slow_safaricom(page, stack, 0)
 
-    page.get_by_role("button", name="Activate").click()
-    expect(page.locator('[data-live="active"]')).to_have_text("Active")
+    # Both steps done: the channel went live by itself, and the page says so without a reload.
+    expect(page.locator('[data-live="active"]')).to_have_text("Active", timeout=30_000)
+    expect(page.get_by_text("Activated automatically after Safaricom confirmed your details."))\
+        .to_be_visible()
+    expect(page.get_by_role("button", name="Activate")).to_have_count(0)
+    assert page.evaluate("window.sameDocument") is True
     shot("path-active")
 
     # The dashboard left open: a customer pays and the feed shows it, no reload.
