@@ -121,7 +121,7 @@ class Stack:
     together. The worker can be reniced (ingest: the web tier gets the CPU)."""
 
     def __init__(self, ctx: Ctx, kind: str, *, db_url: str | None = None, beat: bool = False,
-                 worker: bool = True, web: bool = True, enqueue: bool = True,
+                 worker: bool = True, web: bool = True, enqueue: bool = True, sms: bool = True,
                  worker_nice: int = 0, env_extra: dict | None = None):
         self.ctx, self.kind = ctx, kind
         self.port = free_port()
@@ -147,6 +147,8 @@ class Stack:
                 args = _replace_after(args, "-A", "bench.baseline_app.celery")
                 args = _replace_after(args, "--queues", "naive")
             self.procs["worker"] = ctx.run.start(f"{tag}-worker", args, env)
+            if kind == "platform" and sms:  # the Procfile's `sms` worker sends the texts
+                self.procs["sms"] = ctx.run.start(f"{tag}-sms", procfile_command("sms", env), env)
         if beat:
             args = procfile_command("beat", env) + [
                 "--schedule", str(ctx.run.out_dir / f"{tag}-beat-schedule")]
@@ -156,8 +158,10 @@ class Stack:
             wait_http_any(self.url + path, self.procs["web"])
         if worker:
             wait_log(self.procs["worker"], " ready.", timeout=60)
+            if "sms" in self.procs:
+                wait_log(self.procs["sms"], " ready.", timeout=60)
             if worker_nice:
-                renice(self.procs["worker"].popen.pid, worker_nice)
+                renice_workers(self, worker_nice)
         if beat:
             wait_log(self.procs["beat"], "beat: Starting", timeout=60)
 
@@ -364,10 +368,18 @@ def wrk(ctx: Ctx, url: str, seconds: float, **kw):
                        seconds=seconds, connections=kw.pop("connections", default), **kw)
 
 
+def renice_workers(stack: Stack, nice: int) -> None:
+    """The CPU priority of a stack's worker processes (crediting and SMS)."""
+    for name in ("worker", "sms"):
+        if name in stack.procs:
+            renice(stack.procs[name].popen.pid, nice)
+
+
 def pause(stack: Stack, paused: bool) -> None:
-    """Stop (SIGSTOP) or resume (SIGCONT) a stack's worker processes."""
-    if "worker" in stack.procs:
-        os.killpg(stack.procs["worker"].popen.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+    """Stop (SIGSTOP) or resume (SIGCONT) a stack's worker processes (crediting and SMS)."""
+    for name in ("worker", "sms"):
+        if name in stack.procs:
+            os.killpg(stack.procs[name].popen.pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
 
 def bench_ingest(ctx: Ctx) -> None:
@@ -417,10 +429,10 @@ def bench_ingest(ctx: Ctx) -> None:
                     entry["backlog_credit_rate"] = round(waiting / drain) if drain else None
                     log(f"  the burst's {waiting} payments credited {drain:.1f}s after it")
                 if rnd == 0 and name != "ceiling":
-                    renice(stack.procs["worker"].popen.pid, 19)
+                    renice_workers(stack, 19)
                     with stack.cpu([ctx.db]) as meter:
                         busy = wrk(ctx, url, s.half_rate_seconds)
-                    renice(stack.procs["worker"].popen.pid, 0)
+                    renice_workers(stack, 0)
                     entry["crediting_meanwhile"] = dict(
                         busy.as_dict(), cpu_cores=meter.report({"wrk": busy.cpu_seconds}))
                     log(f"  with its worker crediting meanwhile (nice 19): {busy.rps:.0f}/s "
@@ -532,7 +544,7 @@ def credit_platform(ctx: Ctx, db: Db, db_url: str, backlog: int, *, beat: bool,
             Stack(ctx, "platform", db_url=db_url, web=False, beat=beat,
                   env_extra={"HEALTH_CHECK_INTERVAL": "5"}) as stack:
         for _ in range(workers - 1):
-            extra = more.enter_context(Stack(ctx, "platform", db_url=db_url, web=False))
+            extra = more.enter_context(Stack(ctx, "platform", db_url=db_url, web=False, sms=False))
             stack.procs[f"worker{len(stack.procs)}"] = extra.procs["worker"]
         with stack.cpu([db]) as meter:
             publish(ctx, "payments.credit_waiting", "callbacks")
@@ -543,7 +555,7 @@ def credit_platform(ctx: Ctx, db: Db, db_url: str, backlog: int, *, beat: bool,
                       "(SELECT count(*) FROM sms_messages WHERE payment_id IS NOT NULL), "
                       "(SELECT count(*) FROM balances), "
                       "(SELECT count(*) FROM payments WHERE status = 'failed')")
-        # The SMS outbox is sent by the same worker (console backend): how long it trails.
+        # The SMS outbox is sent by the `sms` worker (console backend): how long it trails.
         started = time.monotonic()
         try:
             wait_for(lambda: db.one("SELECT count(*) FROM sms_messages WHERE status = 'queued'")[0]
@@ -790,7 +802,7 @@ def scale_measure(ctx: Ctx, label: str, db: Db, db_url: str, tokens_file: Path,
                            "p50_ms": round(statistics.median(r.p50_ms for r in runs), 2),
                            "p99_ms": round(statistics.median(r.p99_ms for r in runs), 2),
                            "p99_runs": [round(r.p99_ms, 2) for r in runs]}
-        renice(stack.procs["worker"].popen.pid, 0)
+        renice_workers(stack, 0)
         wait_for(lambda: received(ctx, db) == 0, timeout=120, interval=0.2, what="drain")
     # Crediting rate: a backlog spread over the merchants.
     db.run("DELETE FROM payments WHERE status = 'received'")
