@@ -54,6 +54,7 @@ def _merchant_with_a_paid_customer(stack) -> str:
 
 
 def _fits_the_phone(page, what: str) -> None:
+    page.wait_for_load_state("load")  # measured with the stylesheets, as test_phone._fits
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{what} scrolls sideways on a phone by {overflow}px"
 
