@@ -6,6 +6,7 @@ services/branding.py, sender_ids.py, sms_accounts.py); these are fields and word
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Optional
@@ -15,38 +16,38 @@ from loyalty.web.forms import Length, WebForm, options
 
 class BrandingForm(WebForm):
     display_name = StringField(
-        "Name on your texts", [Optional(), Length(max=60)],
-        description="Replaces {merchant} in your texts, e.g. \"Mama Njeri's Café\". Empty: "
-                    "your business name.")
+        _l("Name on your texts"), [Optional(), Length(max=60)],
+        description=_l("Replaces {merchant} in your texts, e.g. \"Mama Njeri's Café\". "
+                       "Empty: your business name."))
     primary_color = StringField(
-        "Main colour", [Optional()], render_kw={"type": "color"},
-        description="The top bar. Text on it must stay easy to read: very light or very "
-                    "bright colours are refused.")
+        _l("Main colour"), [Optional()], render_kw={"type": "color"},
+        description=_l("The top bar. Text on it must stay easy to read: very light or very "
+                       "bright colours are refused."))
     accent_color = StringField(
-        "Button colour", [Optional()], render_kw={"type": "color"},
-        description="Main buttons, with the same rule.")
+        _l("Button colour"), [Optional()], render_kw={"type": "color"},
+        description=_l("Main buttons, with the same rule."))
 
 
 class LogoForm(WebForm):
-    logo = FileField("Logo", [FileRequired("Choose a picture.")], render_kw={
+    logo = FileField(_l("Logo"), [FileRequired(_l("Choose a picture."))], render_kw={
         "accept": "image/png,image/jpeg,image/webp"},
-        description="A PNG, JPEG or WebP picture up to 512 KB; shown at most 256 pixels wide.")
+        description=_l("A PNG, JPEG or WebP picture up to 512 KB; shown at most 256 pixels wide."))
 
 
 class SenderIdForm(WebForm):
     sender_id = StringField(
-        "Sender name", [InputRequired(), Length(max=11)], render_kw={"maxlength": 11},
-        description="Up to 11 letters, digits and spaces, e.g. ACME SHOP. Names that look "
-                    "like M-PESA, Safaricom, a bank or the government are refused.")
-    category = SelectField("For", choices=options([
-        ("transactional", "Receipts (transactional)"),
-        ("promotional", "Offers (promotional)")]))
+        _l("Sender name"), [InputRequired(), Length(max=11)], render_kw={"maxlength": 11},
+        description=_l("Up to 11 letters, digits and spaces, e.g. ACME SHOP. Names that look "
+                       "like M-PESA, Safaricom, a bank or the government are refused."))
+    category = SelectField(_l("For"), choices=options([
+        ("transactional", _l("Receipts (transactional)")),
+        ("promotional", _l("Offers (promotional)"))]))
 
 
 class SmsAccountForm(WebForm):
-    username = StringField("Africa's Talking username", [InputRequired(), Length(max=100)],
+    username = StringField(_l("Africa's Talking username"), [InputRequired(), Length(max=100)],
                            render_kw={"autocomplete": "off"})
-    api_key = PasswordField("API key", [InputRequired(), Length(min=8, max=200)],
+    api_key = PasswordField(_l("API key"), [InputRequired(), Length(min=8, max=200)],
                             render_kw={"autocomplete": "off"},
-                            description="Checked with Africa's Talking now, stored "
-                                        "encrypted, never shown again.")
+                            description=_l("Checked with Africa's Talking now, stored "
+                                           "encrypted, never shown again."))

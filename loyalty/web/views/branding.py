@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, url_for
+from flask_babel import gettext as _
 
 from loyalty.api.input_guard import upload
 from loyalty.errors import DomainError
@@ -42,7 +43,7 @@ def branding_page():
         except DomainError as error:  # a colour without contrast: said next to it
             attach(form, (error.fields or {}).get("branding") or {"": [error.message]})
             return _render(look=form)
-        flash("Branding saved.", "success")
+        flash(_("Branding saved."), "success")
         return redirect(url_for("web.branding_page"))
     return _render(look=form) if form.is_submitted() else _render()
 
@@ -57,7 +58,7 @@ def branding_logo():
         except DomainError as error:
             form.logo.errors = [error.message.removeprefix("logo: ")]
             return _render(logo=form)
-        flash("Logo saved.", "success")
+        flash(_("Logo saved."), "success")
         return redirect(url_for("web.branding_page"))
     return _render(logo=form)
 
@@ -65,7 +66,7 @@ def branding_logo():
 @bp.route("/settings/branding/logo/remove", methods=["POST"])
 def branding_logo_remove():
     branding.remove_logo()
-    flash("Logo removed.", "success")
+    flash(_("Logo removed."), "success")
     return redirect(url_for("web.branding_page"))
 
 
@@ -79,7 +80,7 @@ def sender_id_request():
         except DomainError as error:
             show_error(form, error)
             return _render(sender=form)
-        flash("Sender name requested: it is pending until it has been registered.", "success")
+        flash(_("Sender name requested: it is pending until it has been registered."), "success")
         return redirect(url_for("web.branding_page"))
     return _render(sender=form)
 
@@ -94,7 +95,7 @@ def sms_account_save():
         except DomainError as error:
             show_error(form, error)
             return _render(sms=form)
-        flash("Your texts now go through your own Africa's Talking account.", "success")
+        flash(_("Your texts now go through your own Africa's Talking account."), "success")
         return redirect(url_for("web.branding_page"))
     return _render(sms=form)
 
@@ -102,5 +103,5 @@ def sms_account_save():
 @bp.route("/settings/sms-account/remove", methods=["POST"])
 def sms_account_remove():
     sms_accounts.remove_own_account()
-    flash("Your texts go through the platform's account again.", "success")
+    flash(_("Your texts go through the platform's account again."), "success")
     return redirect(url_for("web.branding_page"))
