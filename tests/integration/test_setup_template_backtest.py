@@ -28,9 +28,9 @@ def _plan(shop, **params):
     return response.get_json()
 
 
-def test_a_new_program_is_backtested_over_the_payments_its_rules_would_route_to_it(
-        client, db_session):
-    shop = make_shop(client, db_session, mapping={"default": "loyalty"})
+def _history(shop):
+    """Payments on a PayBill whose only rule is `default` -> loyalty, routed by
+    electronics-vip's rules (VIP* -> vip, DELIVERY -> delivery) once applied."""
     _pay(shop, "HB00000001", "5000", 0, "VIP001")     # loyalty now: 50 points
     _pay(shop, "HB00000002", "1000", 1, " vip002 ")   # 10; VIP* ignores case and spaces
     _pay(shop, "HB00000003", "300", 0, "DELIVERY")    # 3
@@ -38,7 +38,31 @@ def test_a_new_program_is_backtested_over_the_payments_its_rules_would_route_to_
     _pay(shop, "HB00000005", "9000", 3, "VIP003", days_ago=100)  # before the 90 days
     crediting.credit_waiting()
 
-    plan = _plan(shop, vip_multiplier="3")
+
+def test_a_new_program_is_backtested_over_the_payments_its_rules_would_route_to_it(
+        client, db_session):
+    shop = make_shop(client, db_session, mapping={"default": "loyalty"})
+    _history(shop)
+    _check_routed(_plan(shop, vip_multiplier="3"))
+
+
+def test_sqlite_for_make_run_gives_the_same_plan_backtest(tmp_path, redis_prefix):
+    from flask_migrate import upgrade
+
+    from loyalty.extensions import db
+    from tests.conftest import make_test_app
+
+    app = make_test_app(f"sqlite:///{tmp_path / 'dev.sqlite3'}", redis_prefix)
+    with app.app_context():
+        upgrade()
+        assert db.engine.dialect.name == "sqlite"
+        shop = make_shop(app.test_client(), db.session, mapping={"default": "loyalty"})
+        _history(shop)
+        _check_routed(_plan(shop, vip_multiplier="3"))
+        db.session.remove()
+
+
+def _check_routed(plan):
     backtest = plan["backtest"]
     assert backtest["days"] == 90
     by_code = {entry["program"]: entry for entry in backtest["programs"]}
