@@ -211,6 +211,7 @@ class _PlannedSchema(BaseSchema):
 
 
 class PlanProgramBacktestSchema(BacktestSchema):
+    name = fields.String(metadata={"description": "the program's name as the template sets it"})
     action = fields.String(metadata={"description": "the program's action in the plan: "
                                                     "create, update or conflict"})
     basis = fields.String(metadata={

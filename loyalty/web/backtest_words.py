@@ -61,7 +61,7 @@ def backtest_words(result: BacktestResult) -> list[str]:
 def plan_backtest_words(entry: dict) -> list[str]:
     """One program of a setup template's plan back-test (services/setup_templates/
     history.py): the last 90 days under the template's rule."""
-    program, payments, customers = entry["program"], entry["payments"], entry["customers"]
+    program, payments, customers = entry["name"], entry["payments"], entry["customers"]
     if entry["basis"] == "routed":
         if not payments:
             return [_("“%(program)s”: none of your payments of the last 90 days would have "

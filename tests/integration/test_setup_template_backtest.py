@@ -69,7 +69,7 @@ def _check_routed(plan):
     assert set(by_code) == {"vip", "delivery"}  # loyalty does not change
 
     vip = by_code["vip"]
-    assert (vip["action"], vip["basis"]) == ("create", "routed")
+    assert (vip["action"], vip["basis"], vip["name"]) == ("create", "routed", "VIP")
     assert (vip["payments"], vip["customers"]) == (2, 2)
     # KES 5,000 and 1,000 at 3 points per KES 100 instead of 1.
     assert vip["points"] == {"actual": 60, "under_rule": 180, "difference": 120}

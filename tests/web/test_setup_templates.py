@@ -78,9 +78,9 @@ def test_the_plan_tells_what_the_rules_would_have_earned_over_the_last_90_days(c
     assert planned.status_code == 200
     shown = text(planned)
     assert "Over the last 90 days" in shown
-    assert "“vip”: in the last 90 days 1 payment from 1 customer earned in it. They earned " \
+    assert "“VIP”: in the last 90 days 1 payment from 1 customer earned in it. They earned " \
         "100 points; with the template's rules: 150 points, 50 more points." in shown
-    assert "“delivery”: none of your payments of the last 90 days would have earned here." \
+    assert "“Delivery”: none of your payments of the last 90 days would have earned here." \
         in shown
 
 

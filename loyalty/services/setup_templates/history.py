@@ -82,6 +82,7 @@ def plan_backtest(desired: Desired, current: Current, resources: list[dict[str, 
         else:
             continue
         entries.append({"action": resource["action"], "basis": basis,
+                        "name": desired.programs[code]["name"],
                         **{f.name: getattr(result, f.name) for f in dataclasses.fields(result)},
                         "difference_per_customer": result.difference_per_customer})
     return {"start": start, "end": end, "days": HISTORY_DAYS, "programs": entries}
