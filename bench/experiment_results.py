@@ -23,15 +23,13 @@ Reported: both medians and their ratio ("the results cost X scans").
 from __future__ import annotations
 
 import json
-import statistics
-import subprocess
 import sys
 import time
 
-from bench.harness import BIN, ROOT, log
+from bench.app_steps import create_program, run_step, timed
+from bench.harness import log
 
 PROGRAM = {"code": "bench-experiment", "name": "Experiment bench"}
-REPEAT = 3
 TARGET_S = 1.0
 
 
@@ -42,13 +40,13 @@ def bench_experiments(ctx) -> None:
     channel = ctx.seed["channels"][0]
     merchant = channel["merchant_id"]
     env = platform_env(ctx, as_app=False, BENCH_MERCHANT=str(merchant))
-    program_id = int(_app(env, "prepare"))
+    program_id = int(run_step("bench.experiment_results", env, "prepare"))
     started = time.monotonic()
     experiment_id = _load(ctx.db, merchant, channel["channel_id"], program_id, total)
     loaded = round(time.monotonic() - started, 1)
     log(f"experiments: {total:,} assignments loaded in {loaded} s")
-    timing = json.loads(_app(platform_env(ctx, BENCH_MERCHANT=str(merchant),
-                                          BENCH_EXPERIMENT=str(experiment_id)), "measure"))
+    env = platform_env(ctx, BENCH_MERCHANT=str(merchant), BENCH_EXPERIMENT=str(experiment_id))
+    timing = json.loads(run_step("bench.experiment_results", env, "measure"))
     ratio = timing["results_s"] / timing["scan_s"] if timing["scan_s"] else None
     entry = {"assignments": total, "load_s": loaded, **timing,
              "ratio": round(ratio, 1) if ratio else None}
@@ -57,13 +55,6 @@ def bench_experiments(ctx) -> None:
     log(f"  results {timing['results_s']:.3f} s vs scan {timing['scan_s']:.3f} s "
         f"({entry['ratio']}x); {timing['assigned_seen']:,} assigned, "
         f"{timing['enrolled_seen']:,} with complete follow-up")
-
-
-def _app(env: dict, *args: str) -> str:
-    done = subprocess.run([str(BIN / "python"), "-m", "bench.experiment_results", *args],
-                          cwd=ROOT, env=env, check=True, timeout=600, capture_output=True,
-                          text=True)
-    return done.stdout.strip().splitlines()[-1]
 
 
 def _load(db, merchant: int, channel: int, program: int, total: int) -> int:
@@ -134,19 +125,6 @@ def _load(db, merchant: int, channel: int, program: int, total: int) -> int:
     return experiment_id
 
 
-def _prepare() -> None:
-    """The bench's program, made through the service (as a merchant would)."""
-    import os
-
-    from loyalty import create_app
-    from loyalty.services import programs
-    from loyalty.tenancy import tenant_context
-
-    app = create_app()
-    with app.app_context(), tenant_context(int(os.environ["BENCH_MERCHANT"])):
-        print(programs.create_program(dict(PROGRAM)).id)
-
-
 def _measure() -> None:
     import os
 
@@ -170,14 +148,6 @@ def _measure() -> None:
                 LedgerEntry.merchant_id == merchant,
                 LedgerEntry.experiment_id == experiment).scalar_subquery())
 
-        def timed(run) -> tuple[float, object]:
-            times, result = [], None
-            for _ in range(REPEAT + 1):  # the first warms the cache and is not counted
-                began = time.perf_counter()
-                result = run()
-                times.append(time.perf_counter() - began)
-            return statistics.median(times[1:]), result
-
         scan_s, (assigned, points) = timed(lambda: db.session.execute(scan).one())
         results_s, result = timed(lambda: experiment_results(experiment))
     variants = result["variants"]
@@ -192,4 +162,4 @@ def _measure() -> None:
 
 
 if __name__ == "__main__":
-    {"prepare": _prepare, "measure": _measure}[sys.argv[1]]()
+    {"prepare": lambda: create_program(PROGRAM), "measure": _measure}[sys.argv[1]]()
