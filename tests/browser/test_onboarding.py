@@ -140,6 +140,13 @@ def test_sign_up_onboard_map_pay_and_see_points_and_sms(stack, page):
         "VIP001, KES 5,000 → Loyalty program, 50 points")
     shot("mapping-edited")
 
+    # The program page's back-test answers as the rule is typed: the KES 5,000 payment
+    # earned 100 VIP points at x2, and would have earned 150 at x3.
+    page.goto("/programs/vip/edit")
+    page.get_by_label("Multiplier").fill("3")
+    expect(page.locator('[data-backtest="lines"]')).to_contain_text(
+        "With these rules: 150 points, 50 more points.")
+
     _tour_the_main_pages(page, shot)
     _refused_credentials_show_next_steps(page, shot)
     _works_on_a_phone(page, shot)

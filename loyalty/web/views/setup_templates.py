@@ -1,5 +1,6 @@
 """Setup templates in the web UI: the templates as cards, then one template's questions,
-what applying would change in the merchant's words, and the apply button."""
+what applying would change in the merchant's words (with what its rules would have earned
+over the last 90 days, when there were payments), and the apply button."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from loyalty.services import channels as channel_service
 from loyalty.services import setup_templates as service
 from loyalty.services.merchants import get_current_merchant
 from loyalty.sms.templates import render
+from loyalty.web.backtest_words import plan_backtest_words
 from loyalty.web.blueprint import bp, earning_rule
 from loyalty.web.forms import WebForm, options
 from loyalty.web.formtools import show_error
@@ -87,6 +89,8 @@ def setup_template(template_key: str):
         "web/setup_template.html", manifest=manifest, form=form,
         steps=_steps(plan["resources"]) if plan else [],
         notes=[say(note) for note in plan["notes"]] if plan else [],
+        history=[plan_backtest_words(entry) for entry in plan["backtest"]["programs"]]
+        if plan and plan["backtest"] else [],
         conflicts=plan is not None and any(r["action"] == "conflict" for r in plan["resources"]),
         channel_words=CHANNEL_WORDS), status
 
