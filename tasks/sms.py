@@ -27,7 +27,10 @@ def backoff(retries: int) -> float:
 def send_batch(self, pairs: list) -> None:
     """Send these (merchant id, message id) pairs."""
     final = self.request.retries >= self.max_retries
-    retry = messages.send_batch([tuple(pair) for pair in pairs], final_attempt=final)
+    # Drained texts are first tries of their own: never taken on by a last attempt, which
+    # would fail them at the first refusal.
+    retry = messages.send_batch([tuple(pair) for pair in pairs], final_attempt=final,
+                                drain=not final)
     if retry and final:
         # Only messages never tried on this last run (the gateway went down first): still
         # queued and unclaimed, so the outbox sweep gives them a task of their own.

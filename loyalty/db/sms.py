@@ -71,6 +71,21 @@ CLAIM = Statement(
         "text goes out twice at once.",
     tenant="c_merchant")
 
+NEXT_QUEUED = Statement(
+    "sms.next_queued",
+    sa.select(_SMS.c.merchant_id, _SMS.c.id)
+    .where(_SMS.c.status == SmsStatus.QUEUED,
+           sa.or_(_SMS.c.claimed_until.is_(None), _SMS.c.claimed_until < sa.bindparam("now")),
+           sa.or_(_SMS.c.not_before.is_(None), _SMS.c.not_before <= sa.bindparam("now")),
+           _SMS.c.merchant_id.not_in(sa.bindparam("skip", expanding=True)))
+    # the partial index of queued messages (ix_sms_messages_queued) is on updated_at
+    .order_by(_SMS.c.updated_at).limit(sa.bindparam("limit")),
+    doc="Up to `limit` messages waiting to be sent and free to claim, longest waiting "
+        "first, except those of the merchants in `skip`: what a sender with room in its "
+        "window takes on next (services/messages.py). Ids only; CLAIM takes them.",
+    cross_tenant="one sender keeps its gateway calls busy with every merchant's waiting "
+                 "texts; each one is then claimed and sent as its own merchant.")
+
 RECORD = Statement(
     "sms.record",
     sa.update(_SMS)

@@ -107,6 +107,67 @@ def test_the_texts_of_many_merchants_share_one_window(app, client, db_session, g
     assert _rows(db_session) == [("sent", 1, True)] * 8
 
 
+def test_a_draining_sender_keeps_its_window_full_with_other_waiting_texts(
+        app, client, db_session, gateway, monkeypatch):
+    """A send task carries a crediting batch's few texts; draining, it takes on every other
+    waiting text (of any merchant) while it has room, instead of a round trip per task."""
+    monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 8)
+    monkeypatch.setitem(app.config, "SMS_CHUNK_SIZE", 3)
+    for n in range(3):
+        shop = make_shop(client, db_session, business_name=f"Shop {n}")
+        shop.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"})
+        for k in range(3):
+            shop.hook("c2b/confirmation", c2b_body(trans_id=f"DRN{n}{k:06d}"))
+    crediting.credit_waiting()
+    pairs = [tuple(r) for r in db_session.execute(sa.text(
+        "SELECT merchant_id, id FROM sms_messages WHERE status = 'queued' ORDER BY id"))]
+    assert len(pairs) == 9
+    slow = Gateway(delay=0.3)
+    gateway.add_callback(responses.POST, SEND, callback=slow)
+
+    # Not draining: only its own text.
+    assert messages.send_batch(pairs[:1]) == []
+    assert [r[0] for r in _rows(db_session)].count("sent") == 1
+    # Draining: its own, then all eight others, together in one window.
+    started = time.monotonic()
+    assert messages.send_batch(pairs[1:2], final_attempt=False, drain=True) == []
+    elapsed = time.monotonic() - started
+    assert _rows(db_session) == [("sent", 1, True)] * 9
+    assert slow.calls == 9 and slow.most >= 6
+    assert elapsed < 3 * 0.3  # not a round trip per merchant's chunk
+
+
+def test_a_draining_sender_leaves_an_account_out_of_credit_alone(
+        app, client, db_session, gateway, monkeypatch):
+    shop = make_shop(client, db_session)
+    shop.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"})
+    for k in range(3):
+        shop.hook("c2b/confirmation", c2b_body(trans_id=f"PSD{k:07d}"))
+    crediting.credit_waiting()
+    with app.app_context():
+        sms_pause.pause("platform", "InsufficientBalance")
+    gateway.assert_all_requests_are_fired = False
+    gateway.add_callback(responses.POST, SEND, callback=Gateway(delay=0))
+    started = time.monotonic()
+    messages.send_batch([], final_attempt=False, drain=True)
+    assert time.monotonic() - started < 1.0  # no spinning on texts it may not send
+    assert len(gateway.calls) == 0
+    assert [r[0] for r in _rows(db_session)] == ["queued"] * 3
+
+
+def test_the_send_task_drains_except_on_its_last_attempt(monkeypatch):
+    """A drained text's first try must not be a task's last (it would fail at the first
+    refusal instead of being retried)."""
+    from tasks import sms as sms_tasks
+
+    seen = []
+    monkeypatch.setattr(messages, "send_batch",
+                        lambda pairs, final_attempt, drain: seen.append((final_attempt, drain)))
+    sms_tasks.send_batch.apply(args=([[1, 2]],))
+    sms_tasks.send_batch.apply(args=([[1, 2]],), retries=sms_tasks.MAX_RETRIES)
+    assert seen == [(False, True), (True, False)]
+
+
 def test_a_hanging_gateway_cannot_hold_a_chunk_past_its_claim(acme, app, db_session, gateway,
                                                               monkeypatch):
     monkeypatch.setitem(app.config, "SMS_CLAIM_SECONDS", 0.6)
