@@ -15,16 +15,14 @@ and their ratio ("the back-test costs X full scans").
 from __future__ import annotations
 
 import json
-import statistics
-import subprocess
 import sys
 import time
 
-from bench.harness import BIN, ROOT, log
+from bench.app_steps import create_program, run_step, timed
+from bench.harness import log
 
 PROGRAM = {"code": "bench-backtest", "name": "Back-test bench"}
 RULE = {"multiplier": "1.5", "min_amount": "50"}
-REPEAT = 3
 
 
 def bench_backtest(ctx) -> None:
@@ -35,12 +33,13 @@ def bench_backtest(ctx) -> None:
     channel = ctx.seed["channels"][0]
     merchant = channel["merchant_id"]
     env = platform_env(ctx, as_app=False, BENCH_MERCHANT=str(merchant))
-    program_id = int(_app(env, "prepare"))
+    program_id = int(run_step("bench.backtest", env, "prepare"))
     started = time.monotonic()
     _load(ctx.db, merchant, channel["channel_id"], program_id, total, customers)
     loaded = round(time.monotonic() - started, 1)
     log(f"backtest: {total:,} payments of {customers:,} customers loaded in {loaded} s")
-    timing = json.loads(_app(platform_env(ctx, BENCH_MERCHANT=str(merchant)), "measure"))
+    timing = json.loads(run_step("bench.backtest", platform_env(ctx, BENCH_MERCHANT=str(merchant)),
+                                 "measure"))
     ratio = timing["backtest_s"] / timing["scan_s"] if timing["scan_s"] else None
     entry = {"payments": total, "customers": customers, "load_s": loaded, **timing,
              "ratio": round(ratio, 1) if ratio else None}
@@ -48,12 +47,6 @@ def bench_backtest(ctx) -> None:
     ctx.results["backtest"] = entry
     log(f"  back-test {timing['backtest_s']:.3f} s vs scan {timing['scan_s']:.3f} s "
         f"({entry['ratio']}x); {timing['payments_seen']:,} payments seen")
-
-
-def _app(env: dict, *args: str) -> str:
-    done = subprocess.run([str(BIN / "python"), "-m", "bench.backtest", *args], cwd=ROOT,
-                          env=env, check=True, timeout=600, capture_output=True, text=True)
-    return done.stdout.strip().splitlines()[-1]
 
 
 def _load(db, merchant: int, channel: int, program: int, total: int, customers: int) -> None:
@@ -85,19 +78,6 @@ def _load(db, merchant: int, channel: int, program: int, total: int, customers: 
     db.run("ANALYZE customers")  # the rows' hint bits, so no VACUUM pass is needed
 
 
-def _prepare() -> None:
-    """The bench's program, made through the service (as a merchant would)."""
-    import os
-
-    from loyalty import create_app
-    from loyalty.services import programs
-    from loyalty.tenancy import tenant_context
-
-    app = create_app()
-    with app.app_context(), tenant_context(int(os.environ["BENCH_MERCHANT"])):
-        print(programs.create_program(dict(PROGRAM)).id)
-
-
 def _measure() -> None:
     import os
     from datetime import datetime, timedelta, timezone
@@ -121,14 +101,6 @@ def _measure() -> None:
             Payment.program_id == program.id, Payment.status == PaymentStatus.CREDITED,
             Payment.trans_time >= start, Payment.trans_time < end)
 
-        def timed(run) -> tuple[float, object]:
-            times, result = [], None
-            for _ in range(REPEAT + 1):  # the first warms the cache and is not counted
-                began = time.perf_counter()
-                result = run()
-                times.append(time.perf_counter() - began)
-            return statistics.median(times[1:]), result
-
         scan_s, (count, points) = timed(lambda: db.session.execute(scan).one())
         backtest_s, result = timed(lambda: backtest(db.session, merchant, program, RULE,
                                                     start, end))
@@ -140,4 +112,4 @@ def _measure() -> None:
 
 
 if __name__ == "__main__":
-    {"prepare": _prepare, "measure": _measure}[sys.argv[1]]()
+    {"prepare": lambda: create_program(PROGRAM), "measure": _measure}[sys.argv[1]]()

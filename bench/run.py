@@ -2,6 +2,7 @@
 
     python -m bench.run                      # everything (about 10 minutes)
     python -m bench.run --only ingest,credit # some of it (also: --only gateway)
+    python -m bench.run --only experiments   # one row (its setup included)
     python -m bench.run --quick              # shorter runs, for trying the harness
 
 Prints a table of ratios against the targets of issue 7 and writes the raw results to
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from bench import seed as seeding
 from bench.backtest import bench_backtest  # noqa: F401  (run by name, like the others)
+from bench.experiment_results import bench_experiments  # noqa: F401  (run by name)
 from bench.harness import (
     BIN,
     ROOT,
@@ -42,7 +44,7 @@ from bench.harness import (
 )
 from bench.reconcile import bench_reconcile  # noqa: F401  (run by name, like the others)
 
-ALL = ("ingest", "credit", "pipeline", "scale", "reconcile", "backtest")
+ALL = ("ingest", "credit", "pipeline", "scale", "reconcile", "backtest", "experiments")
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Settings:
     reconcile_rows: int = 100_000
     backtest_payments: int = 1_000_000
     backtest_customers: int = 50_000
+    experiment_assignments: int = 100_000
     budget_seconds: float = 15 * 60
 
 
@@ -78,7 +81,8 @@ QUICK = Settings(ingest_seconds=8, warmup_seconds=2, half_rate_seconds=5, credit
                  pipeline_step_seconds=6, pipeline_steps=3, scale_merchants=1_000,
                  scale_ledger_rows=100_000, scale_backlog=3_000, scale_rate_seconds=5,
                  health_seconds=8, ingest_rounds=1, reconcile_rows=10_000,
-                 backtest_payments=100_000, backtest_customers=10_000)
+                 backtest_payments=100_000, backtest_customers=10_000,
+                 experiment_assignments=20_000)
 
 
 @dataclass
@@ -996,6 +1000,11 @@ def report(ctx: Ctx) -> str:
         row(f"back-test over {bt['payments']:,} payments vs a full scan of them",
             f"{bt['backtest_s']:.2f} s", f"{bt['scan_s']:.2f} s", f"{_fmt(bt['ratio'])}x",
             "< 2 s", bt["ok"])
+    ex = r.get("experiments")
+    if ex and ex.get("results_s") is not None:
+        row(f"experiment results over {ex['assignments']:,} assignments vs a scan of them",
+            f"{ex['results_s']:.2f} s", f"{ex['scan_s']:.2f} s", f"{_fmt(ex['ratio'])}x",
+            "< 1 s", ex["ok"])
     calls = []
     for entry in (ing or {}).get("oauth_calls", []) or []:
         calls.extend(entry.values())

@@ -54,7 +54,12 @@ def plan(data, key):
     Per resource by natural key (program code, mapping pattern, program/event/language of
     a text): `create`, `update` (made by an earlier apply of this template), `unchanged`,
     or `conflict` (made by hand: applying needs `adopt`), with each change's `from` and
-    `to`. Nothing is changed. A parameter out of bounds is a 422 naming it."""
+    `to`. Nothing is changed. A parameter out of bounds is a 422 naming it.
+
+    `backtest`: when the merchant has credited payments in the last 90 days, per program
+    the plan creates or changes, what the template's rule would have earned over them
+    (an existing program: its own payments; a new one: those its account rules would
+    route to it on the plan's channel); null otherwise."""
     return service.plan_template(key, data["version"], data["params"], data.get("channel_id"))
 
 

@@ -81,11 +81,14 @@ def _points_sql(amount, rule: Factors):
     return qualifies, sa.case((qualifies, earned), else_=0)
 
 
-def run(session, *, merchant_id: int, program_id: int, start: datetime, end: datetime,
-        rule: Factors, stamps: bool, sqlite_points: Callable[[Decimal], int]) -> Totals:
+def run(session, *, merchant_id: int, program_id: int | None, start: datetime, end: datetime,
+        rule: Factors, stamps: bool, sqlite_points: Callable[[Decimal], int],
+        payments=None) -> Totals:
     """The aggregates of the back-test. `stamps`: read the stamps actually earned from the
     ledger (the program is, or the rule makes it, a stamp card); `sqlite_points` is the
-    rule's points for an amount (rules.points_for), SQLite's stand-in for the arithmetic."""
+    rule's points for an amount (rules.points_for), SQLite's stand-in for the arithmetic.
+    `payments`: a condition on Payment choosing the payments instead of the program's own
+    (a program not created yet, `program_id` None: it has no stamps before the window)."""
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     amount = Payment.amount
@@ -114,7 +117,8 @@ def run(session, *, merchant_id: int, program_id: int, start: datetime, end: dat
             sa.case((stamp.description.startswith(REWARD_PREFIX, autoescape=True), 1),
                     else_=0).label("actual_reward")).outerjoin(
             stamp, sa.and_(stamp.payment_id == Payment.id, stamp.kind == EntryKind.STAMP))
-    query = query.where(Payment.merchant_id == merchant_id, Payment.program_id == program_id,
+    chosen = Payment.program_id == program_id if payments is None else payments
+    query = query.where(Payment.merchant_id == merchant_id, chosen,
                         Payment.status == PaymentStatus.CREDITED, Payment.trans_time >= start,
                         Payment.trans_time < end)
     paid = query.cte("paid")

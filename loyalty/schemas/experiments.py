@@ -104,13 +104,20 @@ class VariantResultSchema(BaseSchema):
     opt_out_rate = fields.Float(allow_none=True)
 
 
+def _effect(description: str) -> fields.Float:
+    """One of the figures of the effect, which results.py hides together: null until a
+    fixed experiment's planned analysis date."""
+    return fields.Float(allow_none=True, metadata={
+        "description": f"{description}; null until the analysis date of a fixed experiment"})
+
+
 class ComparisonSchema(BaseSchema):
     variant = fields.String()
-    difference = fields.Float(allow_none=True)
-    ci_low = fields.Float(allow_none=True)
-    ci_high = fields.Float(allow_none=True)
-    z = fields.Float(allow_none=True)
-    p_value = fields.Float(allow_none=True)
+    difference = _effect("this variant's rate minus the control's")
+    ci_low = _effect("low end of the difference's 95% interval (Newcombe)")
+    ci_high = _effect("high end of the difference's 95% interval")
+    z = _effect("pooled two-proportion z")
+    p_value = _effect("two-sided p of z")
     look = fields.Integer()
     decision = fields.String(allow_none=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from loyalty.schemas.backtest import BacktestSchema
 from loyalty.schemas.base import BaseSchema, TrimmedString, page_schema
 from loyalty.schemas.programs import CODE
 from loyalty.sms.templates import TemplateError, validate_template
@@ -200,7 +201,7 @@ class PlanResourceSchema(BaseSchema):
     changes = fields.Dict(metadata={"description": "field → {from, to}"})
 
 
-class TemplatePlanSchema(BaseSchema):
+class _PlannedSchema(BaseSchema):
     template = fields.String()
     version = fields.Integer()
     params = fields.Dict()
@@ -209,7 +210,31 @@ class TemplatePlanSchema(BaseSchema):
     notes = fields.List(fields.String())
 
 
-class ApplyResultSchema(TemplatePlanSchema):
+class PlanProgramBacktestSchema(BacktestSchema):
+    name = fields.String(metadata={"description": "the program's name as the template sets it"})
+    action = fields.String(metadata={"description": "the program's action in the plan: "
+                                                    "create, update or conflict"})
+    basis = fields.String(metadata={
+        "description": "`own`: the program's own payments; `routed`: a program to be "
+                       "created, the payments on the plan's channel its account rules "
+                       "would send to it (exact reference, longest prefix, default)"})
+
+
+class PlanBacktestSchema(BaseSchema):
+    start = fields.DateTime(data_key="from")
+    end = fields.DateTime(data_key="to")
+    days = fields.Integer()
+    programs = fields.List(fields.Nested(PlanProgramBacktestSchema))
+
+
+class TemplatePlanSchema(_PlannedSchema):
+    backtest = fields.Nested(PlanBacktestSchema, allow_none=True, metadata={
+        "description": "per program the plan creates or changes, what its rule would have "
+                       "earned over the last 90 days' credited payments; null when the "
+                       "merchant has none"})
+
+
+class ApplyResultSchema(_PlannedSchema):
     idempotency_key = fields.String()
     adopted = fields.Boolean()
     applied_at = fields.String(metadata={"description": "ISO 8601, UTC"})

@@ -92,9 +92,12 @@ def effective_rule(program: LoyaltyProgram, rule: dict[str, Any]) -> dict[str, A
 
 
 def backtest(session, merchant_id: int, program: LoyaltyProgram, rule: dict[str, Any],
-             start: datetime, end: datetime) -> BacktestResult:
+             start: datetime, end: datetime, *, payments=None) -> BacktestResult:
     """Re-earn `program`'s credited payments of [start, end) under `rule` (overrides of
-    the program's rule, `{}` for its own). Reads only; callable from any service."""
+    the program's rule, `{}` for its own). Reads only; callable from any service.
+    `payments` (a condition on Payment) chooses other credited payments than the
+    program's own: a setup template's plan back-tests a program it would create over the
+    payments its account rules would send there (services/setup_templates/history.py)."""
     full = effective_rule(program, rule)
     if full["unit_amount"] <= 0:
         raise ValidationFailed("The unit amount must be more than 0.",
@@ -106,7 +109,7 @@ def backtest(session, merchant_id: int, program: LoyaltyProgram, rule: dict[str,
             session, merchant_id=merchant_id, program_id=program.id, start=start, end=end,
             rule=statement.factors(**full),
             stamps=bool(program.stamps_required or full["stamps_required"]),
-            sqlite_points=lambda amount: points_for(amount, **point_rule))
+            sqlite_points=lambda amount: points_for(amount, **point_rule), payments=payments)
     p50, p90 = totals.p50, totals.p90
     if totals.differences is not None:
         p50, p90 = (percentile_cont(totals.differences, q) for q in (0.5, 0.9))

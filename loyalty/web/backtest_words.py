@@ -56,3 +56,46 @@ def backtest_words(result: BacktestResult) -> list[str]:
     else:
         lines.append(_("Every receipt text would have said the same."))
     return lines
+
+
+def plan_backtest_words(entry: dict) -> list[str]:
+    """One program of a setup template's plan back-test (services/setup_templates/
+    history.py): the last 90 days under the template's rule."""
+    program, payments, customers = entry["name"], entry["payments"], entry["customers"]
+    if entry["basis"] == "routed":
+        if not payments:
+            return [_("“%(program)s”: none of your payments of the last 90 days would have "
+                      "earned here.", program=program)]
+        lines = [ngettext("“%(program)s”: in the last 90 days %(count)s payment",
+                          "“%(program)s”: in the last 90 days %(count)s payments",
+                          payments, program=program, count=_n(payments)) + " "
+                 + ngettext("from %(count)s customer would have earned here by its account "
+                            "number.",
+                            "from %(count)s customers would have earned here by their account "
+                            "numbers.", customers, count=_n(customers))]
+    else:
+        if not payments:
+            return [_("“%(program)s”: no payments earned in it in the last 90 days.",
+                      program=program)]
+        lines = [ngettext("“%(program)s”: in the last 90 days %(count)s payment",
+                          "“%(program)s”: in the last 90 days %(count)s payments",
+                          payments, program=program, count=_n(payments)) + " "
+                 + ngettext("from %(count)s customer earned in it.",
+                            "from %(count)s customers earned in it.", customers,
+                            count=_n(customers))]
+    points, rewards = entry["points"], entry["rewards"]
+    if points.difference == 0:
+        lines.append(_("They earned %(points)s points, the same as with the template's rules.",
+                       points=_n(points.actual)))
+    else:
+        lines.append(_("They earned %(then)s points; with the template's rules: %(now)s points, "
+                       "%(change)s.", then=_n(points.actual), now=_n(points.under_rule),
+                       change=_more_or_fewer(points.difference)))
+        p50, p90 = entry["p50"], entry["p90"]
+        if p50 is not None and p90 is not None:
+            lines.append(_("Per customer: half would see %(p50)s points or less, nine in ten "
+                           "%(p90)s or less.", p50=_signed(p50), p90=_signed(p90)))
+    if rewards.actual or rewards.under_rule or entry["rule"]["stamps_required"]:
+        lines.append(_("Stamp cards completed: %(then)s then, %(now)s with these rules.",
+                       then=_n(rewards.actual), now=_n(rewards.under_rule)))
+    return lines

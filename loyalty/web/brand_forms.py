@@ -20,16 +20,16 @@ STANDARD_COLORS = {"primary_color": "#116329", "accent_color": "#1a7f37"}
 
 class BrandingForm(WebForm):
     display_name = StringField(
-        "Name on your texts", [Optional(), Length(max=60)],
-        description="Replaces {merchant} in your texts, e.g. \"Mama Njeri's Café\". Empty: "
-                    "your business name.")
+        _l("Name on your texts"), [Optional(), Length(max=60)],
+        description=_l("Replaces {merchant} in your texts, e.g. \"Mama Njeri's Café\". "
+                       "Empty: your business name."))
     primary_color = StringField(
-        "Main colour", [Optional()], render_kw={"type": "color"},
-        description="The top bar. Text on it must stay easy to read: very light or very "
-                    "bright colours are refused.")
+        _l("Main colour"), [Optional()], render_kw={"type": "color"},
+        description=_l("The top bar. Text on it must stay easy to read: very light or very "
+                       "bright colours are refused."))
     accent_color = StringField(
-        "Button colour", [Optional()], render_kw={"type": "color"},
-        description="Main buttons, with the same rule.")
+        _l("Button colour"), [Optional()], render_kw={"type": "color"},
+        description=_l("Main buttons, with the same rule."))
     # A colour picker always submits a colour (#000000 if untouched), so "none chosen" needs
     # a field of its own: ticked, no colour is stored and the UI's own colours apply.
     standard_colors = BooleanField(
@@ -38,25 +38,25 @@ class BrandingForm(WebForm):
 
 
 class LogoForm(WebForm):
-    logo = FileField("Logo", [FileRequired("Choose a picture.")], render_kw={
+    logo = FileField(_l("Logo"), [FileRequired(_l("Choose a picture."))], render_kw={
         "accept": "image/png,image/jpeg,image/webp"},
-        description="A PNG, JPEG or WebP picture up to 512 KB; shown at most 256 pixels wide.")
+        description=_l("A PNG, JPEG or WebP picture up to 512 KB; shown at most 256 pixels wide."))
 
 
 class SenderIdForm(WebForm):
     sender_id = StringField(
-        "Sender name", [InputRequired(), Length(max=11)], render_kw={"maxlength": 11},
-        description="Up to 11 letters, digits and spaces, e.g. ACME SHOP. Names that look "
-                    "like M-PESA, Safaricom, a bank or the government are refused.")
-    category = SelectField("For", choices=options([
-        ("transactional", "Receipts (transactional)"),
-        ("promotional", "Offers (promotional)")]))
+        _l("Sender name"), [InputRequired(), Length(max=11)], render_kw={"maxlength": 11},
+        description=_l("Up to 11 letters, digits and spaces, e.g. ACME SHOP. Names that look "
+                       "like M-PESA, Safaricom, a bank or the government are refused."))
+    category = SelectField(_l("For"), choices=options([
+        ("transactional", _l("Receipts (transactional)")),
+        ("promotional", _l("Offers (promotional)"))]))
 
 
 class SmsAccountForm(WebForm):
-    username = StringField("Africa's Talking username", [InputRequired(), Length(max=100)],
+    username = StringField(_l("Africa's Talking username"), [InputRequired(), Length(max=100)],
                            render_kw={"autocomplete": "off"})
-    api_key = PasswordField("API key", [InputRequired(), Length(min=8, max=200)],
+    api_key = PasswordField(_l("API key"), [InputRequired(), Length(min=8, max=200)],
                             render_kw={"autocomplete": "off"},
-                            description="Checked with Africa's Talking now, stored "
-                                        "encrypted, never shown again.")
+                            description=_l("Checked with Africa's Talking now, stored "
+                                           "encrypted, never shown again."))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 WIDTH, ROW, LEFT, RIGHT, TOP = 300, 28, 34, 10, 16
 
 
@@ -40,11 +42,14 @@ def interval_chart(variants: list[dict]) -> IntervalChart:
     for index, v in enumerate(variants):
         y = TOP + index * ROW + ROW / 2
         if v["enrolled"]:
-            label = (f"{v['key']}: {v['rate']:.1%} came back "
-                     f"(95% between {v['ci_low']:.1%} and {v['ci_high']:.1%})")
+            shown = {"rate": format(v["rate"], ".1%"), "low": format(v["ci_low"], ".1%"),
+                     "high": format(v["ci_high"], ".1%")}
+            label = _("%(version)s: %(rate)s came back (95%% between %(low)s and %(high)s)",
+                      version=v["key"], **shown)
             rows.append(Row(v["key"], y, x(v["ci_low"]), x(v["ci_high"]), x(v["rate"]), label))
         else:
-            rows.append(Row(v["key"], y, LEFT, LEFT, None, f"{v['key']}: nobody counted yet"))
+            rows.append(Row(v["key"], y, LEFT, LEFT, None,
+                            _("%(version)s: nobody counted yet", version=v["key"])))
     height = int(TOP + len(variants) * ROW + 14)
     ticks = [(x(scale_max * i / 4), f"{scale_max * i / 4:.0%}") for i in range(5)]
     return IntervalChart(rows, ticks, WIDTH, height, height - 14)

@@ -58,6 +58,37 @@ API_SENTENCES = (
     N_("New callback address issued; the old one works for a while."),
     N_("New callback address issued; the old one works for a while and the URLs are being "
        "registered again."),
+    # services/experiments: a rule test's verdict on its page, and why a button was refused
+    N_("The split of payers is off from the plan (sample-ratio check p < 0.001): something "
+       "other than chance decides who gets which variant, so no verdict is given. Check "
+       "channel filters and masked payers before trusting any rate."),
+    N_("The effect stays hidden until the planned analysis date, so an early lucky streak "
+       "cannot decide the test."),
+    N_("The variants differ by more than chance would explain: you can stop and promote."),
+    N_("No difference big enough to matter was found: keep the simpler rule."),
+    N_("The experiment has not started."),
+    N_("Keep going: not enough payers have completed their follow-up yet."),
+    N_("Only a planned experiment can start."),
+    N_("Another experiment is running on this program; stop it first."),
+    N_("Only a running experiment can stop."),
+    N_("Only a started experiment that was not promoted yet can be promoted."),
+    N_("Too small to measure in 12 weeks."), N_("The shares must add up to 100."),
+    N_("A stamp card needs a reward."),
+    # services/setup_templates: a template's plan and its questions' answers
+    N_("No channel of a kind this template fits yet: its account rules are set when it is "
+       "applied again with a channel."),
+    N_("This template is not for this kind of channel."),
+    N_("Must be a whole number, e.g. 5."), N_("Must be a number, e.g. 1.5."),
+    N_("Must be some text."),
+    # schemas/branding.py, services/branding.py, sender_ids.py, sms_accounts.py
+    N_("Must be a colour written #rrggbb, e.g. #0b5394."), N_("Must be #rrggbb."),
+    N_("Letters, digits, '_', '.' and '-' only, as on your Africa's Talking dashboard."),
+    N_("Printable characters without spaces only, as Africa's Talking shows the key."),
+    N_("The file is too large."),
+    N_("The logo must be a PNG, JPEG or WebP image (judged by the file's content; SVG and "
+       "other kinds are not accepted)."),
+    N_("Needs at least one letter (a name of digits only is a phone number)."),
+    N_("Africa's Talking did not accept this username and API key."),
 )
 
 # Sentences with a number or a name in them (schemas/base.py too_short/too_long, marshmallow's
@@ -75,6 +106,38 @@ NUMBERED = [
      N_("%(value)s is not a Kenyan mobile number (07XX or 01XX)")),
     (re.compile(r"A merchant with the email (?P<email>\S+) is already registered\."),
      N_("A merchant with the email %(email)s is already registered.")),
+    # a setup template's answer out of its bounds (services/setup_templates/planning.py)
+    (re.compile(r"At least (?P<low>[\d.,]+)\."), N_("At least %(low)s.")),
+    (re.compile(r"At most (?P<high>[\d.,]+)\."), N_("At most %(high)s.")),
+    # a rule test that would take too long (services/experiments create_experiment)
+    (re.compile(r"This experiment would need more than (?P<weeks>\d+) weeks of new payers\. "
+                r"An effect of (?P<effect>\S+) could be measured in \d+ weeks\."),
+     N_("This experiment would need more than %(weeks)s weeks of new payers. An effect of "
+        "%(effect)s could be measured in %(weeks)s weeks.")),
+    (re.compile(r"This experiment would need more than (?P<weeks>\d+) weeks of new payers\. "
+                r"Too few new payers reach this program to measure any effect in \d+ weeks\."),
+     N_("This experiment would need more than %(weeks)s weeks of new payers. Too few new "
+        "payers reach this program to measure any effect in %(weeks)s weeks.")),
+    # a colour, a logo or a sender name refused on the Branding page
+    (re.compile(r"Too little contrast: the best text colour on (?P<color>#\w+) reaches "
+                r"(?P<ratio>\S+):1, and WCAG AA needs (?P<needed>\S+):1\. Choose a darker or "
+                r"lighter colour\."),
+     N_("Too little contrast: the best text colour on %(color)s reaches %(ratio)s:1, and "
+        "WCAG AA needs %(needed)s:1. Choose a darker or lighter colour.")),
+    (re.compile(r"The logo is (?P<size>\d+) KiB; at most (?P<limit>\d+) KiB\."),
+     N_("The logo is %(size)s KiB; at most %(limit)s KiB.")),
+    (re.compile(r"The image is (?P<size>\S+) pixels; at most (?P<limit>\S+) pixels\."),
+     N_("The image is %(size)s pixels; at most %(limit)s pixels.")),
+    (re.compile(r"The image has too many pixels \(at most (?P<limit>\S+)\)\."),
+     N_("The image has too many pixels (at most %(limit)s).")),
+    (re.compile(r"The file starts like a (?P<kind>\w+) image but could not be read as one\."),
+     N_("The file starts like a %(kind)s image but could not be read as one.")),
+    (re.compile(r"'(?P<name>.*)' looks like (?P<whom>.+); sender IDs that imitate M-PESA, "
+                r"Safaricom, banks or the government are refused\."),
+     N_("'%(name)s' looks like %(whom)s; sender IDs that imitate M-PESA, Safaricom, banks or "
+        "the government are refused.")),
+    (re.compile(r"At most (?P<num>\d+) letters, digits and spaces\."),
+     N_("At most %(num)s letters, digits and spaces.")),
 ]
 
 

@@ -3,14 +3,13 @@ its text appear in the feed by themselves, with no reload."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import pytest
 
-from tests.browser.test_onboarding import PAYMENT, _expect
-from tests.browser.test_reversals import PASSWORD, _merchant_with_a_paid_customer
+from tests.browser.steps import PASSWORD, PHONE, pay
+from tests.browser.test_onboarding import _expect
+from tests.browser.test_reversals import _merchant_with_a_paid_customer
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.browser
 def test_a_new_payment_appears_in_the_feed_without_a_reload(stack, page):
     expect = _expect()
     email = _merchant_with_a_paid_customer(stack)
-    page.set_viewport_size({"width": 375, "height": 740})
+    page.set_viewport_size(PHONE)
     page.goto("/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -27,11 +26,7 @@ def test_a_new_payment_appears_in_the_feed_without_a_reload(stack, page):
     expect(page.locator("#today-payments")).to_have_text("1")
     page.evaluate("window.stillTheSamePage = true")  # gone if the page reloads
 
-    payment = {**PAYMENT, "Amount": 1200, "BillRefNumber": "VIP002"}
-    request = urllib.request.Request(stack.base + "/_emulator/control/c2b-payment",
-                                     data=json.dumps(payment).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).close()
+    pay(stack, Amount=1200, BillRefNumber="VIP002")
 
     newest = page.locator(".feed-item").first
     expect(newest).to_contain_text("KES 1,200", timeout=30_000)

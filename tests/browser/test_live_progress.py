@@ -4,27 +4,17 @@ button spins, the step says it is working, and the result replaces it without a 
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
+from tests.browser.steps import PHONE, sign_up, slow_safaricom
 from tests.browser.test_onboarding import Shots, _expect
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 375, "height": 740}
-
 
 def _sign_up_with_a_channel(page) -> None:
-    page.goto("/signup")
-    page.get_by_label("Business name").fill("Mama Mboga Stores")
-    page.get_by_label("Your name").fill("Wanjiku")
-    page.get_by_label("Email").fill(f"owner-{uuid.uuid4().hex[:8]}@mboga.example")
-    page.get_by_label("Phone").fill("0712 345 678")
-    page.get_by_label("Type of business").select_option("RETAIL")
-    page.get_by_label("Password", exact=True).fill("correct horse battery")
-    page.get_by_label("Repeat the password").fill("correct horse battery")
-    page.get_by_role("button", name="Create my account").click()
+    sign_up(page, business="Mama Mboga Stores", owner="Wanjiku", kind="RETAIL")
     page.get_by_label("Channel name").fill("Main PayBill")
     page.get_by_label("Shortcode").fill("174379")
     page.get_by_label("Consumer key").fill("demo-consumer-key")
@@ -38,9 +28,7 @@ def test_a_slow_safaricom_step_shows_progress_then_its_result_without_reload(sta
     _sign_up_with_a_channel(page)
     expect(page).to_have_url(re.compile(r"/channels/\d+/setup$"))
 
-    slowed = page.request.post(f"{stack.base}/_emulator/control/settings",
-                               data={"daraja_latency_ms": 2500})
-    assert slowed.ok, slowed.text()
+    slow_safaricom(stack, 2500)
     page.get_by_role("button", name="Verify with Safaricom").click()
     working = page.locator(".working")
     expect(working).to_contain_text("Safaricom is checking the consumer key and secret.")
@@ -56,7 +44,7 @@ def test_a_slow_safaricom_step_shows_progress_then_its_result_without_reload(sta
     expect(page.get_by_role("button", name="Register URLs")).to_be_enabled()
     assert page.evaluate("window.sameDocument") is True
     shot("phone-verify-done")
-    page.request.post(f"{stack.base}/_emulator/control/settings", data={"daraja_latency_ms": 0})
+    slow_safaricom(stack, 0)
     setup_url = page.url
 
     # The dashboard's checklist knows where the shop stands and links the next step.

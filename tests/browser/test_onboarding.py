@@ -4,29 +4,30 @@ VIP* to a VIP program, gets a simulated payment and sees the points and the SMS:
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
 from tests import processes
+from tests.browser.steps import fill_sign_up, pay
 
 pytestmark = pytest.mark.browser
 
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
-PAYMENT = {"ShortCode": "174379", "Amount": 5000, "BillRefNumber": "VIP001",
-           "Msisdn": "254712345678", "FirstName": "John"}
 RECEIPT = "Hi John! You earned 100 VIP points. Total: 100 points."
 
 
 class Shots:
     """Numbered full-page screenshots, in the order the story happens."""
 
-    def __init__(self, page, folder):
+    def __init__(self, page, folder, suffix: str = ""):
+        # suffix: tells apart the runs of a test parametrized over screen widths
         self.page, self.folder, self.count = page, folder / "screenshots", 0
+        self.suffix = suffix
 
     def __call__(self, name: str) -> None:
         self.count += 1
-        self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
+        path = self.folder / f"{self.count:02d}-{name}{self.suffix}.png"
+        self.page.screenshot(path=str(path), full_page=True)
 
 
 def _expect():
@@ -43,13 +44,7 @@ def test_sign_up_onboard_map_pay_and_see_points_and_sms(stack, page):
     expect(page.get_by_role("heading", name="Reward customers who pay you by M-Pesa")).to_be_visible()
     shot("landing")
     page.get_by_role("link", name="Sign up your business").click()
-    page.get_by_label("Business name").fill("Acme Electronics")
-    page.get_by_label("Your name").fill("John Doe")
-    page.get_by_label("Email").fill(f"owner-{uuid.uuid4().hex[:8]}@acme.example")
-    page.get_by_label("Phone").fill("0712 345 678")
-    page.get_by_label("Type of business").select_option("RETAIL")
-    page.get_by_label("Password", exact=True).fill("correct horse battery")
-    page.get_by_label("Repeat the password").fill("correct horse battery")
+    fill_sign_up(page, business="Acme Electronics", owner="John Doe", kind="RETAIL")
     shot("signup")
     page.get_by_role("button", name="Create my account").click()
 
@@ -107,8 +102,7 @@ def test_sign_up_onboard_map_pay_and_see_points_and_sms(stack, page):
     mapping_url = page.url
 
     # A customer pays (the emulator plays Safaricom and sends the callbacks).
-    paid = page.request.post(f"{stack.base}/_emulator/control/c2b-payment", data=PAYMENT)
-    assert paid.status == 202, paid.text()
+    pay(stack)
 
     # The points show in the UI once the worker has credited the payment.
     def points_shown():
@@ -139,6 +133,13 @@ def test_sign_up_onboard_map_pay_and_see_points_and_sms(stack, page):
     expect(page.locator("#dry-run-result")).to_have_text(
         "VIP001, KES 5,000 → Loyalty program, 50 points")
     shot("mapping-edited")
+
+    # The program page's back-test answers as the rule is typed: the KES 5,000 payment
+    # earned 100 VIP points at x2, and would have earned 150 at x3.
+    page.goto("/programs/vip/edit")
+    page.get_by_label("Multiplier").fill("3")
+    expect(page.locator('[data-backtest="lines"]')).to_contain_text(
+        "With these rules: 150 points, 50 more points.")
 
     _tour_the_main_pages(page, shot)
     _refused_credentials_show_next_steps(page, shot)

@@ -29,6 +29,9 @@ SMALL_TARGETS = """() => Array.from(document.querySelectorAll(
 
 
 def _fits(page, what: str) -> None:
+    # After the stylesheets (the merchant's theme.css is served by the app): a layout of
+    # the page without them is wider than any the merchant sees.
+    page.wait_for_load_state("load")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{what} scrolls sideways on a phone by {overflow}px"
 

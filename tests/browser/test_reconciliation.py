@@ -4,13 +4,11 @@ last hour, and sees the payment recovered, credited and counted."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
+from tests.browser.steps import PASSWORD, PHONE, pay
 from tests.browser.test_onboarding import SANDBOX_PASSKEY, Shots, _expect, eventually
-from tests.browser.test_reversals import PASSWORD, _api, _fits_the_phone
+from tests.browser.test_reversals import _api, _fits_the_phone
 
 pytestmark = pytest.mark.browser
 
@@ -31,12 +29,7 @@ def _shop_with_a_lost_confirmation(stack) -> tuple[str, int, str]:
     for step in ("verify?wait=10", "register-urls?wait=10", "activate"):
         _api(stack, "POST", f"/mpesa-channels/{channel}/{step}", key,
              {} if "register" in step else None)
-    request = urllib.request.Request(
-        stack.base + "/_emulator/control/c2b-payment", method="POST",
-        headers={"Content-Type": "application/json"},
-        data=json.dumps({"ShortCode": "174379", "Amount": 5000, "BillRefNumber": "VIP001",
-                         "Msisdn": "254712345678", "DropConfirmation": True}).encode())
-    urllib.request.urlopen(request, timeout=10).close()
+    pay(stack, DropConfirmation=True)
     return email, channel, key
 
 
@@ -45,7 +38,7 @@ def test_a_lost_confirmation_is_recovered_from_the_channels_page_on_a_phone(stac
     email, channel, key = _shop_with_a_lost_confirmation(stack)
     assert _api(stack, "GET", "/transactions", key)["items"] == []  # the platform never heard
 
-    page.set_viewport_size({"width": 375, "height": 740})
+    page.set_viewport_size(PHONE)
     page.goto("/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)

@@ -11,11 +11,10 @@ import uuid
 
 import pytest
 
-from tests.browser.test_onboarding import PAYMENT, SANDBOX_PASSKEY, Shots, _expect, eventually
+from tests.browser.steps import PASSWORD, PHONE, pay
+from tests.browser.test_onboarding import SANDBOX_PASSKEY, Shots, _expect, eventually
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "correct horse battery"
 
 
 def _api(stack, method: str, path: str, key: str | None = None, body: dict | None = None):
@@ -44,16 +43,14 @@ def _merchant_with_a_paid_customer(stack) -> str:
     for step in ("verify?wait=10", "register-urls?wait=10", "activate"):
         _api(stack, "POST", f"/mpesa-channels/{channel}/{step}", key, {} if "register" in step
              else None)
-    request = urllib.request.Request(stack.base + "/_emulator/control/c2b-payment",
-                                     data=json.dumps(PAYMENT).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).close()
+    pay(stack)
     eventually(stack, lambda: [t for t in _api(stack, "GET", "/transactions", key)["items"]
                                if t["status"] == "credited"], "the payment credited")
     return email
 
 
 def _fits_the_phone(page, what: str) -> None:
+    page.wait_for_load_state("load")  # measured with the stylesheets, as test_phone._fits
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{what} scrolls sideways on a phone by {overflow}px"
 
@@ -61,7 +58,7 @@ def _fits_the_phone(page, what: str) -> None:
 def test_reverse_a_payment_and_adjust_points_on_a_phone(stack, page):
     expect, shot = _expect(), Shots(page, stack.output)
     email = _merchant_with_a_paid_customer(stack)
-    page.set_viewport_size({"width": 375, "height": 740})
+    page.set_viewport_size(PHONE)
     page.goto("/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)

@@ -4,10 +4,10 @@ questions, the plan in words, Apply, and the programs it made: in Chromium."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
+from tests.browser.steps import sign_up
 from tests.browser.test_onboarding import Shots, _expect
 from tests.browser.test_phone import PHONE, SMALL_TARGETS, _fits
 
@@ -17,15 +17,7 @@ pytestmark = pytest.mark.browser
 def test_a_salon_owner_sets_up_from_a_template_on_a_phone(stack, page):
     expect, shot = _expect(), Shots(page, stack.output)
     page.set_viewport_size(PHONE)
-    page.goto("/signup")
-    page.get_by_label("Business name").fill("Wanjiku Salon")
-    page.get_by_label("Your name").fill("Grace Wanjiku")
-    page.get_by_label("Email").fill(f"salon-{uuid.uuid4().hex[:8]}@salon.example")
-    page.get_by_label("Phone").fill("0712 345 678")
-    page.get_by_label("Type of business").select_option("SERVICES")
-    page.get_by_label("Password", exact=True).fill("correct horse battery")
-    page.get_by_label("Repeat the password").fill("correct horse battery")
-    page.get_by_role("button", name="Create my account").click()
+    sign_up(page, business="Wanjiku Salon", owner="Grace Wanjiku", kind="SERVICES")
     expect(page).to_have_url(re.compile(r"/channels/new$"))
 
     page.goto("/dashboard")

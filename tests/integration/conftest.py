@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -12,12 +13,14 @@ import redis
 import responses
 import sqlalchemy as sa
 from flask_migrate import upgrade
+from werkzeug.serving import make_server
 
 from loyalty import background
 from loyalty.extensions import db
 from loyalty.phones import hash_msisdn
 from loyalty.services.ingest import forget_routes
 from loyalty.tenancy import all_merchants
+from tests import processes
 from tests.conftest import REDIS_URL, auth, make_test_app, register_merchant
 
 JOHN = "254712345678"
@@ -167,3 +170,23 @@ def live(scratch_database, redis_prefix):
         token = conn.execute(sa.text("SELECT callback_token FROM mpesa_channels")).scalar()
     forget_routes()
     return app, token, key
+
+
+@pytest.fixture
+def emulator_prefix(redis_prefix):
+    """The Redis prefix the emulator keeps its state under; a test module that wants its own
+    inbox and queues overrides this fixture."""
+    return redis_prefix
+
+
+@pytest.fixture
+def emulator_url(database_url, emulator_prefix):
+    """The local Daraja + SMS emulator served over real HTTP in a thread, for a real worker
+    process to call: its base URL."""
+    app = make_test_app(database_url, emulator_prefix, DARAJA_EMULATOR=True)
+    server = make_server("127.0.0.1", processes.free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)

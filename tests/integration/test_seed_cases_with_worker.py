@@ -9,7 +9,6 @@ from loyalty.phones import hash_msisdn
 from tests import processes
 from tests.conftest import REDIS_URL, auth, make_test_app, register_merchant
 from tests.integration.conftest import DELIVERY, JOHN, VIP, c2b_body
-from tests.integration.test_worker_onboarding import emulator_url  # noqa: F401 (fixture)
 
 MARY = "254722000111"
 
@@ -36,7 +35,7 @@ def _sent(app) -> int:
         return conn.execute(sa.text("SELECT count(*) FROM sms_messages WHERE status = 'sent'")).scalar()
 
 
-def test_seed_cases_credit_and_text_exactly_once(scratch_database, redis_prefix, emulator_url,  # noqa: F811
+def test_seed_cases_credit_and_text_exactly_once(scratch_database, redis_prefix, emulator_url,
                                                  tmp_path):
     import requests
 

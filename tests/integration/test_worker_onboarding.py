@@ -1,25 +1,11 @@
 """Verify and register-urls through a real Celery worker on Redis, with the local emulator
 playing Safaricom over real HTTP."""
 
-import threading
-
 import pytest
 from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
 from tests import processes
 from tests.conftest import REDIS_URL, auth, make_test_app, register_merchant
-
-
-@pytest.fixture
-def emulator_url(database_url, redis_prefix):
-    app = make_test_app(database_url, redis_prefix, DARAJA_EMULATOR=True)
-    server = make_server("127.0.0.1", processes.free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 @pytest.fixture

@@ -81,3 +81,20 @@ def test_the_callback_log_has_swahili_words_for_every_kind_of_message():
     from loyalty.web.views import callback_log
 
     assert set(callback_log.KINDS) == set(callback_review.KINDS)
+
+
+def test_every_shipped_setup_template_has_its_words_in_the_catalogue():
+    """A template's title, description, instructions and questions are listed for the
+    catalogue (web/setup_template_words.py), so a template added without them fails here
+    rather than showing English on a Swahili page."""
+    import json
+
+    from loyalty.web.setup_template_words import WORDS, manifest_words
+
+    catalog = _catalog()
+    missing = []
+    for path in sorted((ROOT / "loyalty" / "setup_templates").glob("*/*.json")):
+        for sentence in manifest_words(json.loads(path.read_text())):
+            if sentence not in WORDS or not (catalog.get(sentence) and catalog.get(sentence).string):
+                missing.append((path.parent.name, sentence))
+    assert not missing, f"add to loyalty/web/setup_template_words.py and translate: {missing}"

@@ -50,7 +50,7 @@ def test_a_downloaded_file_uploads_back_as_new_channels(client, db_session):
     assert answer.status_code == 302 and answer.headers["Location"] == "/channels"
     merchant_id = _merchant_id(db_session, channel_id)
     assert _channel_names(db_session, merchant_id) == ["Main PayBill", "Westlands till copy"]
-    assert "1 channel(s) added" in text(client.get("/channels"))
+    assert "1 channel added. Add its consumer key and secret" in text(client.get("/channels"))
 
 
 def test_one_bad_row_adds_nothing_and_is_shown_by_its_number(client, db_session):

@@ -67,3 +67,24 @@ def test_a_program_made_by_hand_is_replaced_only_when_the_box_is_ticked(client):
     adopted = client.post("/setup/templates/electronics-vip", data={**form, "adopt": "y"})
     assert adopted.status_code == 302
     assert "2 points for every KES 100 (double points)" in text(client.get("/programs"))
+
+
+def test_the_plan_tells_what_the_rules_would_have_earned_over_the_last_90_days(client, shop):
+    # shop: a VIP program at double points and one KES 5,000 VIP001 payment (100 points).
+    page = client.get("/setup/templates/electronics-vip")
+    planned = client.post("/setup/templates/electronics-vip", data={
+        "p_vip_multiplier": "3", "p_delivery_orders": "5", "p_delivery_reward": "free delivery",
+        "channel_id": str(shop.channel["id"]), "idempotency_key": _key(page), "plan": "1"})
+    assert planned.status_code == 200
+    shown = text(planned)
+    assert "Over the last 90 days" in shown
+    assert "“VIP”: in the last 90 days 1 payment from 1 customer earned in it. They earned " \
+        "100 points; with the template's rules: 150 points, 50 more points." in shown
+    assert "“Delivery”: none of your payments of the last 90 days would have earned here." \
+        in shown
+
+
+def test_a_merchant_without_payments_sees_no_backtest_in_the_plan(client):
+    sign_up(client)
+    shown = text(client.get("/setup/templates/electronics-vip"))
+    assert "New Program “VIP”" in shown and "Over the last 90 days" not in shown

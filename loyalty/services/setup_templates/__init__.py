@@ -3,7 +3,8 @@ from a versioned manifest in the repository.
 
 - catalog.py: the shipped files, checked by schemas/setup_templates.ManifestSchema;
 - planning.py: pure; parameters, the desired setup and the plan per resource;
-- state.py: the merchant's setup read and written through the program and channel services.
+- state.py: the merchant's setup read and written through the program and channel services;
+- history.py: the plan's back-test over the merchant's last 90 days of payments.
 
 `apply_template` is one unit of work: every resource is written or none is. Its idempotency
 key is kept with the request's hash and the first result (models/setup_templates.py): the
@@ -25,7 +26,7 @@ from loyalty.extensions import db
 from loyalty.models import SetupApply
 from loyalty.models.base import utcnow
 from loyalty.services.merchants import get_current_merchant
-from loyalty.services.setup_templates import catalog, planning, state
+from loyalty.services.setup_templates import catalog, history, planning, state
 from loyalty.services.setup_templates.planning import RULE_DEFAULTS
 from loyalty.unit_of_work import transactional
 
@@ -47,24 +48,35 @@ def template_detail(key: str) -> dict[str, Any]:
 
 def plan_template(key: str, version: int, params: dict[str, Any],
                   channel_id: int | None = None) -> dict[str, Any]:
-    """What applying would do, per resource; changes nothing."""
-    return plan_manifest(catalog.manifest(key, version), params, channel_id)
+    """What applying would do, per resource, and with a back-test of the programs it
+    would create or change over the last 90 days (history.py; None without payments in
+    them); changes nothing."""
+    plan, desired, current, channel = _plan(catalog.manifest(key, version), params, channel_id)
+    plan["backtest"] = history.plan_backtest(desired, current, plan["resources"], channel)
+    return plan
 
 
 def plan_manifest(manifest: dict[str, Any], params: dict[str, Any],
                   channel_id: int | None = None) -> dict[str, Any]:
+    """The plan without its back-test (apply needs only the resources)."""
+    return _plan(manifest, params, channel_id)[0]
+
+
+def _plan(manifest: dict[str, Any], params: dict[str, Any], channel_id: int | None):
     values = planning.resolve_params(manifest, params)
     channel = state.target_channel(channel_id, manifest["channel_types"])
     desired = planning.desired_state(manifest, values)
-    resources = planning.plan(desired, state.current_state(channel), _owned(manifest["key"]))
+    current = state.current_state(channel)
+    resources = planning.plan(desired, current, _owned(manifest["key"]))
     notes = []
     if channel is None and desired.mappings:
         notes.append("No channel of a kind this template fits yet: its account rules are "
                      "set when it is applied again with a channel.")
-    return {"template": manifest["key"], "version": manifest["version"],
+    plan = {"template": manifest["key"], "version": manifest["version"],
             "params": {k: planning.plain(v) for k, v in values.items()},
             "channel_id": channel.id if channel is not None else None,
             "resources": resources, "notes": notes}
+    return plan, desired, current, channel
 
 
 @transactional

@@ -150,28 +150,36 @@
     });
   }
 
+  // The program form's live answers (SMS preview, back-test) ask the server the same way:
+  // GET `url` with the form's `names` fields as the query, JSON back, rejected unless 2xx.
+  function askWithFields(form, url, names) {
+    var query = new URLSearchParams();
+    names.forEach(function (name) {
+      var input = form.elements[name];
+      if (input) { query.set(name, input.value); }
+    });
+    return fetch(url + "?" + query.toString(), {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); });
+  }
+
+  // A list's items replaced by `items`, as text.
+  function fillList(el, items) {
+    el.textContent = "";
+    items.forEach(function (text) {
+      var li = document.createElement("li");
+      li.textContent = text;
+      el.appendChild(li);
+    });
+  }
+
   // SMS preview on the program form: the receipt text and its SMS count as you type.
   function previewSms(form) {
     var url = form.getAttribute("data-preview-url");
     var names = ["name", "sms_template", "points_per_unit", "unit_amount", "multiplier",
                  "min_amount", "stamps_required", "stamp_reward"];
     var timer = null;
-    function list(el, items) {
-      el.textContent = "";
-      items.forEach(function (text) {
-        var li = document.createElement("li");
-        li.textContent = text;
-        el.appendChild(li);
-      });
-    }
     function refresh() {
-      var query = new URLSearchParams();
-      names.forEach(function (name) {
-        var input = form.elements[name];
-        if (input) { query.set(name, input.value); }
-      });
-      fetch(url + "?" + query.toString(), {credentials: "same-origin"})
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      askWithFields(form, url, names)
         .then(function (p) {
           var set = function (key, value) {
             var el = form.querySelector('[data-preview="' + key + '"]');
@@ -184,8 +192,8 @@
           set("cost", p.cost);
           set("rule", p.rule);
           set("points", p.points.toLocaleString("en-US"));
-          list(form.querySelector('[data-preview="problems"]'), p.problems);
-          list(form.querySelector('[data-preview="warnings"]'), p.warnings);
+          fillList(form.querySelector('[data-preview="problems"]'), p.problems);
+          fillList(form.querySelector('[data-preview="warnings"]'), p.warnings);
         })
         .catch(function () { /* the server-rendered preview stays */ });
     }
@@ -204,21 +212,9 @@
                  "stamps_required"];
     var timer = null;
     function refresh() {
-      var query = new URLSearchParams();
-      names.forEach(function (name) {
-        var input = form.elements[name];
-        if (input) { query.set(name, input.value); }
-      });
-      fetch(url + "?" + query.toString(), {credentials: "same-origin"})
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      askWithFields(form, url, names)
         .then(function (answer) {
-          var list = box.querySelector('[data-backtest="lines"]');
-          list.textContent = "";
-          answer.lines.forEach(function (text) {
-            var li = document.createElement("li");
-            li.textContent = text;
-            list.appendChild(li);
-          });
+          fillList(box.querySelector('[data-backtest="lines"]'), answer.lines);
         })
         .catch(function () { /* the last answer stays; Check still works */ });
     }

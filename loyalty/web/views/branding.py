@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, url_for
+from flask_babel import gettext as _
 
 from loyalty.api.input_guard import upload
 from loyalty.errors import DomainError
@@ -68,7 +69,7 @@ def branding_page():
         except DomainError as error:  # a colour without contrast: said next to it
             attach(form, (error.fields or {}).get("branding") or {"": [error.message]})
             return _render(look=form)
-        flash("Branding saved.", "success")
+        flash(_("Branding saved."), "success")
         return redirect(url_for("web.branding_page"))
     return _render(look=form) if form.is_submitted() else _render()
 
@@ -83,7 +84,7 @@ def branding_logo():
         except DomainError as error:
             form.logo.errors = [error.message.removeprefix("logo: ")]
             return _render(logo=form)
-        flash("Logo saved.", "success")
+        flash(_("Logo saved."), "success")
         return redirect(url_for("web.branding_page"))
     return _render(logo=form)
 
@@ -91,7 +92,7 @@ def branding_logo():
 @bp.route("/settings/branding/logo/remove", methods=["POST"])
 def branding_logo_remove():
     branding.remove_logo()
-    flash("Logo removed.", "success")
+    flash(_("Logo removed."), "success")
     return redirect(url_for("web.branding_page"))
 
 
@@ -105,7 +106,7 @@ def sender_id_request():
         except DomainError as error:
             show_error(form, error)
             return _render(sender=form)
-        flash("Sender name requested: it is pending until it has been registered.", "success")
+        flash(_("Sender name requested: it is pending until it has been registered."), "success")
         return redirect(url_for("web.branding_page"))
     return _render(sender=form)
 
@@ -120,7 +121,7 @@ def sms_account_save():
         except DomainError as error:
             show_error(form, error)
             return _render(sms=form)
-        flash("Your texts now go through your own Africa's Talking account.", "success")
+        flash(_("Your texts now go through your own Africa's Talking account."), "success")
         return redirect(url_for("web.branding_page"))
     return _render(sms=form)
 
@@ -128,5 +129,5 @@ def sms_account_save():
 @bp.route("/settings/sms-account/remove", methods=["POST"])
 def sms_account_remove():
     sms_accounts.remove_own_account()
-    flash("Your texts go through the platform's account again.", "success")
+    flash(_("Your texts go through the platform's account again."), "success")
     return redirect(url_for("web.branding_page"))

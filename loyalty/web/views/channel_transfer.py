@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 from flask import Response, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from marshmallow import ValidationError
 
 from loyalty import strict_json
@@ -18,6 +20,7 @@ from loyalty.services import channels as service
 from loyalty.web.blueprint import bp
 from loyalty.web.channel_forms import ChannelImportForm
 from loyalty.web.formtools import page
+from loyalty.web.i18n import say
 
 EXPORT_NAME = "mpesa-channels.json"
 
@@ -50,14 +53,17 @@ def transfer():
                 problems = error.fields or {"_file": [error.message]}
                 form.form_errors.append(error.message)
             else:
-                flash(f"{len(created)} channel(s) added. Add each one's consumer key and secret, "
-                      "then verify it.", "success")
+                flash(ngettext("%(count)s channel added. Add its consumer key and secret, then "
+                               "verify it.",
+                               "%(count)s channels added. Add each one's consumer key and "
+                               "secret, then verify it.", len(created), count=len(created)),
+                      "success")
                 return redirect(url_for("web.channels"))
         if problems is not None:
             rows = _row_problems(problems)
             if not form.form_errors:
-                form.form_errors.append("Nothing was added: fix the rows below and upload the "
-                                        "file again.")
+                form.form_errors.append(_("Nothing was added: fix the rows below and upload "
+                                          "the file again."))
     return page("web/channel_transfer.html", form, rows=rows)
 
 
@@ -71,11 +77,13 @@ def _rows(raw: bytes) -> list:
     try:
         parsed = strict_json.loads(raw)
     except strict_json.StrictJsonError as exc:
-        raise _Unreadable(f"This file is not readable as JSON: {exc.message}") from None
+        raise _Unreadable(_("This file is not readable as JSON: %(problem)s",
+                            problem=exc.message)) from None
     if isinstance(parsed, dict):
         parsed = parsed.get("items", parsed.get("channels"))
     if not isinstance(parsed, list) or not parsed:
-        raise _Unreadable("This file holds no channels: upload the file Download gives you.")
+        raise _Unreadable(_("This file holds no channels: upload the file Download gives "
+                            "you."))
     return parsed
 
 
@@ -102,5 +110,7 @@ def _flatten(problems, name: str | None = None) -> list[str]:
                 for text in _flatten(value, key if key != "_row" else name)]
     if isinstance(problems, (list, tuple)):
         return [text for value in problems for text in _flatten(value, name)]
-    return [f"{name.replace('_', ' ')}: {problems}" if name and name != "_schema"
-            else str(problems)]
+    # The field keeps the file's own name for it (what the merchant fixes in the file); the
+    # problem is the API's English sentence, said in the page's language.
+    return [f"{name.replace('_', ' ')}: {say(problems)}" if name and name != "_schema"
+            else str(say(problems))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from flask import flash, redirect, url_for
+from flask_babel import gettext as _
 
 from loyalty.errors import DomainError
 from loyalty.schemas.experiments import ExperimentCreateSchema
@@ -16,6 +17,7 @@ from loyalty.web.experiment_chart import interval_chart
 from loyalty.web.experiment_forms import ExperimentForm
 from loyalty.web.forms import ActionForm, options
 from loyalty.web.formtools import checked, page, show_error, values
+from loyalty.web.i18n import say
 
 RULE_FIELDS = ("multiplier", "points_per_unit", "unit_amount", "min_amount", "stamps_required")
 
@@ -29,7 +31,7 @@ def experiments():
 def new_experiment():
     form = ExperimentForm()
     form.program.choices = options((p.code, p.name) for p in programs.list_programs())
-    form.channel.choices = options([("", "All channels")]
+    form.channel.choices = options([("", _("All channels"))]
                                    + [(c.id, c.name) for c in channels.list_channels()])
     refused_plan = None
     data = checked(form, ExperimentCreateSchema(), lambda: _body(form))
@@ -40,7 +42,8 @@ def new_experiment():
             show_error(form, error)
             refused_plan = (error.extra or {}).get("plan")
         else:
-            flash(f"Test '{experiment.name}' planned. Start it when you are ready.", "success")
+            flash(_("Test '%(name)s' planned. Start it when you are ready.",
+                    name=experiment.name), "success")
             return redirect(url_for("web.experiment", experiment_id=experiment.id))
     return page("web/experiment_form.html", form, plan=refused_plan)
 
@@ -86,12 +89,12 @@ def experiment_action(experiment_id: int, action: str):
         try:
             if action == "start":
                 service.start_experiment(experiment_id)
-                flash("Test started: new customers now get A or B.", "success")
+                flash(_("Test started: new customers now get A or B."), "success")
             else:
                 service.stop_experiment(experiment_id)
-                flash("Test stopped: everyone earns by the program's rule again.", "success")
+                flash(_("Test stopped: everyone earns by the program's rule again."), "success")
         except DomainError as error:
-            flash(error.message, "error")
+            flash(say(error.message), "error")
     return redirect(url_for("web.experiment", experiment_id=experiment_id))
 
 
@@ -100,7 +103,8 @@ def promote_experiment(experiment_id: int, variant: str):
     if ActionForm().validate_on_submit():
         try:
             service.promote_variant(experiment_id, variant)
-            flash(f"Version {variant}'s rule is now the program's rule.", "success")
+            flash(_("Version %(variant)s's rule is now the program's rule.", variant=variant),
+                  "success")
         except DomainError as error:
-            flash(error.message, "error")
+            flash(say(error.message), "error")
     return redirect(url_for("web.experiment", experiment_id=experiment_id))

@@ -1,5 +1,6 @@
 """Setup templates in the web UI: the templates as cards, then one template's questions,
-what applying would change in the merchant's words, and the apply button."""
+what applying would change in the merchant's words (with what its rules would have earned
+over the last 90 days, when there were payments), and the apply button."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 
 from loyalty.errors import DomainError
@@ -16,24 +20,32 @@ from loyalty.services import channels as channel_service
 from loyalty.services import setup_templates as service
 from loyalty.services.merchants import get_current_merchant
 from loyalty.sms.templates import render
+from loyalty.web.backtest_words import plan_backtest_words
 from loyalty.web.blueprint import bp, earning_rule
 from loyalty.web.forms import WebForm, options
 from loyalty.web.formtools import show_error
+from loyalty.web.i18n import N_, say
+from loyalty.web.setup_template_words import in_page_language
 
 CHANNEL_WORDS = {"paybill": "PayBill", "till": "Till", "buygoods": "Buy Goods"}
 # A program's fields as the program form names them.
-FIELD_WORDS = {"name": "name", "points_per_unit": "points", "unit_amount": "per KES",
-               "multiplier": "multiplier", "min_amount": "smallest payment",
-               "stamps_required": "stamps for a reward", "stamp_reward": "reward",
-               "points_expiry_days": "days before points expire", "is_default": "default"}
-ACTION_WORDS = {"create": "New", "update": "Changes", "unchanged": "Already so",
-                "conflict": "Replaces your own"}
+FIELD_WORDS = {"name": _l("name"), "points_per_unit": _l("points"), "unit_amount": _l("per KES"),
+               "multiplier": _l("multiplier"), "min_amount": _l("smallest payment"),
+               "stamps_required": _l("stamps for a reward"), "stamp_reward": _l("reward"),
+               "points_expiry_days": _l("days before points expire"),
+               "is_default": _l("default")}
+ACTION_WORDS = {"create": _l("New"), "update": _l("Changes"), "unchanged": _l("Already so"),
+                "conflict": _l("Replaces your own")}
 
 
 @bp.get("/setup/templates")
 def setup_templates():
-    return render_template("web/setup_templates.html", templates=service.list_templates(limit=200)["items"],
-                           channel_words=CHANNEL_WORDS)
+    templates = [in_page_language(t) for t in service.list_templates(limit=200)["items"]]
+    # "PayBill or Till": Safaricom's names, joined in the page's language.
+    either = " " + _("or") + " "
+    kinds = {t["key"]: either.join(CHANNEL_WORDS[c] for c in t["channel_types"])
+             for t in templates}
+    return render_template("web/setup_templates.html", templates=templates, kinds=kinds)
 
 
 @bp.get("/setup/my-setup.json")
@@ -46,7 +58,7 @@ def export_setup():
 
 @bp.route("/setup/templates/<template_key>", methods=["GET", "POST"])
 def setup_template(template_key: str):
-    manifest = service.template_detail(template_key)["latest"]
+    manifest = in_page_language(service.template_detail(template_key)["latest"])
     fitting = [c for c in channel_service.list_channels()
                if c.channel_type.value in manifest["channel_types"]]
     form = _form_class(manifest, fitting)()
@@ -64,8 +76,9 @@ def setup_template(template_key: str):
             show_error(form, _on_form(error))
         else:
             changed = sum(r["action"] != "unchanged" for r in result["resources"])
-            flash(f"'{manifest['title']}' is set up: {changed} change"
-                  f"{'' if changed == 1 else 's'} made.", "success")
+            flash(ngettext("'%(title)s' is set up: %(count)s change made.",
+                           "'%(title)s' is set up: %(count)s changes made.", changed,
+                           title=manifest["title"], count=changed), "success")
             return redirect(url_for("web.programs"))
     try:
         plan = service.plan_template(template_key, manifest["version"], params, channel_id)
@@ -75,7 +88,9 @@ def setup_template(template_key: str):
     return render_template(
         "web/setup_template.html", manifest=manifest, form=form,
         steps=_steps(plan["resources"]) if plan else [],
-        notes=plan["notes"] if plan else [],
+        notes=[say(note) for note in plan["notes"]] if plan else [],
+        history=[plan_backtest_words(entry) for entry in plan["backtest"]["programs"]]
+        if plan and plan["backtest"] else [],
         conflicts=plan is not None and any(r["action"] == "conflict" for r in plan["resources"]),
         channel_words=CHANNEL_WORDS), status
 
@@ -90,12 +105,12 @@ def _form_class(manifest: dict[str, Any], channels: list) -> type[WebForm]:
             fields[f"p_{spec['name']}"] = StringField(
                 spec["label"], default=str(spec["default"]), description=_bounds(spec))
     fields["channel_id"] = SelectField(
-        "Channel whose account rules it sets",
+        _("Channel whose account rules it sets"),
         choices=options([(str(c.id), f"{c.name} ({CHANNEL_WORDS[c.channel_type.value]} "
                                      f"{c.shortcode})") for c in channels]
-                        + [("", "None yet (programs and texts only)")]),
+                        + [("", _("None yet (programs and texts only)"))]),
         default=str(channels[0].id) if channels else "")
-    fields["adopt"] = BooleanField("Replace what I set up myself")
+    fields["adopt"] = BooleanField(_("Replace what I set up myself"))
     fields["idempotency_key"] = HiddenField()
     fields["apply"] = BooleanField()  # set by the Apply button (name="apply")
     return type("SetupTemplateForm", (WebForm,), fields)
@@ -104,9 +119,9 @@ def _form_class(manifest: dict[str, Any], channels: list) -> type[WebForm]:
 def _bounds(spec: dict[str, Any]) -> str:
     low, high = spec.get("min"), spec.get("max")
     if spec["type"] == "string":
-        return f"Up to {spec.get('max_length', 100)} characters."
+        return _("Up to %(count)s characters.", count=spec.get("max_length", 100))
     if low is not None and high is not None:
-        return f"From {low} to {high}."
+        return _("From %(low)s to %(high)s.", low=low, high=high)
     return ""
 
 
@@ -133,46 +148,57 @@ def _in_words(resource: dict[str, Any], programs: dict[str, dict[str, Any]],
     to = {name: change["to"] for name, change in changes.items()}
     if kind == "program":
         if resource["action"] == "create":
-            text = f"Program “{to['name']}”: {_rule_words(to)}"
+            text = _("Program “%(name)s”: %(rule)s", name=to["name"], rule=_rule_words(to))
         elif changes:
-            text = f"Program “{key}”: " + "; ".join(
+            text = _("Program “%(name)s”: %(changes)s", name=key, changes="; ".join(
                 f"{FIELD_WORDS.get(name, name)} {_shown(c['from'])} → {_shown(c['to'])}"
-                for name, c in changes.items())
+                for name, c in changes.items()))
         else:
-            text = f"Program “{key}”"
+            text = _("Program “%(name)s”", name=key)
         if to.get("is_default"):
-            text += " (payments no rule matches earn here)"
+            text += " " + _("(payments no rule matches earn here)")
     elif kind == "mapping":
         program = to.get("program") or changes.get("program", {}).get("to") or ""
         if key == "default":
-            text = f"Any other payment earns in {program or 'the same program'}"
+            text = (_("Any other payment earns in %(program)s", program=program) if program
+                    else _("Any other payment earns in the same program"))
         elif key.endswith("*"):
-            text = f"Account numbers starting with {key[:-1]} earn in {program}"
+            text = _("Account numbers starting with %(prefix)s earn in %(program)s",
+                     prefix=key[:-1], program=program)
         else:
-            text = f"Account number {key} earns in {program}"
+            text = _("Account number %(account)s earns in %(program)s", account=key,
+                     program=program)
     else:
         code, event, language = key.split("/")
-        what = "receipt" if event == "earn" else "text when a card is full"
-        tongue = "Swahili" if language == "sw" else "English"
-        text = f"{tongue} {what} for {code}"
+        text = _(SMS_WORDS[(event, language)], program=code)
         if "text" in to:
             program = programs.get(code, {})
             example = render(to["text"], {
                 "first_name": "John", "points": 100, "balance": 2847, "stamps_left": 3,
                 "program_name": program.get("name") or code,
-                "reward": program.get("stamp_reward") or "the reward", "merchant": merchant})
+                "reward": program.get("stamp_reward") or _("the reward"), "merchant": merchant})
             text += f": “{example}”"
-    return {"action": resource["action"], "label": ACTION_WORDS[resource["action"]],
+    return {"action": resource["action"], "label": str(ACTION_WORDS[resource["action"]]),
             "text": text}
+
+
+# A text of the plan, by its event and language: whole sentences, so Swahili can order them.
+SMS_WORDS = {
+    ("earn", "en"): N_("English receipt for %(program)s"),
+    ("earn", "sw"): N_("Swahili receipt for %(program)s"),
+    ("reward", "en"): N_("English text when a card is full for %(program)s"),
+    ("reward", "sw"): N_("Swahili text when a card is full for %(program)s"),
+}
 
 
 def _rule_words(rule: dict[str, Any]) -> str:
     if rule.get("stamps_required"):
-        return f"a card of {rule['stamps_required']} stamps for {rule['stamp_reward']}"
+        return _("a card of %(count)s stamps for %(reward)s", count=rule["stamps_required"],
+                 reward=rule["stamp_reward"])
     return earning_rule(rule.get("points_per_unit"), Decimal(rule.get("unit_amount") or 100),
                         Decimal(rule.get("multiplier") or 1),
                         Decimal(rule.get("min_amount") or 0))
 
 
 def _shown(value: Any) -> str:
-    return "none" if value is None else str(value)
+    return _("none") if value is None else str(value)
