@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
 
 import pytest
 from PIL import Image
 
+from tests.browser.steps import PHONE, sign_up
 from tests.browser.test_onboarding import Shots, _expect
-from tests.browser.test_phone import PHONE, SMALL_TARGETS, _fits
+from tests.browser.test_phone import SMALL_TARGETS, _fits
 
 pytestmark = pytest.mark.browser
 
@@ -34,15 +34,7 @@ def _small_png() -> bytes:
 def test_a_shop_owner_brands_the_app_on_a_phone(stack, page):
     expect, shot = _expect(), Shots(page, stack.output)
     page.set_viewport_size(PHONE)
-    page.goto("/signup")
-    page.get_by_label("Business name").fill("Njeri Fashions")
-    page.get_by_label("Your name").fill("Mary Njeri")
-    page.get_by_label("Email").fill(f"brand-{uuid.uuid4().hex[:8]}@njeri.example")
-    page.get_by_label("Phone").fill("0712 345 678")
-    page.get_by_label("Type of business").select_option("RETAIL")
-    page.get_by_label("Password", exact=True).fill("correct horse battery")
-    page.get_by_label("Repeat the password").fill("correct horse battery")
-    page.get_by_role("button", name="Create my account").click()
+    sign_up(page, business="Njeri Fashions", owner="Mary Njeri")
     expect(page).to_have_url(re.compile(r"/channels/new$"))
     assert _top_bar(page) == "rgb(17, 99, 41)"  # the standard green
 
