@@ -1,7 +1,8 @@
 """`flask demo …`: a demo merchant wired to the local emulator (development only).
 
-    flask demo seed      the "Acme Electronics" merchant, its programs and an active sandbox
-                         PayBill 174379 (needs the app running with DARAJA_EMULATOR=1)
+    flask demo seed      the "Acme Electronics" merchant, its programs, its branding (name,
+                         colours, logo) and an active sandbox PayBill 174379 (needs the app
+                         running with DARAJA_EMULATOR=1)
     flask demo pay       a customer pays that PayBill; prints the SMS they receive
     flask demo reconcile the same payment with its confirmation lost on the way, then a
                          Pull Transactions reconciliation recovers it; prints the SMS
@@ -42,6 +43,9 @@ def seed_command() -> None:
     click.echo(f"  programs: {', '.join(seeded.programs)}")
     click.echo(f"  channel {seeded.channel_id}: sandbox PayBill {seeded.shortcode}, "
                f"{seeded.channel_status}; accounts {mapping}")
+    look = seeded.branding
+    click.echo(f"  branding: {look['display_name']}, colours {look['primary_color']} / "
+               f"{look['accent_color']}, logo {base.rstrip('/')}{look['logo_url']}")
     click.echo(f"  API key (new on every seed, shown once): {seeded.api_key}")
     click.echo("")
     click.echo(f"export API_KEY={seeded.api_key} BASE={base}")

@@ -1,8 +1,8 @@
 """The demo: a merchant wired to the local emulator, and a simulated payment (development only).
 
-`seed()` goes through the same services a merchant's API calls use: register, programs, a
-sandbox PayBill with the emulator's demo credentials, then verify, register URLs and
-activate. Those steps call Daraja, so the emulator must be answering: under `make run` it
+`seed()` goes through the same services a merchant's API calls use: register, branding
+(demo/brand.py), programs, a sandbox PayBill with the emulator's demo credentials, then
+verify, register URLs and activate. Those steps call Daraja, so the emulator must be answering: under `make run` it
 is mounted in the running app, and the seed runs once that app is up. Without `REDIS_URL`
 the verify and register tasks run in this process right after their commit; with a worker
 the seed waits for it, as `?wait=` does on the API.
@@ -28,6 +28,7 @@ from flask import current_app
 from loyalty import daraja
 from loyalty.config import AT_PRODUCTION, AT_SANDBOX, SAFARICOM_SANDBOX
 from loyalty.daraja.errors import DarajaError
+from loyalty.demo import brand
 from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.models import (
@@ -99,6 +100,7 @@ class Seeded:
     account_mapping: dict[str, str]
     programs: list[str]
     confirmation_url: str | None
+    branding: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ def seed() -> Seeded:
         with tenant_context(merchant_id):
             api_key = merchants.create_api_key(f"Demo key {time.strftime('%Y-%m-%d %H:%M:%S')}").key
     with tenant_context(merchant_id), _daraja_at(urls.daraja):
+        branded = brand.apply().branding
         channel_id = _ensure_channel()
         _apply_template(channel_id)
         _onboard(channel_id)
@@ -205,7 +208,7 @@ def seed() -> Seeded:
             shortcode=channel.shortcode, channel_status=channel.status.value,
             account_mapping=dict(channel.account_mapping or {}),
             programs=[p.code for p in programs.list_programs()],
-            confirmation_url=channel.confirmation_url)
+            confirmation_url=channel.confirmation_url, branding=branded)
 
 
 def _apply_template(channel_id: int) -> None:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Optional
 
 from loyalty.web.forms import Length, WebForm, options
+
+# The UI's own colours (app.css: --green-dark for the top bar, --green for main buttons):
+# what the pickers show while the merchant has chosen none.
+STANDARD_COLORS = {"primary_color": "#116329", "accent_color": "#1a7f37"}
 
 
 class BrandingForm(WebForm):
@@ -26,6 +30,11 @@ class BrandingForm(WebForm):
     accent_color = StringField(
         _l("Button colour"), [Optional()], render_kw={"type": "color"},
         description=_l("Main buttons, with the same rule."))
+    # A colour picker always submits a colour (#000000 if untouched), so "none chosen" needs
+    # a field of its own: ticked, no colour is stored and the UI's own colours apply.
+    standard_colors = BooleanField(
+        _l("Use the standard colours"),
+        description=_l("Untick this to use the colours above."))
 
 
 class LogoForm(WebForm):

@@ -76,6 +76,12 @@ def test_make_run_seeds_the_demo_and_demo_pay_prints_the_sms(tmp_path):
         me = requests.get(f"{base}/api/v1/merchants/me",
                           headers={"Authorization": f"Bearer {first_key}"}, timeout=5)
         assert me.status_code == 200 and me.json()["business_name"] == "Acme Electronics"
+        # The demo shows branding: its name, colours and logo, the logo served as a PNG.
+        assert "branding: Acme Electronics, colours #0b3d91 / #ffd33d, logo " in output, output
+        assert me.json()["branding"]["logo_url"] in output
+        logo = requests.get(re.search(r"logo (http://\S+/logo\.png\?v=\d+)", output).group(1),
+                            timeout=5)
+        assert logo.status_code == 200 and logo.headers["Content-Type"] == "image/png"
 
         paid = subprocess.run(["make", "demo-pay", f"PORT={port}"], cwd=processes.ROOT, env=env,
                               capture_output=True, text=True, timeout=60)

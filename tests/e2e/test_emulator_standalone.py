@@ -1,6 +1,7 @@
 """`flask emulator serve` as a real process on its own port: a Daraja SDK that joins URLs
-with `urljoin` (and so drops any base path) talks to it with Safaricom's own paths, and the
-platform pointed at it with DARAJA_SANDBOX_URL verifies a channel and registers its URLs."""
+with `urljoin` (and so drops any base path) talks to it with Safaricom's own paths, the
+platform pointed at it with DARAJA_SANDBOX_URL verifies a channel and registers its URLs,
+and with AT_BASE_URL a receipt reaches its inbox from the merchant's approved sender ID."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
+import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from loyalty.services import channel_setup
+from loyalty.extensions import db
+from loyalty.services import channel_setup, crediting, messages
 from loyalty.tenancy import tenant_context
 from tests import processes
 from tests.conftest import REDIS_URL, auth, make_test_app, register_merchant
 from tests.e2e.stack import DEMO_KEY, DEMO_SECRET, EAT, SANDBOX_PASSKEY, SHORTCODE
+from tests.integration.conftest import JOHN, c2b_body, make_shop
 from tests.unit.emulator.conftest import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -134,3 +138,44 @@ def test_the_platform_verifies_and_registers_a_channel_against_it(
         "registrations"][SHORTCODE]
     assert registration["ConfirmationURL"] == shown["callback_urls"]["confirmation_url"]
     assert registration["ConfirmationURL"].startswith("http://127.0.0.1:9/hooks/")
+
+
+def test_an_approved_sender_id_is_the_from_of_a_receipt_in_its_inbox(
+        emulator, scratch_database, redis_prefix, monkeypatch):
+    """Africa's Talking played by the emulator: a receipt goes out from the platform's
+    sender while the merchant's name is pending, and from that name once the operator ran
+    `flask sender-ids approve`."""
+    monkeypatch.setattr("loyalty.background.publish", lambda *args, **kwargs: True)
+    app = make_test_app(scratch_database, f"{redis_prefix}solo-at-{uuid.uuid4().hex[:6]}:",
+                        SMS_BACKEND="africastalking", AT_BASE_URL=emulator,
+                        AT_USERNAME="sandbox", AT_API_KEY="emulator-accepts-any-key",
+                        AT_SENDER_ID=None, SANDBOX_SMS_POLICY="open")
+    with app.app_context():
+        upgrade()
+        client = app.test_client()
+        shop = make_shop(client, db.session)
+        db.session.commit()  # the shortcut past verification, seen by the requests below
+        assert shop.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"}
+                        ).status_code == 201
+        assert shop.api("PUT", "/merchants/me/sender-id", json={
+            "sender_id": "ACME SHOP", "category": "transactional"}).status_code == 200
+
+        def receipt(trans_id: str) -> dict:
+            """Pay, credit and send as the workers would; the text the handset got."""
+            assert shop.hook("c2b/confirmation", c2b_body(trans_id=trans_id, bill_ref="X1")
+                             ).status_code == 200
+            crediting.credit_waiting()
+            sms_id = db.session.scalar(sa.text("SELECT max(id) FROM sms_messages"))
+            db.session.commit()
+            assert messages.send_batch([(shop.merchant_id, sms_id)]) == []
+            inbox = requests.get(f"{emulator}/inbox", params={"to": JOHN}, timeout=10).json()
+            return inbox[0]  # newest first
+
+        pending = receipt("RKTQDM7W71")
+        assert pending["to"] == f"+{JOHN}" and pending["sender"] == ""  # the platform's
+        approved = app.test_cli_runner().invoke(args=["sender-ids", "approve",
+                                                      str(shop.merchant_id)])
+        assert approved.exit_code == 0, approved.output
+        paid = receipt("RKTQDM7W72")
+    assert paid["sender"] == "ACME SHOP"
+    assert paid["message"] == "Hi John! You earned 50 Loyalty points. Total: 100 points."

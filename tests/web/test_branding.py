@@ -60,3 +60,57 @@ def test_a_sender_name_is_requested_and_its_state_shown(client, shop):
         "sender_id": "ACME SHOP", "category": "transactional"}).status_code == 302
     page = text(client.get("/settings/branding"))
     assert "ACME SHOP for receipts: pending" in page
+
+
+def _theme(client) -> str:
+    html = client.get("/dashboard").get_data(as_text=True)
+    url = re.search(r'href="(/brand/[0-9a-f]{16}/theme\.css\?v=\w+)"', html).group(1)
+    return client.get(url).get_data(as_text=True)
+
+
+def _standard_box_ticked(client) -> bool:
+    box = re.search(r"<input[^>]*name=\"standard_colors\"[^>]*>",
+                    client.get("/settings/branding").get_data(as_text=True)).group(0)
+    return "checked" in box
+
+
+def test_saving_a_name_alone_chooses_no_colour_and_the_box_brings_the_standard_ones_back(
+        client, shop):
+    # What a browser sends when only the name was typed: the pickers' shown colours, box ticked.
+    assert _standard_box_ticked(client)
+    untouched = {"primary_color": "#116329", "accent_color": "#1a7f37"}
+    assert client.post("/settings/branding", data={
+        "display_name": "Acme Duka", **untouched, "standard_colors": "y"}).status_code == 302
+    assert "--brand-" not in _theme(client) and _standard_box_ticked(client)
+    # Unticked but the pickers untouched: still no colour of the merchant's.
+    assert client.post("/settings/branding", data={
+        "display_name": "Acme Duka", **untouched}).status_code == 302
+    assert "--brand-" not in _theme(client)
+
+    # A colour chosen (box unticked) is kept; saving the name again keeps it and still
+    # chooses no button colour.
+    assert client.post("/settings/branding", data={
+        "display_name": "Acme Duka", "primary_color": "#0b5394",
+        "accent_color": "#1a7f37"}).status_code == 302
+    assert client.post("/settings/branding", data={
+        "display_name": "Acme Duka Ltd", "primary_color": "#0b5394",
+        "accent_color": "#1a7f37"}).status_code == 302
+    css = _theme(client)
+    assert "--brand-primary: #0b5394;" in css and "--brand-accent" not in css
+    assert not _standard_box_ticked(client)
+    assert "Acme Duka Ltd" in text(client.get("/dashboard"))
+
+    # Ticking the box is the way back, whatever the pickers say.
+    assert client.post("/settings/branding", data={
+        "display_name": "Acme Duka Ltd", "primary_color": "#0b5394", "accent_color": "#000000",
+        "standard_colors": "y"}).status_code == 302
+    assert "--brand-" not in _theme(client) and _standard_box_ticked(client)
+
+
+def test_branding_is_in_the_main_menu_and_marked_there_on_its_page(client, shop):
+    html = client.get("/settings/branding").get_data(as_text=True)
+    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', html, re.S).group(1)
+    assert re.search(r'<a href="/settings/branding"\s+aria-current="page">Branding</a>', nav), nav
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert re.search(r'<a href="/settings/branding"\s+>Branding</a>',
+                     re.search(r'<nav aria-label="Main">(.*?)</nav>', dashboard, re.S).group(1))

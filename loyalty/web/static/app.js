@@ -361,6 +361,14 @@
     window.setTimeout(tick, FEED_EVERY);
   }
 
+  // Branding: choosing a colour means "not the standard ones", so the box unticks itself.
+  function untickStandardColours(form) {
+    var box = form.querySelector('input[name="standard_colors"]');
+    form.addEventListener("input", function (event) {
+      if (box && event.target.type === "color") { box.checked = false; }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), addCopyButton);
     var menu = document.getElementById("menu");
@@ -383,5 +391,7 @@
     if (program && backtest) { previewBacktest(program, backtest); }
     var dashboard = document.getElementById("dashboard-live");
     if (dashboard) { pollDashboard(dashboard); }
+    var look = document.getElementById("brand-look");
+    if (look) { untickStandardColours(look); }
   });
 })();

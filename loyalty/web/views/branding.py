@@ -10,10 +10,33 @@ from loyalty.errors import DomainError
 from loyalty.schemas.branding import BrandingUpdateSchema, SenderIdRequestSchema, SmsProviderSchema
 from loyalty.services import branding, merchants, sender_ids, sms_accounts
 from loyalty.web.blueprint import bp
-from loyalty.web.brand_forms import BrandingForm, LogoForm, SenderIdForm, SmsAccountForm
+from loyalty.web.brand_forms import (
+    STANDARD_COLORS,
+    BrandingForm,
+    LogoForm,
+    SenderIdForm,
+    SmsAccountForm,
+)
 from loyalty.web.formtools import attach, checked, page, show_error, values
 
-LOOK_FIELDS = ("display_name", "primary_color", "accent_color")
+
+def _shown(merchant, name: str) -> str:
+    """What a colour picker shows: the merchant's colour, else the UI's own."""
+    return getattr(merchant, f"brand_{name}") or STANDARD_COLORS[name]
+
+
+def _look(form, merchant) -> dict:
+    """The changes the look form asks for. A picker always submits a colour, so a colour
+    is sent only when it differs from what its picker showed: saving a new name alone
+    never sets (or trips the contrast check on) a colour. The box clears both."""
+    data = values(form, ("display_name",), blank="none")
+    if form.standard_colors.data:
+        return {**data, "primary_color": None, "accent_color": None}
+    for name in STANDARD_COLORS:
+        value = (form[name].data or "").strip()
+        if value and value.lower() != _shown(merchant, name).lower():
+            data[name] = value
+    return data
 
 
 def _render(**forms):
@@ -21,8 +44,10 @@ def _render(**forms):
     # The forms not submitted start empty (formdata=None: not read from this request's form).
     look = forms.get("look") or BrandingForm(
         formdata=None, data={"display_name": merchant.brand_display_name,
-              "primary_color": merchant.brand_primary_color or "#116329",
-              "accent_color": merchant.brand_accent_color or "#1a7f37"})
+                             "primary_color": _shown(merchant, "primary_color"),
+                             "accent_color": _shown(merchant, "accent_color"),
+                             "standard_colors": not (merchant.brand_primary_color
+                                                     or merchant.brand_accent_color)})
     failed = next((f for f in forms.values() if f.errors or f.form_errors), look)
     return page("web/branding.html", failed, look=look,
                 logo_form=forms.get("logo") or LogoForm(formdata=None),
@@ -36,7 +61,8 @@ def _render(**forms):
 @bp.route("/settings/branding", methods=["GET", "POST"])
 def branding_page():
     form = BrandingForm()
-    data = checked(form, BrandingUpdateSchema(), lambda: values(form, LOOK_FIELDS, blank="none"))
+    merchant = merchants.get_current_merchant()
+    data = checked(form, BrandingUpdateSchema(), lambda: _look(form, merchant))
     if data is not None:
         try:
             merchants.update_current_merchant({"branding": data})
