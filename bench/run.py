@@ -257,7 +257,7 @@ def setup(ctx: Ctx) -> None:
     # Threads: the pipeline's gateway row holds up to SMS_CONCURRENCY calls per worker
     # process open at once, each 200 ms, and a sync worker would answer them one by one.
     emulator = ctx.run.start("emulator", [str(BIN / "gunicorn"), "--workers", "1", "--threads",
-                                          "80", "--bind", f"127.0.0.1:{port}", "wsgi:app"], env)
+                                          "160", "--bind", f"127.0.0.1:{port}", "wsgi:app"], env)
     wait_http(ctx.emulator_url + "/healthz", emulator)
     out = ctx.run.out_dir / "seed.json"
     import subprocess

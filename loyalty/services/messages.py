@@ -188,18 +188,26 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
                         chunks.extend(_next_queued(size, skipped)) or chunks)
                 if not waiting and chunks:
                     merchant_id, ids = chunks.popleft()
+                    if merchant_id in skipped:
+                        continue
+                    # Claimed first: most chunks of a busy outbox were taken already by a
+                    # draining sender, and then their merchant's route is never needed.
+                    with tenant_context(merchant_id):
+                        fresh = _queued(ids)
+                    if not fresh:
+                        continue
                     if merchant_id not in parties:
                         parties[merchant_id] = _Party(merchant_id, platform)
                     party = parties[merchant_id]
                     if party.backend.account in paused or sms_pause.current(party.backend.account):
                         paused.add(party.backend.account)
                         skipped.add(merchant_id)
-                        continue  # left queued, unclaimed: the sweep sends them after the pause
-                    with tenant_context(merchant_id):
-                        fresh = [replace(o, sender_id=party.senders.get(str(o.kind)))
-                                 for o in _queued(ids)]
+                        # left queued: the sweep sends them after the pause
+                        party.outcomes.release([o.id for o in fresh])
+                        continue
                     claimed += len(fresh)
-                    waiting.extend(fresh)
+                    waiting.extend(replace(o, sender_id=party.senders.get(str(o.kind)))
+                                   for o in fresh)
                     continue
                 if not waiting:
                     break
