@@ -33,7 +33,9 @@ def enrol(data):
 
     Earlier payments from the same number (which M-Pesa sends as a hash) are claimed: their
     points are the customer's. Enrolling a known phone again fills in missing names and
-    leaves `sms_opt_out` and `marketing_consent` as they are unless sent."""
+    leaves `sms_opt_out`, `marketing_consent` and `language` as they are unless sent.
+    `language` (`en` or `sw`) is the language of their texts; null follows the merchant's
+    `sms_language`."""
     return service.customer_detail(service.enrol_customer(source="api", **data).id)
 
 
@@ -62,7 +64,7 @@ def get(customer_id):
 @blp.response(200, CustomerDetailSchema)
 @conflict("`phone_taken` (another customer has that phone) or `customer_erased`.")
 def update(data, customer_id):
-    """Correct a customer's names or phone, or change their consent.
+    """Correct a customer's names or phone, or change their consent or language.
 
     Each consent change is recorded with its time and source `api`; opting out cancels
     the customer's queued texts. Another customer's phone is 409 `phone_taken`; an erased

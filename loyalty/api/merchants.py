@@ -53,7 +53,9 @@ def me():
 def update_me(changes):
     """Change the business profile.
 
-    Only the fields sent change; `sms_test_numbers` replaces the list (at most 5)."""
+    Only the fields sent change; `sms_test_numbers` replaces the list (at most 5).
+    `sms_language` (`en` or `sw`) is the language of texts to customers who have not
+    chosen one."""
     return service.update_current_merchant(changes)
 
 

@@ -109,12 +109,13 @@ CUSTOMER_INSERT = Statement("crediting.customer_insert", sa.text("""
 
 CUSTOMER_SELECT = Statement("crediting.customer_select", sa.text("""
     SELECT c.id, c.merchant_id, c.phone_hash, c.phone, c.first_name, c.middle_name,
-           c.last_name, c.sms_opt_out
+           c.last_name, c.sms_opt_out, c.language
     FROM customers AS c
     JOIN unnest(CAST(:merchant_id AS integer[]), CAST(:phone_hash AS text[]))
          AS v(merchant_id, phone_hash)
       ON c.merchant_id = v.merchant_id AND c.phone_hash = v.phone_hash"""),
-    doc="All of the batch's customers, new or not, matched on (merchant, phone hash).",
+    doc="All of the batch's customers, new or not, matched on (merchant, phone hash), with "
+        "the language their receipt is written in.",
     tenant="merchant_id", form=PER_ROW)
 
 CUSTOMER_UPDATE = Statement("crediting.customer_update", sa.text("""

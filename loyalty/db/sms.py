@@ -35,7 +35,7 @@ ALLOWANCES = Statement(
         # `{merchant}` in texts: the display name when the merchant set one (branding).
         sa.func.coalesce(_MERCHANTS.c.brand_display_name, _MERCHANTS.c.business_name)
         .label("business_name"), _MERCHANTS.c.phone,
-        _MERCHANTS.c.sms_test_numbers,
+        _MERCHANTS.c.sms_test_numbers, _MERCHANTS.c.sms_language,
         sa.exists().where(_CHANNELS.c.merchant_id == _MERCHANTS.c.id,
                           _CHANNELS.c.environment == Environment.PRODUCTION,
                           _CHANNELS.c.is_active.is_(True), _CHANNELS.c.archived_at.is_(None))
@@ -46,8 +46,8 @@ ALLOWANCES = Statement(
                                          _SMS.c.purpose != QUOTA_EXEMPT_PURPOSE)
         .scalar_subquery().label("texts_today"))
     .where(_MERCHANTS.c.id.in_(sa.bindparam("merchant_id", expanding=True))),
-    doc="Per merchant: its name, its own numbers, whether a production channel is active "
-        "and how many texts it has had since `since` (skipped ones and its own "
+    doc="Per merchant: its name, its own numbers, its texts' default language, whether a "
+        "production channel is active and how many texts it has had since `since` (skipped ones and its own "
         "password-reset texts do not count: the partial index ix_sms_messages_counted "
         "holds exactly the counted rows). One "
         "statement for a whole crediting batch, however many payments it has.",

@@ -32,6 +32,9 @@ class Customer(TenantScoped, TimestampMixin, db.Model):
     # Express consent to offers and reminders (DPA s.37, reg. 15): never implied by paying.
     # The crediting batch's set-wise INSERT (db/crediting.py) leaves it to the server default.
     marketing_consent: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The language of their texts (`en`, `sw`); None follows the merchant's `sms_language`,
+    # so a merchant who switches to Swahili switches everyone who never chose.
+    language: Mapped[str | None] = mapped_column(sa.String(2))
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set by erasure (services/erasure.py): names and phone gone, phone_hash a tombstone.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -48,6 +48,8 @@ class Merchant(UserMixin, TimestampMixin, db.Model):
     # The word a customer texts after STOP to stop this merchant's texts only ("STOP ACME");
     # unique across merchants, upper case (services/inbound_sms.py).
     sms_keyword: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    # The language of texts to customers who never chose one (customers.language).
+    sms_language: Mapped[str] = mapped_column(sa.String(2), default="en", server_default="en")
 
     # White-label (services/branding.py). The public id names the merchant in public URLs
     # (/brand/<public_id>/logo.png) without giving away how many merchants there are.

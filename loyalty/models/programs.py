@@ -48,6 +48,7 @@ class LoyaltyProgram(TenantScoped, TimestampMixin, db.Model):
     # Text the customer when a payment of theirs is reversed and its points taken back.
     sms_on_reversal: Mapped[bool] = mapped_column(default=False)
     # Texts in other languages, {"sw": {"earn": ..., "reward": ...}}, set by setup templates
-    # and exported with them; sending still uses the English columns above.
+    # and exported with them; a customer texted in that language gets them (rules.py), and
+    # the English columns above where a translation is missing.
     sms_translations: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     is_default: Mapped[bool] = mapped_column(default=False)

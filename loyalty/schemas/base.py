@@ -7,6 +7,7 @@ from decimal import Decimal
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from loyalty.phones import InvalidPhone, normalise_msisdn
+from loyalty.sms.templates import LANGUAGES
 
 # What PostgreSQL columns hold: INTEGER ids and counts, NUMERIC(14, 2) amounts.
 INT32_MAX = 2**31 - 1
@@ -123,6 +124,13 @@ class TrimmedString(fields.String):
         if not text and self.required:
             raise ValidationError(REQUIRED)
         return text
+
+
+def sms_language(description: str, **kwargs) -> fields.String:
+    """The language texts are written in: `en` (English) or `sw` (Swahili)."""
+    return fields.String(validate=validate.OneOf(
+        LANGUAGES, error="Must be en (English) or sw (Swahili)."),
+        metadata={"description": description}, **kwargs)
 
 
 class PageArgsSchema(BaseSchema):

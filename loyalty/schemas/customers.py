@@ -2,7 +2,17 @@
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from loyalty.schemas.base import BaseSchema, KenyanPhone, PageArgsSchema, TrimmedString, page_schema
+from loyalty.schemas.base import (
+    BaseSchema,
+    KenyanPhone,
+    PageArgsSchema,
+    TrimmedString,
+    page_schema,
+    sms_language,
+)
+
+LANGUAGE = ("the language of the customer's texts, `en` or `sw`; null follows the "
+            "merchant's `sms_language`")
 
 
 class CustomerCreateSchema(BaseSchema):
@@ -14,6 +24,8 @@ class CustomerCreateSchema(BaseSchema):
     marketing_consent = fields.Boolean(metadata={
         "description": "the customer's express consent to offers and reminders (never "
                        "implied by a payment)"})
+    # Left out: unchanged, like the consent fields.
+    language = sms_language(LANGUAGE, allow_none=True)
 
 
 class CustomerUpdateSchema(BaseSchema):
@@ -22,6 +34,7 @@ class CustomerUpdateSchema(BaseSchema):
     last_name = TrimmedString(allow_none=True, validate=validate.Length(max=100))
     sms_opt_out = fields.Boolean()
     marketing_consent = fields.Boolean()
+    language = sms_language(LANGUAGE, allow_none=True)
 
 
 class CustomerQueryArgsSchema(PageArgsSchema):
@@ -58,6 +71,7 @@ class CustomerSchema(BaseSchema):
     last_name = fields.String(allow_none=True)
     sms_opt_out = fields.Boolean()
     marketing_consent = fields.Boolean()
+    language = fields.String(allow_none=True, metadata={"description": LANGUAGE})
     enrolled = fields.Function(lambda c: c.enrolled_at is not None)
     enrolled_at = fields.DateTime(allow_none=True)
     erased = fields.Function(lambda c: c.erased_at is not None)

@@ -4,6 +4,7 @@ from marshmallow import fields, post_load, validate
 
 from loyalty.models.merchants import BusinessType
 from loyalty.schemas.base import BaseSchema, KenyanPhone, TrimmedString, page_schema
+from loyalty.schemas.base import sms_language as language_field
 from loyalty.schemas.branding import BrandingSchema, BrandingUpdateSchema
 
 
@@ -41,6 +42,8 @@ class MerchantUpdateSchema(BaseSchema):
                         error="STOP, START and ALL are the commands themselves.")],
         metadata={"description": "customers text `STOP <keyword>` to stop your texts only; "
                                  "unique across merchants (409 when taken)"})
+    sms_language = language_field("the language of texts to customers who have not chosen "
+                                  "one: `en` (English, the default) or `sw` (Swahili)")
     branding = fields.Nested(BrandingUpdateSchema, metadata={
         "description": "display name and colours; only the fields sent change"})
 
@@ -64,6 +67,8 @@ class MerchantSchema(BaseSchema):
     business_type = fields.Enum(BusinessType, by_value=True)
     sms_test_numbers = fields.List(fields.String())
     sms_keyword = fields.String(allow_none=True)
+    sms_language = fields.String(metadata={
+        "description": "the language of texts to customers who have not chosen one"})
     public_id = fields.String(metadata={"description": "names you in public URLs (your logo)"})
     branding = fields.Nested(BrandingSchema)
     created_at = fields.DateTime()

@@ -43,20 +43,25 @@ def missing_details(customer, **values: str | None) -> dict[str, str]:
             if value and not getattr(customer, field)}
 
 
+UNSET = object()
+
+
 @transactional
 def enrol_customer(*, phone: str, first_name: str | None = None, last_name: str | None = None,
                    sms_opt_out: bool | None = None, marketing_consent: bool | None = None,
-                   source: ConsentSource | str = ConsentSource.API) -> Customer:
+                   language=UNSET, source: ConsentSource | str = ConsentSource.API) -> Customer:
     """Enrol a phone (already normalised to 254…). A payer seen before only by hash is the
     same customer: enrolling claims every payment and point that came with that hash.
 
-    Enrolling again never changes consent that is not sent: a customer who said STOP stays
-    opted out when the cashier enrols the phone a second time."""
+    Enrolling again never changes consent (or the language) that is not sent: a customer
+    who said STOP stays opted out when the cashier enrols the phone a second time."""
     customer = customer_by_hash(hash_msisdn(phone), phone=phone)
     if first_name:
         customer.first_name = first_name
     if last_name:
         customer.last_name = last_name
+    if language is not UNSET:  # None: back to the merchant's default
+        customer.language = language
     if customer.enrolled_at is None:
         customer.enrolled_at = utcnow()
     db.session.flush()
@@ -65,13 +70,10 @@ def enrol_customer(*, phone: str, first_name: str | None = None, last_name: str 
     return customer
 
 
-UNSET = object()
-
-
 @transactional
 def update_customer(customer_id: int, *, source: ConsentSource | str, phone=UNSET,
                     first_name=UNSET, last_name=UNSET, sms_opt_out: bool | None = None,
-                    marketing_consent: bool | None = None) -> Customer:
+                    marketing_consent: bool | None = None, language=UNSET) -> Customer:
     """Correct a customer's details (DPA s.40: the right to rectification) and consent.
 
     A new phone moves the customer to that number's hash, so later payments from it are
@@ -95,6 +97,8 @@ def update_customer(customer_id: int, *, source: ConsentSource | str, phone=UNSE
     for field, value in (("first_name", first_name), ("last_name", last_name)):
         if value is not UNSET:
             setattr(customer, field, value or None)
+    if language is not UNSET:
+        customer.language = language
     db.session.flush()
     consent.change(customer, source=source, sms_opt_out=sms_opt_out,
                    marketing_consent=marketing_consent)

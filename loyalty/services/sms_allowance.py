@@ -54,6 +54,9 @@ class Allowance:
     restricted: bool   # SANDBOX_SMS_POLICY=restricted
     quota: int
     used: int          # texts today, not counting skipped ones
+    # The language of texts to its customers who never chose one (read here because
+    # every text's writer reads the allowance already: no query more per payment).
+    language: str = "en"
 
     @property
     def exhausted(self) -> bool:
@@ -88,7 +91,7 @@ def allowances(connection: sa.Connection, merchant_ids) -> dict[int, Allowance]:
         own_numbers=frozenset([row.phone, *(row.sms_test_numbers or ())]),
         production=bool(row.production), restricted=restricted,
         quota=config["SMS_DAILY_QUOTA" if row.production else "SMS_DAILY_QUOTA_SANDBOX"],
-        used=row.texts_today) for row in rows}
+        used=row.texts_today, language=row.sms_language) for row in rows}
 
 
 def current_allowance() -> Allowance:

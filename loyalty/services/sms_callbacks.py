@@ -10,6 +10,9 @@
   platform's sender today (DESIGN.md 13's own sender IDs are not built), so "every merchant
   of that sender" is every merchant that has this phone as a customer. A keyword no
   merchant has is read as a plain STOP: the customer asked for silence.
+- **Language**: `KISWAHILI` (or `SWAHILI`) and `ENGLISH` (or `KIINGEREZA`), with a merchant
+  keyword or without, set the language of the customer's texts as STOP scopes it. Not a
+  consent change, so nothing is added to the consent history.
 - **The bulk opt-out notification** (senderId, phoneNumber): the subscriber blocked a sender
   ID through Safaricom's `*456#` menu; every merchant texting through it stops.
 
@@ -40,6 +43,7 @@ FAILED = frozenset({"rejected", "failed", "expired"})
 BLACKLISTED = "userinblacklist"  # DLR spelling UserInBlackList, send spelling UserInBlacklist
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 START_WORDS = frozenset({"START", "UNSTOP", "SUBSCRIBE"})
+LANGUAGE_WORDS = {"KISWAHILI": "sw", "SWAHILI": "sw", "ENGLISH": "en", "KIINGEREZA": "en"}
 
 
 @dataclass(frozen=True)
@@ -108,18 +112,38 @@ def inbound(fields: dict) -> Outcome:
     phone = _phone(_field(fields, "from", 40))
     words = _field(fields, "text", 160).upper().split()
     to = _field(fields, "to", 20)
-    if phone is None or not words or (words[0] not in STOP_WORDS | START_WORDS):
+    if phone is None or not words or (
+            words[0] not in STOP_WORDS | START_WORDS and words[0] not in LANGUAGE_WORDS):
         return Outcome("ignored")
+    merchant_ids = _keyword_merchant(words[1] if len(words) > 1 else None)
+    if words[0] in LANGUAGE_WORDS:
+        return Outcome("language", _set_language(phone, LANGUAGE_WORDS[words[0]], merchant_ids))
     stop = words[0] in STOP_WORDS
-    keyword = words[1] if len(words) > 1 else None
-    merchant_ids = None
-    if keyword:
-        with all_merchants():
-            merchant = db.session.scalar(sa.select(Merchant.id).where(Merchant.sms_keyword == keyword))
-        merchant_ids = [merchant] if merchant is not None else None
     said = " ".join(words[:2]) + (f" to {to}" if to else "")
     changed = _set_opt_out(phone, stop, merchant_ids, ConsentSource.SMS, f"Texted {said}")
     return Outcome("stop" if stop else "start", changed)
+
+
+def _keyword_merchant(keyword: str | None) -> list[int] | None:
+    """[the merchant whose keyword it is], or None (every merchant) for none or an unknown
+    one: the customer's wish still stands."""
+    if not keyword:
+        return None
+    with all_merchants():
+        merchant = db.session.scalar(sa.select(Merchant.id).where(Merchant.sms_keyword == keyword))
+    return [merchant] if merchant is not None else None
+
+
+def _set_language(phone: str, language: str, merchant_ids: list[int] | None) -> int:
+    """The language of the phone's texts at these merchants, or every merchant that knows
+    it; how many customers changed. One statement: the text names a phone, not a merchant."""
+    query = sa.update(Customer).where(Customer.phone_hash == hash_msisdn(phone),
+                                      Customer.language.is_distinct_from(language))
+    if merchant_ids is not None:
+        query = query.where(Customer.merchant_id.in_(merchant_ids))
+    with all_merchants():  # the one bypass, as for STOP
+        return db.session.execute(query.values(language=language, updated_at=utcnow()),
+                                  execution_options={"synchronize_session": False}).rowcount
 
 
 @transactional

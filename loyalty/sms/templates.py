@@ -34,6 +34,22 @@ DEFAULT_REWARD_TEMPLATE = "Congrats {first_name}! Your {reward} is ready."
 # Reads naturally in both defaults ("Hi Customer!", "Thanks Customer!").
 FIRST_NAME_FALLBACK = "Customer"
 
+# The languages customers are texted in: English, and Swahili for those who prefer it.
+LANGUAGES = ("en", "sw")
+DEFAULT_LANGUAGE = "en"
+# The built-in texts per language, for a program with no text of its own. Plain Kenyan
+# Swahili, as the setup templates write it ("oda", "pointi"); GSM-7 letters only, so a
+# Swahili receipt costs the same one segment as the English one.
+DEFAULT_TEXTS = {
+    "en": {"points": DEFAULT_POINTS_TEMPLATE, "stamps": DEFAULT_STAMPS_TEMPLATE,
+           "reward": DEFAULT_REWARD_TEMPLATE, "first_name": FIRST_NAME_FALLBACK},
+    "sw": {"points": ("Habari {first_name}! Umepata pointi {points} za {program_name}. "
+                      "Jumla: pointi {balance}."),
+           "stamps": "Asante {first_name}! Zimebaki oda {stamps_left} upate {reward}.",
+           "reward": "Hongera {first_name}! {reward} yako iko tayari.",
+           "first_name": "Mteja"},
+}
+
 _FORMATTER = string.Formatter()
 
 

@@ -198,6 +198,10 @@ class FindCustomerForm(WebForm):
     phone = StringField(_l("Phone"), [Optional()], render_kw={"type": "tel"})
 
 
+# The languages' own names, as the footer's language switch shows them (web/i18n.py).
+TEXT_LANGUAGES = (("en", "English"), ("sw", "Kiswahili"))
+
+
 class CustomerForm(WebForm):
     phone = StringField(_l("Phone"), [InputRequired()], render_kw={"type": "tel"})
     first_name = StringField(_l("First name"), [Optional(), Length(max=100)])
@@ -207,6 +211,10 @@ class CustomerForm(WebForm):
     marketing_consent = BooleanField(
         _l("The customer agreed to offers and reminders by SMS"),
         description=_l("Only with their express yes: paying by M-Pesa is not consent."))
+    language = SelectField(_l("Language of their texts"),
+                           choices=options([("", _l("Your default (Settings)")),
+                                            *TEXT_LANGUAGES]),
+                           default="")
 
 
 class CustomerEditForm(CustomerForm):
@@ -337,6 +345,9 @@ class SettingsForm(WebForm):
         description=_l("Up to 5 phones, one per line. A sandbox channel's payments are texted "
                     "only to your own phone and these."),
         render_kw={"rows": 5})
+    sms_language = SelectField(
+        _l("Language of texts"), choices=options(TEXT_LANGUAGES),
+        description=_l("For customers who have not chosen a language of their own."))
 
 
 NEW_PASSWORD_HINT = _l("At least 8 characters.")

@@ -139,3 +139,22 @@ def test_odd_bodies_are_answered_without_error(client, acme):
                  {"id": "x" * 500, "status": "Success"}, {"from": "+" + JOHN, "text": "hello"}):
         assert _post(client, "inbound", **form).status_code == 200
         assert _post(client, "delivery", **form).status_code == 200
+
+
+def test_kiswahili_by_sms_switches_the_language_of_texts(client, acme, other, db_session,
+                                                          open_sandbox):
+    """KISWAHILI / ENGLISH, like STOP: every merchant that knows the phone, or the one whose
+    keyword follows; the next receipt is in that language."""
+    assert other.api("PATCH", "/merchants/me", json={"sms_keyword": "mboga"}).status_code == 200
+    mine, theirs = _enrol(acme), _enrol(other)
+    answer = _post(client, "inbound", **{"from": "+" + JOHN, "to": "21234", "text": " kiswahili"})
+    assert answer.get_json()["action"] == "language"
+    assert _customer(acme, mine)["language"] == _customer(other, theirs)["language"] == "sw"
+    assert _customer(acme, mine)["consent_history"] == []  # not a consent change
+    _post(client, "inbound", **{"from": "0712345678", "to": "21234", "text": "ENGLISH MBOGA"})
+    assert _customer(other, theirs)["language"] == "en"
+    assert _customer(acme, mine)["language"] == "sw"
+    acme.hook("c2b/confirmation", c2b_body())
+    crediting.credit_waiting()
+    body = db_session.execute(sa.text("SELECT body FROM sms_messages")).scalar()
+    assert body == "Habari John! Umepata pointi 100 za VIP. Jumla: pointi 100."

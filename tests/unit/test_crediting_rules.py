@@ -354,3 +354,60 @@ def test_the_reversal_notice_says_what_went_back_and_what_is_left():
         balance=balance(stamps=2), merchant_name="Taste")
     assert stamp == ("Hi John, your payment RKTQDM7W6S of KES 300 to Taste was reversed: its "
                      "stamp was taken back. 3 more orders for free delivery.")
+
+
+# --- the customer's language ----------------------------------------------------------------
+
+
+def test_the_customers_language_wins_over_the_merchants_default():
+    merchant_sw = sender(language="sw")
+    assert rules.text_language(customer(language="en"), merchant_sw) == "en"
+    assert rules.text_language(customer(language=None), merchant_sw) == "sw"
+    assert rules.text_language(customer(language="sw"), sender()) == "sw"
+    # a value no page or API can set (a hand-edited row) texts in English, never fails
+    assert rules.text_language(customer(language="fr"), sender()) == "en"
+
+
+def test_the_built_in_texts_in_swahili_name_a_nameless_payer_mteja():
+    earned = rules.Earned(points=100, balance=2847, stamps=0, stamps_left=None,
+                          reward_earned=False)
+    row = receipt(payment(first_name=None), customer(language="sw"), program(name="VIP"), earned)
+    assert row["body"] == "Habari Mteja! Umepata pointi 100 za VIP. Jumla: pointi 2,847."
+    assert (row["encoding"], row["segments"]) == ("GSM-7", 1)
+    card = program(stamps_required=5, stamp_reward="free delivery")
+    full = rules.Earned(points=0, balance=0, stamps=0, stamps_left=5, reward_earned=True)
+    assert receipt(payment(), customer(language="sw"), card, full)["body"] == \
+        "Hongera John! free delivery yako iko tayari."
+
+
+def test_a_swahili_text_with_a_curly_apostrophe_is_counted_as_ucs2():
+    """The segment count follows the text actually sent, whatever its language."""
+    own = program(sms_translations={"sw": {"earn": "Asante {first_name}! Umepata pointi "
+                                                   "{points} ’ " + "x" * 60}})
+    earned = rules.Earned(points=1, balance=1, stamps=0, stamps_left=None, reward_earned=False)
+    row = receipt(payment(), customer(language="sw"), own, earned)
+    assert (row["encoding"], row["segments"]) == ("UCS-2", 2)
+    assert receipt(payment(), customer(), own, earned)["body"].startswith("Hi John! You earned")
+
+
+def test_the_reversal_notice_in_swahili():
+    paid = payment()
+    full = rules.render_reversal_notice(
+        program(name="VIP"), first_name="John", payment=paid, reversed_amount=Decimal("5000"),
+        back=rules.TakeBack(100, False), balance=balance(points=0), merchant_name="Acme",
+        language="sw")
+    assert full == ("Habari John, malipo yako RKTQDM7W6S ya KES 5,000 kwa Acme yamerejeshwa: "
+                    "pointi 100 za VIP zimeondolewa. Jumla: pointi 0.")
+    card = program(stamps_required=5, stamp_reward="free delivery")
+    stamp = rules.render_reversal_notice(
+        card, first_name=None, payment=payment(amount=Decimal("300")),
+        reversed_amount=Decimal("300"), back=rules.TakeBack(0, True),
+        balance=balance(stamps=2), merchant_name="Taste", language="sw")
+    assert stamp == ("Habari Mteja, malipo yako RKTQDM7W6S ya KES 300 kwa Taste yamerejeshwa: "
+                     "stempu yake imeondolewa. Zimebaki oda 3 upate free delivery.")
+    both = rules.render_reversal_notice(
+        card, first_name="John", payment=paid, reversed_amount=Decimal("5000"),
+        back=rules.TakeBack(50, True), balance=balance(points=10), merchant_name="Taste",
+        language="sw")
+    assert both.endswith(": pointi 50 za Acme Rewards na stempu yake zimeondolewa. "
+                         "Jumla: pointi 10.")

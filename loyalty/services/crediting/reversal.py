@@ -84,7 +84,8 @@ def _notice(payment: Payment, amount: Decimal, back: rules.TakeBack, balance) ->
                                       [payment.merchant_id])[payment.merchant_id]
     body = rules.render_reversal_notice(
         program, first_name=customer.first_name or payment.first_name, payment=payment,
-        reversed_amount=amount, back=back, balance=balance, merchant_name=sender.merchant_name)
+        reversed_amount=amount, back=back, balance=balance, merchant_name=sender.merchant_name,
+        language=rules.text_language(customer, sender))
     row = rules.text_row(payment, customer, rules.REVERSAL_NOTICE, body, sender,
                          sandbox=channel.environment == Environment.SANDBOX)
     new_id = queue_text(row)

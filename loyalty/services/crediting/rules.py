@@ -19,13 +19,7 @@ from loyalty.models.ledger import REWARD_PREFIX
 from loyalty.phones import MsisdnForm, hash_msisdn
 from loyalty.services.account_mapping import resolve
 from loyalty.sms.segments import encoding, segment_count
-from loyalty.sms.templates import (
-    DEFAULT_POINTS_TEMPLATE,
-    DEFAULT_REWARD_TEMPLATE,
-    DEFAULT_STAMPS_TEMPLATE,
-    FIRST_NAME_FALLBACK,
-    render,
-)
+from loyalty.sms.templates import DEFAULT_LANGUAGE, DEFAULT_TEXTS, render
 
 PAYMENT_RECEIPT = "payment_receipt"
 REVERSAL_NOTICE = "reversal_notice"
@@ -176,22 +170,43 @@ def failure(exc: Exception) -> str:
     return f"{type(exc).__name__}: crediting failed; replay it once fixed."
 
 
-def template_for(program) -> str:
-    if program.sms_template:
-        return program.sms_template
-    return DEFAULT_STAMPS_TEMPLATE if program.stamps_required else DEFAULT_POINTS_TEMPLATE
+def text_language(customer, sender) -> str:
+    """The language a customer is texted in: their own choice, else the merchant's default
+    (`sender`, services/sms_allowance.Allowance, carries it: the batch reads it with the
+    allowances, the customer's with the customers, so no payment costs a query more)."""
+    language = getattr(customer, "language", None) or sender.language
+    return language if language in DEFAULT_TEXTS else DEFAULT_LANGUAGE
 
 
-def reward_template_for(program) -> str:
-    return getattr(program, "reward_template", None) or DEFAULT_REWARD_TEMPLATE
+def _translated(program, language: str, event: str) -> str | None:
+    """The program's own text for `event` in `language` (setup templates write them)."""
+    if language == DEFAULT_LANGUAGE:
+        return None
+    texts = (getattr(program, "sms_translations", None) or {}).get(language) or {}
+    return texts.get(event) or None
 
 
-def render_receipt(program, *, first_name: str | None, earned: Earned, merchant_name: str) -> str:
+def template_for(program, language: str = DEFAULT_LANGUAGE) -> str:
+    """The program's receipt in `language`, else its English one (a merchant's own text
+    untranslated stays theirs), else the built-in one in `language`."""
+    kind = "stamps" if program.stamps_required else "points"
+    return (_translated(program, language, "earn") or program.sms_template
+            or DEFAULT_TEXTS[language][kind])
+
+
+def reward_template_for(program, language: str = DEFAULT_LANGUAGE) -> str:
+    return (_translated(program, language, "reward")
+            or getattr(program, "reward_template", None) or DEFAULT_TEXTS[language]["reward"])
+
+
+def render_receipt(program, *, first_name: str | None, earned: Earned, merchant_name: str,
+                   language: str = DEFAULT_LANGUAGE) -> str:
     """The "You earned…" text for a payment; the reward text when it completed a card."""
-    template = reward_template_for(program) if earned.reward_earned else template_for(program)
+    template = (reward_template_for(program, language) if earned.reward_earned
+                else template_for(program, language))
     return render(template, {
-        "first_name": first_name or FIRST_NAME_FALLBACK, "points": earned.points,
-        "balance": earned.balance, "program_name": program.name,
+        "first_name": first_name or DEFAULT_TEXTS[language]["first_name"],
+        "points": earned.points, "balance": earned.balance, "program_name": program.name,
         "stamps_left": earned.stamps_left, "reward": program.stamp_reward,
         "merchant": merchant_name})
 
@@ -201,7 +216,8 @@ def receipt(payment, customer, program, earned: Earned, sender, *, sandbox: bool
     (services/sms_allowance.Allowance) is the merchant's: whom a `sandbox` channel's
     payment may text and what is left of today's quota, which an admitted text uses."""
     body = render_receipt(program, first_name=customer.first_name or payment.first_name,
-                          earned=earned, merchant_name=sender.merchant_name)
+                          earned=earned, merchant_name=sender.merchant_name,
+                          language=text_language(customer, sender))
     return text_row(payment, customer, PAYMENT_RECEIPT, body, sender, sandbox=sandbox)
 
 
@@ -287,9 +303,13 @@ def reversal_entry(payment, back: TakeBack, description: str) -> dict:
 
 
 def render_reversal_notice(program, *, first_name: str | None, payment, reversed_amount: Decimal,
-                           back: TakeBack, balance, merchant_name: str) -> str:
+                           back: TakeBack, balance, merchant_name: str,
+                           language: str = DEFAULT_LANGUAGE) -> str:
     """The text telling a customer that a payment was reversed and what it took back."""
-    name = first_name or FIRST_NAME_FALLBACK
+    name = first_name or DEFAULT_TEXTS[language]["first_name"]
+    if language == "sw":
+        return _reversal_notice_sw(program, name, payment, Decimal(reversed_amount), back,
+                                   balance, merchant_name)
     if Decimal(reversed_amount) >= payment.amount:
         what = f"your payment {payment.trans_id} of {_kes(payment.amount)} to {merchant_name}"
     else:
@@ -305,6 +325,29 @@ def render_reversal_notice(program, *, first_name: str | None, payment, reversed
     if back.points or not program.stamps_required:
         return text + f" Total: {balance.points:,} points."
     return text + (f" {program.stamps_required - balance.stamps} more orders for "
+                   f"{program.stamp_reward}.")
+
+
+def _reversal_notice_sw(program, name: str, payment, reversed_amount: Decimal, back: TakeBack,
+                        balance, merchant_name: str) -> str:
+    """render_reversal_notice in Swahili: the same facts, its own grammar (the verb agrees
+    with what was reversed and with what was taken back)."""
+    if reversed_amount >= payment.amount:
+        what = (f"malipo yako {payment.trans_id} ya {_kes(payment.amount)} kwa {merchant_name} "
+                "yamerejeshwa")
+    else:
+        what = (f"{_kes(reversed_amount)} za malipo yako {payment.trans_id} kwa "
+                f"{merchant_name} zimerejeshwa")
+    taken = [f"pointi {back.points:,} za {program.name}"] if back.points else []
+    if back.stamp:
+        taken.append("stempu yake")
+    text = f"Habari {name}, {what}"
+    if not taken:
+        return text + "."
+    text += f": {' na '.join(taken)} {'zimeondolewa' if back.points else 'imeondolewa'}."
+    if back.points or not program.stamps_required:
+        return text + f" Jumla: pointi {balance.points:,}."
+    return text + (f" Zimebaki oda {program.stamps_required - balance.stamps} upate "
                    f"{program.stamp_reward}.")
 
 

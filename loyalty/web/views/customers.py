@@ -52,7 +52,7 @@ def new_customer():
     form = CustomerForm()
     # An unticked box says nothing: enrolling a known phone again must not undo its STOP.
     data = checked(form, CustomerCreateSchema(), lambda: {
-        **values(form, ("phone", "first_name", "last_name")),
+        **values(form, ("phone", "first_name", "last_name", "language")),
         **{name: True for name in ("sms_opt_out", "marketing_consent") if form[name].data}})
     if data is not None:
         customer = service.enrol_customer(source="web", **data)
@@ -71,7 +71,8 @@ def edit_customer(customer_id: int):
     """Correct details and consent; the same schema and service as PATCH, source `web`."""
     form = CustomerEditForm()
     data = checked(form, CustomerUpdateSchema(), lambda: {
-        **values(form, ("phone",)), **values(form, ("first_name", "last_name"), blank="none"),
+        **values(form, ("phone",)),
+        **values(form, ("first_name", "last_name", "language"), blank="none"),
         "sms_opt_out": form.sms_opt_out.data, "marketing_consent": form.marketing_consent.data})
     if data is not None:
         try:
@@ -197,8 +198,9 @@ def _customer_page(customer_id: int, status: int = 200, redeem_form: RedeemForm 
     detail = service.customer_detail(customer_id)
     if edit_form is None:
         edit_form = CustomerEditForm(formdata=None, data={
-            name: getattr(detail, name) for name in (
-                "phone", "first_name", "last_name", "sms_opt_out", "marketing_consent")})
+            **{name: getattr(detail, name) for name in (
+                "phone", "first_name", "last_name", "sms_opt_out", "marketing_consent")},
+            "language": detail.language or ""})
     form = redeem_form or _with_programs(RedeemForm(formdata=None))
     # Prefixed: its inputs must not share ids (and labels) with the redemption form's.
     adjust_form = adjust_form or _with_programs(AdjustForm(prefix="adjust", formdata=None))

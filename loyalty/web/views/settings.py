@@ -1,4 +1,5 @@
-"""Settings: the business profile, the SMS test numbers, and today's SMS allowance."""
+"""Settings: the business profile, the SMS test numbers and language, and today's SMS
+allowance."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from loyalty.web.blueprint import bp
 from loyalty.web.forms import SettingsForm
 from loyalty.web.formtools import checked, page, values
 
-PROFILE_FIELDS = ("business_name", "owner_name", "phone")
+PROFILE_FIELDS = ("business_name", "owner_name", "phone", "sms_language")
 
 
 @bp.route("/settings", methods=["GET", "POST"])
