@@ -46,6 +46,7 @@ from loyalty.services import (
     stk,
 )
 from loyalty.services import channels as service
+from loyalty.services.setup_templates import new_channels
 
 blp = Blueprint("channels", __name__, url_prefix="/api/v1/mpesa-channels",
                 description="The merchant's PayBill, Till and Buy Goods channels")
@@ -78,8 +79,12 @@ def create(data):
 
     A PayBill, Till or Buy Goods number with the merchant's own Daraja app credentials
     (stored encrypted, never shown again). It is `configured` once consumer key and secret
-    are present; then verify it, register its URLs and activate it."""
-    return service.create_channel(data)
+    are present; then verify it, register its URLs and activate it.
+
+    Sent without `account_mapping` (or with only `default` → `loyalty`), it gets the
+    account rules of the setup templates applied while there was no channel of its kind
+    (its `created` event names them)."""
+    return new_channels.create_channel(data)
 
 
 @blp.route("/export", methods=["GET"])

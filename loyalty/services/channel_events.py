@@ -131,6 +131,11 @@ def describe(event: ChannelEvent) -> str:
     detail, actor = event.detail or {}, event.actor
     kind = event.kind
     if kind == Kind.CREATED:
+        if detail.get("templates"):  # whole sentences: the web page translates each
+            return ("Channel added from an imported file, with the account rules of the setup "
+                    "template you applied before it." if detail.get("via") == "import" else
+                    "Channel added with the account rules of the setup template you applied "
+                    "before it.")
         return "Channel added" + (" from an imported file." if detail.get("via") == "import"
                                   else " by the platform operator." if actor == Actor.OPERATOR
                                   else ".")

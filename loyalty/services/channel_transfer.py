@@ -10,6 +10,7 @@ from loyalty.errors import DomainError, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import Actor, ChannelType, Environment, Merchant, MpesaChannel
 from loyalty.services import channels
+from loyalty.services.setup_templates import new_channels
 from loyalty.tenancy import tenant_context
 from loyalty.unit_of_work import transactional
 
@@ -21,7 +22,7 @@ def import_channels(rows: list[dict[str, Any]]) -> list[MpesaChannel]:
     for index, row in enumerate(rows):
         try:
             with db.session.begin_nested():
-                created.append(channels.create_channel(row, via="import"))
+                created.append(new_channels.create_channel(row, via="import"))
         except DomainError as exc:
             problems[str(index)] = exc.fields or {"_row": [exc.message]}
     if problems:

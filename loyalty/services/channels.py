@@ -62,8 +62,9 @@ def get_channel(channel_id: int) -> MpesaChannel:
 
 @transactional
 def create_channel(data: dict[str, Any], *, actor: Actor = Actor.MERCHANT,
-                   via: str | None = None) -> MpesaChannel:
-    """Add a channel; the merchant's first one becomes primary.
+                   via: str | None = None, **event_detail: Any) -> MpesaChannel:
+    """Add a channel; the merchant's first one becomes primary. `event_detail` is added to
+    its `created` event (codes only: the setup templates its account rules came from).
 
     Raises ValidationFailed (mapping, Till rules) and Conflict (production shortcode taken).
     """
@@ -86,7 +87,7 @@ def create_channel(data: dict[str, Any], *, actor: Actor = Actor.MERCHANT,
     channel_events.record(channel, channel_events.Kind.CREATED, actor,
                           channel_type=channel.channel_type.value,
                           environment=channel.environment.value,
-                          **({"via": via} if via else {}))
+                          **({"via": via} if via else {}), **event_detail)
     return channel
 
 

@@ -20,14 +20,17 @@ class Step:
     action: str  # the link's words when this is the next step
 
 
-def setup_checklist(overview: list[ChannelSummary]) -> list[Step] | None:
+def setup_checklist(overview: list[ChannelSummary], *,
+                    keep_when_done: bool = False) -> list[Step] | None:
     """The steps for the channel being set up (the primary, else the first); None once
-    everything is done, so a running shop's dashboard is not cluttered."""
+    everything is done, so a running shop's dashboard is not cluttered, unless
+    `keep_when_done` (a dashboard left open with the checklist on it: its live part shows
+    the last step ticked)."""
     if not overview:
         return _steps(None, has_payment=False)
     summary = next((s for s in overview if s.channel.is_primary), overview[0])
     steps = _steps(summary, has_payment=any(s.last_payment for s in overview))
-    return None if all(step.done for step in steps) else steps
+    return None if all(step.done for step in steps) and not keep_when_done else steps
 
 
 def _steps(summary: ChannelSummary | None, *, has_payment: bool) -> list[Step]:

@@ -48,6 +48,9 @@ API_SENTENCES = (
     # services/channel_events.py describe(): a channel's history on its page
     N_("Channel added."), N_("Channel added from an imported file."),
     N_("Channel added by the platform operator."),
+    N_("Channel added with the account rules of the setup template you applied before it."),
+    N_("Channel added from an imported file, with the account rules of the setup template you "
+       "applied before it."),
     N_("Safaricom confirmed your consumer key and secret."),
     N_("Safaricom now sends your payments here (URLs registered)."),
     N_("Activated automatically after Safaricom confirmed your details."),
@@ -75,8 +78,8 @@ API_SENTENCES = (
     N_("Too small to measure in 12 weeks."), N_("The shares must add up to 100."),
     N_("A stamp card needs a reward."),
     # services/setup_templates: a template's plan and its questions' answers
-    N_("No channel of a kind this template fits yet: its account rules are set when it is "
-       "applied again with a channel."),
+    N_("No channel of a kind this template fits yet: its account rules are set when you add "
+       "one, unless you give it rules of your own."),
     N_("This template is not for this kind of channel."),
     N_("Must be a whole number, e.g. 5."), N_("Must be a number, e.g. 1.5."),
     N_("Must be some text."),

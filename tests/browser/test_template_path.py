@@ -1,9 +1,11 @@
 """The whole path from a setup template, on a laptop (1280 px) and on a phone (375 px),
 without reloading a page by hand: an electronics shop signs up, applies "Electronics shop
-with VIP tiers", adds the sandbox PayBill, verifies and registers it while Safaricom is slow,
-the channel activates itself, the template is applied again so it sets the new channel's
-account rules, and a VIP customer's payment shows in the dashboard's feed with the points
-the template's VIP program gives, and its text sent."""
+with VIP tiers", adds the sandbox PayBill (which gets the template's account rules as it is
+added: no second apply, issue 17), verifies and registers it while Safaricom is slow, the
+channel activates itself, and a VIP customer's payment shows in the dashboard's feed with
+the points the template's VIP program gives, and its text sent; the setup checklist and the
+channel's card on the open dashboard catch up with that first payment by themselves
+(issue 18)."""
 
 from __future__ import annotations
 
@@ -76,7 +78,8 @@ def test_from_a_template_to_an_active_channel_and_a_vip_payment_in_the_feed(stac
     _open_the_template(page)
     plan = page.locator("#plan")
     expect(plan).to_contain_text(f"Program “{vip['name']}”")
-    expect(plan).to_contain_text("No channel of a kind this template fits yet")
+    expect(plan).to_contain_text("No channel of a kind this template fits yet: its account "
+                                 "rules are set when you add one")
     _fits(page, "the template's plan")
     shot("template-plan-no-channel")
     _apply(page)
@@ -90,6 +93,10 @@ def test_from_a_template_to_an_active_channel_and_a_vip_payment_in_the_feed(stac
     page.get_by_label("Channel name").fill("Acme PayBill")
     page.get_by_role("button", name="Save and continue").click()
     expect(page).to_have_url(re.compile(r"/channels/\d+/setup$"))
+    # The template applied before it set the new channel's account rules, and says so.
+    rules_set = page.locator("p.alert.success", has_text="The account rules of")
+    expect(rules_set).to_contain_text(f"'{MANIFEST['title']}' are set on this channel")
+    expect(rules_set).to_contain_text(f"{VIP_PATTERN} → {vip['code']}")
 
     # Safaricom is slow: each step says it is working and its result arrives by itself.
     slow_safaricom(stack, 2000)
@@ -111,25 +118,32 @@ def test_from_a_template_to_an_active_channel_and_a_vip_payment_in_the_feed(stac
     assert page.evaluate("window.sameDocument") is True
     shot("template-channel-active")
 
-    # Applied again, the template now sets the channel's account rules (VIP* → vip).
+    # Nothing left for the template to do: no second apply, its rules are on the channel.
     _open_the_template(page)
     expect(page.get_by_label("Channel whose account rules it sets")).to_have_value(
         re.compile(r"^\d+$"))
-    expect(plan).to_contain_text(
-        f"Account numbers starting with {VIP_PATTERN[:-1]} earn in {vip['code']}")
     expect(plan).not_to_contain_text("No channel of a kind this template fits yet")
+    expect(plan.locator(".plan-create, .plan-update, .plan-conflict")).to_have_count(0)
     shot("template-plan-with-channel")
-    _apply(page)
 
     # The dashboard left open: a VIP customer pays and the feed shows it, no reload.
     page.goto("/dashboard")
     expect(page.locator("#today-payments")).to_have_text("0")
+    expect(page.locator("#setup-heading")).to_have_text("Set up: 5 of 6 done")
+    expect(page.locator("#setup-next")).to_be_visible()
+    card_health = page.locator(".channel-list .health").first
+    expect(card_health).to_have_text("Working: waiting for the first payment.")
     page.evaluate("window.sameDocument = true")
     pay(stack, Amount=int(AMOUNT), BillRefNumber=ACCOUNT)
     newest = page.locator(".feed-item").first
     expect(newest).to_contain_text("KES 1,250", timeout=30_000)
     expect(newest.locator(".feed-points")).to_have_text(f"{points} points")
     expect(page.locator("#today-points")).to_have_text(str(points))
+    # The checklist and the channel's card catch up with the first payment too.
+    expect(page.locator("#setup-heading")).to_have_text("Set up: 6 of 6 done")
+    expect(page.locator("#setup-next")).to_have_count(0)
+    expect(page.locator("#setup-done")).to_have_text("All set up: payments now earn points.")
+    expect(card_health).to_contain_text("Working: last payment")
     # The receipt goes out through the worker and the emulator's Africa's Talking; the feed
     # keeps polling, so the text's state changes on screen by itself.
     expect(newest.locator(".badge.sent")).to_be_visible(timeout=30_000)

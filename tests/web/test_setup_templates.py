@@ -4,6 +4,7 @@ answer next to its question, and a conflict that needs the merchant's consent.""
 import re
 
 from tests.web.conftest import sign_up, text
+from tests.web.test_channels import _new_channel
 
 
 def _key(page) -> str:
@@ -88,3 +89,26 @@ def test_a_merchant_without_payments_sees_no_backtest_in_the_plan(client):
     sign_up(client)
     shown = text(client.get("/setup/templates/electronics-vip"))
     assert "New Program “VIP”" in shown and "Over the last 90 days" not in shown
+
+
+def test_a_channel_added_after_the_template_gets_its_rules_and_says_so(client):
+    # The natural order (issue 17): sign up, apply, then add the PayBill.
+    sign_up(client)
+    page = client.get("/setup/templates/electronics-vip")
+    assert "its account rules are set when you add one, unless you give it rules of your " \
+        "own." in text(page)
+    applied = client.post("/setup/templates/electronics-vip", data={
+        "p_vip_multiplier": "2", "p_delivery_orders": "5", "p_delivery_reward": "free delivery",
+        "channel_id": "", "idempotency_key": _key(page), "apply": "y"})
+    assert applied.status_code == 302
+    channel_id = _new_channel(client)
+    setup = text(client.get(f"/channels/{channel_id}/setup"))
+    assert "The account rules of 'Electronics shop with VIP tiers' are set on this channel: " \
+        "default → loyalty, VIP* → vip, DELIVERY → delivery." in setup
+    history = text(client.get(f"/channels/{channel_id}"))
+    assert "Channel added with the account rules of the setup template you applied before " \
+        "it." in history
+    # Nothing left to do on the template's page: its rules are on the channel already.
+    again = text(client.get("/setup/templates/electronics-vip"))
+    assert "Already so Account numbers starting with VIP earn in" in again
+    assert "No channel of a kind this template fits yet" not in again

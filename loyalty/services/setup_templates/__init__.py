@@ -70,8 +70,9 @@ def _plan(manifest: dict[str, Any], params: dict[str, Any], channel_id: int | No
     resources = planning.plan(desired, current, _owned(manifest["key"]))
     notes = []
     if channel is None and desired.mappings:
+        # new_channels.py sets them when the channel is added: no second apply needed.
         notes.append("No channel of a kind this template fits yet: its account rules are "
-                     "set when it is applied again with a channel.")
+                     "set when you add one, unless you give it rules of your own.")
     plan = {"template": manifest["key"], "version": manifest["version"],
             "params": {k: planning.plain(v) for k, v in values.items()},
             "channel_id": channel.id if channel is not None else None,

@@ -134,6 +134,18 @@ def desired_state(manifest: dict[str, Any], params: dict[str, Any]) -> Desired:
     return desired
 
 
+def with_mappings(mapping: dict[str, str], patterns: dict[str, str]) -> dict[str, str]:
+    """A channel's account rules with a template's patterns in place: a pattern replaces
+    the rule it matches ignoring case (crediting folds case, so `vip*` and `VIP*` would be
+    one rule twice); the channel's other rules stay."""
+    merged = dict(mapping)
+    for pattern, code in patterns.items():
+        for existing in [k for k in merged if k.upper() == pattern.upper()]:
+            del merged[existing]
+        merged[pattern] = code
+    return merged
+
+
 def _as_field(name: str, value: Any) -> Any:
     if value is None:
         return None

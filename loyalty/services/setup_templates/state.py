@@ -11,7 +11,12 @@ from loyalty.errors import ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import LoyaltyProgram, MpesaChannel
 from loyalty.services import channels, programs
-from loyalty.services.setup_templates.planning import RULE_DEFAULTS, Current, Desired
+from loyalty.services.setup_templates.planning import (
+    RULE_DEFAULTS,
+    Current,
+    Desired,
+    with_mappings,
+)
 
 # Where each English text lives on a program; other languages are in sms_translations.
 EN_COLUMNS = {"earn": "sms_template", "reward": "reward_template"}
@@ -83,10 +88,6 @@ def write(desired: Desired, resources: list[dict[str, Any]],
             merged.setdefault(language, {}).update(texts)
         program.sms_translations = merged
     if channel is not None and any(kind == "mapping" for kind, _ in acting):
-        mapping = dict(channel.account_mapping or {})
-        for pattern, code in desired.mappings.items():
-            for existing in [k for k in mapping if k.upper() == pattern.upper()]:
-                del mapping[existing]
-            mapping[pattern] = code
+        mapping = with_mappings(channel.account_mapping or {}, desired.mappings)
         channels.update_channel(channel.id, {"account_mapping": mapping})
     db.session.flush()

@@ -319,15 +319,22 @@
     source.insertAdjacentElement("afterend", button);
   }
 
-  // The dashboard's live part: fetch the server-rendered fragment every few seconds and swap
-  // it in when it changed, marking payments that arrived meanwhile and saying so to screen
-  // readers. Paused while the tab is hidden; slower after a failed fetch.
+  // The dashboard's live parts (the setup checklist, today and the feed, the channel cards):
+  // fetch them, server-rendered, every few seconds and swap each one that changed into the
+  // part of the page with the same data-live-part, marking payments that arrived meanwhile
+  // and saying so to screen readers. Paused while the tab is hidden; slower after a failed
+  // fetch.
   var FEED_EVERY = 5000;
 
   function pollDashboard(box) {
     var url = box.getAttribute("data-live-url");
     var announce = document.getElementById("feed-announce");
-    var last = null;
+    // Each part as the server last rendered it (the page itself, to begin with): a part is
+    // swapped only when it changed, so focus and marks survive the polls that change nothing.
+    var last = {};
+    Array.prototype.forEach.call(box.querySelectorAll("[data-live-part]"), function (part) {
+      last[part.getAttribute("data-live-part")] = part.innerHTML;
+    });
     // Payments on screen when the page loaded are not news; any other one that shows up is.
     var known = {};
     function remember() {
@@ -335,25 +342,33 @@
                                    function (li) { known[li.id] = true; });
     }
     remember();
+    function swap(html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html");
+      Array.prototype.forEach.call(fresh.querySelectorAll("[data-live-part]"), function (part) {
+        var name = part.getAttribute("data-live-part");
+        var here = box.querySelector('[data-live-part="' + name + '"]');
+        if (here && last[name] !== part.innerHTML) {
+          here.innerHTML = part.innerHTML;
+          last[name] = part.innerHTML;
+        }
+      });
+    }
     function tick() {
       if (document.hidden) { window.setTimeout(tick, FEED_EVERY); return; }
       fetch(url, {headers: {Accept: "text/html"}, credentials: "same-origin"})
         // Redirected means logged out: never swap the login page into the dashboard.
         .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
-          if (html !== last) {
-            box.innerHTML = html;
-            var fresh = Array.prototype.filter.call(box.querySelectorAll(".feed-item"),
-              function (li) { return !known[li.id]; });
-            fresh.forEach(function (li) { li.classList.add("new"); });
-            remember();
-            if (announce && fresh.length) {
-              announce.textContent = fresh.length === 1 ? WORDS.new_payment + " " +
-                fresh[0].querySelector(".feed-main").textContent.replace(/\s+/g, " ").trim()
-                : WORDS.new_payments.replace("{count}", fresh.length);
-            }
+          swap(html);
+          var arrived = Array.prototype.filter.call(box.querySelectorAll(".feed-item"),
+            function (li) { return !known[li.id]; });
+          arrived.forEach(function (li) { li.classList.add("new"); });
+          remember();
+          if (announce && arrived.length) {
+            announce.textContent = arrived.length === 1 ? WORDS.new_payment + " " +
+              arrived[0].querySelector(".feed-main").textContent.replace(/\s+/g, " ").trim()
+              : WORDS.new_payments.replace("{count}", arrived.length);
           }
-          last = html;
           window.setTimeout(tick, FEED_EVERY);
         })
         .catch(function () { window.setTimeout(tick, FEED_EVERY * 6); });

@@ -15,8 +15,10 @@ from loyalty.services import (
     channel_setup,
     reconciliation,
     sandbox_sharing,
+    setup_templates,
 )
 from loyalty.services import channels as service
+from loyalty.services.setup_templates import new_channels
 from loyalty.web.blueprint import bp
 from loyalty.web.channel_forms import (
     SANDBOX_PASSKEY,
@@ -30,6 +32,7 @@ from loyalty.web.channel_forms import (
 from loyalty.web.forms import ActionForm
 from loyalty.web.formtools import checked, load, page, show_error, values
 from loyalty.web.i18n import say
+from loyalty.web.setup_template_words import in_page_language
 
 DETAIL_FIELDS = ("name", "shortcode", "channel_type", "environment", "store_number")
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey")
@@ -54,12 +57,26 @@ def new_channel():
                    lambda: values(form, DETAIL_FIELDS + SECRET_FIELDS + FLAG_FIELDS))
     if data is not None:
         try:
-            channel = service.create_channel(data)
+            channel = new_channels.create_channel(data)
         except DomainError as error:
             show_error(form, error)
         else:
+            _say_where_the_rules_came_from(channel)
             return redirect(url_for("web.channel_setup", channel_id=channel.id))
     return page("web/channel_new.html", form)
+
+
+def _say_where_the_rules_came_from(channel) -> None:
+    """A template applied before the channel existed set its account rules just now: say
+    which, since the merchant did not ask for them on this form."""
+    if not channel.template_rules:
+        return
+    titles = ", ".join(
+        f"'{in_page_language(setup_templates.template_detail(key)['latest'])['title']}'"
+        for key in channel.template_rules)
+    flash(_("The account rules of %(titles)s are set on this channel: %(rules)s.",
+            titles=titles, rules=", ".join(f"{pattern} → {code}" for pattern, code
+                                           in channel.account_mapping.items())), "success")
 
 
 def _fill_sandbox_values(form: ChannelForm) -> None:
