@@ -35,6 +35,19 @@ def _rows(db_session):
         "SELECT status, attempts, claimed_until IS NULL FROM sms_messages ORDER BY id"))]
 
 
+def _queued_texts(client, db_session, *, shops, each, prefix):
+    """`shops` merchants, each with John enrolled and `each` of his payments credited:
+    their queued receipts as (merchant_id, message id) pairs, oldest first."""
+    for n in range(shops):
+        shop = make_shop(client, db_session, business_name=f"Shop {n}")
+        shop.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"})
+        for k in range(each):
+            shop.hook("c2b/confirmation", c2b_body(trans_id=f"{prefix}{n}{k:06d}"))
+    crediting.credit_waiting()
+    return [tuple(r) for r in db_session.execute(sa.text(
+        "SELECT merchant_id, id FROM sms_messages WHERE status = 'queued' ORDER BY id"))]
+
+
 class Gateway:
     """A gateway that takes `delay` seconds per call and counts the calls in flight."""
 
@@ -86,14 +99,7 @@ def test_the_texts_of_many_merchants_share_one_window(app, client, db_session, g
     """A month-end batch is a text or two for each of many merchants: their calls run
     together, not one merchant's chunk after another's."""
     monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 8)
-    for n in range(4):
-        shop = make_shop(client, db_session, business_name=f"Shop {n}")
-        shop.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"})
-        for k in range(2):
-            shop.hook("c2b/confirmation", c2b_body(trans_id=f"WIN{n}{k:06d}"))
-    crediting.credit_waiting()
-    pairs = [tuple(r) for r in db_session.execute(sa.text(
-        "SELECT merchant_id, id FROM sms_messages WHERE status = 'queued' ORDER BY id"))]
+    pairs = _queued_texts(client, db_session, shops=4, each=2, prefix="WIN")
     assert len(pairs) == 8 and len({merchant for merchant, _ in pairs}) == 4
     slow = Gateway(delay=0.3)
     gateway.add_callback(responses.POST, SEND, callback=slow)
@@ -113,14 +119,7 @@ def test_a_draining_sender_keeps_its_window_full_with_other_waiting_texts(
     waiting text (of any merchant) while it has room, instead of a round trip per task."""
     monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 8)
     monkeypatch.setitem(app.config, "SMS_CHUNK_SIZE", 3)
-    for n in range(3):
-        shop = make_shop(client, db_session, business_name=f"Shop {n}")
-        shop.api("POST", "/customers", json={"phone": JOHN, "first_name": "John"})
-        for k in range(3):
-            shop.hook("c2b/confirmation", c2b_body(trans_id=f"DRN{n}{k:06d}"))
-    crediting.credit_waiting()
-    pairs = [tuple(r) for r in db_session.execute(sa.text(
-        "SELECT merchant_id, id FROM sms_messages WHERE status = 'queued' ORDER BY id"))]
+    pairs = _queued_texts(client, db_session, shops=3, each=3, prefix="DRN")
     assert len(pairs) == 9
     slow = Gateway(delay=0.3)
     gateway.add_callback(responses.POST, SEND, callback=slow)

@@ -4,8 +4,10 @@ and the tokens applied to every page through the theme stylesheet (no inline sty
 import io
 import re
 
+import responses
 from PIL import Image
 
+from tests.integration.conftest import AT, gateway  # noqa: F401
 from tests.web.conftest import text
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
@@ -60,6 +62,26 @@ def test_a_sender_name_is_requested_and_its_state_shown(client, shop):
         "sender_id": "ACME SHOP", "category": "transactional"}).status_code == 302
     page = text(client.get("/settings/branding"))
     assert "ACME SHOP for receipts: pending" in page
+
+
+def test_an_own_sms_account_is_kept_only_once_africas_talking_accepts_it(
+        client, shop, gateway):  # noqa: F811
+    key = "atsk_own-merchant-key-0123456789"
+    form = {"username": "acmeduka", "api_key": key}
+    gateway.add(responses.GET, f"{AT}/version1/user", status=401,
+                body="The supplied authentication is invalid")
+    refused = client.post("/settings/sms-account", data=form)
+    assert refused.status_code == 422
+    assert "did not accept this username and API key" in text(refused)
+    assert key not in refused.get_data(as_text=True)
+    assert "through the platform's account" in text(client.get("/settings/branding"))
+
+    gateway.add(responses.GET, f"{AT}/version1/user", json={"UserData": {"balance": "KES 10"}})
+    saved = client.post("/settings/sms-account", data=form, follow_redirects=True)
+    page = text(saved)
+    assert "Your texts now go through your own Africa's Talking account." in page
+    assert "through your Africa's Talking account acmeduka" in page
+    assert key not in saved.get_data(as_text=True)
 
 
 def _theme(client) -> str:

@@ -302,53 +302,49 @@ def reversal_entry(payment, back: TakeBack, description: str) -> dict:
             "stamps": -1 if back.stamp else 0, "remaining": 0, "description": description}
 
 
+# The reversal text's words per language; one assembly below for both. Swahili's verb
+# agrees with what was reversed (the whole payment or a part) and with what was taken
+# back, hence a phrase per case rather than one sentence with holes. In both languages
+# what was taken back is plural exactly when points were taken (with or without a stamp).
+_REVERSAL_WORDS = {
+    "en": {"greeting": "Hi {name}, ",
+           "whole": "your payment {trans_id} of {amount} to {merchant} was reversed",
+           "part": "{reversed} of your payment {trans_id} to {merchant} was reversed",
+           "points": "{points:,} {program} points", "stamp": "its stamp", "and": " and ",
+           "taken_many": "were taken back", "taken_one": "was taken back",
+           "total": " Total: {balance:,} points.",
+           "stamps_left": " {left} more orders for {reward}."},
+    "sw": {"greeting": "Habari {name}, ",
+           "whole": "malipo yako {trans_id} ya {amount} kwa {merchant} yamerejeshwa",
+           "part": "{reversed} za malipo yako {trans_id} kwa {merchant} zimerejeshwa",
+           "points": "pointi {points:,} za {program}", "stamp": "stempu yake", "and": " na ",
+           "taken_many": "zimeondolewa", "taken_one": "imeondolewa",
+           "total": " Jumla: pointi {balance:,}.",
+           "stamps_left": " Zimebaki oda {left} upate {reward}."},
+}
+
+
 def render_reversal_notice(program, *, first_name: str | None, payment, reversed_amount: Decimal,
                            back: TakeBack, balance, merchant_name: str,
                            language: str = DEFAULT_LANGUAGE) -> str:
     """The text telling a customer that a payment was reversed and what it took back."""
-    name = first_name or DEFAULT_TEXTS[language]["first_name"]
-    if language == "sw":
-        return _reversal_notice_sw(program, name, payment, Decimal(reversed_amount), back,
-                                   balance, merchant_name)
-    if Decimal(reversed_amount) >= payment.amount:
-        what = f"your payment {payment.trans_id} of {_kes(payment.amount)} to {merchant_name}"
-    else:
-        what = (f"{_kes(reversed_amount)} of your payment {payment.trans_id} to "
-                f"{merchant_name}")
-    taken = [f"{back.points:,} {program.name} points"] if back.points else []
+    words = _REVERSAL_WORDS[language]
+    reversed_amount = Decimal(reversed_amount)
+    what = words["whole" if reversed_amount >= payment.amount else "part"].format(
+        trans_id=payment.trans_id, amount=_kes(payment.amount), reversed=_kes(reversed_amount),
+        merchant=merchant_name)
+    text = words["greeting"].format(name=first_name or DEFAULT_TEXTS[language]["first_name"])
+    text += what
+    taken = [words["points"].format(points=back.points, program=program.name)] if back.points else []
     if back.stamp:
-        taken.append("its stamp")
-    text = f"Hi {name}, {what} was reversed"
+        taken.append(words["stamp"])
     if not taken:
         return text + "."
-    text += f": {' and '.join(taken)} {'were' if back.points or len(taken) > 1 else 'was'} taken back."
+    text += f": {words['and'].join(taken)} {words['taken_many' if back.points else 'taken_one']}."
     if back.points or not program.stamps_required:
-        return text + f" Total: {balance.points:,} points."
-    return text + (f" {program.stamps_required - balance.stamps} more orders for "
-                   f"{program.stamp_reward}.")
-
-
-def _reversal_notice_sw(program, name: str, payment, reversed_amount: Decimal, back: TakeBack,
-                        balance, merchant_name: str) -> str:
-    """render_reversal_notice in Swahili: the same facts, its own grammar (the verb agrees
-    with what was reversed and with what was taken back)."""
-    if reversed_amount >= payment.amount:
-        what = (f"malipo yako {payment.trans_id} ya {_kes(payment.amount)} kwa {merchant_name} "
-                "yamerejeshwa")
-    else:
-        what = (f"{_kes(reversed_amount)} za malipo yako {payment.trans_id} kwa "
-                f"{merchant_name} zimerejeshwa")
-    taken = [f"pointi {back.points:,} za {program.name}"] if back.points else []
-    if back.stamp:
-        taken.append("stempu yake")
-    text = f"Habari {name}, {what}"
-    if not taken:
-        return text + "."
-    text += f": {' na '.join(taken)} {'zimeondolewa' if back.points else 'imeondolewa'}."
-    if back.points or not program.stamps_required:
-        return text + f" Jumla: pointi {balance.points:,}."
-    return text + (f" Zimebaki oda {program.stamps_required - balance.stamps} upate "
-                   f"{program.stamp_reward}.")
+        return text + words["total"].format(balance=balance.points)
+    return text + words["stamps_left"].format(left=program.stamps_required - balance.stamps,
+                                              reward=program.stamp_reward)
 
 
 def _kes(amount: Decimal) -> str:

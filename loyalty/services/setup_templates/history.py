@@ -33,7 +33,12 @@ from loyalty.models import MpesaChannel, Payment, PaymentStatus
 from loyalty.services.account_mapping import DEFAULT_KEY
 from loyalty.services.backtest import RULE_FIELDS, backtest
 from loyalty.services.programs import get_program
-from loyalty.services.setup_templates.planning import DEFAULT_PROGRAM_CODE, Current, Desired
+from loyalty.services.setup_templates.planning import (
+    DEFAULT_PROGRAM_CODE,
+    Current,
+    Desired,
+    with_mappings,
+)
 from loyalty.tenancy import current_merchant_id
 
 HISTORY_DAYS = 90
@@ -73,7 +78,9 @@ def plan_backtest(desired: Desired, current: Current, resources: list[dict[str, 
             result = backtest(db.session, merchant_id, get_program(code), wanted, start, end)
             basis = "own"
         elif channel is not None:
-            routed = _routed_to(code, _mapping_after(desired, current), channel.id,
+            # The channel's rules once applied, merged as state.write merges them.
+            after = with_mappings(current.mappings or {}, desired.mappings)
+            routed = _routed_to(code, after, channel.id,
                                 desired.default_program or current.default_program
                                 or DEFAULT_PROGRAM_CODE)
             result = backtest(db.session, merchant_id, _Unsaved(code=code, **wanted), {},
@@ -92,13 +99,6 @@ def _has_history(merchant_id: int, start: datetime, end: datetime) -> bool:
     return bool(db.session.scalar(sa.select(sa.exists().where(
         Payment.merchant_id == merchant_id, Payment.status == PaymentStatus.CREDITED,
         Payment.trans_time >= start, Payment.trans_time < end))))
-
-
-def _mapping_after(desired: Desired, current: Current) -> dict[str, str]:
-    """The channel's account rules once applied (as state.write leaves them)."""
-    replaced = {pattern.upper() for pattern in desired.mappings}
-    kept = {k: v for k, v in (current.mappings or {}).items() if k.upper() not in replaced}
-    return {**kept, **desired.mappings}
 
 
 def _routed_to(code: str, mapping: dict[str, str], channel_id: int, default_program: str):

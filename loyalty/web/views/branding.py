@@ -96,34 +96,35 @@ def branding_logo_remove():
     return redirect(url_for("web.branding_page"))
 
 
-@bp.route("/settings/sender-id", methods=["POST"])
-def sender_id_request():
-    form = SenderIdForm()
-    data = checked(form, SenderIdRequestSchema(), lambda: values(form, ("sender_id", "category")))
+def _save(form, name: str, schema, fields: tuple[str, ...], act, done: str):
+    """One of the page's smaller forms: checked, handed to the service (`act(data)`), then
+    back to the page with `done`, or the page again with the problems next to this form
+    (`name` is its key in _render)."""
+    data = checked(form, schema, lambda: values(form, fields))
     if data is not None:
         try:
-            sender_ids.request_sender_id(data["sender_id"], data["category"].value)
+            act(data)
         except DomainError as error:
             show_error(form, error)
-            return _render(sender=form)
-        flash(_("Sender name requested: it is pending until it has been registered."), "success")
+            return _render(**{name: form})
+        flash(done, "success")
         return redirect(url_for("web.branding_page"))
-    return _render(sender=form)
+    return _render(**{name: form})
+
+
+@bp.route("/settings/sender-id", methods=["POST"])
+def sender_id_request():
+    return _save(SenderIdForm(), "sender", SenderIdRequestSchema(), ("sender_id", "category"),
+                 lambda data: sender_ids.request_sender_id(data["sender_id"],
+                                                           data["category"].value),
+                 _("Sender name requested: it is pending until it has been registered."))
 
 
 @bp.route("/settings/sms-account", methods=["POST"])
 def sms_account_save():
-    form = SmsAccountForm()
-    data = checked(form, SmsProviderSchema(), lambda: values(form, ("username", "api_key")))
-    if data is not None:
-        try:
-            sms_accounts.set_own_account(data["username"], data["api_key"])
-        except DomainError as error:
-            show_error(form, error)
-            return _render(sms=form)
-        flash(_("Your texts now go through your own Africa's Talking account."), "success")
-        return redirect(url_for("web.branding_page"))
-    return _render(sms=form)
+    return _save(SmsAccountForm(), "sms", SmsProviderSchema(), ("username", "api_key"),
+                 lambda data: sms_accounts.set_own_account(data["username"], data["api_key"]),
+                 _("Your texts now go through your own Africa's Talking account."))
 
 
 @bp.route("/settings/sms-account/remove", methods=["POST"])
