@@ -10,8 +10,15 @@ import re
 
 import pytest
 
-from tests.browser.steps import SCREENS, pay, sign_up, slow_safaricom
-from tests.browser.test_onboarding import Shots, _expect
+from tests.browser.steps import (
+    SCREENS,
+    Shots,
+    expect,
+    fits_the_screen,
+    pay,
+    sign_up,
+    slow_safaricom,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +26,7 @@ pytestmark = pytest.mark.browser
 @SCREENS
 def test_sign_up_guided_setup_live_progress_auto_activation_and_a_payment_in_the_feed(
         stack, page, screen):
-    expect, shot = _expect(), Shots(page, stack.output, suffix=f"-{screen['width']}px")
+    shot = Shots(page, stack.output, suffix=f"-{screen['width']}px")
     page.set_viewport_size(screen)
     sign_up(page, business="Mama Mboga Stores", owner="Wanjiku Kamau", kind="RETAIL")
 
@@ -68,6 +75,5 @@ def test_sign_up_guided_setup_live_progress_auto_activation_and_a_payment_in_the
     expect(page.locator("#feed-announce")).to_contain_text("New payment: KES 750")
     assert page.evaluate("window.sameDocument") is True
     shot("path-dashboard-feed")
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the dashboard scrolls sideways at {screen['width']}px by {overflow}px"
+    fits_the_screen(page, "the dashboard")
     assert page.js_errors == [], page.js_errors
