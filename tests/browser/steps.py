@@ -11,6 +11,7 @@ import re
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -101,6 +102,35 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/dashboard$"))
+
+
+def verify_and_register_while_safaricom_is_slow(stack, page, shot: Callable[[str], None],
+                                                working_shot: str) -> None:
+    """On a channel's setup page: Verify, then Register URLs, with every Daraja answer 2 s
+    late. Each step says it is working and its result replaces that on the same document
+    (nothing reloads the page), and the channel activates itself once both are done.
+    `working_shot` names the screenshot of the verification at work."""
+    verification = page.locator('[data-live="verification"]')
+    urls = page.locator('[data-live="urls"]')
+    slow_safaricom(stack, 2000)
+    page.get_by_role("button", name="Verify with Safaricom").click()
+    expect(verification).to_have_text("Checking with Safaricom…")
+    expect(page.locator(".working .spinner")).to_be_visible()
+    shot(working_shot)
+    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
+    expect(verification).to_have_text("Verified", timeout=30_000)
+    assert page.evaluate("window.sameDocument") is True
+
+    page.get_by_role("button", name="Register URLs").click()
+    expect(urls).to_have_text("Registering with Safaricom…")
+    page.evaluate("window.sameDocument = true")  # each button posts its form: a new page
+    expect(urls).to_have_text("Registered", timeout=30_000)
+    slow_safaricom(stack, 0)
+
+    expect(page.locator('[data-live="active"]')).to_have_text("Active", timeout=30_000)
+    expect(page.get_by_text("Activated automatically after Safaricom confirmed your details."))\
+        .to_be_visible()
+    assert page.evaluate("window.sameDocument") is True
 
 
 # --- What a screen must hold ---------------------------------------------------------------

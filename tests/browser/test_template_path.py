@@ -23,7 +23,7 @@ from tests.browser.steps import (
     fits_the_screen,
     pay,
     sign_up,
-    slow_safaricom,
+    verify_and_register_while_safaricom_is_slow,
 )
 
 pytestmark = pytest.mark.browser
@@ -100,24 +100,9 @@ def test_from_a_template_to_an_active_channel_and_a_vip_payment_in_the_feed(stac
     expect(rules_set).to_contain_text(f"'{MANIFEST['title']}' are set on this channel")
     expect(rules_set).to_contain_text(f"{VIP_PATTERN} → {vip['code']}")
 
-    # Safaricom is slow: each step says it is working and its result arrives by itself.
-    slow_safaricom(stack, 2000)
-    page.get_by_role("button", name="Verify with Safaricom").click()
-    expect(page.locator('[data-live="verification"]')).to_have_text("Checking with Safaricom…")
-    expect(page.locator(".working .spinner")).to_be_visible()
-    shot("template-verify-working")
-    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
-    expect(page.locator('[data-live="verification"]')).to_have_text("Verified", timeout=30_000)
-    assert page.evaluate("window.sameDocument") is True
-    page.get_by_role("button", name="Register URLs").click()
-    expect(page.locator('[data-live="urls"]')).to_have_text("Registering with Safaricom…")
-    page.evaluate("window.sameDocument = true")  # each button posts its form: a new page
-    expect(page.locator('[data-live="urls"]')).to_have_text("Registered", timeout=30_000)
-    slow_safaricom(stack, 0)
-    expect(page.locator('[data-live="active"]')).to_have_text("Active", timeout=30_000)
-    expect(page.get_by_text("Activated automatically after Safaricom confirmed your details."))\
-        .to_be_visible()
-    assert page.evaluate("window.sameDocument") is True
+    # Safaricom is slow: each step says it is working and its result arrives by itself,
+    # and the channel activates itself.
+    verify_and_register_while_safaricom_is_slow(stack, page, shot, "template-verify-working")
     shot("template-channel-active")
 
     # Nothing left for the template to do: no second apply, its rules are on the channel.
