@@ -11,14 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_onboarding import _expect
-from tests.browser.test_reversals import PASSWORD, _merchant_with_a_paid_customer
+from tests.browser.steps import PHONE, WIDE, expect, log_in, merchant_with_a_paid_customer
 from tests.processes import ROOT
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-PHONE = {"width": 375, "height": 740}
 # README_SHOTS=1 copies the README's three screenshots into docs/screenshots (committed).
 README_SHOTS = ROOT / "docs" / "screenshots"
 
@@ -49,12 +47,7 @@ def test_ten_pages_have_no_serious_or_critical_axe_violation_on_a_phone(stack, p
     found = {}
     for path in ("/", "/login", "/signup"):
         found[path] = _violations(page, path)
-    email = _merchant_with_a_paid_customer(stack)
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    _expect()(page).to_have_url(re.compile(r"/dashboard$"))
+    log_in(page, merchant_with_a_paid_customer(stack))  # lands on the dashboard
     page.goto("/channels")
     channel = _first_link(page, r"/channels/\d+")
     page.goto("/customers")
@@ -69,7 +62,6 @@ def test_ten_pages_have_no_serious_or_critical_axe_violation_on_a_phone(stack, p
 
 
 def test_readme_screenshots_dashboard_setup_and_dry_run(stack, page):
-    expect = _expect()
     saved = {}
 
     def shot(name: str) -> None:
@@ -77,15 +69,11 @@ def test_readme_screenshots_dashboard_setup_and_dry_run(stack, page):
         saved[name] = stack.output / "screenshots" / f"readme-{name}.png"
         page.screenshot(path=str(saved[name]))
 
-    email = _merchant_with_a_paid_customer(stack)
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, merchant_with_a_paid_customer(stack))
     expect(page.locator("#feed")).to_contain_text("KES 5,000")
     page.set_viewport_size(PHONE)
     shot("dashboard")
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size(WIDE)
     page.goto("/channels")
     channel = _first_link(page, r"/channels/\d+")
     page.goto(channel + "/setup")

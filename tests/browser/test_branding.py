@@ -10,9 +10,7 @@ import re
 import pytest
 from PIL import Image
 
-from tests.browser.steps import PHONE, sign_up
-from tests.browser.test_onboarding import Shots, _expect
-from tests.browser.test_phone import SMALL_TARGETS, _fits
+from tests.browser.steps import PHONE, SMALL_TARGETS, Shots, expect, fits_the_screen, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +30,7 @@ def _small_png() -> bytes:
 
 
 def test_a_shop_owner_brands_the_app_on_a_phone(stack, page):
-    expect, shot = _expect(), Shots(page, stack.output)
+    shot = Shots(page, stack.output)
     page.set_viewport_size(PHONE)
     sign_up(page, business="Njeri Fashions", owner="Mary Njeri")
     expect(page).to_have_url(re.compile(r"/channels/new$"))
@@ -44,7 +42,7 @@ def test_a_shop_owner_brands_the_app_on_a_phone(stack, page):
     expect(page).to_have_url(re.compile(r"/settings/branding$"))
     standard = page.get_by_label("Use the standard colours")
     expect(standard).to_be_checked()  # nothing chosen yet
-    _fits(page, "the Branding page")
+    fits_the_screen(page, "the Branding page")
     assert page.evaluate(SMALL_TARGETS) == []
     shot("phone-branding")
 
@@ -58,7 +56,7 @@ def test_a_shop_owner_brands_the_app_on_a_phone(stack, page):
     page.goto("/dashboard")
     expect(page.locator("header.top .brand")).to_have_text("Njeri's")
     assert _top_bar(page) == "rgb(11, 83, 148)"
-    _fits(page, "the branded dashboard")
+    fits_the_screen(page, "the branded dashboard")
     shot("phone-branded-dashboard")
 
     page.goto("/settings/branding")
@@ -71,7 +69,7 @@ def test_a_shop_owner_brands_the_app_on_a_phone(stack, page):
     expect(logo).to_have_attribute("src", re.compile(r"^/brand/[0-9a-f]{16}/logo\.png\?v=\d+$"))
     page.wait_for_load_state("load")
     assert logo.evaluate("img => img.complete && img.naturalWidth") == 64  # it loaded
-    _fits(page, "the Branding page with a logo")
+    fits_the_screen(page, "the Branding page with a logo")
     assert page.evaluate(SMALL_TARGETS) == []
     shot("phone-branding-logo")
 

@@ -3,26 +3,17 @@ its text appear in the feed by themselves, with no reload."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.browser.steps import PASSWORD, PHONE, pay
-from tests.browser.test_onboarding import _expect
-from tests.browser.test_reversals import _merchant_with_a_paid_customer
+from tests.browser.steps import PHONE, expect, log_in, merchant_with_a_paid_customer, pay
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_new_payment_appears_in_the_feed_without_a_reload(stack, page):
-    expect = _expect()
-    email = _merchant_with_a_paid_customer(stack)
+    email = merchant_with_a_paid_customer(stack)
     page.set_viewport_size(PHONE)
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    log_in(page, email)  # lands on the dashboard
     expect(page.locator("#today-payments")).to_have_text("1")
     page.evaluate("window.stillTheSamePage = true")  # gone if the page reloads
 

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.steps import PHONE, sign_up, slow_safaricom
-from tests.browser.test_onboarding import Shots, _expect
+from tests.browser.steps import PHONE, Shots, expect, fits_the_screen, sign_up, slow_safaricom
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +22,7 @@ def _sign_up_with_a_channel(page) -> None:
 
 
 def test_a_slow_safaricom_step_shows_progress_then_its_result_without_reload(stack, page):
-    expect, shot = _expect(), Shots(page, stack.output)
+    shot = Shots(page, stack.output)
     page.set_viewport_size(PHONE)
     _sign_up_with_a_channel(page)
     expect(page).to_have_url(re.compile(r"/channels/\d+/setup$"))
@@ -50,8 +49,7 @@ def test_a_slow_safaricom_step_shows_progress_then_its_result_without_reload(sta
     # The dashboard's checklist knows where the shop stands and links the next step.
     page.goto("/dashboard")
     expect(page.locator("#setup-checklist")).to_contain_text("Set up: 2 of 6 done")
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the dashboard scrolls sideways on a phone by {overflow}px"
+    fits_the_screen(page, "the dashboard")
     shot("phone-setup-checklist")
     page.get_by_role("link", name="Next: Register the payment URLs").click()
     expect(page).to_have_url(setup_url)

@@ -7,37 +7,25 @@ import re
 
 import pytest
 
-from tests import processes
-from tests.browser.steps import fill_sign_up, pay
+from tests.browser.steps import (
+    PHONE,
+    SANDBOX_PASSKEY,
+    WIDE,
+    Shots,
+    eventually,
+    expect,
+    fill_sign_up,
+    fits_the_screen,
+    pay,
+)
 
 pytestmark = pytest.mark.browser
 
-SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 RECEIPT = "Hi John! You earned 100 VIP points. Total: 100 points."
 
 
-class Shots:
-    """Numbered full-page screenshots, in the order the story happens."""
-
-    def __init__(self, page, folder, suffix: str = ""):
-        # suffix: tells apart the runs of a test parametrized over screen widths
-        self.page, self.folder, self.count = page, folder / "screenshots", 0
-        self.suffix = suffix
-
-    def __call__(self, name: str) -> None:
-        self.count += 1
-        path = self.folder / f"{self.count:02d}-{name}{self.suffix}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-
-
-def _expect():
-    from playwright.sync_api import expect
-
-    return expect
-
-
 def test_sign_up_onboard_map_pay_and_see_points_and_sms(stack, page):
-    expect, shot = _expect(), Shots(page, stack.output)
+    shot = Shots(page, stack.output)
 
     # 1. Sign up (from the landing page `/` shows a visitor).
     page.goto("/")
@@ -150,14 +138,6 @@ def test_sign_up_onboard_map_pay_and_see_points_and_sms(stack, page):
     assert page.js_errors == [], page.js_errors
 
 
-def eventually(stack, predicate, what: str, timeout: float = 30):
-    """Wait for the worker's effect; on timeout, fail with both processes' logs."""
-    try:
-        return processes.wait_until(predicate, timeout=timeout, interval=0.5, message=what)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}{stack.logs()}") from None
-
-
 def _dry_run(page, account: str, amount: str) -> None:
     box = page.locator("#dry-run")
     box.get_by_label("Account reference").fill(account)
@@ -166,7 +146,6 @@ def _dry_run(page, account: str, amount: str) -> None:
 
 
 def _tour_the_main_pages(page, shot) -> None:
-    expect = _expect()
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator("#today-payments")).to_have_text("1")
     expect(page.locator("#today-points")).to_have_text("100")
@@ -195,7 +174,6 @@ def _tour_the_main_pages(page, shot) -> None:
 
 
 def _refused_credentials_show_next_steps(page, shot) -> None:
-    expect = _expect()
     page.goto("/channels/new")
     page.get_by_label("Channel name").fill("Typo PayBill")
     page.get_by_label("Shortcode").fill("174379")
@@ -210,11 +188,10 @@ def _refused_credentials_show_next_steps(page, shot) -> None:
 
 
 def _works_on_a_phone(page, shot) -> None:
-    page.set_viewport_size({"width": 375, "height": 740})
+    page.set_viewport_size(PHONE)
     for path in ("/dashboard", "/transactions", "/callback-log"):
         page.goto(path)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
+        fits_the_screen(page, path)
     page.goto("/dashboard")
     shot("dashboard-phone")
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size(WIDE)

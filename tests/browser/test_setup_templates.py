@@ -7,15 +7,13 @@ import re
 
 import pytest
 
-from tests.browser.steps import sign_up
-from tests.browser.test_onboarding import Shots, _expect
-from tests.browser.test_phone import PHONE, SMALL_TARGETS, _fits
+from tests.browser.steps import PHONE, SMALL_TARGETS, Shots, expect, fits_the_screen, sign_up
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_salon_owner_sets_up_from_a_template_on_a_phone(stack, page):
-    expect, shot = _expect(), Shots(page, stack.output)
+    shot = Shots(page, stack.output)
     page.set_viewport_size(PHONE)
     sign_up(page, business="Wanjiku Salon", owner="Grace Wanjiku", kind="SERVICES")
     expect(page).to_have_url(re.compile(r"/channels/new$"))
@@ -25,7 +23,7 @@ def test_a_salon_owner_sets_up_from_a_template_on_a_phone(stack, page):
     expect(page).to_have_url(re.compile(r"/setup/templates$"))
     expect(page.locator("#template-salon-stamps")).to_contain_text(
         "For a Till or Buy Goods or PayBill")
-    _fits(page, "the template cards")
+    fits_the_screen(page, "the template cards")
     assert page.evaluate(SMALL_TARGETS) == []
     shot("phone-setup-templates")
 
@@ -37,7 +35,7 @@ def test_a_salon_owner_sets_up_from_a_template_on_a_phone(stack, page):
     plan = page.locator("#plan")
     expect(plan).to_contain_text("Program “Salon visits”: a card of 8 stamps for free manicure")
     expect(plan).to_contain_text("Swahili receipt for visits")
-    _fits(page, "the template's plan")
+    fits_the_screen(page, "the template's plan")
     assert page.evaluate(SMALL_TARGETS) == []
     shot("phone-setup-template-plan")
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_onboarding import _expect
-from tests.browser.test_reconciliation import _shop_with_a_lost_confirmation
-from tests.browser.test_reversals import PASSWORD
+from tests.browser.steps import PASSWORD, PHONE, expect, shop_with_a_lost_confirmation
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_missed_payment_check_reads_in_swahili_as_it_runs(stack, page):
-    expect = _expect()
-    email, channel, _ = _shop_with_a_lost_confirmation(stack)
-    page.set_viewport_size({"width": 375, "height": 740})
+    email, channel, _ = shop_with_a_lost_confirmation(stack)
+    page.set_viewport_size(PHONE)
+    # Filled here, not by log_in: the form's Swahili labels are part of what this test reads.
     page.goto("/language?to=sw&next=/login")
     page.get_by_label("Barua pepe").fill(email)
     page.get_by_label("Nenosiri").fill(PASSWORD)

@@ -16,8 +16,15 @@ from decimal import Decimal
 import pytest
 
 from loyalty.services.setup_templates.catalog import HOME
-from tests.browser.steps import SCREENS, pay, sign_up, slow_safaricom
-from tests.browser.test_onboarding import Shots, _expect
+from tests.browser.steps import (
+    SCREENS,
+    Shots,
+    expect,
+    fits_the_screen,
+    pay,
+    sign_up,
+    verify_and_register_while_safaricom_is_slow,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -45,27 +52,22 @@ def _points(program: dict, amount: Decimal) -> int:
     return int(earned)  # floor: the amount is positive
 
 
-def _fits(page, what: str) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{what} scrolls sideways by {overflow}px"
-
-
 def _open_the_template(page) -> None:
     page.goto("/dashboard")
     page.get_by_role("link", name="Start from a template").click()
     page.get_by_role("link", name=f"Use this template: {MANIFEST['title']}").click()
-    _expect()(page).to_have_url(re.compile(r"/setup/templates/electronics-vip$"))
+    expect(page).to_have_url(re.compile(r"/setup/templates/electronics-vip$"))
 
 
 def _apply(page) -> None:
     page.get_by_role("button", name="Apply this template").click()
-    _expect()(page).to_have_url(re.compile(r"/programs$"))
-    _expect()(page.locator("p.alert.success")).to_contain_text(f"'{MANIFEST['title']}' is set up")
+    expect(page).to_have_url(re.compile(r"/programs$"))
+    expect(page.locator("p.alert.success")).to_contain_text(f"'{MANIFEST['title']}' is set up")
 
 
 @SCREENS
 def test_from_a_template_to_an_active_channel_and_a_vip_payment_in_the_feed(stack, page, screen):
-    expect, shot = _expect(), Shots(page, stack.output, suffix=f"-{screen['width']}px")
+    shot = Shots(page, stack.output, suffix=f"-{screen['width']}px")
     vip = _program_for(VIP_PATTERN)
     points = _points(vip, AMOUNT)
     default_points = _points(_program_for("default"), AMOUNT)
@@ -80,7 +82,7 @@ def test_from_a_template_to_an_active_channel_and_a_vip_payment_in_the_feed(stac
     expect(plan).to_contain_text(f"Program “{vip['name']}”")
     expect(plan).to_contain_text("No channel of a kind this template fits yet: its account "
                                  "rules are set when you add one")
-    _fits(page, "the template's plan")
+    fits_the_screen(page, "the template's plan")
     shot("template-plan-no-channel")
     _apply(page)
     expect(page.locator("tbody")).to_contain_text(vip["name"])
@@ -98,24 +100,9 @@ def test_from_a_template_to_an_active_channel_and_a_vip_payment_in_the_feed(stac
     expect(rules_set).to_contain_text(f"'{MANIFEST['title']}' are set on this channel")
     expect(rules_set).to_contain_text(f"{VIP_PATTERN} → {vip['code']}")
 
-    # Safaricom is slow: each step says it is working and its result arrives by itself.
-    slow_safaricom(stack, 2000)
-    page.get_by_role("button", name="Verify with Safaricom").click()
-    expect(page.locator('[data-live="verification"]')).to_have_text("Checking with Safaricom…")
-    expect(page.locator(".working .spinner")).to_be_visible()
-    shot("template-verify-working")
-    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
-    expect(page.locator('[data-live="verification"]')).to_have_text("Verified", timeout=30_000)
-    assert page.evaluate("window.sameDocument") is True
-    page.get_by_role("button", name="Register URLs").click()
-    expect(page.locator('[data-live="urls"]')).to_have_text("Registering with Safaricom…")
-    page.evaluate("window.sameDocument = true")  # each button posts its form: a new page
-    expect(page.locator('[data-live="urls"]')).to_have_text("Registered", timeout=30_000)
-    slow_safaricom(stack, 0)
-    expect(page.locator('[data-live="active"]')).to_have_text("Active", timeout=30_000)
-    expect(page.get_by_text("Activated automatically after Safaricom confirmed your details."))\
-        .to_be_visible()
-    assert page.evaluate("window.sameDocument") is True
+    # Safaricom is slow: each step says it is working and its result arrives by itself,
+    # and the channel activates itself.
+    verify_and_register_while_safaricom_is_slow(stack, page, shot, "template-verify-working")
     shot("template-channel-active")
 
     # Nothing left for the template to do: no second apply, its rules are on the channel.
@@ -148,7 +135,7 @@ def test_from_a_template_to_an_active_channel_and_a_vip_payment_in_the_feed(stac
     # keeps polling, so the text's state changes on screen by itself.
     expect(newest.locator(".badge.sent")).to_be_visible(timeout=30_000)
     assert page.evaluate("window.sameDocument") is True
-    _fits(page, "the dashboard")
+    fits_the_screen(page, "the dashboard")
     shot("template-payment-in-feed")
 
     # The customer's page holds the text John received.

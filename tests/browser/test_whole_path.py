@@ -10,8 +10,15 @@ import re
 
 import pytest
 
-from tests.browser.steps import SCREENS, pay, sign_up, slow_safaricom
-from tests.browser.test_onboarding import Shots, _expect
+from tests.browser.steps import (
+    SCREENS,
+    Shots,
+    expect,
+    fits_the_screen,
+    pay,
+    sign_up,
+    verify_and_register_while_safaricom_is_slow,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +26,7 @@ pytestmark = pytest.mark.browser
 @SCREENS
 def test_sign_up_guided_setup_live_progress_auto_activation_and_a_payment_in_the_feed(
         stack, page, screen):
-    expect, shot = _expect(), Shots(page, stack.output, suffix=f"-{screen['width']}px")
+    shot = Shots(page, stack.output, suffix=f"-{screen['width']}px")
     page.set_viewport_size(screen)
     sign_up(page, business="Mama Mboga Stores", owner="Wanjiku Kamau", kind="RETAIL")
 
@@ -32,28 +39,10 @@ def test_sign_up_guided_setup_live_progress_auto_activation_and_a_payment_in_the
     page.get_by_role("button", name="Save and continue").click()
     expect(page).to_have_url(re.compile(r"/channels/\d+/setup$"))
 
-    # Safaricom is slow: each step spins, says so, and its result arrives by itself.
-    slow_safaricom(stack, 2000)
-    page.get_by_role("button", name="Verify with Safaricom").click()
-    expect(page.locator('[data-live="verification"]')).to_have_text("Checking with Safaricom…")
-    expect(page.locator(".working .spinner")).to_be_visible()
-    shot("path-verify-working")
-    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
-    expect(page.locator('[data-live="verification"]')).to_have_text("Verified", timeout=30_000)
-    assert page.evaluate("window.sameDocument") is True
-
-    page.get_by_role("button", name="Register URLs").click()
-    expect(page.locator('[data-live="urls"]')).to_have_text("Registering with Safaricom…")
-    page.evaluate("window.sameDocument = true")
-    expect(page.locator('[data-live="urls"]')).to_have_text("Registered", timeout=30_000)
-    slow_safaricom(stack, 0)
-
-    # Both steps done: the channel went live by itself, and the page says so without a reload.
-    expect(page.locator('[data-live="active"]')).to_have_text("Active", timeout=30_000)
-    expect(page.get_by_text("Activated automatically after Safaricom confirmed your details."))\
-        .to_be_visible()
+    # Safaricom is slow: each step spins, says so, and its result arrives by itself; both
+    # done, the channel goes live by itself and the page says so without a reload.
+    verify_and_register_while_safaricom_is_slow(stack, page, shot, "path-verify-working")
     expect(page.get_by_role("button", name="Activate")).to_have_count(0)
-    assert page.evaluate("window.sameDocument") is True
     shot("path-active")
 
     # The dashboard left open: a customer pays and the feed shows it, no reload.
@@ -68,6 +57,5 @@ def test_sign_up_guided_setup_live_progress_auto_activation_and_a_payment_in_the
     expect(page.locator("#feed-announce")).to_contain_text("New payment: KES 750")
     assert page.evaluate("window.sameDocument") is True
     shot("path-dashboard-feed")
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the dashboard scrolls sideways at {screen['width']}px by {overflow}px"
+    fits_the_screen(page, "the dashboard")
     assert page.js_errors == [], page.js_errors
