@@ -92,6 +92,8 @@ API_SENTENCES = (
        "other kinds are not accepted)."),
     N_("Needs at least one letter (a name of digits only is a phone number)."),
     N_("Africa's Talking did not accept this username and API key."),
+    # services/account_mapping.py: an account rule refused (the rules page, a channels file)
+    N_("'*' alone matches everything: use 'default' instead."),
 )
 
 # Sentences with a number or a name in them (schemas/base.py too_short/too_long, marshmallow's
@@ -141,6 +143,22 @@ NUMBERED = [
         "the government are refused.")),
     (re.compile(r"At most (?P<num>\d+) letters, digits and spaces\."),
      N_("At most %(num)s letters, digits and spaces.")),
+    # an account rule refused (services/account_mapping.py normalise_mapping): on the rules
+    # page and in a channels file's rows
+    (re.compile(r"Unknown program code\(s\): (?P<unknown>.+)\. Known: (?P<known>.+)\."),
+     N_("Unknown program code(s): %(unknown)s. Known: %(known)s.")),
+    (re.compile(r"'(?P<key>.*)': Till and Buy Goods payments carry no account reference, so "
+                r"only 'default' can be mapped\."),
+     N_("'%(key)s': Till and Buy Goods payments carry no account reference, so only "
+        "'default' can be mapped.")),
+    (re.compile(r"'(?P<key>.*)' repeats '(?P<other>.*)' \(matching ignores case\)\."),
+     N_("'%(key)s' repeats '%(other)s' (matching ignores case).")),
+    (re.compile(r"'(?P<key>.*)': '\*' may only end a prefix, as in 'VIP\*'\."),
+     N_("'%(key)s': '*' may only end a prefix, as in 'VIP*'.")),
+    (re.compile(r"'(?P<key>.*)': use letters, digits, spaces or - _ \. / # & \(up to 20 "
+                r"characters, starting with a letter or digit\)\."),
+     N_("'%(key)s': use letters, digits, spaces or - _ . / # & (up to 20 characters, "
+        "starting with a letter or digit).")),
 ]
 
 
