@@ -172,26 +172,29 @@
     });
   }
 
-  // SMS preview on the program form: the receipt text and its SMS count as you type.
+  // SMS preview on the program form: the receipt text and its SMS count as you type, in
+  // each language the page shows (the merchant's default first; every language when the
+  // program has texts of its own in another), each in its own block.
   function previewSms(form) {
     var url = form.getAttribute("data-preview-url");
     var names = ["name", "sms_template", "points_per_unit", "unit_amount", "multiplier",
                  "min_amount", "stamps_required", "stamp_reward"];
     var timer = null;
+    function setIn(root, key, value) {
+      var el = root && root.querySelector('[data-preview="' + key + '"]');
+      if (el) { el.textContent = value; }
+    }
     function refresh() {
       askWithFields(form, url, names)
         .then(function (p) {
-          var set = function (key, value) {
-            var el = form.querySelector('[data-preview="' + key + '"]');
-            if (el) { el.textContent = value; }
-          };
-          set("text", p.text);
-          set("segments", p.segments);
-          set("characters", p.characters);
-          set("encoding", p.encoding);
-          set("cost", p.cost);
-          set("rule", p.rule);
-          set("points", p.points.toLocaleString("en-US"));
+          (p.texts || []).forEach(function (t) {
+            var block = form.querySelector('[data-preview-language="' + t.language + '"]');
+            ["text", "segments", "characters", "encoding", "cost"].forEach(function (key) {
+              setIn(block, key, t[key]);
+            });
+          });
+          setIn(form, "rule", p.rule);
+          setIn(form, "points", p.points.toLocaleString("en-US"));
           fillList(form.querySelector('[data-preview="problems"]'), p.problems);
           fillList(form.querySelector('[data-preview="warnings"]'), p.warnings);
         })
