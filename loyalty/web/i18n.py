@@ -203,9 +203,9 @@ def init_i18n(app: Flask) -> None:
 
 
 def script_words() -> dict[str, str]:
-    """What app.js says by itself (copy buttons, the feed's announcements), in the page's
-    language: the layout hands them over in <body data-words>; {what} and {count} are
-    filled in by the script."""
+    """What app.js and app-live.js say by themselves (copy buttons, the feed's
+    announcements), in the page's language: the layout hands them over in <body
+    data-words>; {what} and {count} are filled in by the script."""
     return {"copy": gettext("Copy"), "copied": gettext("Copied"),
             "copy_what": gettext("Copy {what}"), "is_copied": gettext("{what} is copied."),
             "by_hand": gettext("Select and copy by hand"),
