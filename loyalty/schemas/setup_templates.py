@@ -199,6 +199,9 @@ class PlanResourceSchema(BaseSchema):
         "description": "natural key: program code, mapping pattern, program/event/language"})
     action = fields.String(metadata={"description": "create, update, unchanged or conflict"})
     changes = fields.Dict(metadata={"description": "field → {from, to}"})
+    value = fields.Dict(metadata={
+        "description": "`unchanged` only: what the resource already is, field → value "
+                       "(the fields the template sets, e.g. `{\"program\": \"vip\"}`)"})
 
 
 class _PlannedSchema(BaseSchema):

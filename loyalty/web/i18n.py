@@ -92,6 +92,8 @@ API_SENTENCES = (
        "other kinds are not accepted)."),
     N_("Needs at least one letter (a name of digits only is a phone number)."),
     N_("Africa's Talking did not accept this username and API key."),
+    # services/account_mapping.py: an account rule refused (the rules page, a channels file)
+    N_("'*' alone matches everything: use 'default' instead."),
 )
 
 # Sentences with a number or a name in them (schemas/base.py too_short/too_long, marshmallow's
@@ -143,6 +145,16 @@ NUMBERED = [
     _numbered(N_("'%(name)s' looks like %(whom)s; sender IDs that imitate M-PESA, Safaricom, banks "
                  "or the government are refused."), name=".*", whom=".+"),
     _numbered(N_("At most %(num)s letters, digits and spaces."), num=r"\d+"),
+    # an account rule refused (services/account_mapping.py normalise_mapping): on the rules
+    # page and in a channels file's rows
+    _numbered(N_("Unknown program code(s): %(unknown)s. Known: %(known)s."),
+              unknown=".+", known=".+"),
+    _numbered(N_("'%(key)s': Till and Buy Goods payments carry no account reference, so only "
+                 "'default' can be mapped."), key=".*"),
+    _numbered(N_("'%(key)s' repeats '%(other)s' (matching ignores case)."), key=".*", other=".*"),
+    _numbered(N_("'%(key)s': '*' may only end a prefix, as in 'VIP*'."), key=".*"),
+    _numbered(N_("'%(key)s': use letters, digits, spaces or - _ . / # & (up to 20 characters, "
+                 "starting with a letter or digit)."), key=".*"),
 ]
 
 
@@ -187,9 +199,9 @@ def init_i18n(app: Flask) -> None:
 
 
 def script_words() -> dict[str, str]:
-    """What app.js says by itself (copy buttons, the feed's announcements), in the page's
-    language: the layout hands them over in <body data-words>; {what} and {count} are
-    filled in by the script."""
+    """What app.js and app-live.js say by themselves (copy buttons, the feed's
+    announcements), in the page's language: the layout hands them over in <body
+    data-words>; {what} and {count} are filled in by the script."""
     return {"copy": gettext("Copy"), "copied": gettext("Copied"),
             "copy_what": gettext("Copy {what}"), "is_copied": gettext("{what} is copied."),
             "by_hand": gettext("Select and copy by hand"),

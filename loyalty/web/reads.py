@@ -41,7 +41,12 @@ from loyalty.sms.segments import (
     first_unicode_character,
     segment_count,
 )
-from loyalty.sms.templates import TemplateError, validate_template
+from loyalty.sms.templates import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    TemplateError,
+    validate_template,
+)
 
 # An active channel with no payment for this long is flagged: on a busy till a silent day
 # usually means the URL registration or the Daraja app broke, not that customers stopped.
@@ -241,15 +246,34 @@ class SmsPreview:
     cost: str = ""  # in shillings per text, when the text costs more than one plain SMS
 
 
+def sms_previews(*, translations: dict | None = None, **rules) -> list[tuple[str, SmsPreview]]:
+    """(language, preview) of the receipt in the merchant's default text language, which
+    most customers get; when the program has texts of its own in another language
+    (programs.sms_translations, which setup templates write), in every language too, the
+    default first: a customer who chose the other one gets that text."""
+    first = get_current_merchant().sms_language
+    first = first if first in LANGUAGES else DEFAULT_LANGUAGE
+    languages = [first]
+    if any((translations or {}).get(language) for language in LANGUAGES
+           if language != DEFAULT_LANGUAGE):
+        languages += [language for language in LANGUAGES if language != first]
+    return [(language, sms_preview(language=language, translations=translations, **rules))
+            for language in languages]
+
+
 def sms_preview(*, template: str | None, name: str, points_per_unit: int = 1,
                 unit_amount: Decimal = Decimal("100"), multiplier: Decimal = Decimal("1"),
                 min_amount: Decimal = Decimal("0"), stamps_required: int | None = None,
-                stamp_reward: str | None = None) -> SmsPreview:
-    """The receipt a customer would get for the example payment under these rules, rendered
-    by the same code that renders real receipts, with its encoding and SMS count."""
+                stamp_reward: str | None = None, language: str = DEFAULT_LANGUAGE,
+                translations: dict | None = None) -> SmsPreview:
+    """The receipt a customer texted in `language` would get for the example payment under
+    these rules, rendered by the same code that renders real receipts (so the same choice
+    of text: the program's own in that language, else its English one, else the built-in
+    one), with its encoding and SMS count."""
     program = SimpleNamespace(sms_template=(template or "").strip() or None, name=name or "Loyalty",
-                              stamps_required=stamps_required, stamp_reward=stamp_reward)
-    chosen = template_for(program)
+                              stamps_required=stamps_required, stamp_reward=stamp_reward,
+                              sms_translations=translations)
+    chosen = template_for(program, language)
     try:
         validate_template(chosen)
     except TemplateError as exc:
@@ -258,7 +282,8 @@ def sms_preview(*, template: str | None, name: str, points_per_unit: int = 1,
                         multiplier=multiplier, min_amount=min_amount)
     text = render_receipt(program, first_name=EXAMPLE_FIRST_NAME,
                           earned=_example_earned(points, stamps_required),
-                          merchant_name=get_current_merchant().sender_name)
+                          merchant_name=get_current_merchant().sender_name,
+                          language=language)
     return SmsPreview(text=text, encoding=encoding(text), segments=segment_count(text),
                       characters=len(text), amount=EXAMPLE_AMOUNT, points=points, problems=(),
                       warnings=_promotional(chosen), cost=sms_cost(text))

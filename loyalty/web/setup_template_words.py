@@ -15,6 +15,7 @@ from typing import Any
 
 from flask_babel import gettext
 
+from loyalty.services import setup_templates
 from loyalty.web.i18n import N_
 
 # The manifests' fields a merchant reads on the template pages.
@@ -78,3 +79,23 @@ def in_page_language(manifest: dict[str, Any]) -> dict[str, Any]:
     for spec in shown.get("parameters", ()):
         spec["label"] = gettext(spec["label"])
     return shown
+
+
+def rules_notice(channel, *, named: bool = False) -> str | None:
+    """What to tell the merchant when a channel was just created with the account rules of
+    templates applied before it existed (services/setup_templates/new_channels.py sets
+    `template_rules`): they did not ask for those rules on the form or in the file. `named`
+    says which channel, for a page that added several; None when no template set any."""
+    keys = getattr(channel, "template_rules", None)
+    if not keys:
+        return None
+    titles = ", ".join(
+        f"'{in_page_language(setup_templates.template_detail(key)['latest'])['title']}'"
+        for key in keys)
+    rules = ", ".join(f"{pattern} → {code}" for pattern, code in channel.account_mapping.items())
+    if named:
+        return gettext("The account rules of %(titles)s are set on %(channel)s "
+                       "(%(shortcode)s): %(rules)s.", titles=titles, channel=channel.name,
+                       shortcode=channel.shortcode, rules=rules)
+    return gettext("The account rules of %(titles)s are set on this channel: %(rules)s.",
+                   titles=titles, rules=rules)

@@ -53,6 +53,10 @@ def test_a_paybill_added_after_the_template_gets_its_rules_and_earns_by_them(
     again = shop.api("POST", "/setup-templates/electronics-vip/plan", json={
         "version": 1, "params": {"vip_multiplier": "3"}, "channel_id": channel["id"]}).get_json()
     assert {r["action"] for r in again["resources"] if r["kind"] == "mapping"} == {"unchanged"}
+    # Unchanged, yet the plan still says what each rule is (the page's "Already so" line).
+    assert {r["key"]: r["value"] for r in again["resources"] if r["kind"] == "mapping"} == {
+        "default": {"program": "loyalty"}, "VIP*": {"program": "vip"},
+        "DELIVERY": {"program": "delivery"}}
     assert not again["notes"]
     # And a payment to VIP007 is credited in vip.
     shop.channel = {**channel, "callback_token": _token(db_session, channel["id"])}

@@ -8,8 +8,10 @@ import responses
 import sqlalchemy as sa
 
 from loyalty.background import TaskName
+from loyalty.web import i18n
 from tests.web.conftest import sign_up, text
 from tests.web.test_channels import CHANNEL, _merchant_id, _new_channel
+from tests.web.test_setup_templates import _key
 
 DARAJA = "https://sandbox.daraja.test"
 
@@ -76,6 +78,51 @@ def test_one_bad_row_adds_nothing_and_is_shown_by_its_number(client, db_session)
     page = text(answer)
     assert "Row 2: account mapping:" in page and "nosuchprogram" in page
     assert _channel_names(db_session, _merchant_id(db_session, channel_id)) == ["Main PayBill"]
+
+
+def test_a_channel_from_the_file_that_got_a_templates_rules_says_so(client, db_session):
+    # Issue 17's order, with a file: sign up, apply a template, then upload the channels.
+    sign_up(client)
+    page = client.get("/setup/templates/electronics-vip")
+    client.post("/setup/templates/electronics-vip", data={
+        "p_vip_multiplier": "2", "p_delivery_orders": "5", "p_delivery_reward": "free delivery",
+        "channel_id": "", "idempotency_key": _key(page), "apply": "y"})
+    rows = [{"name": "Westlands PayBill", "shortcode": "600100", "channel_type": "paybill"},
+            {"name": "Own rules", "shortcode": "600101", "channel_type": "paybill",
+             "account_mapping": {"default": "vip"}},
+            {"name": "Counter till", "shortcode": "600102", "channel_type": "till"}]
+    answer = _upload(client, {"channels": rows})
+    assert answer.status_code == 302
+    shown = text(client.get("/channels"))
+    assert "3 channels added." in shown
+    assert "The account rules of 'Electronics shop with VIP tiers' are set on Westlands " \
+        "PayBill (600100): default → loyalty, VIP* → vip, DELIVERY → delivery." in shown
+    # Rules of its own in the file, or a till the template does not fit: nothing to say.
+    assert "set on Own rules" not in shown and "set on Counter till" not in shown
+
+
+def test_a_rows_account_rule_problems_are_said_in_the_pages_language(client, monkeypatch):
+    sign_up(client)
+    client.get("/language?to=sw&next=/dashboard")
+    # The catalogue's Swahili is written by people; a stand-in marks what went through it.
+    listed = {msgid for _, msgid in i18n.NUMBERED} | set(i18n.API_SENTENCES)
+    monkeypatch.setattr(i18n, "gettext", lambda msgid, **values: (
+        f"[sw] {msgid % values}" if msgid in listed else msgid % values if values else msgid))
+    rows = [{"name": "Till", "shortcode": "600200", "channel_type": "till",
+             "account_mapping": {"VIP*": "loyalty"}},
+            {"name": "PayBill", "shortcode": "600201", "channel_type": "paybill",
+             "account_mapping": {"*": "loyalty", "gold": "nope", "GOLD": "loyalty",
+                                 "v*p*": "loyalty", "bad!": "loyalty"}}]
+    shown = text(_upload(client, {"channels": rows}))
+    for said in ("[sw] 'VIP*': Till and Buy Goods payments carry no account reference, so "
+                 "only 'default' can be mapped.",
+                 "[sw] '*' alone matches everything: use 'default' instead.",
+                 "[sw] 'GOLD' repeats 'gold' (matching ignores case).",
+                 "[sw] 'v*p*': '*' may only end a prefix, as in 'VIP*'.",
+                 "[sw] 'bad!': use letters, digits, spaces or - _ . / # & (up to 20 "
+                 "characters, starting with a letter or digit).",
+                 "[sw] Unknown program code(s): nope. Known: loyalty."):
+        assert said in shown
 
 
 def test_a_file_that_is_not_channels_is_refused_on_the_field(client, db_session):

@@ -51,7 +51,8 @@ def test_live_part_shows_a_new_payment_without_the_page(client, shop):
 def test_page_tells_the_browser_where_to_poll(client, shop):
     html = client.get("/dashboard").get_data(as_text=True)
     assert 'data-live-url="/dashboard/live"' in html
-    assert 'src="/assets/app.js"' in html or "/assets/app.js" in html
+    # app.js first: app-live.js, which polls, uses its helpers.
+    assert html.index('src="/assets/app.js"') < html.index('src="/assets/app-live.js"')
 
 
 def test_today_is_compared_with_yesterday(client, shop, db_session):

@@ -66,7 +66,8 @@ def test_dashboard_shows_today_and_the_last_payment(client, shop):
     assert "1 payments, KES 5,000, 100 points" in page
 
 
-@pytest.mark.parametrize("path", ["/assets/app.css", "/assets/app.js"])
+@pytest.mark.parametrize("path", ["/assets/app.css", "/assets/app.js", "/assets/app-live.js",
+                                  "/assets/app-previews.js"])
 def test_static_assets_are_served_without_login(client, path):
     response = client.get(path)
     assert response.status_code == 200

@@ -1,6 +1,7 @@
 """Programs: create, edit, template errors next to the field, and the SMS preview."""
 
 from tests.web.conftest import sign_up, text
+from tests.web.test_setup_templates import _key
 
 
 def test_create_a_vip_program_and_see_it_listed(client):
@@ -105,3 +106,43 @@ def test_the_preview_says_what_a_longer_or_unicode_text_costs_and_why(client):
         "multiplier": "1", "min_amount": "0",
         "sms_template": "Hi {first_name} 🎉 {points} points"}).status_code == 302
     assert "“🎉” (party popper)" in text(client.get("/programs/party/edit"))
+
+
+def test_the_preview_is_in_the_merchants_text_language_and_in_both_with_a_swahili_text(client):
+    sign_up(client)
+    english = client.get("/programs/preview.json", query_string={"name": "VIP"}).get_json()
+    assert [(t["label"], t["text"]) for t in english["texts"]] == [
+        ("English", "Hi John! You earned 50 VIP points. Total: 2,797 points.")]
+    # Customers who chose no language get the merchant's default: the preview follows it.
+    assert client.post("/settings", data={
+        "business_name": "Acme Electronics", "owner_name": "John Doe", "phone": "0712345678",
+        "sms_language": "sw"}).status_code == 302
+    swahili = client.get("/programs/preview.json", query_string={
+        "name": "VIP", "multiplier": "2"}).get_json()
+    assert [(t["label"], t["text"]) for t in swahili["texts"]] == [
+        ("Kiswahili", "Habari John! Umepata pointi 100 za VIP. Jumla: pointi 2,847.")]
+    assert swahili["text"] == swahili["texts"][0]["text"] and swahili["segments"] == 1
+    assert "Kiswahili Habari John! Umepata pointi 50 za Loyalty." in text(
+        client.get("/programs/loyalty/edit"))
+    # A template gives vip a Swahili receipt: its page shows both, the default's first,
+    # each with its own count and cost.
+    page = client.get("/setup/templates/electronics-vip")
+    client.post("/setup/templates/electronics-vip", data={
+        "p_vip_multiplier": "2", "p_delivery_orders": "5", "p_delivery_reward": "free delivery",
+        "channel_id": "", "idempotency_key": _key(page), "apply": "y"})
+    edit = text(client.get("/programs/vip/edit"))
+    assert "Kiswahili Habari John! Umepata pointi 100 za VIP. Jumla: pointi 2,847. 1 SMS ( " \
+        "60 characters, GSM-7 ) English Hi John! You earned 100 VIP points. Total: 2,847 " \
+        "points. 1 SMS ( 56 characters" in edit
+    typed = client.get("/programs/vip/preview.json", query_string={
+        "name": "VIP", "multiplier": "2",
+        "sms_template": "Asante {first_name} 🎉 {points} points"}).get_json()
+    assert [t["language"] for t in typed["texts"]] == ["sw", "en"]
+    assert typed["texts"][0]["encoding"] == "GSM-7" and typed["texts"][0]["cost"] == ""
+    assert typed["texts"][1]["text"] == "Asante John 🎉 100 points"
+    assert typed["texts"][1]["encoding"] == "UCS-2" and "party popper" in typed["texts"][1]["cost"]
+    client.post("/settings", data={
+        "business_name": "Acme Electronics", "owner_name": "John Doe", "phone": "0712345678",
+        "sms_language": "en"})
+    again = client.get("/programs/vip/preview.json", query_string={"name": "VIP"}).get_json()
+    assert [t["label"] for t in again["texts"]] == ["English", "Kiswahili"]

@@ -110,5 +110,8 @@ def test_a_channel_added_after_the_template_gets_its_rules_and_says_so(client):
         "it." in history
     # Nothing left to do on the template's page: its rules are on the channel already.
     again = text(client.get("/setup/templates/electronics-vip"))
-    assert "Already so Account numbers starting with VIP earn in" in again
+    # Each rule already in place is said whole: which numbers, and the program they earn in.
+    assert "Already so Account numbers starting with VIP earn in vip Already so" in again
+    assert "Already so Account number DELIVERY earns in delivery" in again
+    assert "Already so Program “VIP”: 2 points for every KES 100 (double points)" in again
     assert "No channel of a kind this template fits yet" not in again

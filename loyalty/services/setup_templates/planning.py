@@ -157,8 +157,10 @@ def _as_field(name: str, value: Any) -> Any:
 
 
 def plan(desired: Desired, current: Current, owned: set[str]) -> list[dict[str, Any]]:
-    """Per resource: {kind, key, action, changes}; `owned` holds the natural keys earlier
-    applies of this template made or adopted (`program:vip`, `mapping:VIP*`, `sms:vip/earn/sw`)."""
+    """Per resource: {kind, key, action, changes}, and `value` on an `unchanged` one (its
+    changes are empty, yet a reader still needs to know what it is: "VIP* earns in vip");
+    `owned` holds the natural keys earlier applies of this template made or adopted
+    (`program:vip`, `mapping:VIP*`, `sms:vip/earn/sw`)."""
     resources = []
     owned = set(owned)
     starting = current.programs.get(DEFAULT_PROGRAM_CODE)
@@ -193,9 +195,9 @@ def _compare(kind: str, key: str, wanted: dict[str, Any], have: dict[str, Any] |
     changes = {name: {"from": plain(have.get(name)), "to": plain(value)}
                for name, value in wanted.items() if have.get(name) != value}
     if not changes:
-        action = "unchanged"
-    else:
-        action = "update" if f"{kind}:{key}" in owned else "conflict"
+        return {"kind": kind, "key": key, "action": "unchanged", "changes": changes,
+                "value": {name: plain(value) for name, value in wanted.items()}}
+    action = "update" if f"{kind}:{key}" in owned else "conflict"
     return {"kind": kind, "key": key, "action": action, "changes": changes}
 
 

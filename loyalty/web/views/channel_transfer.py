@@ -21,6 +21,7 @@ from loyalty.web.blueprint import bp
 from loyalty.web.channel_forms import ChannelImportForm
 from loyalty.web.formtools import page
 from loyalty.web.i18n import say
+from loyalty.web.setup_template_words import rules_notice
 
 EXPORT_NAME = "mpesa-channels.json"
 
@@ -58,6 +59,11 @@ def transfer():
                                "%(count)s channels added. Add each one's consumer key and "
                                "secret, then verify it.", len(created), count=len(created)),
                       "success")
+                # Rules the merchant did not put in the file: say which channel got whose.
+                for channel in created:
+                    notice = rules_notice(channel, named=True)
+                    if notice:
+                        flash(notice, "success")
                 return redirect(url_for("web.channels"))
         if problems is not None:
             rows = _row_problems(problems)

@@ -15,7 +15,6 @@ from loyalty.services import (
     channel_setup,
     reconciliation,
     sandbox_sharing,
-    setup_templates,
 )
 from loyalty.services import channels as service
 from loyalty.services.setup_templates import new_channels
@@ -32,7 +31,7 @@ from loyalty.web.channel_forms import (
 from loyalty.web.forms import ActionForm
 from loyalty.web.formtools import checked, load, page, show_error, values
 from loyalty.web.i18n import say
-from loyalty.web.setup_template_words import in_page_language
+from loyalty.web.setup_template_words import rules_notice
 
 DETAIL_FIELDS = ("name", "shortcode", "channel_type", "environment", "store_number")
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey")
@@ -69,14 +68,9 @@ def new_channel():
 def _say_where_the_rules_came_from(channel) -> None:
     """A template applied before the channel existed set its account rules just now: say
     which, since the merchant did not ask for them on this form."""
-    if not channel.template_rules:
-        return
-    titles = ", ".join(
-        f"'{in_page_language(setup_templates.template_detail(key)['latest'])['title']}'"
-        for key in channel.template_rules)
-    flash(_("The account rules of %(titles)s are set on this channel: %(rules)s.",
-            titles=titles, rules=", ".join(f"{pattern} → {code}" for pattern, code
-                                           in channel.account_mapping.items())), "success")
+    notice = rules_notice(channel)
+    if notice:
+        flash(notice, "success")
 
 
 def _fill_sandbox_values(form: ChannelForm) -> None:

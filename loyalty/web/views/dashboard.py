@@ -30,7 +30,7 @@ def dashboard_page():
 @bp.get("/dashboard/live", endpoint="dashboard_live")
 def dashboard_live():
     """The dashboard's live parts alone (the setup checklist, today's figures and the feed,
-    the channel cards): app.js fetches them every few seconds and swaps each in, so a
+    the channel cards): app-live.js fetches them every few seconds and swaps each in, so a
     payment shows up everywhere it counts without a reload."""
     return render_template("web/_dashboard_live.html",
                            **_live(keep_checklist=request.args.get("checklist") == "1"))

@@ -17,9 +17,11 @@ from loyalty.services import programs as service
 from loyalty.web import reads
 from loyalty.web.backtest_words import backtest_words
 from loyalty.web.blueprint import bp, earning_rule
-from loyalty.web.forms import ActionForm, ProgramForm
+from loyalty.web.forms import TEXT_LANGUAGES, ActionForm, ProgramForm
 from loyalty.web.formtools import checked, page, show_error, values
 
+# The languages' own names label the preview's texts, whatever the page's language.
+LANGUAGE_NAMES = dict(TEXT_LANGUAGES)
 RULE_FIELDS = ("name", "points_per_unit", "unit_amount", "multiplier", "min_amount")
 OPTIONAL_FIELDS = ("stamps_required", "stamp_reward", "points_expiry_days", "sms_template")
 
@@ -45,7 +47,7 @@ def new_program():
             flash(_("Program '%(name)s' created. Map account references to it on a channel's "
                     "account rules page.", name=program.name), "success")
             return redirect(url_for("web.programs"))
-    return page("web/program_form.html", form, program=None, **_preview(form))
+    return page("web/program_form.html", form, program=None, **_preview(form, None))
 
 
 @bp.route("/programs/<code>/edit", methods=["GET", "POST"])
@@ -65,7 +67,7 @@ def edit_program(code: str):
             flash(_("Program '%(name)s' saved.", name=program.name), "success")
             return redirect(url_for("web.programs"))
     typed = {name: form[name].data for name in backtests.RULE_FIELDS}
-    return page("web/program_form.html", form, program=program, **_preview(form),
+    return page("web/program_form.html", form, program=program, **_preview(form, program),
                 backtest=_backtest_lines(program, typed))
 
 
@@ -111,21 +113,48 @@ def make_default_program(code: str):
 
 @bp.get("/programs/preview.json")
 def program_preview():
-    """The receipt for the example payment, as the form is being typed."""
+    """The receipt for the example payment, as the new-program form is being typed."""
+    return _preview_json(None)
+
+
+@bp.get("/programs/<code>/preview.json")
+def program_edit_preview(code: str):
+    """The same for a program being edited: with its texts in other languages."""
+    return _preview_json(service.get_program(code))
+
+
+def _preview_json(program):
+    """The receipt in each language shown (`texts`, the merchant's default first); the
+    first one's fields at the top level too, as the page's script first read them."""
     rules = _rules(request.args)
-    preview = reads.sms_preview(**rules)
-    return jsonify({"text": preview.text, "segments": preview.segments, "cost": preview.cost,
-                    "rule": _in_words(rules),
-                    "encoding": preview.encoding, "characters": preview.characters,
-                    "points": preview.points, "problems": list(preview.problems),
-                    "warnings": list(preview.warnings)})
+    previews = reads.sms_previews(translations=_translations(program), **rules)
+    texts = [{"language": language, "label": LANGUAGE_NAMES[language], "text": p.text,
+              "segments": p.segments, "characters": p.characters, "encoding": p.encoding,
+              "cost": p.cost} for language, p in previews]
+    first = previews[0][1]
+    return jsonify({**texts[0], "texts": texts, "rule": _in_words(rules),
+                    "points": first.points, "problems": _each_once(previews, "problems"),
+                    "warnings": _each_once(previews, "warnings")})
 
 
-def _preview(form: ProgramForm) -> dict:
+def _preview(form: ProgramForm, program) -> dict:
     rules = _rules({name: form[name].data for name in (
         "name", "sms_template", "points_per_unit", "unit_amount", "multiplier", "min_amount",
         "stamps_required", "stamp_reward")})
-    return {"preview": reads.sms_preview(**rules), "rule": _in_words(rules)}
+    previews = reads.sms_previews(translations=_translations(program), **rules)
+    return {"preview": previews[0][1], "rule": _in_words(rules),
+            "previews": [(language, LANGUAGE_NAMES[language], p) for language, p in previews],
+            "problems": _each_once(previews, "problems"),
+            "warnings": _each_once(previews, "warnings")}
+
+
+def _translations(program) -> dict | None:
+    return program.sms_translations if program is not None else None
+
+
+def _each_once(previews, name: str) -> list[str]:
+    """A problem or warning of any text shown, once (two texts often share one)."""
+    return list(dict.fromkeys(line for _, p in previews for line in getattr(p, name)))
 
 
 def _in_words(rules: dict) -> str:

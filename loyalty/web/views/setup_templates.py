@@ -135,8 +135,7 @@ def _on_form(error: DomainError) -> DomainError:
 
 def _steps(resources: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The plan as a shop owner reads it; texts as John would receive them."""
-    programs = {r["key"]: {name: c["to"] for name, c in r["changes"].items()}
-                for r in resources if r["kind"] == "program"}
+    programs = {r["key"]: _wanted(r) for r in resources if r["kind"] == "program"}
     merchant = get_current_merchant().business_name
     return [_in_words(r, programs, merchant) for r in resources]
 
@@ -145,9 +144,9 @@ def _in_words(resource: dict[str, Any], programs: dict[str, dict[str, Any]],
               merchant: str) -> dict[str, str]:
     """One line of the plan."""
     kind, key, changes = resource["kind"], resource["key"], resource["changes"]
-    to = {name: change["to"] for name, change in changes.items()}
+    to = _wanted(resource)
     if kind == "program":
-        if resource["action"] == "create":
+        if resource["action"] == "create" or (not changes and "name" in to):
             text = _("Program “%(name)s”: %(rule)s", name=to["name"], rule=_rule_words(to))
         elif changes:
             text = _("Program “%(name)s”: %(changes)s", name=key, changes="; ".join(
@@ -180,6 +179,12 @@ def _in_words(resource: dict[str, Any], programs: dict[str, dict[str, Any]],
             text += f": “{example}”"
     return {"action": resource["action"], "label": str(ACTION_WORDS[resource["action"]]),
             "text": text}
+
+
+def _wanted(resource: dict[str, Any]) -> dict[str, Any]:
+    """What the resource is once applied: the changes' `to`, or an unchanged one's value."""
+    return {**(resource.get("value") or {}),
+            **{name: change["to"] for name, change in resource["changes"].items()}}
 
 
 # A text of the plan, by its event and language: whole sentences, so Swahili can order them.
