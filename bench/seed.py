@@ -92,10 +92,12 @@ def seed_large(url: str, *, merchants: int, channels: int, customers_per_merchan
         base = conn.execute("SELECT coalesce(max(id), 0) FROM merchants").fetchone()[0]
         step = time.monotonic()
         conn.execute("""
-            INSERT INTO merchants (id, business_name, owner_name, email, phone, business_type,
-                                   password_hash, is_active, created_at, updated_at)
-            SELECT %(base)s + g, 'Scale Shop ' || g, 'Owner', 'scale-' || g || '@bench.example',
-                   '254712345678', 'RETAIL', 'x', true, now(), now()
+            INSERT INTO merchants (id, public_id, business_name, owner_name, email, phone,
+                                   business_type, password_hash, is_active, created_at,
+                                   updated_at)
+            SELECT %(base)s + g, substr(md5('scale-' || g), 1, 16), 'Scale Shop ' || g,
+                   'Owner', 'scale-' || g || '@bench.example', '254712345678', 'RETAIL', 'x',
+                   true, now(), now()
             FROM generate_series(1, %(n)s) g""", {"base": base, "n": merchants})
         conn.execute("SELECT setval(pg_get_serial_sequence('merchants', 'id'), "
                      "(SELECT max(id) FROM merchants))")

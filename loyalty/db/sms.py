@@ -71,20 +71,28 @@ CLAIM = Statement(
         "text goes out twice at once.",
     tenant="c_merchant")
 
-NEXT_QUEUED = Statement(
-    "sms.next_queued",
-    sa.select(_SMS.c.merchant_id, _SMS.c.id)
-    .where(_SMS.c.status == SmsStatus.QUEUED,
-           sa.or_(_SMS.c.claimed_until.is_(None), _SMS.c.claimed_until < sa.bindparam("now")),
-           sa.or_(_SMS.c.not_before.is_(None), _SMS.c.not_before <= sa.bindparam("now")),
-           _SMS.c.merchant_id.not_in(sa.bindparam("skip", expanding=True)))
-    # the partial index of queued messages (ix_sms_messages_queued) is on updated_at
-    .order_by(_SMS.c.updated_at).limit(sa.bindparam("limit")),
-    doc="Up to `limit` messages waiting to be sent and free to claim, longest waiting "
-        "first, except those of the merchants in `skip`: what a sender with room in its "
-        "window takes on next (services/messages.py). Ids only; CLAIM takes them.",
+CLAIM_NEXT = Statement(
+    "sms.claim_next",
+    sa.update(_SMS)
+    .where(_SMS.c.id.in_(
+        sa.select(_SMS.c.id)
+        .where(_SMS.c.status == SmsStatus.QUEUED,
+               sa.or_(_SMS.c.claimed_until.is_(None), _SMS.c.claimed_until < sa.bindparam("now")),
+               sa.or_(_SMS.c.not_before.is_(None), _SMS.c.not_before <= sa.bindparam("now")),
+               _SMS.c.merchant_id.not_in(sa.bindparam("skip", expanding=True)))
+        # the partial index of queued messages (ix_sms_messages_queued) is on updated_at
+        .order_by(_SMS.c.updated_at).limit(sa.bindparam("limit"))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()))
+    .values(claimed_until=sa.bindparam("until"), updated_at=_SMS.c.updated_at)
+    .returning(_SMS.c.merchant_id, _SMS.c.id, _SMS.c.recipient, _SMS.c.recipient_form,
+               _SMS.c.body, _SMS.c.attempts, _SMS.c.purpose, _SMS.c.kind),
+    doc="Claim up to `limit` messages waiting to be sent and free to claim, longest waiting "
+        "first, except those of the merchants in `skip`: what a draining sender with room "
+        "in its window takes on next (services/messages.py). SKIP LOCKED: senders draining "
+        "at once get different messages, none waits on another.",
     cross_tenant="one sender keeps its gateway calls busy with every merchant's waiting "
-                 "texts; each one is then claimed and sent as its own merchant.")
+                 "texts; each one's outcome is then written as its own merchant.")
 
 RECORD = Statement(
     "sms.record",

@@ -100,7 +100,7 @@ def send_batch(messages: list[tuple[int, int]], *, final_attempt: bool = True,
     """Worker: send (merchant_id, message_id) pairs; returns the ones to retry later.
 
     With `drain`, once these are under way the sender keeps its window full with any
-    other waiting texts (NEXT_QUEUED) until half its claim is spent. A send task carries
+    other waiting texts (CLAIM_NEXT) until half its claim is spent. A send task carries
     the texts of one crediting batch, often a handful: sent on their own, a pool process
     would make a handful of calls per gateway round trip (39 texts/s at 200 ms a call in
     bench/README.md's gateway row), and the tasks behind it would wait their turn."""
@@ -123,15 +123,16 @@ class _Party:
             self.backend, self.senders = sms_accounts.route(platform)
 
 
-def _next_queued(limit: int, skip: set[int]) -> list[tuple[int, list[int]]]:
-    """(merchant, ids) chunks of other texts waiting to be sent, longest waiting first."""
+def _claim_next(limit: int, skip: set[int]) -> list[Outgoing]:
+    """Claim other texts waiting to be sent, longest waiting first (any merchant's but
+    those in `skip`)."""
+    now = utcnow()
+    until = now + timedelta(seconds=current_app.config["SMS_CLAIM_SECONDS"])
     with all_merchants(), unit_of_work():
-        rows = execute_alone(statements.NEXT_QUEUED, {
-            "now": utcnow(), "limit": limit, "skip": sorted(skip)}, rows=True)
-    found: dict[int, list[int]] = {}
-    for row in rows:
-        found.setdefault(row.merchant_id, []).append(row.id)
-    return list(found.items())
+        rows = execute_alone(statements.CLAIM_NEXT, {
+            "now": now, "until": until, "limit": limit, "skip": sorted(skip)}, rows=True)
+    return [Outgoing(row.id, row.recipient, row.recipient_form, row.body, row.attempts,
+                     row.purpose, row.kind, row.merchant_id) for row in rows]
 
 
 def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
@@ -175,6 +176,7 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
     claimed = 0
     stopped: str | None = None  # why no further call starts: unavailable, paused, claim
     skipped: set[int] = set()  # merchants whose account is paused: not drained
+    cleared: set[str] = set()  # accounts found not paused while draining
     try:
         while waiting or chunks or calls.busy:
             while not stopped and calls.room:
@@ -182,10 +184,27 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
                     stopped = "claim"
                     break
                 if drain and not waiting and not chunks:
-                    # Nothing of our own left to start: other waiting texts (none of them
-                    # when an account ran out of credit meanwhile: draining stops there).
-                    drain = not paused and bool(
-                        chunks.extend(_next_queued(size, skipped)) or chunks)
+                    # Nothing of our own left to start: other waiting texts, claimed with
+                    # one statement (none once an account ran out of credit: draining
+                    # stops there).
+                    fresh = [] if paused else _claim_next(size, skipped)
+                    drain = bool(fresh)
+                    for outgoing in fresh:
+                        if outgoing.merchant_id not in parties:
+                            parties[outgoing.merchant_id] = _Party(outgoing.merchant_id, platform)
+                        party = parties[outgoing.merchant_id]
+                        account = party.backend.account
+                        if account not in cleared:  # asked once per account and send
+                            if account in paused or sms_pause.current(account):
+                                paused.add(account)
+                                skipped.add(outgoing.merchant_id)
+                                party.outcomes.release([outgoing.id])
+                                continue
+                            cleared.add(account)
+                        claimed += 1
+                        waiting.append(replace(outgoing,
+                                               sender_id=party.senders.get(str(outgoing.kind))))
+                    continue
                 if not waiting and chunks:
                     merchant_id, ids = chunks.popleft()
                     if merchant_id in skipped:

@@ -35,8 +35,9 @@ def _params(statement: Statement) -> dict:
     """Parameters the statement would accept: two rows, merchant 1 on each."""
     many = statement.form in (PER_ROW, ANY_OF)
     params = {name: [1, 1] if many and name != "now" else 1 for name in _binds(statement)}
-    if "now" in params:
-        params["now"] = datetime.now(timezone.utc)
+    for moment in ("now", "until"):
+        if moment in params:
+            params[moment] = datetime.now(timezone.utc)
     return params
 
 
@@ -102,8 +103,9 @@ def test_a_cross_tenant_statement_says_why_and_runs_only_inside_all_merchants(st
     connection, seen = executed
     assert "Cross-tenant: " in statement.__doc__ and len(statement.cross_tenant) > 40
     params = {name: 1 if name == "limit" else "no-such-token" for name in _binds(statement)}
-    if "now" in params:
-        params["now"] = datetime.now(timezone.utc)
+    for moment in ("now", "until"):
+        if moment in params:
+            params[moment] = datetime.now(timezone.utc)
     if "skip" in params:  # merchants left out (an expanding list)
         params["skip"] = [1]
     with tenant_context(1), pytest.raises(TenantNotSet, match="all_merchants"):
