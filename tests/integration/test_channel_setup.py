@@ -251,6 +251,27 @@ def test_urls_already_registered_tells_the_merchant_how_to_clear_it(client, merc
     assert "apisupport@safaricom.co.ke" in state["urls_error"] or "URL management" in state["urls_error"]
 
 
+def test_a_failed_registration_is_the_channels_urls_error_with_a_code(client, merchant_a, channel,
+                                                                     daraja, db_session):
+    # Issue 15: a step's failure is {code, message} inside the channel JSON, never a bare
+    # string beside it, so a client can branch on the code and show the sentence.
+    _verified(db_session, channel["id"])
+    url = f"/api/v1/mpesa-channels/{channel['id']}"
+    assert client.post(f"{url}/register-urls", headers=auth(merchant_a[1]),
+                       json={}).status_code == 202
+    _token(daraja)
+    daraja.add(responses.POST, f"{DARAJA}/mpesa/c2b/v2/registerurl", status=500, json={
+        "requestId": "1", "errorCode": "500.003.1001", "errorMessage": "Urls are already registered"})
+    channel_setup.register_urls(channel["id"])
+    shown = client.get(url, headers=auth(merchant_a[1])).get_json()
+    assert shown["urls"]["state"] == "failed" and "error" not in shown
+    error = shown["urls"]["error"]
+    assert set(error) == {"code", "message"} and error["code"] == "urls_already_registered"
+    assert error["message"] == _state(db_session, channel["id"])["urls_error"]
+    # The other steps did not fail: their error is null, not an empty string.
+    assert shown["verification"]["error"] is None and shown["health"]["error"] is None
+
+
 def test_health_checks_fan_out_per_active_channel_and_never_deactivate(channel, daraja, db_session,
                                                                        merchant_a, run_task, broker):
     db_session.execute(sa.text("UPDATE mpesa_channels SET status='active', is_active=true, "
