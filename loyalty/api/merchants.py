@@ -50,6 +50,7 @@ def me():
 @blp.route("/me", methods=["PATCH"])
 @blp.arguments(MerchantUpdateSchema)
 @blp.response(200, MerchantSchema)
+@conflict("`sms_keyword_taken`: another merchant uses this SMS keyword.")
 def update_me(changes):
     """Change the business profile.
 

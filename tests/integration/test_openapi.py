@@ -1,10 +1,10 @@
 """The OpenAPI document is one a developer (and a client generator) can trust (issue 15).
 
-Three tests: the document names, for every operation, what a generator needs (summary,
-description, operationId, the errors it can answer); every operation called with a bad
-key, a missing object and a malformed body answers a status the document declares, with a
-body its schema accepts; and a Python client generated from the document by
-openapi-python-client makes a round trip through the app.
+The document names, for every operation, what a generator needs (summary, description,
+operationId, the errors it can answer); every operation called with a bad key, a missing
+object and a malformed body answers a status the document declares, with a body its schema
+accepts; every operation that can refuse with a 409 declares it; and a Python client
+generated from the document by openapi-python-client makes a round trip through the app.
 """
 
 from __future__ import annotations
@@ -183,6 +183,50 @@ def test_bad_keys_missing_objects_and_malformed_bodies_answer_as_documented(clie
     problems = [problem for problem in problems if problem]
     assert problems == [], "\n".join(problems)
     assert not_found > 20
+
+
+# Every operation whose service refuses with a Conflict (grep `Conflict(` in loyalty/services):
+# a client generator only knows the 409 exists if the document says so (@conflict).
+CONFLICTS = [
+    ("post", "/api/v1/merchants"), ("patch", "/api/v1/merchants/me"),
+    ("post", "/api/v1/programs"), ("patch", "/api/v1/programs/{code}"),
+    ("delete", "/api/v1/programs/{code}"),
+    ("post", "/api/v1/mpesa-channels"), ("patch", "/api/v1/mpesa-channels/{channel_id}"),
+    ("post", "/api/v1/mpesa-channels/{channel_id}/verify"),
+    ("post", "/api/v1/mpesa-channels/{channel_id}/register-urls"),
+    ("post", "/api/v1/mpesa-channels/{channel_id}/activate"),
+    ("post", "/api/v1/mpesa-channels/{channel_id}/pull/register"),
+    ("post", "/api/v1/mpesa-channels/{channel_id}/reconcile"),
+    ("post", "/api/v1/mpesa-channels/{channel_id}/stk-push"),
+    ("patch", "/api/v1/customers/{customer_id}"),
+    ("post", "/api/v1/customers/{customer_id}/redemptions"),
+    ("post", "/api/v1/customers/{customer_id}/adjustments"),
+    ("post", "/api/v1/transactions/{payment_id}/attribute"),
+    ("post", "/api/v1/transactions/{payment_id}/reverse"),
+    ("post", "/api/v1/transactions/{payment_id}/mark-reversed"),
+    ("post", "/api/v1/experiments/{experiment_id}/start"),
+    ("post", "/api/v1/experiments/{experiment_id}/stop"),
+    ("post", "/api/v1/experiments/{experiment_id}/promote"),
+    ("post", "/api/v1/setup-templates/{key}/apply"),
+    ("post", "/api/v1/callback-log/{entry_id}/replay"),
+    ("post", "/api/v1/webhook-endpoints"),
+    ("post", "/api/v1/webhook-endpoints/{endpoint_id}/test"),
+    ("post", "/api/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/replay"),
+]
+
+
+def test_every_operation_that_can_refuse_with_a_409_declares_it(client, db_session, document):
+    missing = [f"{method.upper()} {path}" for method, path in CONFLICTS
+               if "409" not in document["paths"][path][method]["responses"]]
+    assert missing == [], "409 not declared: " + ", ".join(missing)
+    # One of them for real: a taken SMS keyword answers the documented 409 and error body.
+    first, second = make_shop(client, db_session), make_shop(client, db_session,
+                                                             business_name="Second Shop")
+    assert first.api("PATCH", "/merchants/me", json={"sms_keyword": "acme"}).status_code == 200
+    taken = second.api("PATCH", "/merchants/me", json={"sms_keyword": "ACME"})
+    operation = document["paths"]["/api/v1/merchants/me"]["patch"]
+    assert _check(document, "/api/v1/merchants/me", "patch", operation, taken, {"409"}) is None
+    assert taken.get_json()["error"]["code"] == "sms_keyword_taken"
 
 
 # --- a generated client --------------------------------------------------------------------------
