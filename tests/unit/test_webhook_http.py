@@ -1,9 +1,13 @@
-"""The HTTP edge of webhook deliveries: the signature header, and refusing a host that
-resolves to a private address in production (no network: the resolver is stubbed)."""
+"""The HTTP edge of webhook deliveries: the signature header (and the receiver's check that
+docs/WEBHOOKS.md gives merchants), and refusing a host that resolves to a private address
+in production (no network: the resolver is stubbed)."""
 
 import hashlib
 import hmac
+import re
 import socket
+import time
+from pathlib import Path
 
 import requests
 
@@ -17,6 +21,30 @@ def test_the_signature_header_carries_one_v1_per_secret():
     for secret, part in (("whsec_new", new), ("whsec_old", old)):
         expected = hmac.new(secret.encode(), b'1767225600.{"a":1}', hashlib.sha256).hexdigest()
         assert part == f"v1={expected}"
+
+
+WEBHOOKS_DOC = Path(__file__).resolve().parents[2] / "docs" / "WEBHOOKS.md"
+
+
+def _documented_python_verifier():
+    """The `verify` a merchant copies from docs/WEBHOOKS.md, run as written."""
+    [block] = re.findall(r"```python\n(.*?)```", WEBHOOKS_DOC.read_text(), re.S)
+    namespace: dict = {}
+    exec(compile(block, str(WEBHOOKS_DOC), "exec"), namespace)  # noqa: S102 - our own doc
+    return namespace["verify"]
+
+
+def test_the_documented_python_verifier_accepts_what_the_platform_signs():
+    verify = _documented_python_verifier()
+    body, now = '{"type": "payment.credited", "data": {"amount": "5000.00"}}', int(time.time())
+    header = webhook_http.signature_header(["whsec_new", "whsec_old"], now, body)
+    assert verify("whsec_new", header, body.encode())
+    assert verify("whsec_old", header, body.encode())  # right after a rotation
+    assert not verify("whsec_someone-elses", header, body.encode())
+    assert not verify("whsec_new", header, body.replace("5000", "50000").encode())
+    stale = webhook_http.signature_header(["whsec_new"], now - 600, body)
+    assert not verify("whsec_new", stale, body.encode())  # a replayed old request
+    assert not verify("whsec_new", "v1=" + header.split("v1=")[1], body.encode())  # no t=
 
 
 def _resolving_to(address):
