@@ -15,7 +15,7 @@ from loyalty.schemas.branding import (
     SmsProviderSchema,
 )
 from loyalty.schemas.merchants import MerchantSchema
-from loyalty.services import branding, sender_ids, sms_accounts
+from loyalty.services import branding, pages, sender_ids, sms_accounts
 
 blp = Blueprint("branding", __name__, url_prefix="/api/v1/merchants/me",
                 description="White-label: logo, sender IDs, your own SMS account")
@@ -69,7 +69,7 @@ def list_sender_ids():
 
     Each category's request and its state (`pending`, `approved`, `rejected` with a
     reason); a category without an approved ID texts from `default_sender`."""
-    return {"items": sender_ids.sender_ids(),
+    return {**pages.whole(sender_ids.sender_ids()),
             "default_sender": current_app.config.get("AT_SENDER_ID") or None}
 
 

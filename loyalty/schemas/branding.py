@@ -51,7 +51,10 @@ class SenderIdSchema(BaseSchema):
 
 
 class SenderIdListSchema(BaseSchema):
+    """A page as every list is (issue 15), always the only one: a request per category."""
+
     items = fields.List(fields.Nested(SenderIdSchema))
+    next_cursor = fields.Integer(allow_none=True, metadata={"description": "always null"})
     default_sender = fields.String(allow_none=True, metadata={
         "description": "the platform's sender, the `from` of any category without an "
                        "approved ID (null: Africa's Talking's shared one)"})

@@ -70,7 +70,10 @@ def test_several_problems_with_one_field_read_as_one_sentence(shop):
 
 LISTS = ("/programs", "/mpesa-channels", "/mpesa-channels/export", "/api-keys", "/customers",
          "/customers/{customer}/ledger", "/transactions", "/payment-requests",
-         "/analytics/channels", "/callback-log", "/reconciliation-runs")
+         "/analytics/channels", "/callback-log", "/reconciliation-runs",
+         "/merchants/me/sender-id")
+# What a page may carry beside itself: totals over every run, the platform's sender.
+EXTRA = {"/reconciliation-runs": {"totals"}, "/merchants/me/sender-id": {"default_sender"}}
 
 
 def test_every_collection_is_a_page_of_items(shop):
@@ -79,9 +82,7 @@ def test_every_collection_is_a_page_of_items(shop):
     customer = shop.api("GET", "/customers").get_json()["items"][0]["id"]
     for path in LISTS:
         body = shop.api("GET", path.format(customer=customer)).get_json()
-        # A page, and nothing else but the reconciliation runs' totals (over every run).
-        extra = {"totals"} if path == "/reconciliation-runs" else set()
-        assert set(body) == {"items", "next_cursor"} | extra, path
+        assert set(body) == {"items", "next_cursor"} | EXTRA.get(path, set()), path
         assert isinstance(body["items"], list), path
 
 

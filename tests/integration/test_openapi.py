@@ -122,6 +122,29 @@ def _is_error(document, response) -> bool:
     return "error" in schema.get("properties", {})
 
 
+def test_every_collection_is_a_page_and_the_input_rules_are_in_the_schema(document):
+    # One list shape: no operation answers a bare array, and a list of `items` is a page,
+    # `{items, next_cursor}` (the reconciliation runs add their `totals`).
+    problems = []
+    for path, method, operation in operations(document):
+        for status, response in operation["responses"].items():
+            content = resolve(document, response).get("content", {}).get("application/json")
+            schema = content["schema"] if content else {}
+            where = f"{method.upper()} {path} {status}"
+            if schema.get("type") == "array":
+                problems.append(f"{where}: a bare array")
+            elif "items" in schema.get("properties", {}):
+                if not {"items", "next_cursor"} <= set(schema["properties"]):
+                    problems.append(f"{where}: items without next_cursor")
+    assert problems == [], "\n".join(problems)
+    # The rules the server applies are in the schema, where a generated client shows them.
+    schemas = document["components"]["schemas"]
+    phone = resolve(document, schemas["CustomerCreate"])["properties"]["phone"]
+    assert re.fullmatch(phone["pattern"], "0712345678") and "+254712345678" in phone["description"]
+    mapping = resolve(document, schemas["ChannelCreate"])["properties"]["account_mapping"]
+    assert "`default`" in mapping["description"] and "`VIP*`" in mapping["description"]
+
+
 # --- the contract, operation by operation -------------------------------------------------------
 
 
