@@ -175,7 +175,9 @@ def field_types(self, field, ret: dict, **kwargs: Any) -> dict:
         return ret
     if isinstance(field, KenyanPhone):
         described = ret.get("description", "")
-        ret.update(pattern=r"^[0-9+][0-9 ()\-.]{7,18}$", example=ret.get("example", "0712345678"),
+        # As loose as phones.normalise_msisdn: spaces, dashes, dots and brackets anywhere
+        # ("(+254) 712 345678"), so a client that checks the pattern refuses no phone we take.
+        ret.update(pattern=r"^[\s(]*\+?[0-9 ()\-.]{8,20}$", example=ret.get("example", "0712345678"),
                    description=(f"{described + ' — ' if described else ''}A Kenyan mobile number "
                                 "in any usual form (0712345678, +254712345678, 254712345678, "
                                 "712345678, 0110123456; spaces, dashes and brackets ignored); "
