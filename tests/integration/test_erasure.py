@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from loyalty.services import crediting
-from tests.integration.conftest import VIP, c2b_body, make_shop
+from tests.integration.conftest import VIP, c2b_body, make_shop, trans_time
 
 PHONE = "254722333444"
 FORMS = (PHONE, "+" + PHONE, "0722333444", "0722 333 444", hashlib.sha256(PHONE.encode()).hexdigest())
@@ -78,6 +78,41 @@ def test_erasure_leaves_no_phone_or_name_while_the_books_stay(shop, db_session):
     assert shown["erased"] is True and shown["phone"] is None and shown["first_name"] is None
     assert [b["points"] for b in shown["balances"]] == [90]  # VIP: 100 + 20 - 30
     assert shop.api("DELETE", f"/customers/{customer['id']}").status_code == 204  # idempotent
+
+
+def _stk_payment(shop, db_session, receipt="NLJ7RT61SV"):
+    """A push to PHONE and Daraja's result for it (the number as an integer item)."""
+    db_session.execute(sa.text(
+        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
+        "checkout_request_id, status, created_at, updated_at) VALUES (:m, :c, :p, 100, 'VIP7', "
+        "'ws_CO_1', 'pending', now(), now())"),
+        {"m": shop.merchant_id, "c": shop.channel["id"], "p": PHONE})
+    result = {"Body": {"stkCallback": {
+        "MerchantRequestID": "29115-1", "CheckoutRequestID": "ws_CO_1", "ResultCode": 0,
+        "ResultDesc": "The service request is processed successfully.",
+        "CallbackMetadata": {"Item": [
+            {"Name": "Amount", "Value": 100.00}, {"Name": "MpesaReceiptNumber", "Value": receipt},
+            {"Name": "TransactionDate", "Value": int(trans_time())},
+            {"Name": "PhoneNumber", "Value": int(PHONE)}]}}}}
+    assert shop.hook("stk", result).status_code == 200
+    crediting.credit_waiting()
+
+
+def test_erasure_reaches_stk_pushes_and_their_results(shop, db_session):
+    customer = shop.api("POST", "/customers", json={"phone": PHONE, "first_name": "Wanjiku"}).get_json()
+    _stk_payment(shop, db_session)
+    pushed = "SELECT phone FROM payment_requests"
+    assert db_session.execute(sa.text(pushed)).scalar() == PHONE
+    assert str(int(PHONE)) in _dump(db_session)
+    books = _books(db_session)
+
+    assert shop.api("DELETE", f"/customers/{customer['id']}").status_code == 204
+
+    dump = _dump(db_session)
+    for secret in FORMS + NAMES:
+        assert secret not in dump, secret
+    assert db_session.execute(sa.text(pushed)).scalar() == ""
+    assert "NLJ7RT61SV" in dump and _books(db_session) == books  # the receipt stays
 
 
 def test_a_later_payment_from_the_number_starts_a_new_customer(shop, db_session):
