@@ -1,6 +1,7 @@
 """Erasing a customer: no phone or name left anywhere in the database, the books unchanged."""
 
 import hashlib
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -113,6 +114,30 @@ def test_erasure_reaches_stk_pushes_and_their_results(shop, db_session):
         assert secret not in dump, secret
     assert db_session.execute(sa.text(pushed)).scalar() == ""
     assert "NLJ7RT61SV" in dump and _books(db_session) == books  # the receipt stays
+
+
+def test_erasure_cleans_the_bodies_relayed_to_the_merchants_webhooks(shop, db_session):
+    """payment.received carries Safaricom's body as sent (MSISDN, names); its stored
+    delivery must not keep them once the customer is erased."""
+    assert shop.api("POST", "/webhook-endpoints", json={
+        "url": "http://127.0.0.1:9/loyalty-events",
+        "events": ["payment.received"]}).status_code == 201
+    customer = shop.api("POST", "/customers", json={"phone": PHONE}).get_json()
+    _stk_payment(shop, db_session)
+    _pay(shop, trans_id="RKT0000002", msisdn=PHONE, first_name="Wanjiku", LastName="Kamau")
+    _pay(shop, trans_id="RKT0000004", msisdn="254711000222", first_name="Otieno")
+    relayed = "SELECT body FROM webhook_deliveries ORDER BY id"
+    before = db_session.execute(sa.text(relayed)).scalars().all()
+    assert len(before) == 3 and str(int(PHONE)) in before[0] and "Wanjiku" in before[1]
+
+    assert shop.api("DELETE", f"/customers/{customer['id']}").status_code == 204
+
+    dump = _dump(db_session)
+    for secret in FORMS + NAMES:
+        assert secret not in dump, secret
+    after = [json.loads(body) for body in db_session.execute(sa.text(relayed)).scalars()]
+    assert after[1]["TransID"] == "RKT0000002" and after[1]["TransAmount"] == "5000.00"
+    assert after[2]["FirstName"] == "Otieno"  # someone else's event is left alone
 
 
 def test_a_later_payment_from_the_number_starts_a_new_customer(shop, db_session):
