@@ -123,15 +123,26 @@ def test_the_bulk_opt_out_notification_opts_out(client, acme):
     assert (event["source"], event["value"]) == ("gateway", True)
 
 
-def test_a_wrong_token_is_a_404_and_changes_nothing(client, acme, app, monkeypatch):
+def test_a_wrong_token_is_a_404_and_changes_nothing(client, acme, app, monkeypatch, db_session,
+                                                   gateway):
     customer_id = _enrol(acme)
+    message_id = _sent(acme, db_session, gateway)
+    logged = sa.text("SELECT count(*) FROM callback_log")
+    kept = db_session.execute(logged).scalar()
     for token in ("wrong-token", TOKEN + "x"):
         response = _post(client, "inbound", token=token, **{"from": "+" + JOHN, "text": "STOP"})
         assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+        assert _post(client, "delivery", token=token, id="ATXid_1", status="Failed",
+                     failureReason="UserInBlackList").status_code == 404
+        assert _post(client, "optout", token=token, senderId="ACME",
+                     phoneNumber="+" + JOHN).status_code == 404
     assert _post(client, "unknown-kind", **{"from": "+" + JOHN}).status_code == 404
     monkeypatch.setitem(app.config, "SMS_CALLBACK_TOKEN", "")
     assert _post(client, "inbound", token="", **{"text": "STOP"}).status_code == 404
-    assert _customer(acme, customer_id)["sms_opt_out"] is False
+    shown = _customer(acme, customer_id)
+    assert shown["sms_opt_out"] is False and shown["consent_history"] == []
+    assert _message(db_session, message_id)["status"] == "sent"
+    assert db_session.execute(logged).scalar() == kept  # no body kept for a stranger
 
 
 def test_odd_bodies_are_answered_without_error(client, acme):
