@@ -5,7 +5,7 @@ import pytest
 import responses
 import sqlalchemy as sa
 
-from loyalty.services import crediting, messages
+from loyalty.services import crediting, messages, sender_ids
 from loyalty.tenancy import tenant_context
 from tests.integration.conftest import AT, JOHN, SENT, c2b_body, make_shop
 
@@ -121,6 +121,22 @@ def test_the_bulk_opt_out_notification_opts_out(client, acme):
     _post(client, "optout", senderId="ACME", phoneNumber="+" + JOHN)
     event = _customer(acme, customer_id)["consent_history"][0]
     assert (event["source"], event["value"]) == ("gateway", True)
+
+
+def test_blocking_a_merchants_own_sender_id_stops_that_merchant_only(client, acme, other):
+    assert other.api("PUT", "/merchants/me/sender-id", json={
+        "sender_id": "MBOGA", "category": "promotional"}).status_code == 200
+    mine, theirs = _enrol(acme), _enrol(other)
+    _post(client, "optout", senderId="MBOGA", phoneNumber="+" + JOHN)  # still pending
+    assert _customer(acme, mine)["sms_opt_out"] and _customer(other, theirs)["sms_opt_out"]
+    for shop, customer_id in ((acme, mine), (other, theirs)):
+        shop.api("PATCH", f"/customers/{customer_id}", json={"sms_opt_out": False})
+    sender_ids.decide(str(other.merchant_id), approve=True)
+
+    _post(client, "optout", senderId="Mboga", phoneNumber="+" + JOHN)
+
+    assert _customer(other, theirs)["sms_opt_out"] is True
+    assert _customer(acme, mine)["sms_opt_out"] is False  # texts through the platform's sender
 
 
 def test_a_wrong_token_is_a_404_and_changes_nothing(client, acme, app, monkeypatch, db_session,
