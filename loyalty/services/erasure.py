@@ -6,7 +6,8 @@ payloads; the callback bodies of those payments in the callback log; STK push re
 the phone and the Daraja results about those payments; the bodies of the webhook events
 about those payments (payment.received relays Safaricom's body as sent); the numbers and
 bodies of their texts. The phone hash becomes a random tombstone, so a later payment from the number finds
-no customer and starts a new one ("earn now, claim later" from scratch).
+no customer and starts a new one ("earn now, claim later" from scratch); for the same reason
+their experiment assignments lose the keyed hash of the number they were found by.
 
 What the merchant must keep stays: the customer row (as a number), amounts, receipts
 (M-Pesa transaction ids), the ledger and the balances, so the books still add up. Texts
@@ -32,6 +33,7 @@ from loyalty.models import (
     CallbackLog,
     ConsentSource,
     Customer,
+    ExperimentAssignment,
     Payment,
     PaymentRequest,
     Reversal,
@@ -134,6 +136,7 @@ def erase_customer(customer_id: int, *, source: ConsentSource | str = ConsentSou
     _erase_callback_log(payment_ids, forms, scrub)
     _erase_webhook_bodies(payment_ids, scrub)
     _erase_texts(customer, identity)
+    _erase_experiment_keys(customer)
     # No texts ever again (there is no number left to text), recorded like any opt-out.
     consent.change(customer, source=source, sms_opt_out=True, marketing_consent=False,
                    detail="Personal data erased at the customer's request.")
@@ -195,6 +198,15 @@ def _erase_webhook_bodies(payment_ids: list[int], scrub: Scrubber) -> None:
     for delivery in db.session.scalars(sa.select(WebhookDelivery).where(
             WebhookDelivery.source_key.in_(keys))):
         delivery.body = scrub.body(delivery.body)
+
+
+def _erase_experiment_keys(customer: Customer) -> None:
+    """An assignment's unit key is an HMAC of the phone hash: pseudonymous, and the number's
+    next payment would find it and count as this customer's. A random key keeps the
+    assignment (and the results) while the number starts afresh, as a new payer."""
+    for assigned in db.session.scalars(sa.select(ExperimentAssignment).where(
+            ExperimentAssignment.customer_id == customer.id)):
+        assigned.unit_key = secrets.token_hex(32)
 
 
 def _erase_texts(customer: Customer, identity: list[str]) -> None:

@@ -7,7 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from loyalty.services import crediting
+from loyalty.services.experiments import assignment
 from tests.integration.conftest import VIP, c2b_body, make_shop, trans_time
+from tests.integration.experiment_history import fixed_experiment
 
 PHONE = "254722333444"
 FORMS = (PHONE, "+" + PHONE, "0722333444", "0722 333 444", hashlib.sha256(PHONE.encode()).hexdigest())
@@ -138,6 +140,25 @@ def test_erasure_cleans_the_bodies_relayed_to_the_merchants_webhooks(shop, db_se
     after = [json.loads(body) for body in db_session.execute(sa.text(relayed)).scalars()]
     assert after[1]["TransID"] == "RKT0000002" and after[1]["TransAmount"] == "5000.00"
     assert after[2]["FirstName"] == "Otieno"  # someone else's event is left alone
+
+
+def test_erasure_unlinks_the_number_from_experiment_assignments(app, shop, db_session):
+    """An experiment's unit is a keyed hash of the number: left as it was, the number's next
+    payment would still count as the erased customer's in the results."""
+    fixed_experiment(db_session, shop)  # on the `loyalty` program: payments without VIP
+    with app.app_context():
+        key = assignment.unit_key(shop.merchant_id, FORMS[4])
+    customer = shop.api("POST", "/customers", json={"phone": PHONE}).get_json()
+    _pay(shop, trans_id="RKT0000001", msisdn=PHONE, bill_ref="")
+    assigned = sa.text("SELECT customer_id, unit_key FROM experiment_assignments ORDER BY id")
+    assert [tuple(r) for r in db_session.execute(assigned)] == [(customer["id"], key)]
+
+    assert shop.api("DELETE", f"/customers/{customer['id']}").status_code == 204
+    _pay(shop, trans_id="RKT0000002", msisdn=PHONE, bill_ref="")
+
+    erased, again = db_session.execute(assigned).all()
+    assert erased.customer_id == customer["id"] and erased.unit_key != key
+    assert again.customer_id != customer["id"] and again.unit_key == key
 
 
 def test_a_later_payment_from_the_number_starts_a_new_customer(shop, db_session):
