@@ -5,9 +5,10 @@ the payer names and MSISDN M-Pesa sent with their payments, in the columns and i
 payloads; the callback bodies of those payments in the callback log; STK push requests to
 the phone and the Daraja results about those payments; the bodies of the webhook events
 about those payments (payment.received relays Safaricom's body as sent); the numbers and
-bodies of their texts. The phone hash becomes a random tombstone, so a later payment from the number finds
-no customer and starts a new one ("earn now, claim later" from scratch); for the same reason
-their experiment assignments lose the keyed hash of the number they were found by.
+bodies of their texts. The phone hash becomes a random tombstone, so a later payment from
+the number finds no customer and starts a new one ("earn now, claim later" from scratch);
+for the same reason their experiment assignments lose the keyed hash of the number they
+were found by.
 
 What the merchant must keep stays: the customer row (as a number), amounts, receipts
 (M-Pesa transaction ids), the ledger and the balances, so the books still add up. Texts
