@@ -3,9 +3,12 @@
 What identifies the customer goes, wherever the platform kept it: their names and phone;
 the payer names and MSISDN M-Pesa sent with their payments, in the columns and in the raw
 payloads; the callback bodies of those payments in the callback log; STK push requests to
-the phone and the Daraja results about those payments; the numbers and bodies of their
-texts. The phone hash becomes a random tombstone, so a later payment from the number finds
-no customer and starts a new one ("earn now, claim later" from scratch).
+the phone and the Daraja results about those payments; the bodies of the webhook events
+about those payments (payment.received relays Safaricom's body as sent); the numbers and
+bodies of their texts. The phone hash becomes a random tombstone, so a later payment from
+the number finds no customer and starts a new one ("earn now, claim later" from scratch);
+for the same reason their experiment assignments lose the keyed hash of the number they
+were found by.
 
 What the merchant must keep stays: the customer row (as a number), amounts, receipts
 (M-Pesa transaction ids), the ledger and the balances, so the books still add up. Texts
@@ -31,11 +34,13 @@ from loyalty.models import (
     CallbackLog,
     ConsentSource,
     Customer,
+    ExperimentAssignment,
     Payment,
     PaymentRequest,
     Reversal,
     SmsMessage,
     SmsStatus,
+    WebhookDelivery,
 )
 from loyalty.models.base import utcnow
 from loyalty.services import consent
@@ -130,7 +135,9 @@ def erase_customer(customer_id: int, *, source: ConsentSource | str = ConsentSou
         payment.payload = scrub.value(payment.payload)
     _erase_requests(customer, payment_ids, scrub)
     _erase_callback_log(payment_ids, forms, scrub)
+    _erase_webhook_bodies(payment_ids, scrub)
     _erase_texts(customer, identity)
+    _erase_experiment_keys(customer)
     # No texts ever again (there is no number left to text), recorded like any opt-out.
     consent.change(customer, source=source, sms_opt_out=True, marketing_consent=False,
                    detail="Personal data erased at the customer's request.")
@@ -179,6 +186,28 @@ def _erase_callback_log(payment_ids: list[int], forms: list[str], scrub: Scrubbe
     for row in rows:
         row.body = scrub.body(row.body)
         row.error = row.error and scrub.text(row.error)
+
+
+def _erase_webhook_bodies(payment_ids: list[int], scrub: Scrubber) -> None:
+    """Events about the payments kept for the merchant's endpoints. Cleaned, not deleted:
+    the delivery log still shows what went when, and a delivery still pending goes out
+    cleaned (the signature is made at each attempt). What the merchant's own systems
+    already received is theirs to erase."""
+    if not payment_ids:
+        return
+    keys = [f"payment:{payment_id}" for payment_id in payment_ids]
+    for delivery in db.session.scalars(sa.select(WebhookDelivery).where(
+            WebhookDelivery.source_key.in_(keys))):
+        delivery.body = scrub.body(delivery.body)
+
+
+def _erase_experiment_keys(customer: Customer) -> None:
+    """An assignment's unit key is an HMAC of the phone hash: pseudonymous, and the number's
+    next payment would find it and count as this customer's. A random key keeps the
+    assignment (and the results) while the number starts afresh, as a new payer."""
+    for assigned in db.session.scalars(sa.select(ExperimentAssignment).where(
+            ExperimentAssignment.customer_id == customer.id)):
+        assigned.unit_key = secrets.token_hex(32)
 
 
 def _erase_texts(customer: Customer, identity: list[str]) -> None:

@@ -6,15 +6,18 @@
   opted out (source `gateway`), as for a send answered `406 UserInBlacklist`.
 - **Inbound texts**: `STOP` opts the phone out of every merchant that texts through the
   sender or shortcode it was sent to, `STOP <keyword>` of that merchant only, `START`
-  (`START <keyword>`) opts back in (source `sms`). Every merchant texts through the
-  platform's sender today (DESIGN.md 13's own sender IDs are not built), so "every merchant
-  of that sender" is every merchant that has this phone as a customer. A keyword no
-  merchant has is read as a plain STOP: the customer asked for silence.
+  (`START <keyword>`) opts back in (source `sms`). The shortcode is the platform's, shared
+  by every merchant, and most merchants text through the platform's sender (an approved
+  sender ID of their own is the exception), so a plain STOP stops every merchant that has
+  this phone as a customer: when in doubt, silence. A keyword no merchant has is read as a
+  plain STOP: the customer asked for silence.
 - **Language**: `KISWAHILI` (or `SWAHILI`) and `ENGLISH` (or `KIINGEREZA`), with a merchant
   keyword or without, set the language of the customer's texts as STOP scopes it. Not a
   consent change, so nothing is added to the consent history.
 - **The bulk opt-out notification** (senderId, phoneNumber): the subscriber blocked a sender
-  ID through Safaricom's `*456#` menu; every merchant texting through it stops.
+  ID through Safaricom's `*456#` menu; every merchant texting through it stops. A merchant's
+  own approved sender ID names that merchant (blocking "MBOGA" says nothing about the other
+  shops the customer pays); any other name (the platform's sender, or none) every merchant.
 
 Callbacks carry no merchant: customers are found across merchants by phone hash (the one
 bypass, `all_merchants()`), then each merchant's change runs as that merchant.
@@ -28,7 +31,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from loyalty.extensions import db
-from loyalty.models import ConsentSource, Customer, Merchant, SmsMessage, SmsStatus
+from loyalty.models import (
+    ConsentSource,
+    Customer,
+    Merchant,
+    SenderId,
+    SenderIdState,
+    SmsMessage,
+    SmsStatus,
+)
 from loyalty.models.base import utcnow
 from loyalty.phones import InvalidPhone, hash_msisdn, normalise_msisdn
 from loyalty.services import consent
@@ -153,9 +164,22 @@ def bulk_opt_out(fields: dict) -> Outcome:
     if phone is None:
         return Outcome("ignored")
     sender = _field(fields, "senderId", 20)
-    changed = _set_opt_out(phone, True, None, ConsentSource.GATEWAY,
+    changed = _set_opt_out(phone, True, _sender_merchants(sender), ConsentSource.GATEWAY,
                            f"Opted out of sender ID {sender}".strip())
     return Outcome("stop", changed)
+
+
+def _sender_merchants(sender: str) -> list[int] | None:
+    """The merchants whose approved sender ID this is, or None (every merchant) for the
+    platform's sender or a name no merchant has: the subscriber blocked it, so stop."""
+    name = " ".join(sender.upper().split())
+    if not name:
+        return None
+    with all_merchants():
+        found = db.session.scalars(sa.select(SenderId.merchant_id).where(
+            sa.func.upper(SenderId.sender_id) == name,
+            SenderId.state == SenderIdState.APPROVED).distinct()).all()
+    return list(found) or None
 
 
 def _phone(text: str) -> str | None:

@@ -117,3 +117,38 @@ def test_a_stop_typed_on_the_emulator_page_opts_the_customer_out(served):
                          headers=auth(key)).get_json()["consent_history"]
     assert [(e["source"], e["kind"], e["value"]) for e in history] == [
         ("sms", "sms_opt_out", True)]
+
+
+def test_stop_with_a_keyword_from_the_emulator_ends_that_merchants_texts_only(served):
+    app, base = served
+    client, key, token, merchant_id, customer_id = _shop_with_john(app)
+    mboga_key, mboga_token = _shop(client, app, "Mama Mboga", [], {"default": "loyalty"},
+                                   shortcode="600000")
+    assert client.patch("/api/v1/merchants/me", headers=auth(mboga_key),
+                        json={"sms_keyword": "mboga"}).status_code == 200
+    theirs = client.post("/api/v1/customers", headers=auth(mboga_key),
+                         json={"phone": JOHN, "first_name": "John"}).get_json()["id"]
+
+    sent = requests.post(f"{base}/_emulator/sms-inbound",
+                         data={"sms_from": "0712 345 678", "sms_text": "STOP MBOGA"}, timeout=5)
+    assert sent.status_code == 200
+
+    johns = {"acme": (key, customer_id), "mboga": (mboga_key, theirs)}
+
+    def opted_out(shop):  # by name: a failing assert must not print an API key
+        api_key, customer = johns[shop]
+        return client.get(f"/api/v1/customers/{customer}",
+                          headers=auth(api_key)).get_json()["sms_opt_out"]
+    processes.wait_until(lambda: opted_out("mboga"), timeout=15,
+                         message="the STOP MBOGA to reach the platform")
+    assert opted_out("acme") is False
+    # John's next receipt from Mama Mboga is not sent; Acme's still is.
+    assert client.post(f"/hooks/{mboga_token}/c2b/confirmation", json=c2b_body(
+        shortcode="600000", trans_id="RKTQDM7W63", bill_ref="")).status_code == 200
+    acme_text = _pay_and_send(app, client, token, merchant_id, "RKTQDM7W64")  # credits both
+    with app.app_context(), db.engine.connect() as conn:
+        mboga_text = conn.execute(sa.text(
+            "SELECT status, reason FROM sms_messages WHERE customer_id = :c"),
+            {"c": theirs}).one()
+    assert tuple(mboga_text) == ("skipped", "opted_out")
+    assert _status(app, acme_text)[0] in ("sent", "delivered")

@@ -1,12 +1,15 @@
 """Erasing a customer: no phone or name left anywhere in the database, the books unchanged."""
 
 import hashlib
+import json
 
 import pytest
 import sqlalchemy as sa
 
 from loyalty.services import crediting
-from tests.integration.conftest import VIP, c2b_body, make_shop
+from loyalty.services.experiments import assignment
+from tests.integration.conftest import VIP, c2b_body, make_shop, trans_time
+from tests.integration.experiment_history import fixed_experiment
 
 PHONE = "254722333444"
 FORMS = (PHONE, "+" + PHONE, "0722333444", "0722 333 444", hashlib.sha256(PHONE.encode()).hexdigest())
@@ -78,6 +81,84 @@ def test_erasure_leaves_no_phone_or_name_while_the_books_stay(shop, db_session):
     assert shown["erased"] is True and shown["phone"] is None and shown["first_name"] is None
     assert [b["points"] for b in shown["balances"]] == [90]  # VIP: 100 + 20 - 30
     assert shop.api("DELETE", f"/customers/{customer['id']}").status_code == 204  # idempotent
+
+
+def _stk_payment(shop, db_session, receipt="NLJ7RT61SV"):
+    """A push to PHONE and Daraja's result for it (the number as an integer item)."""
+    db_session.execute(sa.text(
+        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
+        "checkout_request_id, status, created_at, updated_at) VALUES (:m, :c, :p, 100, 'VIP7', "
+        "'ws_CO_1', 'pending', now(), now())"),
+        {"m": shop.merchant_id, "c": shop.channel["id"], "p": PHONE})
+    result = {"Body": {"stkCallback": {
+        "MerchantRequestID": "29115-1", "CheckoutRequestID": "ws_CO_1", "ResultCode": 0,
+        "ResultDesc": "The service request is processed successfully.",
+        "CallbackMetadata": {"Item": [
+            {"Name": "Amount", "Value": 100.00}, {"Name": "MpesaReceiptNumber", "Value": receipt},
+            {"Name": "TransactionDate", "Value": int(trans_time())},
+            {"Name": "PhoneNumber", "Value": int(PHONE)}]}}}}
+    assert shop.hook("stk", result).status_code == 200
+    crediting.credit_waiting()
+
+
+def test_erasure_reaches_stk_pushes_and_their_results(shop, db_session):
+    customer = shop.api("POST", "/customers", json={"phone": PHONE, "first_name": "Wanjiku"}).get_json()
+    _stk_payment(shop, db_session)
+    pushed = "SELECT phone FROM payment_requests"
+    assert db_session.execute(sa.text(pushed)).scalar() == PHONE
+    assert str(int(PHONE)) in _dump(db_session)
+    books = _books(db_session)
+
+    assert shop.api("DELETE", f"/customers/{customer['id']}").status_code == 204
+
+    dump = _dump(db_session)
+    for secret in FORMS + NAMES:
+        assert secret not in dump, secret
+    assert db_session.execute(sa.text(pushed)).scalar() == ""
+    assert "NLJ7RT61SV" in dump and _books(db_session) == books  # the receipt stays
+
+
+def test_erasure_cleans_the_bodies_relayed_to_the_merchants_webhooks(shop, db_session):
+    """payment.received carries Safaricom's body as sent (MSISDN, names); its stored
+    delivery must not keep them once the customer is erased."""
+    assert shop.api("POST", "/webhook-endpoints", json={
+        "url": "http://127.0.0.1:9/loyalty-events",
+        "events": ["payment.received"]}).status_code == 201
+    customer = shop.api("POST", "/customers", json={"phone": PHONE}).get_json()
+    _stk_payment(shop, db_session)
+    _pay(shop, trans_id="RKT0000002", msisdn=PHONE, first_name="Wanjiku", LastName="Kamau")
+    _pay(shop, trans_id="RKT0000004", msisdn="254711000222", first_name="Otieno")
+    relayed = "SELECT body FROM webhook_deliveries ORDER BY id"
+    before = db_session.execute(sa.text(relayed)).scalars().all()
+    assert len(before) == 3 and str(int(PHONE)) in before[0] and "Wanjiku" in before[1]
+
+    assert shop.api("DELETE", f"/customers/{customer['id']}").status_code == 204
+
+    dump = _dump(db_session)
+    for secret in FORMS + NAMES:
+        assert secret not in dump, secret
+    after = [json.loads(body) for body in db_session.execute(sa.text(relayed)).scalars()]
+    assert after[1]["TransID"] == "RKT0000002" and after[1]["TransAmount"] == "5000.00"
+    assert after[2]["FirstName"] == "Otieno"  # someone else's event is left alone
+
+
+def test_erasure_unlinks_the_number_from_experiment_assignments(app, shop, db_session):
+    """An experiment's unit is a keyed hash of the number: left as it was, the number's next
+    payment would still count as the erased customer's in the results."""
+    fixed_experiment(db_session, shop)  # on the `loyalty` program: payments without VIP
+    with app.app_context():
+        key = assignment.unit_key(shop.merchant_id, FORMS[4])
+    customer = shop.api("POST", "/customers", json={"phone": PHONE}).get_json()
+    _pay(shop, trans_id="RKT0000001", msisdn=PHONE, bill_ref="")
+    assigned = sa.text("SELECT customer_id, unit_key FROM experiment_assignments ORDER BY id")
+    assert [tuple(r) for r in db_session.execute(assigned)] == [(customer["id"], key)]
+
+    assert shop.api("DELETE", f"/customers/{customer['id']}").status_code == 204
+    _pay(shop, trans_id="RKT0000002", msisdn=PHONE, bill_ref="")
+
+    erased, again = db_session.execute(assigned).all()
+    assert erased.customer_id == customer["id"] and erased.unit_key != key
+    assert again.customer_id != customer["id"] and again.unit_key == key
 
 
 def test_a_later_payment_from_the_number_starts_a_new_customer(shop, db_session):

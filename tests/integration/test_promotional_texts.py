@@ -69,6 +69,20 @@ def test_queued_at_21_nairobi_it_goes_out_at_08(acme, db_session, gateway, clock
     assert "Opt+out" in gateway.calls[0].request.body
 
 
+def test_a_receipt_at_21_nairobi_goes_at_once(acme, db_session, gateway, clock):
+    """Transactional texts have no window, and need no marketing consent (SMS.md 4.4-4.5)."""
+    _customer(acme, db_session)
+    acme.hook("c2b/confirmation", c2b_body())
+    crediting.credit_waiting()
+    message_id = db_session.execute(sa.text("SELECT max(id) FROM sms_messages")).scalar()
+    gateway.add(responses.POST, f"{AT}/version1/messaging", json=SENT)
+    clock(nairobi(21))
+    messages.send_batch([(acme.merchant_id, message_id)])
+    row = _row(db_session, message_id)
+    assert (row["status"], row["kind"], row["not_before"]) == ("sent", "transactional", None)
+    assert "Opt out" not in row["body"] and len(gateway.calls) == 1
+
+
 def test_a_retry_that_slips_past_18_is_held_until_morning(acme, db_session, gateway, clock):
     customer = _customer(acme, db_session, marketing_consent=True)
     message_id = _queue(acme, customer, nairobi(17, 59))

@@ -227,10 +227,11 @@ def test_the_customer_is_texted_only_when_the_program_says_so(shop, db_session, 
     told = pay(shop, db_session, trans_id="TOLD000001")
     mark(shop, told, key="t", amount="2500")
     notice = db_session.execute(sa.text(
-        "SELECT body, status FROM sms_messages WHERE payment_id = :p AND purpose = "
+        "SELECT body, status, kind FROM sms_messages WHERE payment_id = :p AND purpose = "
         "'reversal_notice'"), {"p": told}).one()
     assert notice == ("Hi John, KES 2,500 of your payment TOLD000001 to Acme Electronics was "
-                      "reversed: 50 VIP points were taken back. Total: 50 points.", "queued")
+                      "reversed: 50 VIP points were taken back. Total: 50 points.", "queued",
+                      "transactional")
 
 
 # --- through M-Pesa: the points come back only on ResultCode 0 -------------------------------

@@ -5,7 +5,7 @@ import pytest
 import responses
 import sqlalchemy as sa
 
-from loyalty.services import crediting, messages
+from loyalty.services import crediting, messages, sender_ids
 from loyalty.tenancy import tenant_context
 from tests.integration.conftest import AT, JOHN, SENT, c2b_body, make_shop
 
@@ -123,15 +123,42 @@ def test_the_bulk_opt_out_notification_opts_out(client, acme):
     assert (event["source"], event["value"]) == ("gateway", True)
 
 
-def test_a_wrong_token_is_a_404_and_changes_nothing(client, acme, app, monkeypatch):
+def test_blocking_a_merchants_own_sender_id_stops_that_merchant_only(client, acme, other):
+    assert other.api("PUT", "/merchants/me/sender-id", json={
+        "sender_id": "MBOGA", "category": "promotional"}).status_code == 200
+    mine, theirs = _enrol(acme), _enrol(other)
+    _post(client, "optout", senderId="MBOGA", phoneNumber="+" + JOHN)  # still pending
+    assert _customer(acme, mine)["sms_opt_out"] and _customer(other, theirs)["sms_opt_out"]
+    for shop, customer_id in ((acme, mine), (other, theirs)):
+        shop.api("PATCH", f"/customers/{customer_id}", json={"sms_opt_out": False})
+    sender_ids.decide(str(other.merchant_id), approve=True)
+
+    _post(client, "optout", senderId="Mboga", phoneNumber="+" + JOHN)
+
+    assert _customer(other, theirs)["sms_opt_out"] is True
+    assert _customer(acme, mine)["sms_opt_out"] is False  # texts through the platform's sender
+
+
+def test_a_wrong_token_is_a_404_and_changes_nothing(client, acme, app, monkeypatch, db_session,
+                                                   gateway):
     customer_id = _enrol(acme)
+    message_id = _sent(acme, db_session, gateway)
+    logged = sa.text("SELECT count(*) FROM callback_log")
+    kept = db_session.execute(logged).scalar()
     for token in ("wrong-token", TOKEN + "x"):
         response = _post(client, "inbound", token=token, **{"from": "+" + JOHN, "text": "STOP"})
         assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+        assert _post(client, "delivery", token=token, id="ATXid_1", status="Failed",
+                     failureReason="UserInBlackList").status_code == 404
+        assert _post(client, "optout", token=token, senderId="ACME",
+                     phoneNumber="+" + JOHN).status_code == 404
     assert _post(client, "unknown-kind", **{"from": "+" + JOHN}).status_code == 404
     monkeypatch.setitem(app.config, "SMS_CALLBACK_TOKEN", "")
     assert _post(client, "inbound", token="", **{"text": "STOP"}).status_code == 404
-    assert _customer(acme, customer_id)["sms_opt_out"] is False
+    shown = _customer(acme, customer_id)
+    assert shown["sms_opt_out"] is False and shown["consent_history"] == []
+    assert _message(db_session, message_id)["status"] == "sent"
+    assert db_session.execute(logged).scalar() == kept  # no body kept for a stranger
 
 
 def test_odd_bodies_are_answered_without_error(client, acme):

@@ -33,6 +33,10 @@ def test_the_fifth_stamp_sends_the_reward_text_and_a_reward_waits(client, db_ses
     texts = _texts(db_session)
     assert texts[3] == "Thanks John! 1 more orders for free delivery."
     assert texts[4] == "Congrats John! Your free delivery is ready."
+    # The reward text is part of the receipt: transactional, never held for the window.
+    reward = db_session.execute(sa.text(
+        "SELECT kind, not_before FROM sms_messages ORDER BY payment_id DESC LIMIT 1")).one()
+    assert tuple(reward) == ("transactional", None)
     balance = shop.api("GET", f"/customers/{_customer(shop)}").get_json()["balances"][0]
     assert (balance["stamps"], balance["rewards_available"]) == (0, 1)
 

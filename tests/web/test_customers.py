@@ -70,6 +70,20 @@ def test_the_customer_page_edits_consent_and_shows_its_history(client, shop):
     assert "no SMS" in text(client.get(url))
 
 
+def test_marketing_consent_from_the_page_is_shown_and_its_withdrawal_recorded(client, shop):
+    url = _customer_url(client)
+    form = {"phone": "0712345678", "first_name": "John", "last_name": ""}
+    assert client.post(url + "/edit", data={**form, "marketing_consent": "y"}).status_code == 302
+    page = text(client.get(url))
+    assert "Agreed to offers by SMS" in page
+    assert page.count("offers by SMS") == 2  # the badge beside the name, and the history
+    assert client.post(url + "/edit", data=form).status_code == 302
+    page = text(client.get(url))
+    assert "Withdrew consent to offers" in page and page.count("this site") == 2
+    assert page.count("offers by SMS") == 1  # the badge is gone, the history stays
+    assert "no SMS" not in page  # withdrawing offers is not an opt-out of receipts
+
+
 def test_a_bad_phone_on_the_edit_form_is_shown_next_to_it(client, shop):
     url = _customer_url(client)
     response = client.post(url + "/edit", data={"phone": "12"})
