@@ -240,6 +240,19 @@ def test_an_invalid_shortcode_fails_the_run_at_once(pulled, daraja):
     assert len([c for c in daraja.calls if c.request.url == QUERY]) == 1
 
 
+def test_a_refused_access_token_fails_the_run_naming_the_credentials(pulled, daraja, db_session):
+    refused = {"requestId": "1", "errorCode": "401.001", "errorMessage": "Invalid Access Token"}
+    for _ in range(2):  # the cached token, then a freshly issued one
+        daraja.add(responses.POST, QUERY, status=401, json=refused)
+    run = start_and_run(pulled)
+    assert run.state.value == "failed"
+    assert "offset 0" in run.error and "freshly issued access token" in run.error
+    assert len([c for c in daraja.calls if c.request.url == QUERY]) == 2  # no retry loop
+    assert db_session.execute(sa.text("SELECT count(*) FROM payments")).scalar() == 0
+    channel = pulled.api("GET", f"/mpesa-channels/{pulled.channel['id']}").get_json()
+    assert "freshly issued access token" in channel["pull"]["error"]["message"]
+
+
 def test_z_times_that_are_really_nairobi_time_are_corrected(pulled, daraja, db_session):
     paid = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=5)
     pulled.hook("c2b/confirmation", c2b_body(
