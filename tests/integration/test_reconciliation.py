@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from loyalty.services import crediting, reconciliation
 from loyalty.services.reconciliation import runs
-from loyalty.tenancy import tenant_context
+from loyalty.tenancy import all_merchants, tenant_context
 from loyalty.unit_of_work import unit_of_work
-from tests.integration.conftest import EAT, JOHN, c2b_body
+from tests.integration.conftest import EAT, JOHN, c2b_body, make_shop
 
 DARAJA = "https://sandbox.daraja.test"
 OAUTH = f"{DARAJA}/oauth/v1/generate"
@@ -240,6 +240,19 @@ def test_an_invalid_shortcode_fails_the_run_at_once(pulled, daraja):
     assert len([c for c in daraja.calls if c.request.url == QUERY]) == 1
 
 
+def test_a_refused_access_token_fails_the_run_naming_the_credentials(pulled, daraja, db_session):
+    refused = {"requestId": "1", "errorCode": "401.001", "errorMessage": "Invalid Access Token"}
+    for _ in range(2):  # the cached token, then a freshly issued one
+        daraja.add(responses.POST, QUERY, status=401, json=refused)
+    run = start_and_run(pulled)
+    assert run.state.value == "failed"
+    assert "offset 0" in run.error and "freshly issued access token" in run.error
+    assert len([c for c in daraja.calls if c.request.url == QUERY]) == 2  # no retry loop
+    assert db_session.execute(sa.text("SELECT count(*) FROM payments")).scalar() == 0
+    channel = pulled.api("GET", f"/mpesa-channels/{pulled.channel['id']}").get_json()
+    assert "freshly issued access token" in channel["pull"]["error"]["message"]
+
+
 def test_z_times_that_are_really_nairobi_time_are_corrected(pulled, daraja, db_session):
     paid = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=5)
     pulled.hook("c2b/confirmation", c2b_body(
@@ -307,6 +320,29 @@ def test_beat_queues_a_run_for_each_active_registered_channel(pulled, app, db_se
     assert (run.channel_id, run.trigger, run.state, run.span) == (
         pulled.channel["id"], "schedule", "running", timedelta(hours=24))
     assert reconcile_all.apply().get() == 0  # the first run is still running: no second one
+
+
+def test_beat_leaves_out_channels_inactive_or_not_registered_for_pull(pulled, app, client,
+                                                                     db_session):
+    import tasks  # noqa: F401  (registers the tasks, as the worker does)
+
+    taste, idle, fresh = (make_shop(client, db_session, business_name=name, shortcode=code)
+                          for name, code in (("Taste", "600111"), ("Idle", "600222"),
+                                             ("Fresh", "600333")))
+    with all_merchants():
+        # Taste registered for Pull, Idle registered but switched off, Fresh never registered.
+        db_session.execute(sa.text("UPDATE mpesa_channels SET pull_state = 'done', "
+                                   "pull_nominated_number = '254722000111' WHERE id IN (:a, :b)"),
+                           {"a": taste.channel["id"], "b": idle.channel["id"]})
+        db_session.execute(sa.text("UPDATE mpesa_channels SET is_active = false, "
+                                   "status = 'verified' WHERE id = :id"),
+                           {"id": idle.channel["id"]})
+    reconcile_all = app.extensions["celery"].tasks["payments.reconcile_all"]
+    assert reconcile_all.apply().get() == 2
+    queued = db_session.execute(sa.text(
+        "SELECT channel_id FROM reconciliation_runs ORDER BY channel_id")).scalars().all()
+    assert queued == sorted([pulled.channel["id"], taste.channel["id"]])
+    assert fresh.channel["id"] not in queued
 
 
 def test_a_run_left_by_a_dead_worker_is_closed_when_the_next_one_starts(pulled, db_session):

@@ -1,6 +1,6 @@
 """A recovered receipt is credited and texted once, however often it arrives again: by the
 late callback, by a second reconciliation, or by both at the same moment (real PostgreSQL,
-committed data, many threads)."""
+committed data, many threads); and `?wait` on a run the request has to wait for."""
 
 from __future__ import annotations
 
@@ -136,3 +136,18 @@ def test_racing_reconcile_requests_start_one_run(live):
         answers = sorted(pool.map(reconcile, range(10)))
     assert answers == [202] + [409] * 9
     assert _one(app, "SELECT count(*) FROM reconciliation_runs WHERE state = 'running'") == (1,)
+
+
+def test_waiting_for_a_run_answers_200_once_the_worker_finished_it(live, monkeypatch):
+    app, client, _, _, channel_id, rows, key = live
+    rows.append(pull_row("WAITED0001"))
+    # The run goes to a thread of its own, as `make run` runs tasks: the request that
+    # queued it has to wait for it, polling the committed run.
+    monkeypatch.setitem(app.config, "TASKS_IN_THREAD", True)
+    monkeypatch.setitem(app.extensions["celery"].conf, "task_always_eager", True)
+    answer = client.post(f"/api/v1/mpesa-channels/{channel_id}/reconcile?wait=10",
+                         headers=auth(key), json={})
+    assert answer.status_code == 200, answer.get_json()
+    run = answer.get_json()["run"]
+    assert (run["state"], run["rows_seen"], run["recovered"]) == ("done", 1, 1)
+    assert run["finished_at"] is not None

@@ -425,6 +425,19 @@ def test_mpesa_reverses_whole_shillings_only(shop, db_session):
     assert response.status_code == 422 and "amount" in response.get_json()["error"]["fields"]
 
 
+@pytest.mark.parametrize("amount", ["-5", "5001"])  # whole shillings, as M-Pesa takes them
+def test_a_negative_or_over_payment_amount_is_a_422_and_mpesa_is_not_asked(shop, db_session,
+                                                                          recorded_tasks, amount):
+    payment_id = pay(shop, db_session)
+    with_initiator(shop, db_session)
+    response = ask(shop, payment_id, amount=amount)
+    assert response.status_code == 422, response.get_json()
+    assert "amount" in response.get_json()["error"]["fields"]
+    assert recorded_tasks.args_of("daraja.reverse") == []
+    assert db_session.execute(sa.text("SELECT count(*) FROM reversals")).scalar() == 0
+    assert balance(db_session)[0] == 100
+
+
 def test_a_result_spooled_while_the_database_was_down_is_applied_on_replay(
         shop, app, db_session, daraja, monkeypatch, tmp_path):
     payment_id = pay(shop, db_session)

@@ -4,6 +4,7 @@ receipt of a success known only from a query (C2B row or Transaction Status), ex
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from loyalty import background
 from loyalty.background import TaskName
 from loyalty.phones import hash_msisdn
-from loyalty.services import crediting, stk, stk_receipts
+from loyalty.services import crediting, reconciliation, stk, stk_receipts
 from loyalty.tenancy import tenant_context
 from tests.conftest import auth
 from tests.integration.conftest import JOHN, c2b_body
@@ -21,6 +22,7 @@ DARAJA = "https://sandbox.daraja.test"
 PUSH = f"{DARAJA}/mpesa/stkpush/v1/processrequest"
 QUERY = f"{DARAJA}/mpesa/stkpushquery/v1/query"
 STATUS = f"{DARAJA}/mpesa/transactionstatus/v1/query"
+PULL = f"{DARAJA}/pulltransactions/v1/query"
 PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 STILL_WAITING = {"requestId": "1", "errorCode": "500.001.1001",
                  "errorMessage": "The transaction is being processed"}
@@ -200,6 +202,43 @@ def test_a_success_known_only_from_a_query_is_credited_once_when_the_c2b_row_arr
     assert _payments(db_session) == [("QRY0000001", "c2b", "credited", 2)]
     assert _earns(db_session) == 1
     assert [c for c in daraja.calls if c.request.url == STATUS] == []
+
+
+def test_a_success_known_only_from_a_query_is_credited_once_from_the_pull_row(
+        shop, daraja, db_session, recorded_tasks):
+    request_id = _push(shop, daraja)
+    _answer(daraja, "0", "The service request is processed successfully.")
+    _query(shop, request_id, 0)
+    with tenant_context(shop.merchant_id):
+        stk_receipts.find_receipt(request_id, 0)  # nothing to match yet, no initiator to ask
+    assert _request(shop, request_id)["receipt"] is None
+    # Its C2B confirmation never came either: reconciliation recovers it from Pull.
+    db_session.execute(sa.text("UPDATE mpesa_channels SET pull_state = 'done', "
+                               "pull_nominated_number = '254722000111'"))
+    daraja.add(responses.POST, PULL, json={
+        "ResponseRefID": "r-1", "ResponseCode": "1000", "ResponseMessage": "Success",
+        "Response": [[{"transactionId": "PULLSTK001", "msisdn": int(JOHN),
+                       "trxDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "transactiontype": "c2b-pay-bill-debit", "billreference": "VIP7",
+                       "amount": "100.00", "organizationname": "Acme"}]]})
+    daraja.add(responses.POST, PULL, json={"ResponseRefID": "r-2", "ResponseCode": "1001",
+                                           "ResponseMessage": "No records", "Response": [[]]})
+    with tenant_context(shop.merchant_id):
+        run = reconciliation.start_reconciliation(shop.channel["id"])
+        reconciliation.reconcile(run.id)
+        assert reconciliation.get_run(run.id).recovered == 1
+    crediting.credit_waiting()
+    with tenant_context(shop.merchant_id):
+        stk_receipts.find_receipt(request_id, 1)
+    shown = _request(shop, request_id)
+    payment_id = db_session.execute(sa.text("SELECT id FROM payments")).scalar()
+    assert (shown["status"], shown["receipt"], shown["payment_id"]) == (
+        "succeeded", "PULLSTK001", payment_id)
+    # The STK callback turning up at last brings the same receipt: the same payment.
+    shop.hook("stk", _callback(receipt="PULLSTK001"))
+    crediting.credit_waiting()
+    assert _payments(db_session) == [("PULLSTK001", "pull", "credited", 2)]
+    assert _earns(db_session) == 1
 
 
 def test_two_payments_that_could_match_are_left_alone(shop, daraja, db_session):
