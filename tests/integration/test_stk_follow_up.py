@@ -176,29 +176,41 @@ def test_a_success_after_a_cancelled_query_is_logged_not_credited(shop, daraja, 
     assert "already cancelled (1032)" in error and "LATE000001" in error
 
 
-def test_a_success_known_only_from_a_query_is_credited_once_when_the_c2b_row_arrives(
-        shop, daraja, db_session, recorded_tasks):
+def _succeeded_without_a_receipt_yet(shop, daraja, recorded_tasks) -> int:
+    """A push whose success is known only from a query: its receipt is looked for at once,
+    and not found yet (nothing to match, no initiator to ask)."""
     request_id = _push(shop, daraja)
     _answer(daraja, "0", "The service request is processed successfully.")
     _query(shop, request_id, 0)
     assert recorded_tasks[-1] == (TaskName.STK_FIND_RECEIPT, (shop.merchant_id, request_id, 0), 0.0)
     with tenant_context(shop.merchant_id):
-        stk_receipts.find_receipt(request_id, 0)  # nothing to match yet, no initiator to ask
+        stk_receipts.find_receipt(request_id, 0)
     assert _request(shop, request_id)["receipt"] is None
-    assert recorded_tasks[-1][:2] == (TaskName.STK_FIND_RECEIPT, (shop.merchant_id, request_id, 1))
-    # Safaricom also confirms the STK payment to the shortcode's C2B URL.
-    shop.hook("c2b/confirmation", c2b_body(trans_id="QRY0000001", amount="100.00",
-                                           bill_ref="VIP7", msisdn=hash_msisdn(JOHN)))
-    crediting.credit_waiting()
+    return request_id
+
+
+def _found_then_called_back(shop, db_session, request_id: int, receipt: str) -> None:
+    """The next look finds `receipt` and settles the request with its payment; the STK
+    callback arriving late brings the same receipt: the same payment, not a second."""
     with tenant_context(shop.merchant_id):
         stk_receipts.find_receipt(request_id, 1)
     shown = _request(shop, request_id)
     payment_id = db_session.execute(sa.text("SELECT id FROM payments")).scalar()
     assert (shown["status"], shown["receipt"], shown["payment_id"]) == (
-        "succeeded", "QRY0000001", payment_id)
-    # The callback arriving late brings the same receipt: the same payment, not a second.
-    shop.hook("stk", _callback(receipt="QRY0000001"))
+        "succeeded", receipt, payment_id)
+    shop.hook("stk", _callback(receipt=receipt))
     crediting.credit_waiting()
+
+
+def test_a_success_known_only_from_a_query_is_credited_once_when_the_c2b_row_arrives(
+        shop, daraja, db_session, recorded_tasks):
+    request_id = _succeeded_without_a_receipt_yet(shop, daraja, recorded_tasks)
+    assert recorded_tasks[-1][:2] == (TaskName.STK_FIND_RECEIPT, (shop.merchant_id, request_id, 1))
+    # Safaricom also confirms the STK payment to the shortcode's C2B URL.
+    shop.hook("c2b/confirmation", c2b_body(trans_id="QRY0000001", amount="100.00",
+                                           bill_ref="VIP7", msisdn=hash_msisdn(JOHN)))
+    crediting.credit_waiting()
+    _found_then_called_back(shop, db_session, request_id, "QRY0000001")
     assert _payments(db_session) == [("QRY0000001", "c2b", "credited", 2)]
     assert _earns(db_session) == 1
     assert [c for c in daraja.calls if c.request.url == STATUS] == []
@@ -206,12 +218,7 @@ def test_a_success_known_only_from_a_query_is_credited_once_when_the_c2b_row_arr
 
 def test_a_success_known_only_from_a_query_is_credited_once_from_the_pull_row(
         shop, daraja, db_session, recorded_tasks):
-    request_id = _push(shop, daraja)
-    _answer(daraja, "0", "The service request is processed successfully.")
-    _query(shop, request_id, 0)
-    with tenant_context(shop.merchant_id):
-        stk_receipts.find_receipt(request_id, 0)  # nothing to match yet, no initiator to ask
-    assert _request(shop, request_id)["receipt"] is None
+    request_id = _succeeded_without_a_receipt_yet(shop, daraja, recorded_tasks)
     # Its C2B confirmation never came either: reconciliation recovers it from Pull.
     db_session.execute(sa.text("UPDATE mpesa_channels SET pull_state = 'done', "
                                "pull_nominated_number = '254722000111'"))
@@ -228,15 +235,7 @@ def test_a_success_known_only_from_a_query_is_credited_once_from_the_pull_row(
         reconciliation.reconcile(run.id)
         assert reconciliation.get_run(run.id).recovered == 1
     crediting.credit_waiting()
-    with tenant_context(shop.merchant_id):
-        stk_receipts.find_receipt(request_id, 1)
-    shown = _request(shop, request_id)
-    payment_id = db_session.execute(sa.text("SELECT id FROM payments")).scalar()
-    assert (shown["status"], shown["receipt"], shown["payment_id"]) == (
-        "succeeded", "PULLSTK001", payment_id)
-    # The STK callback turning up at last brings the same receipt: the same payment.
-    shop.hook("stk", _callback(receipt="PULLSTK001"))
-    crediting.credit_waiting()
+    _found_then_called_back(shop, db_session, request_id, "PULLSTK001")
     assert _payments(db_session) == [("PULLSTK001", "pull", "credited", 2)]
     assert _earns(db_session) == 1
 
