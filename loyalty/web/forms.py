@@ -348,6 +348,10 @@ class SettingsForm(WebForm):
     sms_language = SelectField(
         _l("Language of texts"), choices=options(TEXT_LANGUAGES),
         description=_l("For customers who have not chosen a language of their own."))
+    sms_keyword = StringField(
+        _l("STOP keyword"), [Optional(), Length(max=20)],
+        description=_l("Customers who text STOP and this word (e.g. STOP MBOGA) stop only your "
+                       "texts. Leave it empty for none."))
 
 
 NEW_PASSWORD_HINT = _l("At least 8 characters.")

@@ -43,6 +43,10 @@ API_SENTENCES = (
     N_("Must be one of the options listed."), N_("Must be a 5 to 7 digit M-Pesa number."),
     N_("Use 1-40 lower-case letters, digits, '-' or '_'."), N_("Six digits."),
     N_("Add or take away at least one point."), N_("a phone number is required"),
+    # schemas/merchants.py and services/merchants.py: the STOP keyword in Settings
+    N_("2 to 20 letters or digits, no spaces (customers text STOP <keyword>)."),
+    N_("STOP, START and ALL are the commands themselves."),
+    N_("Another merchant uses this SMS keyword; choose another."),
     # services/sms_allowance.py SANDBOX_ONLY, on a customer's skipped text
     N_("A sandbox channel's payment: texted only to your own phone and your SMS test numbers."),
     # services/channel_events.py describe(): a channel's history on its page

@@ -52,3 +52,30 @@ def test_settings_choose_the_merchants_language_of_texts(client, shop):
     assert refused.status_code == 422
     assert 'id="sms_language-error"' in refused.get_data(as_text=True)
     assert shop.api("GET", "/merchants/me").get_json()["sms_language"] == "sw"
+
+
+def test_settings_set_and_clear_the_stop_keyword_and_refuse_another_merchants(
+        client, shop, db_session):
+    page = client.get("/settings")
+    assert "STOP keyword" in text(page)
+    saved = client.post("/settings", data={**PROFILE, "sms_language": "en", "sms_keyword": "mboga"})
+    assert saved.status_code == 302
+    assert shop.api("GET", "/merchants/me").get_json()["sms_keyword"] == "MBOGA"
+    assert 'value="MBOGA"' in client.get("/settings").get_data(as_text=True)
+    bad = client.post("/settings", data={**PROFILE, "sms_language": "en", "sms_keyword": "stop"})
+    assert bad.status_code == 422 and 'id="sms_keyword-error"' in bad.get_data(as_text=True)
+    assert "commands themselves" in text(bad)
+    cleared = client.post("/settings", data={**PROFILE, "sms_language": "en", "sms_keyword": ""})
+    assert cleared.status_code == 302
+    assert shop.api("GET", "/merchants/me").get_json()["sms_keyword"] is None
+    # Another merchant's keyword: refused next to the field, nothing saved.
+    other = db_session.execute(sa.text(
+        "INSERT INTO merchants (public_id, business_name, owner_name, email, phone, "
+        "business_type, password_hash, is_active, sms_keyword, sms_language, created_at, "
+        "updated_at) VALUES ('0123456789abcdef', 'Duka', 'Owner', 'duka@example.com', "
+        "'254700000001', 'RETAIL', 'x', true, 'DUKA', 'en', now(), now()) RETURNING id"))
+    assert other.scalar()
+    taken = client.post("/settings", data={**PROFILE, "sms_language": "en", "sms_keyword": "duka"})
+    assert taken.status_code == 409
+    assert "Another merchant uses this SMS keyword" in text(taken)
+    assert shop.api("GET", "/merchants/me").get_json()["sms_keyword"] is None

@@ -1,5 +1,5 @@
-"""Settings: the business profile, the SMS test numbers and language, and today's SMS
-allowance."""
+"""Settings: the business profile, the SMS test numbers, language and STOP keyword, and
+today's SMS allowance."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from flask import flash, redirect, url_for
 from flask_babel import gettext as _
 
+from loyalty.errors import Conflict
 from loyalty.phones import display_phone
 from loyalty.schemas.merchants import MerchantUpdateSchema
 from loyalty.services import merchants, sms_allowance
@@ -27,10 +28,16 @@ def settings():
         form.sms_test_numbers.data = "\n".join(map(display_phone, merchant.sms_test_numbers or ()))
     data = checked(form, MerchantUpdateSchema(), lambda: {
         **values(form, PROFILE_FIELDS),
+        **values(form, ("sms_keyword",), blank="none"),  # emptied: no keyword
         "sms_test_numbers": [n for n in re.split(r"[\n,;]+", form.sms_test_numbers.data or "")
                              if n.strip()]})
     if data is not None:
-        merchants.update_current_merchant(data)
+        try:
+            merchants.update_current_merchant(data)
+        except Conflict as error:  # the keyword is another merchant's (STOP <keyword>)
+            form.sms_keyword.errors = [error.message]
+            return page("web/settings.html", form, status=409,
+                        allowance=sms_allowance.current_allowance())
         flash(_("Settings saved."), "success")
         return redirect(url_for("web.settings"))
     return page("web/settings.html", form, allowance=sms_allowance.current_allowance())
