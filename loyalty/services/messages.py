@@ -176,7 +176,26 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
     claimed = 0
     stopped: str | None = None  # why no further call starts: unavailable, paused, claim
     skipped: set[int] = set()  # merchants whose account is paused: not drained
-    cleared: set[str] = set()  # accounts found not paused while draining
+    cleared: set[str] = set()  # accounts Redis said were not paused, asked once per send
+
+    def admit(fresh: list[Outgoing]) -> None:
+        """Claimed texts into the window with their merchant's sender ID; while their
+        account is paused, back to the queue (the sweep sends them after the pause)."""
+        nonlocal claimed
+        for outgoing in fresh:
+            if outgoing.merchant_id not in parties:
+                parties[outgoing.merchant_id] = _Party(outgoing.merchant_id, platform)
+            party = parties[outgoing.merchant_id]
+            account = party.backend.account
+            if account in paused or (account not in cleared and sms_pause.current(account)):
+                paused.add(account)
+                skipped.add(outgoing.merchant_id)
+                party.outcomes.release([outgoing.id])
+                continue
+            cleared.add(account)
+            claimed += 1
+            waiting.append(replace(outgoing, sender_id=party.senders.get(str(outgoing.kind))))
+
     try:
         while waiting or chunks or calls.busy:
             while not stopped and calls.room:
@@ -189,44 +208,16 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
                     # stops there).
                     fresh = [] if paused else _claim_next(size, skipped)
                     drain = bool(fresh)
-                    for outgoing in fresh:
-                        if outgoing.merchant_id not in parties:
-                            parties[outgoing.merchant_id] = _Party(outgoing.merchant_id, platform)
-                        party = parties[outgoing.merchant_id]
-                        account = party.backend.account
-                        if account not in cleared:  # asked once per account and send
-                            if account in paused or sms_pause.current(account):
-                                paused.add(account)
-                                skipped.add(outgoing.merchant_id)
-                                party.outcomes.release([outgoing.id])
-                                continue
-                            cleared.add(account)
-                        claimed += 1
-                        waiting.append(replace(outgoing,
-                                               sender_id=party.senders.get(str(outgoing.kind))))
+                    admit(fresh)
                     continue
                 if not waiting and chunks:
                     merchant_id, ids = chunks.popleft()
-                    if merchant_id in skipped:
-                        continue
-                    # Claimed first: most chunks of a busy outbox were taken already by a
-                    # draining sender, and then their merchant's route is never needed.
-                    with tenant_context(merchant_id):
-                        fresh = _queued(ids)
-                    if not fresh:
-                        continue
-                    if merchant_id not in parties:
-                        parties[merchant_id] = _Party(merchant_id, platform)
-                    party = parties[merchant_id]
-                    if party.backend.account in paused or sms_pause.current(party.backend.account):
-                        paused.add(party.backend.account)
-                        skipped.add(merchant_id)
-                        # left queued: the sweep sends them after the pause
-                        party.outcomes.release([o.id for o in fresh])
-                        continue
-                    claimed += len(fresh)
-                    waiting.extend(replace(o, sender_id=party.senders.get(str(o.kind)))
-                                   for o in fresh)
+                    if merchant_id not in skipped:
+                        # Claimed first: most chunks of a busy outbox were taken already
+                        # by a draining sender, and then their merchant's route is never
+                        # needed.
+                        with tenant_context(merchant_id):
+                            admit(_queued(ids))
                     continue
                 if not waiting:
                     break
