@@ -1,5 +1,5 @@
 """The SMS outbox's statements: what merchants may text today (services/sms_allowance.py),
-and sending (services/messages.py): claim, outcomes, release.
+and sending (services/messages.py claims, services/sms_outcomes.py records and releases).
 
 The sending ones each run as a unit of work of their own (alone.execute_alone) and name
 the current merchant themselves, as tenancy.py would add to an ORM statement. Their

@@ -37,7 +37,7 @@ class SkipReason(StrEnum):
 
 # A text to the merchant itself with its password-reset code (services/passwords.py). Its
 # body holds a secret: once the text is sent, or given up, the body kept in the outbox has
-# its digits masked (services/messages.py), so a copy of the table reveals no code.
+# its digits masked (services/sms_outcomes.py), so a copy of the table reveals no code.
 PASSWORD_RESET = "password_reset"
 
 

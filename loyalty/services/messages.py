@@ -10,6 +10,9 @@ it, or the worker holding it died (Redis redelivers unacknowledged messages only
 visibility timeout). Payments have the same safety net in the `received` sweep; here
 `sweep_outbox` re-queues messages left `queued`. Sending claims each row first (`_queued`),
 so a swept message is never sent twice.
+
+Here are the claiming and the sending loop; what a call's answer becomes and how outcomes
+are written are services/sms_outcomes.py's.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -30,19 +33,18 @@ from loyalty.db.alone import execute_alone
 from loyalty.extensions import db
 from loyalty.models import Merchant, MessageKind, SkipReason, SmsMessage, SmsStatus
 from loyalty.models.base import utcnow
-from loyalty.models.messages import SECRET_PURPOSES, mask_secret
-from loyalty.services import (
-    promotions,
-    sms_accounts,
-    sms_allowance,
-    sms_callbacks,
-    sms_calls,
-    sms_pause,
+from loyalty.services import promotions, sms_accounts, sms_calls, sms_pause
+from loyalty.services.sms_outcomes import (
+    FLUSH_SECONDS,
+    NO_OUTCOME,
+    LinkCheck,
+    Outcomes,
+    Outgoing,
+    no_answer,
+    outcome_of,
 )
-from loyalty.services.webhooks import events as webhook_events
 from loyalty.sms import backend_from_config
-from loyalty.sms.base import SmsUnavailable, mask_msisdn
-from loyalty.sms.links import find_link
+from loyalty.sms.base import SmsUnavailable
 from loyalty.tenancy import (
     all_merchants,
     current_merchant_id,
@@ -56,19 +58,6 @@ log = logging.getLogger(__name__)
 RETRYABLE = (SmsUnavailable,)
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    id: int
-    recipient: str
-    form: str
-    body: str
-    attempts: int
-    purpose: str
-    kind: str = MessageKind.TRANSACTIONAL
-    merchant_id: int = 0
-    sender_id: str | None = None  # the merchant's approved one for `kind`, else the platform's
-
-
 def _backend():
     backend = current_app.extensions.get("sms_backend")
     if backend is None:
@@ -76,16 +65,9 @@ def _backend():
     return backend
 
 
-# Sending claims up to SMS_CHUNK_SIZE messages with one statement and records their
-# outcomes with one statement per flush, instead of a claim and an outcome (two commits) per
-# text: under a backlog the two commits per text were most of the cost of a text
-# (bench/README.md).
-# Outcomes are written at least this often (and at the end of every chunk): a worker that
-# dies after the gateway accepted a text but before its outcome was written sends it again
-# once its claim runs out, so this bounds how much could go out twice.
-FLUSH_SECONDS = 1.0
-
-
+# Sending claims up to SMS_CHUNK_SIZE messages with one statement instead of a claim per
+# text (and records their outcomes a flush at a time, services/sms_outcomes.py): under a
+# backlog the commits per text were most of the cost of a text (bench/README.md).
 def send_message(message_id: int, *, final_attempt: bool = True) -> None:
     """Worker: send one queued message of the current merchant (idempotent: anything not
     queued is left alone). Raises a RETRYABLE error while the gateway is down, unless this
@@ -116,8 +98,8 @@ class _Party:
 
     def __init__(self, merchant_id: int, platform) -> None:
         self.merchant_id = merchant_id
-        self.outcomes = _Outcomes(merchant_id)
-        self.links = _LinkCheck(merchant_id)
+        self.outcomes = Outcomes(merchant_id)
+        self.links = LinkCheck(merchant_id)
         # The merchant's own SMS account if it has one, and its approved sender IDs.
         with tenant_context(merchant_id):
             self.backend, self.senders = sms_accounts.route(platform)
@@ -231,7 +213,7 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
                     continue
                 refused = party.links.refused(outgoing.body)
                 if refused:  # the text itself, whatever template or name put the link there
-                    party.outcomes.add({**_NO_OUTCOME, "m_id": outgoing.id,
+                    party.outcomes.add({**NO_OUTCOME, "m_id": outgoing.id,
                                         "m_status": SmsStatus.SKIPPED, "m_error": refused,
                                         "m_reason": SkipReason.LINK}, outgoing, code="link")
                     continue
@@ -245,7 +227,7 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
                 party = parties[outgoing.merchant_id]
                 account = party.backend.account
                 metrics.SMS_GATEWAY_SECONDS.labels(account=account).observe(answer.seconds)
-                outcome = _outcome(answer, final_attempt=final_attempt)
+                outcome = outcome_of(answer, final_attempt=final_attempt)
                 if outcome.get("out_of_credit"):
                     party.outcomes.release([outgoing.id])
                     if account not in paused:
@@ -260,7 +242,7 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
             if time.monotonic() >= deadline:
                 for outgoing in calls.abandon():
                     parties[outgoing.merchant_id].outcomes.add(
-                        _no_answer(outgoing, final_attempt), outgoing, code="timeout")
+                        no_answer(outgoing, final_attempt), outgoing, code="timeout")
                     retry += [] if final_attempt else [(outgoing.merchant_id, outgoing.id)]
             for party in parties.values():
                 party.outcomes.flush_if_due()
@@ -304,67 +286,6 @@ def _queued(message_ids: list[int]) -> list[Outgoing]:
     return [found[i] for i in message_ids if i in found]
 
 
-class _LinkCheck:
-    """A text with a link goes out only for a merchant with an active production channel
-    (sms_allowance.py). Asked once per send and merchant, and only when a text has a link."""
-
-    def __init__(self, merchant_id: int) -> None:
-        self.merchant_id = merchant_id
-        self.production: bool | None = None
-
-    def refused(self, body: str) -> str | None:
-        link = find_link(body)
-        if link is None:
-            return None
-        if self.production is None:
-            # a short read of its own: sending holds no transaction
-            with tenant_context(self.merchant_id), unit_of_work():
-                self.production = sms_allowance.current_allowance().production
-        return None if self.production else sms_allowance.link_refusal(link)
-
-
-_NO_OUTCOME = {"m_provider": None, "m_sent_at": None, "m_error": None, "m_reason": None,
-               "m_cost": None}
-# Africa's Talking's answer for a subscriber who blocked the sender (SMS.md 3.1, 3.4): the
-# customer is opted out, as for a delivery report saying UserInBlackList.
-BLACKLISTED = "406"
-
-
-def _outcome(answer: sms_calls.Answer, *, final_attempt: bool) -> dict:
-    """One call's outcome as the parameters of db.sms.RECORD (not yet written), with
-    `code` for the metrics and the flags the sender acts on."""
-    outgoing = answer.item
-    outcome = {**_NO_OUTCOME, "m_id": outgoing.id}
-    if answer.unavailable is not None:
-        exc = answer.unavailable
-        outcome.update(m_error=f"SMS gateway unavailable: {exc}", unavailable=True,
-                       code=exc.code,
-                       m_status=SmsStatus.FAILED if final_attempt else SmsStatus.QUEUED)
-        log.info("SMS %s to %s: gateway unavailable", outgoing.id, mask_msisdn(outgoing.recipient))
-        return outcome
-    result = answer.result
-    outcome["code"] = result.code or result.status
-    if result.status == "sent":
-        outcome.update(m_status=SmsStatus.SENT, m_provider=result.provider_message_id,
-                       m_sent_at=utcnow(), m_cost=result.cost)
-    elif result.out_of_credit:
-        outcome.update(m_error=result.error, out_of_credit=True)
-    else:
-        again = result.retryable and not final_attempt
-        outcome.update(m_status=SmsStatus.QUEUED if again else SmsStatus.FAILED,
-                       m_error=result.error)
-    log.debug("SMS %s to %s: %s", outgoing.id, mask_msisdn(outgoing.recipient), result.status)
-    return outcome
-
-
-def _no_answer(outgoing: Outgoing, final_attempt: bool) -> dict:
-    """A call still unanswered when the claim is nearly over: counted as a timeout."""
-    return {**_NO_OUTCOME, "m_id": outgoing.id,
-            "m_status": SmsStatus.FAILED if final_attempt else SmsStatus.QUEUED,
-            "m_error": "SMS gateway unavailable: no answer before the claim ran out "
-                       "(the message may have been sent)"}
-
-
 def sending_account() -> str:
     """The SMS account the current merchant's texts go through (its own, else the
     platform's): what the dashboard asks sms_pause about. The platform's with no merchant
@@ -372,86 +293,6 @@ def sending_account() -> str:
     if get_current_merchant_id() is None:
         return _backend().account
     return sms_accounts.route(_backend())[0].account
-
-
-class _Outcomes:
-    """One merchant's outcomes waiting to be written, with one statement (one commit) per
-    flush, as that merchant. Core, so each names the merchant itself, as tenancy.py would
-    add to an ORM statement."""
-
-    def __init__(self, merchant_id: int) -> None:
-        self.merchant_id = merchant_id
-        self.pending: list[dict] = []
-        self.released: list[int] = []
-        self.masked: list[dict] = []  # texts whose body held a secret, now sent or given up
-        self.blacklisted: list[int] = []  # refused 406 UserInBlacklist: opt their customers out
-        self.held: list[dict] = []  # promotional texts outside their window: back, held
-        self.flushed_at = time.monotonic()
-        self.sent = 0
-        self.size = current_app.config["SMS_CHUNK_SIZE"]
-
-    def add(self, outcome: dict, outgoing: Outgoing, *, code: str | None = None) -> None:
-        self.pending.append(outcome)
-        self.sent += outcome["m_status"] == SmsStatus.SENT
-        status = "retry" if outcome["m_status"] == SmsStatus.QUEUED else str(outcome["m_status"])
-        metrics.SMS.labels(status=status, code=code or "none").inc()
-        if outcome["m_status"] == SmsStatus.FAILED and (
-                code == BLACKLISTED or (outcome.get("m_error") or "").startswith(BLACKLISTED)):
-            self.blacklisted.append(outgoing.id)
-        if outgoing.purpose in SECRET_PURPOSES and outcome["m_status"] != SmsStatus.QUEUED:
-            self.masked.append({"k_id": outgoing.id, "k_body": mask_secret(outgoing.body)})
-
-    def release(self, message_ids: list[int]) -> None:
-        self.released += message_ids
-        if message_ids:
-            metrics.SMS.labels(status="released", code="none").inc(len(message_ids))
-
-    def hold(self, message_id: int, until) -> None:
-        self.held.append({"h_id": message_id, "h_until": until})
-
-    def flush_if_due(self) -> None:
-        if len(self.pending) >= self.size or time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        self.flushed_at = time.monotonic()
-        if not (self.pending or self.released or self.held):
-            return
-        with tenant_context(self.merchant_id):
-            self._write()
-
-    def _write(self) -> None:
-        merchant, now = self.merchant_id, utcnow()
-        rows = [{"m_merchant": merchant, "m_now": now,
-                 **{k: v for k, v in outcome.items() if k.startswith("m_")}}
-                for outcome in self.pending]
-        masked = [{**one, "k_merchant": merchant} for one in self.masked]
-        released, self.pending, self.released, self.masked = self.released, [], [], []
-        blacklisted, self.blacklisted = self.blacklisted, []
-        held, self.held = [{**one, "h_merchant": merchant} for one in self.held], []
-        # Its own transaction: these outcomes are durable before the next flush. Repeated
-        # only when its connection was found dropped, which at worst counts attempts twice.
-        with unit_of_work():
-            # The merchant's webhooks (sms.delivery_failed) first: writing them begins the
-            # transaction the outcomes then join, so both commit together.
-            webhook_events.sms_failed({r["m_id"]: r["m_error"] for r in rows
-                                       if r["m_status"] == SmsStatus.FAILED})
-            if rows and db.session().get_bind().dialect.name == "postgresql":
-                execute_alone(statements.RECORD_ALL, {
-                    "merchant": merchant, "now": now, "id": [r["m_id"] for r in rows],
-                    **{name: [r["m_" + name] for r in rows]
-                       for name in ("status", "error", "reason", "provider", "sent_at", "cost")}})
-            elif rows:
-                execute_alone(statements.RECORD, rows)
-            if released:  # not attempted: back to the queue at once, attempts unchanged
-                execute_alone(statements.RELEASE, {"r_ids": released, "r_merchant": merchant})
-            if masked:
-                execute_alone(statements.MASK, masked)
-            if held:
-                execute_alone(statements.HOLD, held)
-        if blacklisted:  # after the outcomes: opting out cancels what is still queued
-            with unit_of_work():
-                sms_callbacks.opt_out_blacklisted(blacklisted)
 
 
 SWEEP_BATCH = 100

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from loyalty.extensions import db
 from loyalty.models import Customer
-from loyalty.services import crediting, messages, promotions
+from loyalty.services import crediting, messages, promotions, sms_outcomes
 from loyalty.tenancy import tenant_context
 from loyalty.unit_of_work import unit_of_work
 from tests.integration.conftest import AT, JOHN, SENT, c2b_body
@@ -26,9 +26,10 @@ def nairobi(hour: int, minute: int = 0, days: int = 0) -> datetime:
 
 @pytest.fixture
 def clock(monkeypatch):
-    """A frozen clock for the outbox: clock(moment) sets it."""
+    """A frozen clock for the outbox: clock(moment) sets it (sending's and the outcomes')."""
     def set_to(moment: datetime) -> None:
         monkeypatch.setattr(messages, "utcnow", lambda: moment)
+        monkeypatch.setattr(sms_outcomes, "utcnow", lambda: moment)
     return set_to
 
 

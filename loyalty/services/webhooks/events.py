@@ -11,7 +11,7 @@ as what the event describes (the outbox pattern, like the SMS outbox), then a ta
 - payment.reversed: when the claw-back is written (crediting/reversal.py).
 - channel.status_changed: whenever a channel's status or is_active is flushed changed
   (a session listener, so every path that changes a channel is covered).
-- sms.delivery_failed: when a text's outcome is written `failed` (services/messages.py).
+- sms.delivery_failed: when a text's outcome is written `failed` (services/sms_outcomes.py).
 
 The unique (endpoint, event type, source) key makes every write idempotent: a duplicate
 callback, a replayed crediting or a redelivered task adds no second delivery.
