@@ -263,7 +263,7 @@ def _record_registration(channel_id: int, *, version: str | None = None,
     if error is None:
         channel.urls_state = StepState.DONE
         channel.urls_registered_at = utcnow()
-        channel.urls_error = None
+        channel.urls_error = channel.urls_error_code = None  # an earlier failure's, both
         channel.c2b_version = version or channel.c2b_version  # remember which one worked
         channel_events.record(channel, channel_events.Kind.URLS_REGISTERED, Actor.SYSTEM,
                               c2b_version=str(version or channel.c2b_version.value))

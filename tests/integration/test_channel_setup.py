@@ -272,6 +272,31 @@ def test_a_failed_registration_is_the_channels_urls_error_with_a_code(client, me
     assert shown["verification"]["error"] is None and shown["health"]["error"] is None
 
 
+
+def test_a_registration_that_succeeds_after_a_failure_leaves_no_error(client, merchant_a, channel,
+                                                                     daraja, db_session):
+    # The failure's code goes with its message: the row keeps no code for an error that is
+    # gone (the API hides a code without a message, but the column would still hold it).
+    _verified(db_session, channel["id"])
+    url = f"/api/v1/mpesa-channels/{channel['id']}"
+    _token(daraja)
+    daraja.add(responses.POST, f"{DARAJA}/mpesa/c2b/v2/registerurl", status=500, json={
+        "requestId": "1", "errorCode": "500.003.1001", "errorMessage": "Urls are already registered"})
+    client.post(f"{url}/register-urls", headers=auth(merchant_a[1]), json={})
+    channel_setup.register_urls(channel["id"])
+    assert client.get(url, headers=auth(merchant_a[1])).get_json()["urls"]["error"]["code"] == \
+        "urls_already_registered"
+    daraja.replace(responses.POST, f"{DARAJA}/mpesa/c2b/v2/registerurl", json={
+        "OriginatorCoversationID": "7619-37765134-1", "ResponseCode": "0",
+        "ResponseDescription": "Success"})
+    client.post(f"{url}/register-urls", headers=auth(merchant_a[1]), json={})
+    channel_setup.register_urls(channel["id"])
+    shown = client.get(url, headers=auth(merchant_a[1])).get_json()["urls"]
+    assert shown["state"] == "registered" and shown["error"] is None
+    assert db_session.execute(sa.text(
+        "SELECT urls_error, urls_error_code FROM mpesa_channels WHERE id = :id"),
+        {"id": channel["id"]}).one() == (None, None)
+
 def test_health_checks_fan_out_per_active_channel_and_never_deactivate(channel, daraja, db_session,
                                                                        merchant_a, run_task, broker):
     db_session.execute(sa.text("UPDATE mpesa_channels SET status='active', is_active=true, "
