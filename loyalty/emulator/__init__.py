@@ -12,6 +12,9 @@ Africa's Talking's paths at the root of their own port, for SDKs that join URLs 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask
 
 from loyalty.emulator import control, daraja_views, pages, sms_views
@@ -34,18 +37,7 @@ def init_app(app: Flask) -> None:
 def mount(app: Flask, *, daraja_prefix: str, sms_prefix: str) -> None:
     """The emulator's state and views on `app`, Daraja and SMS under the given prefixes
     (`""`: the root); control and the page stay under `/_emulator`."""
-    store = make_store(app.config.get("REDIS_URL"), app.config.get("REDIS_KEY_PREFIX", "loyalty:"))
-    # AT's dashboard holds the platform's SMS callback URLs; here they are the host app's
-    # own (loyalty/emulator/sms_reports.py), read once, like the settings above.
-    token = app.config.get("SMS_CALLBACK_TOKEN") or ""
-    base = app.config.get("CALLBACK_BASE_URL") or app.config.get("PUBLIC_BASE_URL") or ""
-    app.extensions["emulator"] = Emulator.build(
-        store, sync_callbacks=bool(app.config.get("EMULATOR_SYNC_CALLBACKS", False)),
-        # A production-config platform gets Safaricom's production URL rules whatever the
-        # environment of the app that calls (DARAJA.md 4.2).
-        public_urls_only=app.config.get("APP_ENV") == "production",
-        sms_callback_base=f"{base.rstrip('/')}/hooks/sms/{token}" if token and base else None,
-        sms_shortcode=str(app.config.get("SMS_SHORTCODE") or ""))
+    app.extensions["emulator"] = build(app.config)
     app.extensions["emulator_prefixes"] = {"daraja": daraja_prefix, "sms": sms_prefix}
     # The host app's CSRF protection (Flask-WTF's, if installed) is found on the app, as a
     # separate service would find it: the emulator imports nothing of the app's.
@@ -56,6 +48,23 @@ def mount(app: Flask, *, daraja_prefix: str, sms_prefix: str) -> None:
         # Safaricom and Africa's Talking post without our CSRF token, and so do the tests.
         if csrf is not None:
             csrf.exempt(module.bp)
+
+
+def build(config: Mapping[str, Any]) -> Emulator:
+    """The emulator's state and callback machinery, as a host app's configuration sets them
+    (the mounted views and the gateway-speed SMS server, sms_gateway.py, share it)."""
+    store = make_store(config.get("REDIS_URL"), config.get("REDIS_KEY_PREFIX", "loyalty:"))
+    # AT's dashboard holds the platform's SMS callback URLs; here they are the host app's
+    # own (loyalty/emulator/sms_reports.py), read once from its configuration.
+    token = config.get("SMS_CALLBACK_TOKEN") or ""
+    base = config.get("CALLBACK_BASE_URL") or config.get("PUBLIC_BASE_URL") or ""
+    return Emulator.build(
+        store, sync_callbacks=bool(config.get("EMULATOR_SYNC_CALLBACKS", False)),
+        # A production-config platform gets Safaricom's production URL rules whatever the
+        # environment of the app that calls (DARAJA.md 4.2).
+        public_urls_only=config.get("APP_ENV") == "production",
+        sms_callback_base=f"{base.rstrip('/')}/hooks/sms/{token}" if token and base else None,
+        sms_shortcode=str(config.get("SMS_SHORTCODE") or ""))
 
 
 def get_emulator(app: Flask) -> Emulator:

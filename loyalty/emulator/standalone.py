@@ -71,3 +71,25 @@ def serve(host: str, port: int) -> None:
                    "Safaricom's production host.")
     # Threaded: callbacks go out from background threads while requests are answered.
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@cli.command("sms-gateway")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=5002, show_default=True, type=click.IntRange(1, 65535),
+              help="port to listen on")
+def sms_gateway(host: str, port: int) -> None:
+    """Serve Africa's Talking's send paths alone, at gateway speed (one asyncio loop), on
+    the emulator's state: for load tests (bench/), where the Flask views would cost more
+    CPU than the sender they measure."""
+    import asyncio
+
+    from loyalty.emulator import build
+    from loyalty.emulator.sms_gateway import serve
+
+    click.echo(f"Africa's Talking's send paths on http://{host}:{port}: set "
+               f"AT_BASE_URL=http://{host}:{port}; /_emulator/control/settings of the "
+               f"emulator with the same REDIS_URL and REDIS_KEY_PREFIX steers it")
+    try:
+        asyncio.run(serve(build(current_app.config), host, port))
+    except KeyboardInterrupt:
+        pass
