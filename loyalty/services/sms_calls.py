@@ -13,9 +13,10 @@ which owns its session (services/messages.py).
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,11 @@ class GatewayCalls:
         self._pool = None if self._inline else pool(window)
         self._in_flight: dict[Future, Any] = {}
         self._ready: list[Answer] = []
+        # Each call hands its future here as it ends: waiting for the next answer costs the
+        # same with 100 calls in flight as with one (concurrent.futures.wait would hook and
+        # unhook every future in flight on each wake-up: most of a sender's CPU at a
+        # hundred calls in flight).
+        self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
 
     @property
     def room(self) -> bool:
@@ -92,16 +98,26 @@ class GatewayCalls:
             self._pool = pool(self.window)
         future = self._pool.submit(_call, backend, item, timeout)
         self._in_flight[future] = item
+        future.add_done_callback(self._done.put)
 
     def answers(self, timeout: float) -> list[Answer]:
         """The calls that ended within `timeout` seconds (at least one, unless none did)."""
         if self._ready:
             ready, self._ready = self._ready, []
             return ready
-        done, _ = wait(self._in_flight, timeout=max(0.0, timeout), return_when=FIRST_COMPLETED)
-        for future in done:
-            del self._in_flight[future]
-        return [future.result() for future in done]
+        if not self._in_flight:
+            return []
+        try:
+            done = [self._done.get(timeout=max(0.0, timeout))]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                done.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        # An abandoned call may still end here later: it is no longer waited for.
+        return [future.result() for future in done if self._in_flight.pop(future, None) is not None]
 
     def abandon(self) -> list[Any]:
         """Stop waiting for the calls still running: their items, whatever they get. The
