@@ -18,6 +18,7 @@ from loyalty.models import (
     MpesaChannel,
     SenderId,
     SenderIdState,
+    SmsDayCount,
     SmsMessage,
     SmsStatus,
 )
@@ -27,31 +28,50 @@ _SMS = SmsMessage.__table__
 _MERCHANTS = Merchant.__table__
 _CHANNELS = MpesaChannel.__table__
 _SENDERS = SenderId.__table__
+_DAY_COUNTS = SmsDayCount.__table__
 
-ALLOWANCES = Statement(
+def _allowances(name: str, texts_today, doc: str) -> Statement:
+    return Statement(
+        name,
+        sa.select(
+            _MERCHANTS.c.id,
+            # `{merchant}` in texts: the display name when the merchant set one (branding).
+            sa.func.coalesce(_MERCHANTS.c.brand_display_name, _MERCHANTS.c.business_name)
+            .label("business_name"), _MERCHANTS.c.phone,
+            _MERCHANTS.c.sms_test_numbers, _MERCHANTS.c.sms_language,
+            sa.exists().where(_CHANNELS.c.merchant_id == _MERCHANTS.c.id,
+                              _CHANNELS.c.environment == Environment.PRODUCTION,
+                              _CHANNELS.c.is_active.is_(True), _CHANNELS.c.archived_at.is_(None))
+            .label("production"),
+            texts_today.label("texts_today"))
+        .where(_MERCHANTS.c.id.in_(sa.bindparam("merchant_id", expanding=True))),
+        doc="Per merchant: its name, its own numbers, its texts' default language, whether "
+            "a production channel is active and " + doc + " One statement for a whole "
+            "crediting batch, however many payments it has.",
+        tenant="merchant_id", form=ANY_OF)
+
+
+ALLOWANCES = _allowances(
     "sms.allowances",
-    sa.select(
-        _MERCHANTS.c.id,
-        # `{merchant}` in texts: the display name when the merchant set one (branding).
-        sa.func.coalesce(_MERCHANTS.c.brand_display_name, _MERCHANTS.c.business_name)
-        .label("business_name"), _MERCHANTS.c.phone,
-        _MERCHANTS.c.sms_test_numbers, _MERCHANTS.c.sms_language,
-        sa.exists().where(_CHANNELS.c.merchant_id == _MERCHANTS.c.id,
-                          _CHANNELS.c.environment == Environment.PRODUCTION,
-                          _CHANNELS.c.is_active.is_(True), _CHANNELS.c.archived_at.is_(None))
-        .label("production"),
-        sa.select(sa.func.count()).where(_SMS.c.merchant_id == _MERCHANTS.c.id,
-                                         _SMS.c.created_at >= sa.bindparam("since"),
-                                         _SMS.c.status != SmsStatus.SKIPPED,
-                                         _SMS.c.purpose != QUOTA_EXEMPT_PURPOSE)
-        .scalar_subquery().label("texts_today"))
-    .where(_MERCHANTS.c.id.in_(sa.bindparam("merchant_id", expanding=True))),
-    doc="Per merchant: its name, its own numbers, its texts' default language, whether a "
-        "production channel is active and how many texts it has had since `since` (skipped ones and its own "
-        "password-reset texts do not count: the partial index ix_sms_messages_counted "
-        "holds exactly the counted rows). One "
-        "statement for a whole crediting batch, however many payments it has.",
-    tenant="merchant_id", form=ANY_OF)
+    sa.func.coalesce(
+        sa.select(_DAY_COUNTS.c.texts)
+        .where(_DAY_COUNTS.c.merchant_id == _MERCHANTS.c.id,
+               _DAY_COUNTS.c.day == sa.bindparam("day"))
+        .scalar_subquery(), 0),
+    "how many of its texts count against its quota on the Nairobi day `day` (one row of "
+    "sms_day_counts, which triggers keep: migration 0032).")
+
+# SQLite has no such triggers (`make run`): the same figure, counted.
+ALLOWANCES_COUNTED = _allowances(
+    "sms.allowances_counted",
+    sa.select(sa.func.count()).where(_SMS.c.merchant_id == _MERCHANTS.c.id,
+                                     _SMS.c.created_at >= sa.bindparam("since"),
+                                     _SMS.c.status != SmsStatus.SKIPPED,
+                                     _SMS.c.purpose != QUOTA_EXEMPT_PURPOSE)
+    .scalar_subquery(),
+    "how many texts it has had since `since` (skipped ones and its own password-reset "
+    "texts do not count: the partial index ix_sms_messages_counted holds exactly the "
+    "counted rows).")
 
 CLAIM = Statement(
     "sms.claim",

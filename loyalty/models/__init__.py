@@ -35,7 +35,13 @@ from loyalty.models.merchants import (
     SenderIdCategory,
     SenderIdState,
 )
-from loyalty.models.messages import MessageKind, SkipReason, SmsMessage, SmsStatus
+from loyalty.models.messages import (
+    MessageKind,
+    SkipReason,
+    SmsDayCount,
+    SmsMessage,
+    SmsStatus,
+)
 from loyalty.models.payments import (
     CallbackLog,
     CallbackOutcome,
@@ -65,7 +71,7 @@ __all__ = [
     "ConsentSource", "Customer", "EntryKind", "Experiment", "ExperimentAssignment",
     "ExperimentStatus", "LedgerEntry", "Method",
     "MessageKind", "Payment", "PaymentRequest", "PaymentRequestStatus", "PaymentSource", "PaymentStatus",
-    "Redemption", "Reversal", "ReversalMethod", "ReversalState", "SkipReason", "SmsMessage",
+    "Redemption", "Reversal", "ReversalMethod", "ReversalState", "SkipReason", "SmsDayCount", "SmsMessage",
     "SmsStatus",
     "ApiKey", "BusinessType", "C2BVersion", "ChannelStatus", "ChannelType", "DEFAULT_PROGRAM_CODE",
     "Environment", "HealthState", "LoyaltyProgram", "Merchant", "MpesaChannel",

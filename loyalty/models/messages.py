@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -114,3 +114,17 @@ class SmsMessage(TenantScoped, TimestampMixin, db.Model):
     # A sender holds the row until then: the outbox sweep and a redelivered task never send
     # the same message at the same time.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SmsDayCount(TenantScoped, db.Model):
+    """A merchant's texts of one Nairobi day that count against its daily quota (not
+    skipped, not its password-reset texts). Kept by triggers on sms_messages (migration
+    0032, PostgreSQL): the quota reads this row instead of counting the day's texts, whose
+    number grows all day (services/sms_allowance.py)."""
+
+    __tablename__ = "sms_day_counts"
+    __table_args__ = (sa.PrimaryKeyConstraint("merchant_id", "day"),)
+    merchant_index = False  # the primary key starts with merchant_id
+
+    day: Mapped[date] = mapped_column(sa.Date)
+    texts: Mapped[int] = mapped_column(default=0)

@@ -2,6 +2,7 @@
 numbers, a daily quota per merchant, and links only with an active production channel."""
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
@@ -173,7 +174,8 @@ def test_the_quota_is_counted_once_per_merchant_per_batch(acme, db_session, app,
     counts = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if "count(*)" in statement and "sms_messages" in statement:
+        if "sms_day_counts" in statement or ("count(*)" in statement
+                                             and "sms_messages" in statement):
             counts.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", record)
@@ -223,6 +225,42 @@ def test_a_link_is_checked_again_when_the_text_is_sent(acme, db_session, gateway
     row = db_session.execute(sa.text("SELECT status, reason, error FROM sms_messages")).one()
     assert (row.status, row.reason) == ("skipped", "link")
     assert "example.co.ke/x" in row.error
+
+
+def test_the_days_count_follows_the_texts_written_and_skipped(acme, db_session, gateway):
+    """The quota reads a count kept by triggers (migration 0032): it must say what counting
+    the day's texts would."""
+    production = _production_channel(acme, db_session)
+    assert acme.api("PATCH", "/programs/loyalty",
+                    json={"sms_template": LINKED}).status_code == 200
+    for n in range(3):
+        _pay(acme, f"COUNT00000{n}", JOHN, bill_ref="")
+    _pay(acme, "COUNT000009", STRANGER, bill_ref="")  # sandbox: skipped when written
+    crediting.credit_waiting()
+
+    def used() -> int:
+        with tenant_context(acme.merchant_id):
+            return sms_allowance.current_allowance().used
+
+    def counted() -> int:
+        return db_session.execute(sa.text(
+            "SELECT count(*) FROM sms_messages WHERE created_at >= :since "
+            "AND status <> 'skipped' AND purpose <> 'password_reset'"),
+            {"since": sms_allowance.day_start()}).scalar()
+
+    assert used() == counted() == 3
+    # Its production channel switched off: the links are refused when sent, and the
+    # skipped texts stop counting.
+    assert acme.api("POST", f"/mpesa-channels/{production}/deactivate").status_code == 200
+    with tenant_context(acme.merchant_id):
+        _send_all(acme, db_session)
+    assert used() == counted() == 0
+    # A text of yesterday (Nairobi) is not today's.
+    db_session.execute(sa.text(
+        "UPDATE sms_messages SET created_at = :yesterday, status = 'queued' "
+        "WHERE id = (SELECT min(id) FROM sms_messages WHERE reason = 'link')"),
+        {"yesterday": sms_allowance.day_start() - timedelta(minutes=1)})
+    assert used() == counted() == 0
 
 
 # --- a merchant's own password-reset texts are outside the quota ------------------------------
