@@ -52,7 +52,7 @@ def _rotate(channel: MpesaChannel) -> tuple[MpesaChannel, bool]:
                               "the callback URLs again before the old token expires.")
         return channel, False
     channel.urls_state = StepState.PENDING
-    channel.urls_error = None
+    channel.urls_error = channel.urls_error_code = None
     background.enqueue(TaskName.REGISTER_URLS, channel.merchant_id, channel.id)
     return channel, True
 

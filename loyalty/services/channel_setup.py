@@ -104,7 +104,7 @@ def request_verification(channel_id: int) -> MpesaChannel:
     channel = get_channel(channel_id)
     _require_credentials(channel)
     channel.verification_state = StepState.PENDING
-    channel.verification_error = None
+    channel.verification_error = channel.verification_error_code = None
     background.enqueue(TaskName.VERIFY_CHANNEL, channel.merchant_id, channel.id)
     return channel
 
@@ -166,7 +166,7 @@ def _record_verification(channel_id: int, *, ok: bool, details: dict[str, Any] |
         channel.verification_state = StepState.DONE
         channel.verified_at = utcnow()
         channel.verification_details = details
-        channel.verification_error = None
+        channel.verification_error = channel.verification_error_code = None
         if channel.status == ChannelStatus.CONFIGURED:
             channel.status = ChannelStatus.VERIFIED
         channel_events.record(channel, channel_events.Kind.VERIFIED, Actor.SYSTEM,
@@ -222,7 +222,7 @@ def request_url_registration(channel_id: int, *, validation_url: str | None = No
     channel.validation_url, channel.confirmation_url = urls["validation_url"], urls["confirmation_url"]
     channel.response_type = response_type
     channel.urls_state = StepState.PENDING
-    channel.urls_error = None
+    channel.urls_error = channel.urls_error_code = None
     background.enqueue(TaskName.REGISTER_URLS, channel.merchant_id, channel.id)
     return channel
 

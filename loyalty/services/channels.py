@@ -217,14 +217,14 @@ def _reset_verification(channel: MpesaChannel) -> None:
     channel.verification_state = StepState.NONE
     channel.verified_at = None
     channel.verification_details = None
-    channel.verification_error = None
+    channel.verification_error = channel.verification_error_code = None
 
 
 def _reset_urls(channel: MpesaChannel) -> None:
     # Both registrations belong to the shortcode Safaricom knows, not to the channel.
     channel.urls_state = StepState.NONE
     channel.urls_registered_at = None
-    channel.urls_error = None
+    channel.urls_error = channel.urls_error_code = None
     channel.pull_state = StepState.NONE
     channel.pull_registered_at = None
     channel.pull_error = None

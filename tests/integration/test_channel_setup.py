@@ -72,6 +72,21 @@ def test_verify_marks_the_channel_verified(channel, daraja, db_session, caplog):
     assert SECRET not in caplog.text and "tok-123" not in caplog.text
 
 
+def test_a_verification_that_succeeds_after_a_failure_leaves_no_error(channel, daraja,
+                                                                      db_session):
+    daraja.add(responses.GET, OAUTH, status=400, json={"errorMessage": "Invalid credentials"})
+    channel_setup.verify_channel(channel["id"])
+    failed = db_session.execute(sa.text(
+        "SELECT verification_state, verification_error_code FROM mpesa_channels WHERE id = :id"),
+        {"id": channel["id"]}).one()
+    assert failed.verification_state == "failed" and failed.verification_error_code
+    daraja.replace(responses.GET, OAUTH, json={"access_token": "tok-1", "expires_in": "3599"})
+    channel_setup.verify_channel(channel["id"])
+    assert db_session.execute(sa.text(
+        "SELECT verification_state, verification_error, verification_error_code "
+        "FROM mpesa_channels WHERE id = :id"), {"id": channel["id"]}).one() == ("done", None, None)
+
+
 def test_verify_with_an_initiator_asks_for_the_balance(client, merchant_a, daraja, db_session):
     merchant, key = merchant_a
     created = client.post("/api/v1/mpesa-channels", headers=auth(key), json=paybill(
@@ -272,7 +287,6 @@ def test_a_failed_registration_is_the_channels_urls_error_with_a_code(client, me
     assert shown["verification"]["error"] is None and shown["health"]["error"] is None
 
 
-
 def test_a_registration_that_succeeds_after_a_failure_leaves_no_error(client, merchant_a, channel,
                                                                      daraja, db_session):
     # The failure's code goes with its message: the row keeps no code for an error that is
@@ -296,6 +310,7 @@ def test_a_registration_that_succeeds_after_a_failure_leaves_no_error(client, me
     assert db_session.execute(sa.text(
         "SELECT urls_error, urls_error_code FROM mpesa_channels WHERE id = :id"),
         {"id": channel["id"]}).one() == (None, None)
+
 
 def test_health_checks_fan_out_per_active_channel_and_never_deactivate(channel, daraja, db_session,
                                                                        merchant_a, run_task, broker):
