@@ -49,25 +49,25 @@ ALL = ("ingest", "credit", "pipeline", "scale", "reconcile", "backtest", "experi
 
 @dataclass
 class Settings:
-    ingest_seconds: float = 20
+    ingest_seconds: float = 10
     warmup_seconds: float = 3
-    half_rate_seconds: float = 10
+    half_rate_seconds: float = 8
     connections: int = 64
     paced_connections: int = 16
     credit_backlog: int = 20_000
-    pipeline_step_seconds: float = 12
+    pipeline_step_seconds: float = 10
     scale_merchants: int = 10_000
     scale_channels: int = 3
     scale_ledger_rows: int = 1_000_000
     scale_customers_per_merchant: int = 10
     scale_backlog: int = 10_000
-    scale_rate_seconds: float = 8
-    health_seconds: float = 20
+    scale_rate_seconds: float = 6
+    health_seconds: float = 10
     ingest_rounds: int = 2
     credit_rounds: int = 1
     pipeline_steps: int = 5
     pipeline_start: dict = field(default_factory=lambda: {"platform": 400, "naive": 250})
-    pipeline_ceiling: dict = field(default_factory=lambda: {"platform": 1400, "naive": 800})
+    pipeline_ceiling: dict = field(default_factory=lambda: {"platform": 1800, "naive": 800})
     scale_rate: float = 300
     history_payments: int = 50_000
     reconcile_rows: int = 100_000
@@ -750,7 +750,7 @@ def bench_pipeline(ctx: Ctx) -> None:
     # A single payment at rest: confirmation to credited (the relay must not add seconds).
     reset_payments(ctx)
     with Stack(ctx, "platform") as stack:
-        res["single_payment_latency_ms"] = single_payment_latency(ctx, stack.url, 5)
+        res["single_payment_latency_ms"] = single_payment_latency(ctx, stack.url, 3)
     log(f"  single payments at rest credited in {res['single_payment_latency_ms']} ms")
 
 
@@ -791,7 +791,8 @@ def pipeline_at_gateway_speed(ctx: Ctx, *, latency_ms: float) -> dict:
                                   "AT_BASE_URL": f"http://127.0.0.1:{port}",
                                   # Sized as docs/OPERATIONS.md says: texts/s x latency in
                                   # flight (two pool processes x 100: up to ~1,000/s at 200 ms).
-                                  "SMS_CONCURRENCY": str(GATEWAY_WINDOW)},
+                                  "SMS_CONCURRENCY": str(GATEWAY_WINDOW),
+                                  "SMS_WORKER_CONCURRENCY": os.environ.get("BENCH_SMS_PROCS", "2")},
                               watch={"gateway": gateway})
     finally:
         gateway.stop()
