@@ -791,8 +791,7 @@ def pipeline_at_gateway_speed(ctx: Ctx, *, latency_ms: float) -> dict:
                                   "AT_BASE_URL": f"http://127.0.0.1:{port}",
                                   # Sized as docs/OPERATIONS.md says: texts/s x latency in
                                   # flight (two pool processes x 100: up to ~1,000/s at 200 ms).
-                                  "SMS_CONCURRENCY": str(GATEWAY_WINDOW),
-                                  "SMS_WORKER_CONCURRENCY": os.environ.get("BENCH_SMS_PROCS", "2")},
+                                  "SMS_CONCURRENCY": str(GATEWAY_WINDOW)},
                               watch={"gateway": gateway})
     finally:
         gateway.stop()

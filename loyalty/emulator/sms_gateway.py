@@ -79,9 +79,8 @@ class Gateway:
         if decide is None:
             return 404, "Not Found"
         if self.has_rules:  # rare: only while a test has armed an SMS fault
-            path = url.path
             rules = await asyncio.get_running_loop().run_in_executor(
-                None, self.state.due_faults, "sms", path)
+                None, self.state.due_faults, "sms", url.path)
         else:
             rules = []
         delay, error = sms_logic.faults(self.settings, lambda: rules)

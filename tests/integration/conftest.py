@@ -52,6 +52,18 @@ class Shop:
                                 data=data, content_type="application/json")
 
 
+def pending_push(db_session, shop, phone: str, *, amount: int = 100, reference: str = "VIP7",
+                 checkout: str | None = "ws_CO_1") -> int:
+    """A pending STK push on `shop`'s channel, as a push leaves it while Safaricom's result
+    is awaited (`checkout` None: the push timed out before Daraja named it); its id."""
+    return db_session.execute(sa.text(
+        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
+        "checkout_request_id, status, created_at, updated_at) VALUES (:m, :c, :p, :a, :r, :k, "
+        "'pending', now(), now()) RETURNING id"),
+        {"m": shop.merchant_id, "c": shop.channel["id"], "p": phone, "a": amount, "r": reference,
+         "k": checkout}).scalar()
+
+
 def c2b_body(shortcode="174379", trans_id="RKTQDM7W6S", amount="5000.00", bill_ref="VIP001",
              msisdn=None, first_name="John", **extra):
     body = {"TransactionType": "Pay Bill", "TransID": trans_id, "TransTime": trans_time(),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from loyalty.services import crediting
 from tests.conftest import auth
-from tests.integration.conftest import c2b_body
+from tests.integration.conftest import c2b_body, pending_push
 
 
 def _entries(shop, **query) -> dict:
@@ -112,11 +112,7 @@ def test_what_cannot_become_a_payment_says_why(acme, db_session, kind, body, sta
 
 
 def test_replaying_a_late_stk_callback_of_the_same_receipt_is_the_same_payment(acme, db_session):
-    request_id = db_session.execute(sa.text(
-        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
-        "checkout_request_id, status, created_at, updated_at) VALUES (:m, :c, '254712345678', "
-        "100, 'VIP7', 'ws_CO_5', 'pending', now(), now()) RETURNING id"),
-        {"m": acme.merchant_id, "c": acme.channel["id"]}).scalar()
+    request_id = pending_push(db_session, acme, "254712345678", checkout="ws_CO_5")
     body = {"Body": {"stkCallback": {
         "MerchantRequestID": "m-5", "CheckoutRequestID": "ws_CO_5", "ResultCode": 0,
         "ResultDesc": "ok", "CallbackMetadata": {"Item": [

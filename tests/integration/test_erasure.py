@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from loyalty.services import crediting
 from loyalty.services.experiments import assignment
-from tests.integration.conftest import VIP, c2b_body, make_shop, trans_time
+from tests.integration.conftest import VIP, c2b_body, make_shop, pending_push, trans_time
 from tests.integration.experiment_history import fixed_experiment
 
 PHONE = "254722333444"
@@ -85,11 +85,7 @@ def test_erasure_leaves_no_phone_or_name_while_the_books_stay(shop, db_session):
 
 def _stk_payment(shop, db_session, receipt="NLJ7RT61SV"):
     """A push to PHONE and Daraja's result for it (the number as an integer item)."""
-    db_session.execute(sa.text(
-        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
-        "checkout_request_id, status, created_at, updated_at) VALUES (:m, :c, :p, 100, 'VIP7', "
-        "'ws_CO_1', 'pending', now(), now())"),
-        {"m": shop.merchant_id, "c": shop.channel["id"], "p": PHONE})
+    pending_push(db_session, shop, PHONE)
     result = {"Body": {"stkCallback": {
         "MerchantRequestID": "29115-1", "CheckoutRequestID": "ws_CO_1", "ResultCode": 0,
         "ResultDesc": "The service request is processed successfully.",

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from loyalty.phones import hash_msisdn
-from tests.integration.conftest import JOHN, c2b_body
+from tests.integration.conftest import JOHN, c2b_body, pending_push
 
 
 def _payments(db_session):
@@ -105,11 +105,7 @@ def test_source_ip_policy(acme, app, db_session):
 
 
 def test_stk_result_becomes_a_payment_in_the_receipt_namespace(acme, db_session):
-    db_session.execute(sa.text(
-        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
-        "checkout_request_id, status, created_at, updated_at) VALUES (:m, :c, :p, 100, 'VIP7', "
-        "'ws_CO_1', 'pending', now(), now())"),
-        {"m": acme.merchant_id, "c": acme.channel["id"], "p": JOHN})
+    pending_push(db_session, acme, JOHN)
     result = {"Body": {"stkCallback": {
         "MerchantRequestID": "29115-1", "CheckoutRequestID": "ws_CO_1", "ResultCode": 0,
         "ResultDesc": "The service request is processed successfully.",
@@ -128,11 +124,7 @@ def test_stk_result_becomes_a_payment_in_the_receipt_namespace(acme, db_session)
 
 
 def test_stk_failure_and_async_results_are_recorded(acme, db_session):
-    db_session.execute(sa.text(
-        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
-        "checkout_request_id, status, created_at, updated_at) VALUES (:m, :c, :p, 100, 'X', "
-        "'ws_CO_2', 'pending', now(), now())"),
-        {"m": acme.merchant_id, "c": acme.channel["id"], "p": JOHN})
+    pending_push(db_session, acme, JOHN, reference="X", checkout="ws_CO_2")
     cancelled = {"Body": {"stkCallback": {"MerchantRequestID": "1", "CheckoutRequestID": "ws_CO_2",
                                           "ResultCode": "1032", "ResultDesc": "Request cancelled by user"}}}
     assert acme.hook("stk", cancelled).status_code == 200
@@ -171,10 +163,7 @@ def test_a_confirmation_costs_one_insert_once_the_channel_is_cached(acme, app, d
 
 
 def test_stk_result_finds_its_request_by_path_when_the_push_timed_out(acme, db_session):
-    request_id = db_session.execute(sa.text(
-        "INSERT INTO payment_requests (merchant_id, channel_id, phone, amount, account_reference, "
-        "status, created_at, updated_at) VALUES (:m, :c, :p, 250, 'VIP9', 'pending', now(), now()) "
-        "RETURNING id"), {"m": acme.merchant_id, "c": acme.channel["id"], "p": JOHN}).scalar()
+    request_id = pending_push(db_session, acme, JOHN, amount=250, reference="VIP9", checkout=None)
     result = {"Body": {"stkCallback": {
         "MerchantRequestID": "m-7", "CheckoutRequestID": "ws_CO_LATE", "ResultCode": "0",
         "ResultDesc": "ok", "CallbackMetadata": {"Item": [

@@ -50,8 +50,8 @@ def gateway_url(emu) -> Iterator[str]:
     thread.start()
     assert started.wait(10), "the SMS gateway did not start"
     yield f"http://127.0.0.1:{port}"
-    for task in asyncio.all_tasks(loop):
-        loop.call_soon_threadsafe(task.cancel)
+    # Cancelled on the loop's own thread (its task set is not safe to read from this one).
+    loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
     thread.join(10)
 
 
