@@ -179,7 +179,7 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
             waiting.append(replace(outgoing, sender_id=party.senders.get(str(outgoing.kind))))
 
     try:
-        while waiting or chunks or calls.busy:
+        while waiting or chunks or calls.busy or drain:
             while not stopped and calls.room:
                 if time.monotonic() > stop_starting_at:
                     stopped = "claim"
@@ -194,9 +194,9 @@ def _send(by_merchant: dict[int, list[int]], *, final_attempt: bool,
                         continue
                     # None waiting just now. While our calls are under way more texts are
                     # queued (crediting writes them every few milliseconds): look again
-                    # after their answers rather than end the send and leave the next
-                    # ones to a task of their own (texts stalled near 680/s with two
-                    # senders that each stopped at the first empty claim, bench/README.md).
+                    # after their answers, the last one's too, rather than end the send
+                    # and leave the next ones to a task of their own (texts stalled near
+                    # 680/s with senders that stopped at the first empty claim).
                     drain = calls.busy and not paused
                     break
                 if not waiting and chunks:

@@ -136,6 +136,24 @@ def test_a_draining_sender_keeps_its_window_full_with_other_waiting_texts(
     assert elapsed < 3 * 0.3  # not a round trip per merchant's chunk
 
 
+def test_a_draining_sender_takes_on_texts_that_become_free_while_its_calls_run(
+        acme, app, db_session, gateway, monkeypatch):
+    """Nothing else is free when its own text goes out; a text another sender held is let
+    go while that call is under way. The draining send looks again after its answers
+    instead of ending at the first empty claim (and leaving the text to a task of its own)."""
+    monkeypatch.setitem(app.config, "SMS_CONCURRENCY", 4)
+    first, held = _many(acme, db_session, 2)
+    db_session.execute(sa.text(
+        "UPDATE sms_messages SET claimed_until = clock_timestamp() + interval '100 milliseconds' "
+        "WHERE id = :id"), {"id": held})
+    slow = Gateway(delay=0.3)
+    gateway.add_callback(responses.POST, SEND, callback=slow)
+
+    assert messages.send_batch([(acme.merchant_id, first)], final_attempt=False, drain=True) == []
+    assert slow.calls == 2
+    assert _rows(db_session) == [("sent", 1, True)] * 2
+
+
 def test_a_draining_sender_leaves_an_account_out_of_credit_alone(
         app, client, db_session, gateway, monkeypatch):
     shop = make_shop(client, db_session)
