@@ -256,6 +256,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_FIX_X_FOR", integer(minimum=0), "0",
             "how many proxies in front of gunicorn set X-Forwarded-For (`0`: none; see "
             "Behind a proxy)"),
+    Setting("ROUTE_TABLE_MAX", integer(minimum=0), "50000",
+            "up to this many channels, each callback process holds every channel's route, "
+            "refreshed in the background before it is ROUTE_CACHE_SECONDS old (only what "
+            "changed is read again); past it, or `0`, each token is looked up and cached "
+            "on its own"),
     Setting("ROUTE_CACHE_SIZE", integer(minimum=1), "10000",
             "known channels each web process keeps in its callback route cache (least "
             "recently used go first)"),

@@ -37,7 +37,7 @@ from loyalty.models import (
 )
 from loyalty.models.base import utcnow
 from loyalty.phones import classify_msisdn
-from loyalty.services import stk, stk_receipts
+from loyalty.services import route_table, stk, stk_receipts
 from loyalty.services.account_mapping import resolve
 from loyalty.strict_json import StrictJsonError
 from loyalty.strict_json import loads as strict_loads
@@ -103,12 +103,13 @@ class RouteCache:
 
 
 routes = RouteCache()
+table = route_table.RouteTable()
 
 
 def route_for(token: str) -> ChannelRoute:
     """The channel behind a callback token (cached briefly); NotFound when unknown.
     A rotated-out token routes until its grace ends, and is never cached past that."""
-    cached = routes.get(token)
+    cached = cached_route(token)
     if cached is not None:
         return cached
     if not _TOKEN_SHAPE.fullmatch(token):
@@ -133,13 +134,41 @@ def route_for(token: str) -> ChannelRoute:
 
 
 def cached_route(token: str) -> ChannelRoute | None:
-    """The channel behind a token when this process has it cached and fresh, else None."""
+    """The channel behind a token when this process holds it fresh (in its route table or
+    its per-token cache), else None."""
+    config = current_app.config
+    if config["ROUTE_TABLE_MAX"] and config["ROUTE_CACHE_SECONDS"]:
+        now = route_table.monotonic()
+        if table.claim_load(now):
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            route_table.load_in_background(lambda: load_route_table(app, started=now))
+        found = table.get(token, now)
+        if found is not None:
+            return _unpacked(found)
     return routes.get(token)
 
 
+def load_route_table(app, *, started: float | None = None) -> None:
+    """Refresh this process's route table (route_table.py): on its own thread, or called
+    by a test."""
+    route_table.refresh(app, table, route_table.monotonic() if started is None else started)
+
+
+def _unpacked(packed: tuple) -> ChannelRoute:
+    """A route from the table's flat tuple (route_table._packed): a few microseconds."""
+    channel_id, merchant_id, shortcode, store_number, channel_type, mapping, reject, _ = packed
+    return ChannelRoute(channel_id=channel_id, merchant_id=merchant_id,
+                        shortcodes=frozenset(filter(None, (shortcode, store_number))),
+                        channel_type=channel_type,
+                        account_mapping=dict(strict_loads(mapping) or {}) if mapping else {},
+                        reject_unknown=reject)
+
+
 def forget_routes() -> None:
-    """Drop the route cache (tests; channel changes otherwise age out in ROUTE_CACHE_SECONDS)."""
+    """Drop the route cache and table (tests; channel changes otherwise age out in
+    ROUTE_CACHE_SECONDS)."""
     routes.clear()
+    table.clear()
 
 
 def _json(raw: bytes) -> Any:
