@@ -22,6 +22,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from loyalty.db.statements import for_one_large_read
 from loyalty.models import EntryKind, LedgerEntry, Payment, PaymentStatus
 from loyalty.models.ledger import REWARD_PREFIX
 
@@ -93,11 +94,8 @@ def run(session, *, merchant_id: int, program_id: int | None, start: datetime, e
     postgres = connection.dialect.name == "postgresql"
     amount = Payment.amount
     if postgres:
-        # One aggregate over up to a million rows: compiling it (JIT) costs more than it
-        # saves, and per-customer sums of 50,000 customers spill to disk at the default
-        # work_mem. Both for this transaction only.
-        session.execute(sa.text("SET LOCAL jit = off"))
-        session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+        # Per-customer sums of 50,000 customers spill to disk at the default work_mem.
+        for_one_large_read(session, work_mem="64MB")
         qualifies, points = _points_sql(amount, rule)
     else:
         _register(connection, sqlite_points, rule)

@@ -15,6 +15,7 @@ from typing import Any
 
 from loyalty import stats
 from loyalty.db import experiments as sql
+from loyalty.db.statements import for_one_large_read
 from loyalty.extensions import db
 from loyalty.models import ExperimentStatus, Method
 from loyalty.models.base import utcnow
@@ -44,6 +45,7 @@ def experiment_results(experiment_id: int, *, point_value: Decimal = Decimal("1"
               "complete_before": now - timedelta(days=experiment.metric_days),
               "days": experiment.metric_days}
     connection = db.session.connection()
+    for_one_large_read(db.session)
     rows = {row.variant: row for row in sql.RESULTS.execute(connection, params)}
     variants = []
     for variant in experiment.variants:
