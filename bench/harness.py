@@ -81,7 +81,23 @@ def machine() -> dict:
         "redis": version(["redis-server", "--version"]),
         "wrk": version(["wrk", "--version"]),
         "loadavg_at_start": os.getloadavg(),
+        "python_loop_ms": python_loop_ms(),
     }
+
+
+def python_loop_ms() -> float:
+    """The best of five timings of a fixed pure-Python loop: how fast this machine's cores
+    are today. The host is shared and its speed varies from day to day (the same tree's
+    rates halved between two days), so runs on different days compare by their ratios,
+    and this says how far their absolute figures can."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 # --- CPU and memory ------------------------------------------------------------------------
