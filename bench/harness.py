@@ -100,6 +100,15 @@ def python_loop_ms() -> float:
     return round(best * 1000, 1)
 
 
+# --- what the platform wrote ------------------------------------------------------------------
+
+# Payments with more than one earn entry: exactly-once crediting says 0. Not ledger rows
+# minus payments: a payment below its program's minimum earns no entry at all.
+CREDITED_TWICE_SQL = ("SELECT count(*) FROM (SELECT payment_id FROM ledger_entries "
+                      "WHERE kind = 'earn' AND payment_id IS NOT NULL GROUP BY payment_id "
+                      "HAVING count(*) > 1) twice")
+
+
 # --- CPU and memory ------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ import time
 
 import requests
 
-from bench.harness import log, wait_for
+from bench.harness import CREDITED_TWICE_SQL, log, wait_for
 
 MISSING_EVERY = 100  # 1%
 PREFIX = "RB"
@@ -138,8 +138,7 @@ def _check(ctx, channel: dict) -> dict:
     return {
         "recovered_payments": one("SELECT count(*) FROM payments WHERE source = 'pull' "
                                   "AND status = 'credited'")[0],
-        "credited_twice": one("SELECT count(*) FROM (SELECT payment_id FROM ledger_entries "
-                              "WHERE kind = 'earn' GROUP BY payment_id HAVING count(*) > 1) d")[0],
+        "credited_twice": one(CREDITED_TWICE_SQL)[0],
         "earn_entries": one("SELECT count(*) FROM ledger_entries l JOIN payments p "
                             "ON p.id = l.payment_id WHERE p.source = 'pull' "
                             "AND l.kind = 'earn'")[0],

@@ -26,6 +26,7 @@ from bench.backtest import bench_backtest  # noqa: F401  (run by name, like the 
 from bench.experiment_results import bench_experiments  # noqa: F401  (run by name)
 from bench.harness import (
     BIN,
+    CREDITED_TWICE_SQL,
     ROOT,
     CpuMeter,
     Db,
@@ -575,9 +576,7 @@ def credit_platform(ctx: Ctx, db: Db, db_url: str, backlog: int, *, beat: bool,
                       "(SELECT count(*) FROM sms_messages WHERE payment_id IS NOT NULL), "
                       "(SELECT count(*) FROM balances), "
                       "(SELECT count(*) FROM payments WHERE status = 'failed'), "
-                      "(SELECT count(*) FROM (SELECT payment_id FROM ledger_entries "
-                      " WHERE kind = 'earn' AND payment_id IS NOT NULL GROUP BY payment_id "
-                      " HAVING count(*) > 1) twice)")
+                      f"({CREDITED_TWICE_SQL})")
         # The SMS outbox is sent by the `sms` worker (console backend): how long it trails.
         started = time.monotonic()
         try:
@@ -638,7 +637,6 @@ def bench_credit(ctx: Ctx) -> None:
     two = credit_platform(ctx, ctx.db, ctx.db_url, s.credit_backlog, beat=False,
                           label="two workers", workers=2)
     one = statistics.median(r["platform"]["rate"] for r in rounds)
-    # Not ledger rows minus payments: a payment below its program's minimum earns no row.
     res["two_workers"] = {**two, "ratio_to_one": round(two["rate"] / one, 2) if one else None}
     res["rounds"] = rounds
     res["ratio"] = statistics.median(r["ratio"] for r in rounds if r["ratio"])

@@ -99,6 +99,7 @@ def for_one_large_read(session, *, work_mem: str | None = None) -> None:
     per-customer sums stay in memory instead of spilling to disk. Nothing on SQLite."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    session.execute(sa.text("SET LOCAL jit = off"))
-    if work_mem:
-        session.execute(sa.text(f"SET LOCAL work_mem = '{work_mem}'"))
+    # set_config(…, true) is SET LOCAL with the value bound rather than written into SQL.
+    session.execute(sa.text("SELECT set_config('jit', 'off', true), "
+                            "set_config('work_mem', coalesce(:work_mem, "
+                            "current_setting('work_mem')), true)"), {"work_mem": work_mem})

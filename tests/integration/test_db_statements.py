@@ -14,7 +14,7 @@ import loyalty.db
 from loyalty.db import channels, crediting, sms
 from loyalty.db.alone import execute_alone
 from loyalty.db.inserts import insert_ignore, insert_ignore_alone
-from loyalty.db.statements import ANY_OF, ONE, PER_ROW, REGISTRY, Statement
+from loyalty.db.statements import ANY_OF, ONE, PER_ROW, REGISTRY, Statement, for_one_large_read
 from loyalty.models import Customer, Payment
 from loyalty.tenancy import TenantNotSet, all_merchants, tenant_context
 
@@ -147,3 +147,31 @@ def test_a_statement_must_bind_its_tenant_or_say_why_not():
                   cross_tenant="a reason")
     assert REGISTRY[-1].name != "x.both"
 
+
+
+def test_a_large_reads_settings_end_with_its_transaction(app):
+    """The back-test and an experiment's results turn JIT off (and may raise work_mem) for
+    their own transaction only: the pooled connection serves the next request as before."""
+    from sqlalchemy.orm import Session
+
+    from loyalty.extensions import db
+
+    def settings(runner) -> tuple[str, str]:
+        return (runner.execute(sa.text("SHOW jit")).scalar(),
+                runner.execute(sa.text("SHOW work_mem")).scalar())
+
+    with app.app_context(), db.engine.connect() as connection:
+        before = settings(connection)
+        connection.commit()
+        assert before[0] == "on" and before[1] != "64MB"
+        with Session(bind=connection) as session:
+            for_one_large_read(session, work_mem="64MB")
+            assert settings(session) == ("off", "64MB")
+            session.commit()
+        assert settings(connection) == before
+        connection.commit()
+        with Session(bind=connection) as session:
+            for_one_large_read(session)
+            assert settings(session) == ("off", before[1])
+            session.rollback()
+        assert settings(connection) == before
